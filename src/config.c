@@ -1,0 +1,560 @@
+/* config.c: defaults, YAML (libfyaml), environment and flag overrides; see config.h.
+ * Every scalar key is one row of the `keys` table, so YAML, env and flags share one
+ * parser, and an unknown key in the file is an error (a typo must not silently fall back
+ * to a default). */
+#include "config.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libfyaml.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+extern char **environ;
+
+typedef enum { K_STR, K_INT, K_DUR, K_SIZE, K_BOOL, K_AUTH, K_LOGLEVEL } key_type;
+
+typedef struct key_def {
+    const char *name;
+    key_type    type;
+    size_t      off;
+    const char *help;
+} key_def;
+
+#define F(field) offsetof(config, field)
+static const key_def keys[] = {
+    {"server.listen", K_STR, F(listen), "address:port of the signal listener"},
+    {"server.metrics_listen", K_STR, F(metrics_listen), "extra listener for /metrics, /healthz, /readyz"},
+    {"server.workers", K_INT, F(workers), "event-loop threads (0 = CPUs)"},
+    {"server.max_body_bytes", K_SIZE, F(max_body_bytes), "413 above this"},
+    {"server.max_header_bytes", K_SIZE, F(max_header_bytes), "431 above this"},
+    {"server.max_connections", K_INT, F(max_connections), "open connections per process"},
+    {"server.max_inflight", K_INT, F(max_inflight), "requests in processing per process (503 above)"},
+    {"server.header_timeout", K_DUR, F(header_timeout_ms), "first byte to end of headers"},
+    {"server.request_timeout", K_DUR, F(request_timeout_ms), "first byte to end of body"},
+    {"server.idle_timeout", K_DUR, F(idle_timeout_ms), "keep-alive idle"},
+    {"server.write_timeout", K_DUR, F(write_timeout_ms), "response write"},
+    {"server.drain_timeout", K_DUR, F(drain_timeout_ms), "SIGTERM drain limit"},
+    {"server.processing_timeout", K_DUR, F(processing_timeout_ms), "decision deadline per request"},
+    {"server.retry_after", K_INT, F(retry_after_s), "Retry-After seconds on 503"},
+    {"auth.mode", K_AUTH, F(auth_mode), "off | static | kubernetes"},
+    {"auth.static_file", K_STR, F(auth_static_file), "file of accepted bearer tokens (one a line)"},
+    {"auth.allow_ttl", K_DUR, F(auth_allow_ttl_ms), "cache of allowed tokens"},
+    {"auth.deny_ttl", K_DUR, F(auth_deny_ttl_ms), "cache of denied tokens"},
+    {"auth.resource_group", K_STR, F(auth_resource_group), "SubjectAccessReview group"},
+    {"auth.resource", K_STR, F(auth_resource), "SubjectAccessReview resource"},
+    {"auth.verb", K_STR, F(auth_verb), "SubjectAccessReview verb"},
+    {"state.url", K_STR, F(state), "memory | redis://HOST:PORT[/DB] | redis-sentinel://H:P,H:P/MASTER"},
+    {"state.prefix", K_STR, F(state_prefix), "Redis key prefix"},
+    {"sink.target", K_STR, F(sink), "dir:PATH | kubernetes"},
+    {"sink.kubeconfig", K_STR, F(kubeconfig), "kubeconfig path (empty: in-cluster)"},
+    {"sink.group", K_STR, F(rr_group), "RemediationRequest API group"},
+    {"sink.version", K_STR, F(rr_version), "RemediationRequest API version"},
+    {"sink.fallback_namespace", K_STR, F(fallback_namespace), "namespace for cluster-scoped signals"},
+    {"dedup.ttl", K_DUR, F(dedup_ttl_ms), "dedup window, refreshed on every duplicate"},
+    {"dedup.lease", K_DUR, F(lease_ms), "creation-in-progress lease"},
+    {"storm.enabled", K_BOOL, F(storm_enabled), "storm detection on/off"},
+    {"storm.rate_threshold", K_INT, F(storm_rate_threshold), "storm when MORE than this many new alerts"},
+    {"storm.rate_window", K_DUR, F(storm_rate_window_ms), "sliding window of the rate check"},
+    {"storm.pattern_threshold", K_INT, F(storm_pattern_threshold), "storm when MORE distinct resources"},
+    {"storm.pattern_window", K_DUR, F(storm_pattern_window_ms), "sliding window of the pattern check"},
+    {"storm.window", K_DUR, F(storm_window_ms), "aggregation window of one storm RR"},
+    {"storm.flag_ttl", K_DUR, F(storm_flag_ttl_ms), "how long a detected storm stays on"},
+    {"storm.update_interval", K_DUR, F(storm_update_interval_ms), "min interval between storm RR updates"},
+    {"storm.max_resources", K_INT, F(storm_max_resources), "affectedResources kept per storm RR"},
+    {"adapters.max_alerts", K_INT, F(max_alerts), "alerts per webhook (413 above)"},
+    {"adapters.max_payload_bytes", K_SIZE, F(max_payload_bytes), "originalPayload kept per alert"},
+    {"adapters.max_json_depth", K_INT, F(max_json_depth), "JSON nesting depth (400 above)"},
+    {"environment.default", K_STR, F(default_environment), "environment when no rule matches"},
+    {"priority.default", K_STR, F(default_priority), "priority when no rule matches"},
+    {"logging.level", K_LOGLEVEL, F(log_level), "debug | info | warn | error"},
+};
+#undef F
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const cfg_priority_rule default_rules[] = {
+    {"critical", "production", NULL, "P0"},
+    {"critical", NULL, "team=platform-engineering", "P0"},
+    {"critical", "staging", NULL, "P1"},
+    {"warning", "production", NULL, "P1"},
+    {"critical", "development", NULL, "P2"},
+    {"warning", "staging", NULL, "P2"},
+    {"warning", "development", NULL, "P2"},
+    {"info", NULL, NULL, "P3"},
+};
+
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+config *config_defaults(void)
+{
+    config *c = xcalloc(1, sizeof *c);
+    c->source = xstrdup("");
+    c->listen = xstrdup("127.0.0.1:8080");
+    c->metrics_listen = xstrdup("");
+    c->workers = 0;
+    c->max_body_bytes = 1 << 20;
+    c->max_header_bytes = 16 << 10;
+    c->max_connections = 10000;
+    c->max_inflight = 4096;
+    c->header_timeout_ms = 10000;
+    c->request_timeout_ms = 30000;
+    c->idle_timeout_ms = 120000;
+    c->write_timeout_ms = 30000;
+    c->drain_timeout_ms = 30000;
+    c->processing_timeout_ms = 15000;
+    c->retry_after_s = 5;
+    c->auth_mode = AUTH_OFF;
+    c->auth_static_file = xstrdup("");
+    c->auth_allow_ttl_ms = 30000;
+    c->auth_deny_ttl_ms = 5000;
+    c->auth_resource_group = xstrdup("remediation.kubernaut.io");
+    c->auth_resource = xstrdup("remediationrequests");
+    c->auth_verb = xstrdup("create");
+    c->state = xstrdup("memory");
+    c->state_prefix = xstrdup("sgw:");
+    c->sink = xstrdup("dir:./remediationrequests");
+    c->kubeconfig = xstrdup("");
+    c->rr_group = xstrdup("remediation.kubernaut.io");
+    c->rr_version = xstrdup("v1alpha1");
+    c->fallback_namespace = xstrdup("kubernaut-system");
+    c->dedup_ttl_ms = 5 * 60000;
+    c->lease_ms = 10000;
+    c->storm_enabled = true;
+    c->storm_rate_threshold = 10;
+    c->storm_rate_window_ms = 60000;
+    c->storm_pattern_threshold = 5;
+    c->storm_pattern_window_ms = 120000;
+    c->storm_window_ms = 60000;
+    c->storm_flag_ttl_ms = 5 * 60000;
+    c->storm_update_interval_ms = 1000;
+    c->storm_max_resources = 200;
+    c->max_alerts = 1000;
+    c->max_payload_bytes = 64 << 10;
+    c->max_json_depth = 64;
+    c->default_environment = xstrdup("unknown");
+    c->default_priority = xstrdup("P2");
+    c->n_priority_rules = sizeof default_rules / sizeof default_rules[0];
+    c->priority_rules = xcalloc(c->n_priority_rules, sizeof *c->priority_rules);
+    for (size_t i = 0; i < c->n_priority_rules; i++) {
+        c->priority_rules[i].severity = dup_or_null(default_rules[i].severity);
+        c->priority_rules[i].environment = dup_or_null(default_rules[i].environment);
+        c->priority_rules[i].label = dup_or_null(default_rules[i].label);
+        c->priority_rules[i].priority = dup_or_null(default_rules[i].priority);
+    }
+    c->log_level = LOG_INFO;
+    return c;
+}
+
+static void free_rules(config *c)
+{
+    for (size_t i = 0; i < c->n_priority_rules; i++) {
+        free(c->priority_rules[i].severity);
+        free(c->priority_rules[i].environment);
+        free(c->priority_rules[i].label);
+        free(c->priority_rules[i].priority);
+    }
+    free(c->priority_rules);
+    c->priority_rules = NULL;
+    c->n_priority_rules = 0;
+}
+
+void config_free(config *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].type == K_STR) free(*(char **)((char *)c + keys[i].off));
+    free(c->source);
+    for (size_t i = 0; i < c->n_environments; i++) {
+        free(c->environments[i].key);
+        free(c->environments[i].value);
+    }
+    free(c->environments);
+    free_rules(c);
+    free(c);
+}
+
+int config_parse_duration_ms(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0) return -1;
+    double mult;
+    if (*end == '\0' || strcmp(end, "s") == 0) mult = 1000;
+    else if (strcmp(end, "ms") == 0) mult = 1;
+    else if (strcmp(end, "m") == 0) mult = 60000;
+    else if (strcmp(end, "h") == 0) mult = 3600000;
+    else return -1;
+    double ms = v * mult;
+    if (ms > 2147483647.0) return -1;
+    *out = (int)ms;
+    return 0;
+}
+
+int config_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno || s[0] == '-') return -1;
+    unsigned long long mult = 1;
+    if (*end == '\0' || strcmp(end, "B") == 0) mult = 1;
+    else if (strcasecmp(end, "KiB") == 0 || strcasecmp(end, "K") == 0 || strcasecmp(end, "KB") == 0) mult = 1024;
+    else if (strcasecmp(end, "MiB") == 0 || strcasecmp(end, "M") == 0 || strcasecmp(end, "MB") == 0) mult = 1024 * 1024;
+    else return -1;
+    if (v > (1ULL << 40) / mult) return -1;
+    *out = (size_t)(v * mult);
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1")) *out = true;
+    else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !strcmp(s, "0")) *out = false;
+    else return -1;
+    return 0;
+}
+
+static const key_def *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0) return &keys[i];
+    return NULL;
+}
+
+int config_set(config *c, const char *name, const char *value, char *err, size_t errlen)
+{
+    const key_def *k = find_key(name);
+    if (!k) {
+        snprintf(err, errlen, "unknown configuration key '%s'", name);
+        return -1;
+    }
+    void *field = (char *)c + k->off;
+    switch (k->type) {
+    case K_STR:
+        free(*(char **)field);
+        *(char **)field = xstrdup(value);
+        return 0;
+    case K_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (end == value || *end || errno || v < 0 || v > 1000000000) break;
+        if (k->off == offsetof(config, max_alerts)) *(size_t *)field = (size_t)v;
+        else *(int *)field = (int)v;
+        return 0;
+    }
+    case K_DUR:
+        if (config_parse_duration_ms(value, (int *)field) == 0) return 0;
+        break;
+    case K_SIZE:
+        if (config_parse_size(value, (size_t *)field) == 0) return 0;
+        break;
+    case K_BOOL:
+        if (parse_bool(value, (bool *)field) == 0) return 0;
+        break;
+    case K_AUTH:
+        if (!strcmp(value, "off")) *(cfg_auth_mode *)field = AUTH_OFF;
+        else if (!strcmp(value, "static")) *(cfg_auth_mode *)field = AUTH_STATIC;
+        else if (!strcmp(value, "kubernetes")) *(cfg_auth_mode *)field = AUTH_KUBERNETES;
+        else break;
+        return 0;
+    case K_LOGLEVEL: {
+        int lv = log_level_parse(value);
+        if (lv < 0) break;
+        *(int *)field = lv;
+        return 0;
+    }
+    }
+    snprintf(err, errlen, "%s: invalid value '%s' (%s)", name, value, k->help);
+    return -1;
+}
+
+/* ---- YAML ----------------------------------------------------------------------------- */
+
+static char *scalar_dup(struct fy_node *n)
+{
+    size_t len = 0;
+    const char *s = fy_node_get_scalar(n, &len);
+    return s ? xstrndup(s, len) : NULL;
+}
+
+static void node_where(struct fy_node *n, const char *file, char *buf, size_t cap)
+{
+    /* only scalars carry a token with a position in libfyaml 0.7; others name the file */
+    struct fy_token *t = n && fy_node_get_type(n) == FYNT_SCALAR ? fy_node_get_scalar_token(n) : NULL;
+    const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+    if (m) snprintf(buf, cap, "%s:%d:%d", file, m->line + 1, m->column + 1);
+    else snprintf(buf, cap, "%s", file);
+}
+
+static int load_environments(config *c, struct fy_node *map, const char *file, char *err, size_t errlen)
+{
+    char where[300];
+    if (fy_node_get_type(map) != FYNT_MAPPING) {
+        node_where(map, file, where, sizeof where);
+        snprintf(err, errlen, "%s: environment.namespaces must be a mapping of namespace: environment", where);
+        return -1;
+    }
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(map, &it))) {
+        struct fy_node *k = fy_node_pair_key(p), *v = fy_node_pair_value(p);
+        if (!k || !v || fy_node_get_type(k) != FYNT_SCALAR || fy_node_get_type(v) != FYNT_SCALAR) {
+            node_where(v ? v : k, file, where, sizeof where);
+            snprintf(err, errlen, "%s: environment.namespaces values must be strings", where);
+            return -1;
+        }
+        c->environments = xrealloc(c->environments, (c->n_environments + 1) * sizeof *c->environments);
+        c->environments[c->n_environments].key = scalar_dup(k);
+        c->environments[c->n_environments].value = scalar_dup(v);
+        c->n_environments++;
+    }
+    return 0;
+}
+
+static int load_rules(config *c, struct fy_node *seq, const char *file, char *err, size_t errlen)
+{
+    char where[300];
+    if (fy_node_get_type(seq) != FYNT_SEQUENCE) {
+        node_where(seq, file, where, sizeof where);
+        snprintf(err, errlen, "%s: priority.rules must be a list", where);
+        return -1;
+    }
+    free_rules(c);
+    void *it = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(seq, &it))) {
+        node_where(item, file, where, sizeof where);
+        if (fy_node_get_type(item) != FYNT_MAPPING) {
+            snprintf(err, errlen, "%s: each priority rule is a mapping", where);
+            return -1;
+        }
+        cfg_priority_rule r = {0};
+        void *it2 = NULL;
+        struct fy_node_pair *p;
+        while ((p = fy_node_mapping_iterate(item, &it2))) {
+            char *k = scalar_dup(fy_node_pair_key(p));
+            struct fy_node *vn = fy_node_pair_value(p);
+            char *v = vn && fy_node_get_type(vn) == FYNT_SCALAR ? scalar_dup(vn) : NULL;
+            char **slot = NULL;
+            if (k && !strcmp(k, "severity")) slot = &r.severity;
+            else if (k && !strcmp(k, "environment")) slot = &r.environment;
+            else if (k && !strcmp(k, "label")) slot = &r.label;
+            else if (k && !strcmp(k, "priority")) slot = &r.priority;
+            if (!slot || !v) {
+                snprintf(err, errlen, "%s: priority rule key '%s' (allowed: severity, environment, label, priority; string values)",
+                         where, k ? k : "?");
+                free(k);
+                free(v);
+                free(r.severity), free(r.environment), free(r.label), free(r.priority);
+                return -1;
+            }
+            free(*slot);
+            *slot = v;
+            free(k);
+        }
+        if (!r.priority) {
+            snprintf(err, errlen, "%s: priority rule without 'priority'", where);
+            free(r.severity), free(r.environment), free(r.label);
+            return -1;
+        }
+        c->priority_rules = xrealloc(c->priority_rules, (c->n_priority_rules + 1) * sizeof r);
+        c->priority_rules[c->n_priority_rules++] = r;
+    }
+    return 0;
+}
+
+static int load_yaml(config *c, const char *path, char *err, size_t errlen)
+{
+    struct fy_parse_cfg pcfg = {.flags = FYPCF_DEFAULT_DOC};
+    struct fy_document *doc = fy_document_build_from_file(&pcfg, path);
+    if (!doc) {
+        FILE *f = fopen(path, "r");
+        if (!f) snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        else {
+            fclose(f);
+            snprintf(err, errlen, "%s: not valid YAML (see the parser message above)", path);
+        }
+        return -1;
+    }
+    int rc = -1;
+    char where[300];
+    struct fy_node *root = fy_document_root(doc);
+    if (!root) {   /* empty file: defaults */
+        rc = 0;
+        goto out;
+    }
+    if (fy_node_get_type(root) != FYNT_MAPPING) {
+        snprintf(err, errlen, "%s: top level must be a mapping of sections", path);
+        goto out;
+    }
+    void *it = NULL;
+    struct fy_node_pair *sp;
+    while ((sp = fy_node_mapping_iterate(root, &it))) {
+        struct fy_node *sk = fy_node_pair_key(sp), *sv = fy_node_pair_value(sp);
+        char *section = sk ? scalar_dup(sk) : NULL;
+        node_where(sv ? sv : sk, path, where, sizeof where);
+        if (!section || !sv || fy_node_get_type(sv) != FYNT_MAPPING) {
+            snprintf(err, errlen, "%s: section '%s' must be a mapping", where, section ? section : "?");
+            free(section);
+            goto out;
+        }
+        void *it2 = NULL;
+        struct fy_node_pair *kp;
+        while ((kp = fy_node_mapping_iterate(sv, &it2))) {
+            struct fy_node *kk = fy_node_pair_key(kp), *kv = fy_node_pair_value(kp);
+            char *key = kk ? scalar_dup(kk) : NULL;
+            char name[256];
+            snprintf(name, sizeof name, "%s.%s", section, key ? key : "?");
+            free(key);
+            node_where(kv ? kv : kk, path, where, sizeof where);
+            int r;
+            if (!strcmp(name, "environment.namespaces") && kv) {
+                r = load_environments(c, kv, path, err, errlen);
+            } else if (!strcmp(name, "priority.rules") && kv) {
+                r = load_rules(c, kv, path, err, errlen);
+            } else if (!kv || fy_node_get_type(kv) != FYNT_SCALAR) {
+                snprintf(err, errlen, "%s: %s must be a scalar", where, name);
+                r = -1;
+            } else {
+                char *val = scalar_dup(kv);
+                char msg[400];
+                r = config_set(c, name, val, msg, sizeof msg);
+                if (r) snprintf(err, errlen, "%s: %s", where, msg);
+                free(val);
+            }
+            if (r) {
+                free(section);
+                goto out;
+            }
+        }
+        free(section);
+    }
+    rc = 0;
+out:
+    fy_document_destroy(doc);
+    return rc;
+}
+
+static int load_env(config *c, char *const *envp, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        char var[128] = "SGW_";
+        size_t n = 4;
+        for (const char *p = keys[i].name; *p && n < sizeof var - 1; p++)
+            var[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+        var[n] = '\0';
+        for (char *const *e = envp; *e; e++) {
+            if (strncmp(*e, var, n) == 0 && (*e)[n] == '=') {
+                char msg[400];
+                if (config_set(c, keys[i].name, *e + n + 1, msg, sizeof msg)) {
+                    snprintf(err, errlen, "environment %s: %s", var, msg);
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+config *config_load(const char *path, char *const *envp, char *err, size_t errlen)
+{
+    config *c = config_defaults();
+    if (path && *path) {
+        free(c->source);
+        c->source = xstrdup(path);
+        if (load_yaml(c, path, err, errlen)) goto fail;
+    }
+    if (load_env(c, envp ? envp : environ, err, errlen)) goto fail;
+    return c;
+fail:
+    config_free(c);
+    return NULL;
+}
+
+static bool valid_priority(const char *p)
+{
+    return p && strlen(p) == 2 && p[0] == 'P' && p[1] >= '0' && p[1] <= '3';
+}
+
+int config_validate(const config *c, char *err, size_t errlen)
+{
+    if (!*c->listen) return snprintf(err, errlen, "server.listen is required"), -1;
+    if (c->max_body_bytes < 1024) return snprintf(err, errlen, "server.max_body_bytes must be >= 1KiB"), -1;
+    if (c->max_header_bytes < 1024) return snprintf(err, errlen, "server.max_header_bytes must be >= 1KiB"), -1;
+    if (c->max_alerts < 1) return snprintf(err, errlen, "adapters.max_alerts must be >= 1"), -1;
+    if (c->max_json_depth < 4 || c->max_json_depth > 1000)
+        return snprintf(err, errlen, "adapters.max_json_depth must be 4..1000"), -1;
+    if (c->dedup_ttl_ms < 1000) return snprintf(err, errlen, "dedup.ttl must be >= 1s"), -1;
+    if (c->lease_ms < 100) return snprintf(err, errlen, "dedup.lease must be >= 100ms"), -1;
+    if (c->storm_window_ms < 1000 || c->storm_flag_ttl_ms < c->storm_window_ms)
+        return snprintf(err, errlen, "storm.window must be >= 1s and storm.flag_ttl >= storm.window"), -1;
+    if (c->storm_rate_window_ms < 1000 || c->storm_pattern_window_ms < 1000)
+        return snprintf(err, errlen, "storm.rate_window and storm.pattern_window must be >= 1s"), -1;
+    if (c->storm_max_resources < 1) return snprintf(err, errlen, "storm.max_resources must be >= 1"), -1;
+    if (strcmp(c->state, "memory") != 0 && strncmp(c->state, "redis://", 8) != 0 &&
+        strncmp(c->state, "redis-sentinel://", 17) != 0)
+        return snprintf(err, errlen, "state.url must be memory, redis://… or redis-sentinel://…"), -1;
+    if (strncmp(c->sink, "dir:", 4) != 0 && strcmp(c->sink, "kubernetes") != 0)
+        return snprintf(err, errlen, "sink.target must be dir:PATH or kubernetes"), -1;
+    if (strncmp(c->sink, "dir:", 4) == 0 && c->sink[4] == '\0')
+        return snprintf(err, errlen, "sink.target dir: needs a path"), -1;
+    if (c->auth_mode == AUTH_STATIC && !*c->auth_static_file)
+        return snprintf(err, errlen, "auth.mode static needs auth.static_file"), -1;
+    if (!valid_priority(c->default_priority))
+        return snprintf(err, errlen, "priority.default must be P0..P3"), -1;
+    for (size_t i = 0; i < c->n_priority_rules; i++) {
+        const cfg_priority_rule *r = &c->priority_rules[i];
+        if (!valid_priority(r->priority))
+            return snprintf(err, errlen, "priority.rules[%zu].priority must be P0..P3", i), -1;
+        if (r->severity && strcmp(r->severity, "critical") && strcmp(r->severity, "warning") &&
+            strcmp(r->severity, "info"))
+            return snprintf(err, errlen, "priority.rules[%zu].severity must be critical, warning or info", i), -1;
+        if (r->label && !strchr(r->label, '='))
+            return snprintf(err, errlen, "priority.rules[%zu].label must be key=value", i), -1;
+    }
+    return 0;
+}
+
+void config_dump(const config *c, char *out, size_t cap)
+{
+    size_t n = 0;
+#define OUT(...) do { int w_ = snprintf(out + n, n < cap ? cap - n : 0, __VA_ARGS__); if (w_ > 0) n += (size_t)w_; } while (0)
+    for (size_t i = 0; i < NKEYS; i++) {
+        const void *f = (const char *)c + keys[i].off;
+        switch (keys[i].type) {
+        case K_STR: OUT("%s: \"%s\"\n", keys[i].name, *(char *const *)f); break;
+        case K_INT:
+            if (keys[i].off == offsetof(config, max_alerts)) OUT("%s: %zu\n", keys[i].name, *(const size_t *)f);
+            else OUT("%s: %d\n", keys[i].name, *(const int *)f);
+            break;
+        case K_DUR: OUT("%s: %dms\n", keys[i].name, *(const int *)f); break;
+        case K_SIZE: OUT("%s: %zu\n", keys[i].name, *(const size_t *)f); break;
+        case K_BOOL: OUT("%s: %s\n", keys[i].name, *(const bool *)f ? "true" : "false"); break;
+        case K_AUTH: {
+            static const char *m[] = {"off", "static", "kubernetes"};
+            OUT("%s: %s\n", keys[i].name, m[*(const cfg_auth_mode *)f]);
+            break;
+        }
+        case K_LOGLEVEL: {
+            static const char *m[] = {"debug", "info", "warn", "error"};
+            OUT("%s: %s\n", keys[i].name, m[*(const int *)f & 3]);
+            break;
+        }
+        }
+    }
+    for (size_t i = 0; i < c->n_environments; i++)
+        OUT("environment.namespaces.%s: \"%s\"\n", c->environments[i].key, c->environments[i].value);
+    for (size_t i = 0; i < c->n_priority_rules; i++) {
+        const cfg_priority_rule *r = &c->priority_rules[i];
+        OUT("priority.rules[%zu]: severity=%s environment=%s label=%s -> %s\n", i, r->severity ? r->severity : "*",
+            r->environment ? r->environment : "*", r->label ? r->label : "*", r->priority);
+    }
+#undef OUT
+}

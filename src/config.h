@@ -1,0 +1,110 @@
+/* config.h: one immutable configuration, from built-in defaults ← YAML file (--config) ←
+ * environment (SGW_<SECTION>_<KEY>) ← command-line flags. A reload (SIGHUP) builds a new
+ * struct and swaps the pointer; the old one stays valid (it is retired, never freed while
+ * the process runs, so a request may keep reading the config it started with). */
+#ifndef SGW_CONFIG_H
+#define SGW_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum { AUTH_OFF = 0, AUTH_STATIC, AUTH_KUBERNETES } cfg_auth_mode;
+
+typedef struct cfg_kv {
+    char *key;
+    char *value;
+} cfg_kv;
+
+/* One priority rule: every non-NULL condition must match; first matching rule wins. */
+typedef struct cfg_priority_rule {
+    char *severity;        /* critical|warning|info, or NULL = any */
+    char *environment;     /* or NULL = any */
+    char *label;           /* "key=value" on the signal's labels, or NULL */
+    char *priority;        /* P0..P3 */
+} cfg_priority_rule;
+
+typedef struct config {
+    char  *source;                     /* file it came from, or "" */
+    /* server */
+    char  *listen;                     /* "127.0.0.1:8080" */
+    char  *metrics_listen;             /* "" = /metrics on the main listener only */
+    int    workers;                    /* event-loop threads; 0 = number of CPUs */
+    size_t max_body_bytes;
+    size_t max_header_bytes;
+    int    max_connections;
+    int    max_inflight;               /* requests being processed, per process → 503 */
+    int    header_timeout_ms;
+    int    request_timeout_ms;
+    int    idle_timeout_ms;
+    int    write_timeout_ms;
+    int    drain_timeout_ms;
+    int    processing_timeout_ms;      /* a request still undecided after this → 503 */
+    int    retry_after_s;              /* Retry-After on 503 */
+    /* auth */
+    cfg_auth_mode auth_mode;
+    char  *auth_static_file;
+    int    auth_allow_ttl_ms;
+    int    auth_deny_ttl_ms;
+    char  *auth_resource_group;
+    char  *auth_resource;
+    char  *auth_verb;
+    /* state */
+    char  *state;                      /* "memory" | redis://… | redis-sentinel://… */
+    char  *state_prefix;
+    /* sink */
+    char  *sink;                       /* "dir:PATH" | "kubernetes" */
+    char  *kubeconfig;
+    char  *rr_group;
+    char  *rr_version;
+    char  *fallback_namespace;
+    /* dedup */
+    int    dedup_ttl_ms;
+    int    lease_ms;
+    /* storm */
+    bool   storm_enabled;
+    int    storm_rate_threshold;
+    int    storm_rate_window_ms;
+    int    storm_pattern_threshold;
+    int    storm_pattern_window_ms;
+    int    storm_window_ms;
+    int    storm_flag_ttl_ms;
+    int    storm_update_interval_ms;
+    int    storm_max_resources;
+    /* adapters */
+    size_t max_alerts;
+    size_t max_payload_bytes;
+    int    max_json_depth;
+    /* environment classification: namespace → environment */
+    cfg_kv *environments;
+    size_t  n_environments;
+    char   *default_environment;
+    /* priority */
+    cfg_priority_rule *priority_rules;
+    size_t             n_priority_rules;
+    char              *default_priority;
+    /* logging */
+    int    log_level;
+} config;
+
+/* Built-in defaults (the embedded mode of spec section 9). */
+config *config_defaults(void);
+
+/* Loads path (NULL = none) over the defaults, then the environment (envp-style array, NULL
+ * = environ). Returns NULL with a message in err (file:line:column where known). */
+config *config_load(const char *path, char *const *envp, char *err, size_t errlen);
+
+/* Sets one key by its dotted name ("dedup.ttl"); used for flags and env. */
+int config_set(config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Checks cross-field rules; 0 or -1 with a message. */
+int config_validate(const config *c, char *err, size_t errlen);
+
+void config_free(config *c);
+
+/* Duration "250ms", "30s", "5m", "1h" → ms; size "1MiB", "512KiB", "1048576" → bytes. */
+int config_parse_duration_ms(const char *s, int *out);
+int config_parse_size(const char *s, size_t *out);
+
+/* Writes the effective configuration as YAML-compatible "key: value" lines (no secrets). */
+void config_dump(const config *c, char *out, size_t cap);
+
+#endif

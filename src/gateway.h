@@ -1,0 +1,65 @@
+/* gateway.h: the process-wide runtime shared by the worker threads, and one worker.
+ * The config + authenticator pair is immutable and swapped as one pointer on SIGHUP; a
+ * request reads it once at its start and keeps using that pair (old ones are retired, not
+ * freed, until exit). */
+#ifndef SGW_GATEWAY_H
+#define SGW_GATEWAY_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "auth.h"
+#include "config.h"
+#include "http/server.h"
+#include "sink/sink.h"
+#include "state/memory.h"
+#include "state/store.h"
+
+typedef struct gw_runtime {
+    config            *cfg;
+    auth              *auth;
+    struct gw_runtime *retired;     /* previous runtimes, freed at exit */
+} gw_runtime;
+
+typedef struct gateway {
+    _Atomic(gw_runtime *) rt;
+    atomic_int            inflight;
+    atomic_bool           draining;
+    store_memory_shared  *mem;      /* embedded state (NULL in Redis mode) */
+} gateway;
+
+typedef enum { ROUTE_PROMETHEUS, ROUTE_K8S_EVENT } route_kind;
+
+typedef struct worker worker;
+
+typedef struct route_ctx {
+    worker     *w;
+    route_kind  kind;
+} route_ctx;
+
+struct worker {
+    gateway     *gw;
+    int          id;
+    uv_loop_t    loop;
+    pthread_t    thread;
+    store       *st;
+    sink        *sk;
+    http_server *srv;
+    http_server *msrv;              /* metrics listener (worker 0 only), or NULL */
+    int          listen_fd, metrics_fd;
+    uv_async_t   wake;              /* drain / stop requests from the main thread */
+    uv_timer_t   flush_timer;       /* storm RR updates (worker 0) */
+    bool         flushing;
+    route_ctx    rc_prom, rc_event;
+    http_route   routes[8];
+    size_t       nroutes;
+    http_route   mroutes[4];
+    size_t       nmroutes;
+    int          drained;           /* servers fully drained */
+    atomic_int   stop;              /* 1 = drain requested */
+};
+
+static inline gw_runtime *gw_runtime_get(gateway *g) { return atomic_load(&g->rt); }
+
+#endif

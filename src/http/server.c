@@ -1,0 +1,860 @@
+/* server.c: HTTP/1.1 on libuv + llhttp (Debian's node-llhttp sources); see server.h.
+ *
+ * A connection is a small state machine:
+ *   READ   parser active; bytes arrive in conn->in and are fed to llhttp
+ *   BUSY   a complete request was dispatched; parser paused, reading stopped
+ *   WRITE  the response is being written
+ * After the response, a keep-alive connection resumes the parser on whatever pipelined
+ * bytes are already buffered, so pipelined requests are answered strictly in order and at
+ * most one request per connection is in memory at a time. */
+#include "http/server.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <llhttp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_CHUNK 65536
+
+enum conn_state { ST_READ, ST_BUSY, ST_WRITE, ST_CLOSED };
+
+struct http_conn {
+    uv_tcp_t         tcp;
+    uv_timer_t       timer;
+    http_server     *srv;
+    llhttp_t         parser;
+    enum conn_state  state;
+    int              handles;          /* open uv handles; freed at 0 */
+    http_conn       *prev, *next;      /* server's connection list */
+    /* input not yet parsed */
+    char            *in;
+    size_t           in_len, in_cap;
+    bool             reading;
+    bool             in_process;       /* re-entrancy guard for conn_process */
+    bool             peer_eof;
+    /* the request being parsed */
+    http_request    *req;
+    bool             in_message;       /* first byte seen, message not complete */
+    char             hname[32];
+    size_t           hname_len;
+    bool             hname_long;
+    char            *hval;
+    size_t           hval_len, hval_cap;
+    size_t           header_bytes;
+    char            *url;
+    size_t           url_len;
+    bool             expect_continue;
+    const http_route *route;
+    int              early_status;     /* decided at headers: body is discarded */
+    const char      *early_code;
+    const char      *early_msg;
+    char             allow[64];
+    int              fail_status;      /* fatal: respond and close (413, 431, 414) */
+    const char      *fail_code;
+    const char      *fail_msg;
+    bool             keep_alive;
+    size_t           body_cap;
+};
+
+struct http_server {
+    uv_loop_t         *loop;
+    uv_tcp_t           listener;
+    bool               listening;
+    const http_route  *routes;
+    size_t             nroutes;
+    http_limits        lim;
+    http_observer      obs;
+    void              *obs_data;
+    llhttp_settings_t  settings;
+    http_conn         *conns;
+    int                nconns;
+    bool               draining;
+    void             (*drain_cb)(http_server *, void *);
+    void              *drain_data;
+    char               readbuf[READ_CHUNK];
+    uint64_t           rid_prefix;
+    uint64_t           rid_counter;
+    int                port;
+};
+
+static atomic_int total_conns;
+
+int http_total_connections(void) { return atomic_load(&total_conns); }
+
+const char *http_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+/* ---- connection lifetime ------------------------------------------------------------ */
+
+static void conn_process(http_conn *c);
+static void conn_start_reading(http_conn *c);
+static void conn_fail(http_conn *c, int status, const char *code, const char *msg);
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+    http_conn *c = h->data;
+    if (--c->handles > 0) return;
+    http_server *s = c->srv;
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->nconns--;
+    atomic_fetch_sub(&total_conns, 1);
+    free(c->in);
+    free(c->hval);
+    free(c->url);
+    free(c);
+    if (s->draining && s->nconns == 0 && s->drain_cb) {
+        void (*cb)(http_server *, void *) = s->drain_cb;
+        s->drain_cb = NULL;
+        cb(s, s->drain_data);
+    }
+}
+
+static void request_free(http_request *r)
+{
+    if (!r) return;
+    free(r->body);
+    arena_free(&r->arena);
+    free(r);
+}
+
+static void conn_close(http_conn *c)
+{
+    if (c->state == ST_CLOSED) return;
+    enum conn_state prev = c->state;
+    c->state = ST_CLOSED;
+    if (c->req) {
+        if (prev == ST_BUSY) c->req->conn = NULL;   /* the handler still owns it */
+        else request_free(c->req);
+        c->req = NULL;
+    }
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    http_conn *c = t->data;
+    if (c->state == ST_READ && c->in_message) {
+        conn_fail(c, 408, "request_timeout", "request not received in time");
+        return;
+    }
+    conn_close(c);   /* idle keep-alive, or a write that did not drain */
+}
+
+static void timer_set(http_conn *c, int ms)
+{
+    if (ms > 0) uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
+    else uv_timer_stop(&c->timer);
+}
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+typedef struct write_req {
+    uv_write_t  w;
+    http_conn  *c;
+    bool        close_after;
+    size_t      len;
+    char        data[];
+} write_req;
+
+static void after_response(http_conn *c, bool close_after)
+{
+    if (c->state == ST_CLOSED) return;
+    if (close_after || !c->keep_alive || c->srv->draining) {
+        conn_close(c);
+        return;
+    }
+    c->state = ST_READ;
+    c->in_message = false;
+    llhttp_resume(&c->parser);
+    timer_set(c, c->srv->lim.idle_timeout_ms);
+    conn_process(c);
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+    write_req *wr = (write_req *)w;
+    http_conn *c = wr->c;
+    bool close_after = wr->close_after;
+    free(wr);
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    after_response(c, close_after);
+}
+
+/* Writes buf to the connection; takes the response as one contiguous block. */
+static void conn_write(http_conn *c, const char *buf, size_t len, bool close_after)
+{
+    c->state = ST_WRITE;
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == (int)len) {
+        after_response(c, close_after);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        conn_close(c);
+        return;
+    }
+    size_t done = n > 0 ? (size_t)n : 0;
+    write_req *wr = xmalloc(sizeof *wr + len - done);
+    wr->c = c;
+    wr->close_after = close_after;
+    wr->len = len - done;
+    memcpy(wr->data, buf + done, len - done);
+    uv_buf_t rest = uv_buf_init(wr->data, (unsigned)wr->len);
+    timer_set(c, c->srv->lim.write_timeout_ms);
+    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &rest, 1, on_write) < 0) {
+        free(wr);
+        conn_close(c);
+    }
+}
+
+static size_t format_response(char *out, size_t cap, int status, const char *ctype, const char *rid,
+                              bool keep_alive, const char *extra, size_t body_len)
+{
+    int n = snprintf(out, cap,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "X-Request-ID: %s\r\n"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "%s%s\r\n",
+                     status, http_status_text(status), ctype, body_len, rid,
+                     keep_alive ? "" : "Connection: close\r\n", extra ? extra : "");
+    return n < 0 ? 0 : (size_t)n;
+}
+
+void http_respond(http_request *req, int status, const char *extra, const char *body, size_t len)
+{
+    http_respond_typed(req, status, "application/json", extra, body, len);
+}
+
+void http_respond_typed(http_request *req, int status, const char *ctype, const char *extra, const char *body,
+                        size_t len)
+{
+    http_conn *c = req->conn;
+    http_server *s = req->server;
+    if (s->obs) s->obs(req, status, time_mono_s() - req->start, s->obs_data);
+    if (!c || c->state == ST_CLOSED) {   /* client gone: nothing to send to */
+        request_free(req);
+        return;
+    }
+    c->req = NULL;
+    bool keep = c->keep_alive && !s->draining;
+    char head[1024];
+    size_t hl = format_response(head, sizeof head, status, ctype, req->request_id, keep, extra, len);
+    if (hl >= sizeof head) hl = format_response(head, sizeof head, status, ctype, req->request_id, keep, NULL, len);
+    char *buf = xmalloc(hl + len);
+    memcpy(buf, head, hl);
+    if (len) memcpy(buf + hl, body, len);
+    request_free(req);
+    conn_write(c, buf, hl + len, !keep);
+    free(buf);
+}
+
+static size_t json_escape(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+        } else if (ch < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
+        } else {
+            out[n++] = (char)ch;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+void http_respond_error(http_request *req, int status, const char *code, const char *message,
+                        const char *extra)
+{
+    char msg[512], body[700];
+    json_escape(msg, sizeof msg, message ? message : "");
+    int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"requestId\":\"%s\"}}",
+                     code, msg, req->request_id);
+    if (n < 0 || (size_t)n >= sizeof body) n = (int)strlen(body);
+    http_respond(req, status, extra, body, (size_t)n);
+}
+
+/* ---- requests ----------------------------------------------------------------------- */
+
+static void new_request_id(http_server *s, char out[40])
+{
+    snprintf(out, 40, "%016llx%08llx", (unsigned long long)s->rid_prefix,
+             (unsigned long long)(++s->rid_counter & 0xffffffffULL));
+}
+
+static http_request *request_new(http_conn *c)
+{
+    http_request *r = xcalloc(1, sizeof *r);
+    arena_init(&r->arena);
+    r->server = c->srv;
+    r->conn = c;
+    r->query = "";
+    r->start = time_mono_s();
+    new_request_id(c->srv, r->request_id);
+    return r;
+}
+
+/* A fatal request error: answer and close (the rest of the input cannot be trusted). */
+static void conn_fail(http_conn *c, int status, const char *code, const char *msg)
+{
+    if (c->state != ST_READ) return;
+    if (!c->req) c->req = request_new(c);
+    http_request *r = c->req;
+    if (!r->route) r->route = c->route ? c->route->path : "unmatched";
+    if (!r->method) r->method = llhttp_method_name(llhttp_get_method(&c->parser));
+    c->keep_alive = false;
+    c->state = ST_BUSY;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    http_respond_error(r, status, code, msg, NULL);
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    http_conn *c = p->data;
+    c->in_message = true;
+    c->req = request_new(c);
+    c->hname_len = 0;
+    c->hname_long = false;
+    c->hval_len = 0;
+    c->header_bytes = 0;
+    c->url_len = 0;
+    c->expect_continue = false;
+    c->route = NULL;
+    c->early_status = 0;
+    c->fail_status = 0;
+    c->allow[0] = '\0';
+    c->body_cap = 0;
+    timer_set(c, c->srv->lim.header_timeout_ms);
+    return 0;
+}
+
+static int set_fail(http_conn *c, int status, const char *code, const char *msg)
+{
+    c->fail_status = status;
+    c->fail_code = code;
+    c->fail_msg = msg;
+    return HPE_USER;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn *c = p->data;
+    if (c->url_len + len > c->srv->lim.max_url_bytes)
+        return set_fail(c, 414, "uri_too_long", "request target too long");
+    c->url = xrealloc(c->url, c->url_len + len + 1);
+    memcpy(c->url + c->url_len, at, len);
+    c->url_len += len;
+    c->url[c->url_len] = '\0';
+    return 0;
+}
+
+static int count_header(http_conn *c, size_t len)
+{
+    c->header_bytes += len;
+    if (c->header_bytes > c->srv->lim.max_header_bytes)
+        return set_fail(c, 431, "headers_too_large", "request header fields too large");
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn *c = p->data;
+    if (count_header(c, len)) return HPE_USER;
+    if (c->hname_len + len >= sizeof c->hname) {
+        c->hname_long = true;   /* not a header we care about */
+        return 0;
+    }
+    memcpy(c->hname + c->hname_len, at, len);
+    c->hname_len += len;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn *c = p->data;
+    if (count_header(c, len)) return HPE_USER;
+    if (c->hname_long) return 0;
+    if (c->hval_len + len + 1 > c->hval_cap) {
+        c->hval_cap = (c->hval_len + len + 1) * 2;
+        c->hval = xrealloc(c->hval, c->hval_cap);
+    }
+    memcpy(c->hval + c->hval_len, at, len);
+    c->hval_len += len;
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    http_conn *c = p->data;
+    http_request *r = c->req;
+    if (!c->hname_long) {
+        c->hname[c->hname_len] = '\0';
+        const char *v = c->hval ? c->hval : "";
+        size_t vl = c->hval_len;
+        if (strcasecmp(c->hname, "content-type") == 0)
+            r->content_type = arena_strndup(&r->arena, v, vl);
+        else if (strcasecmp(c->hname, "authorization") == 0)
+            r->authorization = arena_strndup(&r->arena, v, vl);
+        else if (strcasecmp(c->hname, "user-agent") == 0)
+            r->user_agent = arena_strndup(&r->arena, v, vl);
+        else if (strcasecmp(c->hname, "expect") == 0 && vl == 12 && strncasecmp(v, "100-continue", 12) == 0)
+            c->expect_continue = true;
+        else if (strcasecmp(c->hname, "x-request-id") == 0 && vl > 0 && vl < 40) {
+            bool ok = true;
+            for (size_t i = 0; i < vl; i++) {
+                char ch = v[i];
+                if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                      ch == '-' || ch == '_' || ch == '.'))
+                    ok = false;
+            }
+            if (ok) {
+                memcpy(r->request_id, v, vl);
+                r->request_id[vl] = '\0';
+            }
+        }
+    }
+    c->hname_len = 0;
+    c->hname_long = false;
+    c->hval_len = 0;
+    return 0;
+}
+
+/* application/json, optionally with parameters (charset=utf-8). */
+static bool is_json_type(const char *ct)
+{
+    if (!ct) return false;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    if (strncasecmp(ct, "application/json", 16) != 0) return false;
+    char after = ct[16];
+    return after == '\0' || after == ';' || after == ' ' || after == '\t';
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    http_conn *c = p->data;
+    http_server *s = c->srv;
+    http_request *r = c->req;
+    const char *url = c->url ? c->url : "/";
+    const char *q = strchr(url, '?');
+    size_t plen = q ? (size_t)(q - url) : strlen(url);
+    r->path = arena_strndup(&r->arena, url, plen);
+    r->query = q ? arena_strdup(&r->arena, q + 1) : "";
+    r->method = llhttp_method_name(llhttp_get_method(p));
+    timer_set(c, s->lim.request_timeout_ms);
+
+    const http_route *match = NULL;
+    size_t allow_n = 0;
+    c->allow[0] = '\0';
+    for (size_t i = 0; i < s->nroutes; i++) {
+        const http_route *rt = &s->routes[i];
+        if (strcmp(rt->path, r->path) != 0) continue;
+        if (strcmp(rt->method, r->method) == 0) {
+            match = rt;
+            break;
+        }
+        allow_n += (size_t)snprintf(c->allow + allow_n, sizeof c->allow - allow_n, "%s%s",
+                                    allow_n ? ", " : "", rt->method);
+        if (allow_n >= sizeof c->allow) allow_n = sizeof c->allow - 1;
+    }
+    if (!match) {
+        bool path_known = c->allow[0] != '\0';
+        r->route = path_known ? arena_strdup(&r->arena, r->path) : "unmatched";
+        c->early_status = path_known ? 405 : 404;
+        c->early_code = path_known ? "method_not_allowed" : "not_found";
+        c->early_msg = path_known ? "method not allowed on this path" : "no such endpoint";
+    } else {
+        c->route = match;
+        r->route = match->path;
+        r->route_data = match->data;
+        if (match->flags & HTTP_ROUTE_JSON_BODY) {
+            if (!is_json_type(r->content_type)) {
+                c->early_status = 415;
+                c->early_code = "unsupported_media_type";
+                c->early_msg = "Content-Type must be application/json";
+            }
+        }
+    }
+    /* Body size: refuse before reading any of it. */
+    uint64_t cl = p->content_length;
+    if ((p->flags & F_CONTENT_LENGTH) && cl > s->lim.max_body_bytes)
+        return set_fail(c, 413, "payload_too_large", "request body exceeds max_body_bytes");
+    if (!c->early_status && (p->flags & F_CONTENT_LENGTH)) {
+        c->body_cap = (size_t)cl;
+        r->body = xmalloc(c->body_cap + 1);
+    }
+    if (c->expect_continue && !c->early_status) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn *c = p->data;
+    http_request *r = c->req;
+    if (r->body_len + len > c->srv->lim.max_body_bytes)
+        return set_fail(c, 413, "payload_too_large", "request body exceeds max_body_bytes");
+    if (c->early_status) {    /* discarded, but still counted against the limit */
+        r->body_len += len;
+        return 0;
+    }
+    if (r->body_len + len + 1 > c->body_cap + 1 || !r->body) {
+        size_t ncap = c->body_cap ? c->body_cap : 4096;
+        while (ncap < r->body_len + len) ncap *= 2;
+        if (ncap > c->srv->lim.max_body_bytes) ncap = c->srv->lim.max_body_bytes;
+        r->body = xrealloc(r->body, ncap + 1);
+        c->body_cap = ncap;
+    }
+    memcpy(r->body + r->body_len, at, len);
+    r->body_len += len;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    http_conn *c = p->data;
+    c->keep_alive = llhttp_should_keep_alive(p) != 0;
+    c->in_message = false;
+    return HPE_PAUSED;
+}
+
+/* Dispatches the request whose message just completed. */
+static void conn_dispatch(http_conn *c)
+{
+    http_request *r = c->req;
+    c->state = ST_BUSY;
+    timer_set(c, 0);
+    if (c->early_status) {
+        if (c->early_status == 405) {
+            char hdr[96];
+            snprintf(hdr, sizeof hdr, "Allow: %s\r\n", c->allow);
+            if (r->body) {
+                free(r->body);
+                r->body = NULL;
+            }
+            r->body_len = 0;
+            http_respond_error(r, 405, c->early_code, c->early_msg, hdr);
+        } else {
+            free(r->body);
+            r->body = NULL;
+            r->body_len = 0;
+            http_respond_error(r, c->early_status, c->early_code, c->early_msg, NULL);
+        }
+        return;
+    }
+    if (!r->body) r->body = xmalloc(1);
+    r->body[r->body_len] = '\0';
+    c->route->handler(r, c->route->data);
+}
+
+/* Feeds buffered input to the parser until it needs more bytes or a request is busy. */
+static void conn_process(http_conn *c)
+{
+    if (c->in_process) return;
+    c->in_process = true;
+    while (c->state == ST_READ && c->in_len > 0) {
+        llhttp_errno_t e = llhttp_execute(&c->parser, c->in, c->in_len);
+        if (e == HPE_OK) {
+            c->in_len = 0;
+            break;
+        }
+        if (e == HPE_PAUSED) {
+            const char *pos = llhttp_get_error_pos(&c->parser);
+            size_t used = pos ? (size_t)(pos - c->in) : c->in_len;
+            memmove(c->in, c->in + used, c->in_len - used);
+            c->in_len -= used;
+            conn_dispatch(c);   /* may respond synchronously → state back to READ */
+            continue;
+        }
+        if (c->fail_status) conn_fail(c, c->fail_status, c->fail_code, c->fail_msg);
+        else conn_fail(c, 400, "bad_request", llhttp_get_error_reason(&c->parser));
+        c->in_len = 0;
+        break;
+    }
+    if (c->state == ST_READ) {
+        if (c->peer_eof) {
+            conn_close(c);
+        } else {
+            conn_start_reading(c);
+        }
+    }
+    c->in_process = false;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    http_conn *c = h->data;
+    buf->base = c->srv->readbuf;   /* shared per loop: consumed before the callback returns */
+    buf->len = READ_CHUNK;
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    http_conn *c = st->data;
+    if (n == 0) return;
+    if (n < 0) {
+        if (c->state == ST_READ && c->in_message && n == UV_EOF) {
+            /* half-sent request: nothing sensible to answer */
+        }
+        if (c->state == ST_READ) conn_close(c);
+        else c->peer_eof = true;
+        return;
+    }
+    if (c->in_len + (size_t)n > c->in_cap) {
+        c->in_cap = c->in_len + (size_t)n;
+        c->in = xrealloc(c->in, c->in_cap);
+    }
+    memcpy(c->in + c->in_len, buf->base, (size_t)n);
+    c->in_len += (size_t)n;
+    if (c->state != ST_READ) {
+        /* pipelined bytes while busy: keep them, stop reading until the response is out */
+        uv_read_stop(st);
+        c->reading = false;
+        return;
+    }
+    conn_process(c);
+    if (c->state != ST_READ && c->reading) {
+        uv_read_stop(st);
+        c->reading = false;
+    }
+}
+
+static void conn_start_reading(http_conn *c)
+{
+    if (!c->reading && c->state == ST_READ) {
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        c->reading = true;
+    }
+}
+
+/* ---- accepting ---------------------------------------------------------------------- */
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+    http_server *s = ls->data;
+    if (status < 0) return;
+    http_conn *c = xcalloc(1, sizeof *c);
+    c->srv = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles = 2;
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    int total = atomic_fetch_add(&total_conns, 1) + 1;
+    if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (s->lim.max_connections > 0 && total > s->lim.max_connections) {
+        static const char busy[] =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Retry-After: 1\r\nConnection: close\r\nContent-Length: 84\r\n\r\n"
+            "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"connection limit reached\"}}  ";
+        uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        conn_close(c);
+        return;
+    }
+    llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
+    c->parser.data = c;
+    c->state = ST_READ;
+    timer_set(c, s->lim.idle_timeout_ms);
+    conn_start_reading(c);
+}
+
+int http_listen_socket(const char *addr, int port_override, int *port_out, char *err, size_t errlen)
+{
+    char host[256];
+    int port = 0;
+    const char *colon = strrchr(addr, ':');
+    if (!colon) {
+        snprintf(err, errlen, "listen address %s: expected HOST:PORT", addr);
+        return -1;
+    }
+    size_t hl = (size_t)(colon - addr);
+    if (hl >= sizeof host) hl = sizeof host - 1;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    char *end;
+    long pv = strtol(colon + 1, &end, 10);
+    if (*end || pv < 0 || pv > 65535 || end == colon + 1) {
+        snprintf(err, errlen, "listen address %s: bad port", addr);
+        return -1;
+    }
+    port = port_override >= 0 ? port_override : (int)pv;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
+    char *h = host;
+    if (h[0] == '[') {
+        h++;
+        h[strlen(h) - 1] = '\0';
+    }
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (h[0] == '\0' || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "*") == 0) {
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = htonl(INADDR_ANY);
+        sin->sin_port = htons((uint16_t)port);
+        sl = sizeof *sin;
+    } else if (strcmp(h, "localhost") == 0 || inet_pton(AF_INET, h, &sin->sin_addr) == 1) {
+        if (strcmp(h, "localhost") == 0) sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        sl = sizeof *sin;
+    } else if (inet_pton(AF_INET6, h, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        sl = sizeof *sin6;
+    } else {
+        snprintf(err, errlen, "listen address %s: host must be an IP address", addr);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+        snprintf(err, errlen, "listen on %s: %s", addr, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof bound;
+    getsockname(fd, (struct sockaddr *)&bound, &bl);
+    *port_out = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                                 : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    return fd;
+}
+
+http_server *http_server_new(uv_loop_t *loop, int fd, const http_route *routes, size_t nroutes,
+                             const http_limits *lim, http_observer obs, void *obs_data, char *err,
+                             size_t errlen)
+{
+    http_server *s = xcalloc(1, sizeof *s);
+    s->loop = loop;
+    s->routes = routes;
+    s->nroutes = nroutes;
+    s->lim = *lim;
+    s->obs = obs;
+    s->obs_data = obs_data;
+    if (getrandom(&s->rid_prefix, sizeof s->rid_prefix, 0) != sizeof s->rid_prefix)
+        s->rid_prefix = (uint64_t)time_now_ms() ^ (uint64_t)(uintptr_t)s;
+    llhttp_settings_init(&s->settings);
+    s->settings.on_message_begin = on_message_begin;
+    s->settings.on_url = on_url;
+    s->settings.on_header_field = on_header_field;
+    s->settings.on_header_value = on_header_value;
+    s->settings.on_header_value_complete = on_header_value_complete;
+    s->settings.on_headers_complete = on_headers_complete;
+    s->settings.on_body = on_body;
+    s->settings.on_message_complete = on_message_complete;
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    int rc = uv_tcp_open(&s->listener, fd);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+    if (rc < 0) {
+        snprintf(err, errlen, "listen: %s", uv_strerror(rc));
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        free(s);
+        return NULL;
+    }
+    struct sockaddr_storage bound;
+    int bl = sizeof bound;
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &bl);
+    s->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                               : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    s->listening = true;
+    return s;
+}
+
+int http_server_port(const http_server *s) { return s->port; }
+int http_server_connections(const http_server *s) { return s->nconns; }
+uv_loop_t *http_server_loop(const http_server *s) { return s->loop; }
+
+void http_server_drain(http_server *s, void (*cb)(http_server *, void *), void *data)
+{
+    s->draining = true;
+    s->drain_cb = cb;
+    s->drain_data = data;
+    if (s->listening) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        s->listening = false;
+    }
+    /* Idle connections go now; busy ones close after their response (keep-alive off). */
+    for (http_conn *c = s->conns, *n; c; c = n) {
+        n = c->next;
+        if (c->state == ST_READ && !c->in_message && c->in_len == 0) conn_close(c);
+    }
+    if (s->nconns == 0 && s->drain_cb) {
+        s->drain_cb = NULL;
+        cb(s, data);
+    }
+}
+
+void http_server_free(http_server *s)
+{
+    for (http_conn *c = s->conns; c; c = c->next) conn_close(c);
+    free(s);
+}

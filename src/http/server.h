@@ -1,0 +1,105 @@
+/* server.h: the HTTP/1.1 server (libuv + llhttp), the only code that knows HTTP.
+ * One http_server per worker thread, each on its own uv loop with its own SO_REUSEPORT
+ * listening socket. Requests are dispatched through a route table; a handler may answer
+ * later (after Redis / Kubernetes calls) with http_respond(): the connection holds its
+ * parser paused meanwhile, so pipelined requests are answered in order.
+ * Limits enforced here: header bytes (431), URL length (414), body bytes (413, read no
+ * further), method (405 + Allow), path (404), content type (415), header/body timeout
+ * (408), idle keep-alive timeout, max connections (503). Every error body is JSON. */
+#ifndef SGW_HTTP_SERVER_H
+#define SGW_HTTP_SERVER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "util/arena.h"
+
+typedef struct http_server http_server;
+typedef struct http_conn http_conn;
+
+typedef struct http_request {
+    arena        arena;            /* freed with the request */
+    http_server *server;
+    http_conn   *conn;
+    const char  *method;           /* "POST" */
+    const char  *path;             /* without the query string */
+    const char  *query;            /* "" if none */
+    const char  *content_type;     /* NULL if absent */
+    const char  *authorization;    /* NULL if absent; never log it */
+    const char  *user_agent;
+    char        *body;             /* NUL-terminated copy, body_len bytes */
+    size_t       body_len;
+    char         request_id[40];
+    const char  *route;            /* route pattern, for metrics ("unmatched" for 404) */
+    double       start;            /* time_mono_s() at first byte */
+    void        *route_data;       /* the route's data pointer */
+} http_request;
+
+typedef void (*http_handler)(http_request *req, void *data);
+
+enum {
+    HTTP_ROUTE_JSON_BODY = 1,      /* POST with application/json body, else 415 */
+};
+
+typedef struct http_route {
+    const char  *path;
+    const char  *method;           /* "GET" or "POST" */
+    int          flags;
+    http_handler handler;
+    void        *data;
+} http_route;
+
+typedef struct http_limits {
+    size_t max_body_bytes;
+    size_t max_header_bytes;
+    size_t max_url_bytes;
+    int    header_timeout_ms;      /* first byte → end of headers */
+    int    request_timeout_ms;     /* first byte → end of body */
+    int    idle_timeout_ms;        /* keep-alive idle */
+    int    write_timeout_ms;
+    int    max_connections;        /* per process, over all workers */
+} http_limits;
+
+/* Called once per finished response, for metrics and access logs. */
+typedef void (*http_observer)(const http_request *req, int status, double seconds, void *data);
+
+/* Opens a listening TCP socket on addr ("127.0.0.1:8080", "[::1]:8080", ":8080") with
+ * SO_REUSEPORT, so every worker can open its own on the same port. port_override >= 0
+ * replaces the port of addr (used after the first socket resolved port 0).
+ * Returns the fd (>= 0) and the bound port, or -1 with a message in err. */
+int http_listen_socket(const char *addr, int port_override, int *port_out, char *err, size_t errlen);
+
+/* Creates a server on loop that accepts on listen_fd (takes ownership). routes is borrowed
+ * and must outlive the server. Returns NULL and writes a message to err on failure. */
+http_server *http_server_new(uv_loop_t *loop, int listen_fd, const http_route *routes,
+                             size_t nroutes, const http_limits *lim, http_observer obs,
+                             void *obs_data, char *err, size_t errlen);
+
+/* Stops accepting and closes idle connections; in-flight requests are still answered.
+ * cb runs once every connection is gone. */
+void http_server_drain(http_server *s, void (*cb)(http_server *s, void *data), void *data);
+void http_server_free(http_server *s);     /* after drain completed */
+int  http_server_connections(const http_server *s);
+int  http_server_port(const http_server *s);
+uv_loop_t *http_server_loop(const http_server *s);
+
+/* Sends the response and releases req (do not touch it afterwards). extra_headers is a
+ * block of "Name: value\r\n" lines or NULL. Safe to call after the client went away. */
+void http_respond(http_request *req, int status, const char *extra_headers,
+                  const char *body, size_t body_len);
+
+/* The same with another Content-Type (e.g. the Prometheus text format). */
+void http_respond_typed(http_request *req, int status, const char *content_type, const char *extra_headers,
+                        const char *body, size_t body_len);
+
+/* Responds {"error":{"code":code,"message":message}} with the given status. */
+void http_respond_error(http_request *req, int status, const char *code, const char *message,
+                        const char *extra_headers);
+
+const char *http_status_text(int status);
+
+/* Process-wide count of open connections (for the max_connections limit and metrics). */
+int http_total_connections(void);
+
+#endif

@@ -1,0 +1,386 @@
+/* main.c: command line, configuration, worker threads and process signals.
+ * Each worker thread runs one libuv loop with its own SO_REUSEPORT listener; the main
+ * thread only waits for signals: SIGTERM/SIGINT drain (stop accepting, finish in-flight
+ * requests, up to server.drain_timeout) and exit 0; SIGHUP reloads the configuration. */
+#include "gateway.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "sink/dir.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef SGW_VERSION
+#define SGW_VERSION "0.0.0"
+#endif
+#ifndef SGW_GIT_REV
+#define SGW_GIT_REV "unknown"
+#endif
+
+typedef struct override {
+    const char *key;
+    char       *value;
+} override;
+
+static override overrides[16];
+static size_t   n_overrides;
+static const char *config_path;
+
+static gateway  G;
+static worker  *workers;
+static int      n_workers;
+static uv_loop_t main_loop;
+static uv_timer_t drain_timer;
+static int      exit_code;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: signal-gateway [--config FILE] [--listen ADDR:PORT] [--metrics-listen ADDR:PORT]\n"
+            "         [--state memory | redis://HOST:PORT[/DB] | redis-sentinel://H1:P1,H2:P2/MASTER]\n"
+            "         [--sink dir:PATH | kubernetes] [--kubeconfig FILE] [--auth off|kubernetes|static:FILE]\n"
+            "         [--log-level debug|info|warn|error] [--check-config] [--version] [--help]\n"
+            "\n"
+            "With no flags: listens on 127.0.0.1:8080, keeps state in memory and writes each\n"
+            "RemediationRequest as a manifest under ./remediationrequests/<namespace>/<name>.json.\n"
+            "Every configuration key can also be set in the environment as SGW_<SECTION>_<KEY>\n"
+            "(e.g. SGW_DEDUP_TTL=5m). Flags override the environment, which overrides the file.\n");
+}
+
+static void add_override(const char *key, const char *value)
+{
+    if (n_overrides < sizeof overrides / sizeof overrides[0])
+        overrides[n_overrides++] = (override){key, xstrdup(value)};
+}
+
+/* Loads file + env + flags into a validated runtime, or NULL with err. */
+static gw_runtime *load_runtime(char *err, size_t errlen)
+{
+    config *c = config_load(config_path, NULL, err, errlen);
+    if (!c) return NULL;
+    for (size_t i = 0; i < n_overrides; i++) {
+        if (!strcmp(overrides[i].key, "auth")) {
+            const char *v = overrides[i].value;
+            int rc;
+            if (!strncmp(v, "static:", 7)) {
+                rc = config_set(c, "auth.mode", "static", err, errlen);
+                if (!rc) rc = config_set(c, "auth.static_file", v + 7, err, errlen);
+            } else {
+                rc = config_set(c, "auth.mode", v, err, errlen);
+            }
+            if (rc) goto fail;
+            continue;
+        }
+        if (config_set(c, overrides[i].key, overrides[i].value, err, errlen)) goto fail;
+    }
+    if (config_validate(c, err, errlen)) goto fail;
+    if (strncmp(c->state, "redis", 5) == 0) {
+        snprintf(err, errlen, "state %s: the Redis state store is not available in this build yet (use memory)", c->state);
+        goto fail;
+    }
+    if (strcmp(c->sink, "kubernetes") == 0) {
+        snprintf(err, errlen, "sink kubernetes: not available in this build yet (use dir:PATH)");
+        goto fail;
+    }
+    auth *a = auth_new(c, err, errlen);
+    if (!a) goto fail;
+    gw_runtime *rt = xcalloc(1, sizeof *rt);
+    rt->cfg = c;
+    rt->auth = a;
+    return rt;
+fail:
+    config_free(c);
+    return NULL;
+}
+
+/* ---- workers ------------------------------------------------------------------------- */
+
+static void on_flush_timer(uv_timer_t *t) { pipeline_flush_storms(t->data); }
+
+static void worker_server_drained(http_server *s, void *data)
+{
+    worker *w = data;
+    if (--w->drained > 0) return;
+    uv_timer_stop(&w->flush_timer);
+    /* one last storm flush is not awaited: storm state lives in the store */
+    uv_close((uv_handle_t *)&w->flush_timer, NULL);
+    uv_close((uv_handle_t *)&w->wake, NULL);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    worker *w = a->data;
+    int stop = atomic_load(&w->stop);
+    if (stop == 2) {
+        uv_stop(&w->loop);
+        return;
+    }
+    if (stop == 1 && w->drained == 0) {
+        w->drained = w->msrv ? 2 : 1;
+        http_server_drain(w->srv, worker_server_drained, w);
+        if (w->msrv) http_server_drain(w->msrv, worker_server_drained, w);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
+{
+    uv_loop_init(&w->loop);
+    w->st = store_memory_open(G.mem);
+    w->sk = sink_dir_open(&w->loop, c->sink + 4, err, errlen);
+    if (!w->sk) return -1;
+    w->rc_prom = (route_ctx){w, ROUTE_PROMETHEUS};
+    w->rc_event = (route_ctx){w, ROUTE_K8S_EVENT};
+    size_t n = 0;
+    w->routes[n++] = (http_route){"/api/v1/signals/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_prom};
+    w->routes[n++] = (http_route){"/webhook/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_prom};
+    w->routes[n++] = (http_route){"/api/v1/signals/kubernetes-event", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_event};
+    w->routes[n++] = (http_route){"/healthz", "GET", 0, pipeline_healthz, w};
+    w->routes[n++] = (http_route){"/readyz", "GET", 0, pipeline_readyz, w};
+    w->routes[n++] = (http_route){"/metrics", "GET", 0, pipeline_metrics, w};
+    w->nroutes = n;
+    w->mroutes[0] = w->routes[3];
+    w->mroutes[1] = w->routes[4];
+    w->mroutes[2] = w->routes[5];
+    w->nmroutes = 3;
+    http_limits lim = {
+        .max_body_bytes = c->max_body_bytes,
+        .max_header_bytes = c->max_header_bytes,
+        .max_url_bytes = 8192,
+        .header_timeout_ms = c->header_timeout_ms,
+        .request_timeout_ms = c->request_timeout_ms,
+        .idle_timeout_ms = c->idle_timeout_ms,
+        .write_timeout_ms = c->write_timeout_ms,
+        .max_connections = c->max_connections,
+    };
+    w->srv = http_server_new(&w->loop, w->listen_fd, w->routes, w->nroutes, &lim, pipeline_observe, w, err, errlen);
+    if (!w->srv) return -1;
+    if (w->metrics_fd >= 0) {
+        w->msrv = http_server_new(&w->loop, w->metrics_fd, w->mroutes, w->nmroutes, &lim, pipeline_observe, w, err, errlen);
+        if (!w->msrv) return -1;
+    }
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+    uv_timer_init(&w->loop, &w->flush_timer);
+    w->flush_timer.data = w;
+    if (w->id == 0) {
+        uint64_t every = (uint64_t)(c->storm_update_interval_ms / 4 > 50 ? c->storm_update_interval_ms / 4 : 50);
+        uv_timer_start(&w->flush_timer, on_flush_timer, every, every);
+    }
+    return 0;
+}
+
+/* ---- signals --------------------------------------------------------------------------- */
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    log_msg(LOG_WARN, "drain timeout: stopping with requests still in flight", NULL, NULL);
+    for (int i = 0; i < n_workers; i++) {
+        atomic_store(&workers[i].stop, 2);
+        uv_async_send(&workers[i].wake);
+    }
+}
+
+static uv_signal_t sig_term, sig_int, sig_hup;
+
+static void on_term(uv_signal_t *h, int signum)
+{
+    if (atomic_exchange(&G.draining, true)) return;
+    log_line l;
+    if (log_begin(&l, LOG_INFO, "draining")) {
+        log_str(&l, "signal", signum == SIGINT ? "SIGINT" : "SIGTERM");
+        log_int(&l, "in_flight", atomic_load(&G.inflight));
+        log_end(&l);
+    }
+    for (int i = 0; i < n_workers; i++) {
+        atomic_store(&workers[i].stop, 1);
+        uv_async_send(&workers[i].wake);
+    }
+    const config *c = gw_runtime_get(&G)->cfg;
+    uv_timer_start(&drain_timer, on_drain_timeout, (uint64_t)c->drain_timeout_ms, 0);
+    uv_signal_stop(&sig_term);
+    uv_signal_stop(&sig_int);
+    uv_signal_stop(&sig_hup);
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_hup, NULL);
+}
+
+static void on_hup(uv_signal_t *h, int signum)
+{
+    char err[512];
+    gw_runtime *old = gw_runtime_get(&G);
+    gw_runtime *rt = load_runtime(err, sizeof err);
+    if (!rt) {
+        metrics_add("gateway_config_reloads_total", "result=\"error\"", 1);
+        log_msg(LOG_ERROR, "configuration reload failed; keeping the current one", "error", err);
+        return;
+    }
+    const config *o = old->cfg, *n = rt->cfg;
+    if (strcmp(o->listen, n->listen) || strcmp(o->state, n->state) || strcmp(o->sink, n->sink) ||
+        strcmp(o->metrics_listen, n->metrics_listen))
+        log_msg(LOG_WARN, "listen, metrics_listen, state and sink changes need a restart; ignored until then", NULL, NULL);
+    rt->retired = old;
+    atomic_store(&G.rt, rt);
+    log_set_level(n->log_level);
+    metrics_add("gateway_config_reloads_total", "result=\"ok\"", 1);
+    log_msg(LOG_INFO, "configuration reloaded", "source", n->source);
+}
+
+/* ---- main ----------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"metrics-listen", required_argument, NULL, 'm'},
+        {"state", required_argument, NULL, 's'},
+        {"sink", required_argument, NULL, 'k'},
+        {"kubeconfig", required_argument, NULL, 'K'},
+        {"auth", required_argument, NULL, 'a'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"workers", required_argument, NULL, 'w'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool check_only = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': config_path = optarg; break;
+        case 'l': add_override("server.listen", optarg); break;
+        case 'm': add_override("server.metrics_listen", optarg); break;
+        case 's': add_override("state.url", optarg); break;
+        case 'k': add_override("sink.target", optarg); break;
+        case 'K': add_override("sink.kubeconfig", optarg); break;
+        case 'a': add_override("auth", optarg); break;
+        case 'L': add_override("logging.level", optarg); break;
+        case 'w': add_override("server.workers", optarg); break;
+        case 'C': check_only = true; break;
+        case 'V': printf("signal-gateway %s (%s)\n", SGW_VERSION, SGW_GIT_REV); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "signal-gateway: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    char err[512];
+    gw_runtime *rt = load_runtime(err, sizeof err);
+    if (!rt) {
+        fprintf(stderr, "signal-gateway: configuration error: %s\n", err);
+        return 2;
+    }
+    if (check_only) {
+        char dump[16384];
+        config_dump(rt->cfg, dump, sizeof dump);
+        printf("configuration OK%s%s\n%s", *rt->cfg->source ? ": " : "", rt->cfg->source, dump);
+        return 0;
+    }
+    const config *c = rt->cfg;
+    log_set_level(c->log_level);
+    signal(SIGPIPE, SIG_IGN);
+    metrics_init();
+    char bl[96];
+    snprintf(bl, sizeof bl, "version=\"%s\",revision=\"%s\"", SGW_VERSION, SGW_GIT_REV);
+    metrics_set("gateway_build_info", bl, 1);
+    atomic_store(&G.rt, rt);
+    G.mem = store_memory_shared_new();
+
+    n_workers = c->workers > 0 ? c->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_workers < 1) n_workers = 1;
+    if (n_workers > 64) n_workers = 64;
+    workers = xcalloc((size_t)n_workers, sizeof *workers);
+    int port = -1, mport = -1;
+    for (int i = 0; i < n_workers; i++) {
+        worker *w = &workers[i];
+        w->gw = &G;
+        w->id = i;
+        w->metrics_fd = -1;
+        w->listen_fd = http_listen_socket(c->listen, i == 0 ? -1 : port, &port, err, sizeof err);
+        if (w->listen_fd < 0) goto fatal;
+        if (i == 0 && *c->metrics_listen) {
+            w->metrics_fd = http_listen_socket(c->metrics_listen, -1, &mport, err, sizeof err);
+            if (w->metrics_fd < 0) goto fatal;
+        }
+        if (worker_setup(w, c, err, sizeof err)) goto fatal;
+    }
+    uv_loop_init(&main_loop);
+    uv_timer_init(&main_loop, &drain_timer);
+    uv_signal_init(&main_loop, &sig_term);
+    uv_signal_init(&main_loop, &sig_int);
+    uv_signal_init(&main_loop, &sig_hup);
+    uv_signal_start(&sig_term, on_term, SIGTERM);
+    uv_signal_start(&sig_int, on_term, SIGINT);
+    uv_signal_start(&sig_hup, on_hup, SIGHUP);
+    for (int i = 0; i < n_workers; i++) pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+
+    log_line l;
+    if (log_begin(&l, LOG_INFO, "listening")) {
+        log_str(&l, "version", SGW_VERSION);
+        log_str(&l, "listen", c->listen);
+        log_int(&l, "port", port);
+        if (mport >= 0) log_int(&l, "metrics_port", mport);
+        log_int(&l, "workers", n_workers);
+        log_str(&l, "state", c->state);
+        log_str(&l, "sink", c->sink);
+        log_str(&l, "auth", c->auth_mode == AUTH_OFF ? "off" : c->auth_mode == AUTH_STATIC ? "static" : "kubernetes");
+        if (*c->source) log_str(&l, "config", c->source);
+        log_end(&l);
+    }
+
+    /* The main loop ends when draining closed the signal handles and the timer fired or
+     * was no longer needed; workers are joined first. */
+    while (uv_run(&main_loop, UV_RUN_ONCE)) {
+        if (atomic_load(&G.draining)) break;
+    }
+    for (int i = 0; i < n_workers; i++) {
+        /* wait for each worker, while still serving the drain timer */
+        while (pthread_tryjoin_np(workers[i].thread, NULL) != 0) uv_run(&main_loop, UV_RUN_NOWAIT), usleep(2000);
+    }
+    uv_timer_stop(&drain_timer);
+    uv_close((uv_handle_t *)&drain_timer, NULL);
+    uv_run(&main_loop, UV_RUN_DEFAULT);
+    uv_loop_close(&main_loop);
+    for (int i = 0; i < n_workers; i++) {
+        worker *w = &workers[i];
+        w->sk->ops->close(w->sk);
+        w->st->ops->close(w->st);
+        if (w->srv) http_server_free(w->srv);
+        if (w->msrv) http_server_free(w->msrv);
+        uv_loop_close(&w->loop);
+    }
+    free(workers);
+    store_memory_shared_free(G.mem);
+    for (gw_runtime *r = gw_runtime_get(&G), *next; r; r = next) {
+        next = r->retired;
+        auth_free(r->auth);
+        config_free(r->cfg);
+        free(r);
+    }
+    for (size_t i = 0; i < n_overrides; i++) free(overrides[i].value);
+    metrics_free();
+    log_msg(LOG_INFO, "stopped", NULL, NULL);
+    return exit_code;
+
+fatal:
+    fprintf(stderr, "signal-gateway: %s\n", err);
+    return 1;
+}

@@ -1,0 +1,230 @@
+/* metrics.c: see metrics.h. Families are a fixed table (name, type, help, buckets), so the
+ * exposition always carries HELP and TYPE and never a typo'd family. */
+#include "metrics.h"
+#include "util/strmap.h"
+#include "util/xalloc.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BUCKETS 16
+
+typedef struct family {
+    const char  *name;
+    metric_type  type;
+    const char  *help;
+    const double *buckets;
+    size_t       nbuckets;
+} family;
+
+static const double dur_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+#define NB(a) (sizeof(a) / sizeof((a)[0]))
+
+static const family families[] = {
+    {"gateway_build_info", M_GAUGE, "Build information (always 1).", NULL, 0},
+    {"gateway_http_requests_total", M_COUNTER, "HTTP requests answered, by route and status code.", NULL, 0},
+    {"gateway_http_request_duration_seconds", M_HISTOGRAM, "HTTP request duration from first byte to response, by route and code.", dur_buckets, NB(dur_buckets)},
+    {"gateway_http_requests_in_flight", M_GAUGE, "Requests being processed now.", NULL, 0},
+    {"gateway_http_connections", M_GAUGE, "Open HTTP connections.", NULL, 0},
+    {"gateway_signals_received_total", M_COUNTER, "Signals (alerts, events) received, by source.", NULL, 0},
+    {"gateway_signals_total", M_COUNTER, "Signals by source and outcome (created, duplicate, aggregated, ignored, resolved, stale, failed).", NULL, 0},
+    {"gateway_requests_rejected_total", M_COUNTER, "Requests rejected before processing, by reason.", NULL, 0},
+    {"gateway_storms_detected_total", M_COUNTER, "Storm windows opened, by storm type.", NULL, 0},
+    {"gateway_remediation_requests_created_total", M_COUNTER, "RemediationRequests created, by environment and priority.", NULL, 0},
+    {"gateway_remediation_requests_failed_total", M_COUNTER, "RemediationRequest writes that failed, by reason.", NULL, 0},
+    {"gateway_storm_updates_total", M_COUNTER, "Storm RemediationRequest updates, by result.", NULL, 0},
+    {"gateway_store_duration_seconds", M_HISTOGRAM, "State store call duration, by operation.", dur_buckets, NB(dur_buckets)},
+    {"gateway_store_errors_total", M_COUNTER, "State store errors, by operation.", NULL, 0},
+    {"gateway_sink_duration_seconds", M_HISTOGRAM, "Sink (RemediationRequest write) duration, by operation.", dur_buckets, NB(dur_buckets)},
+    {"gateway_auth_total", M_COUNTER, "Authentication decisions, by result.", NULL, 0},
+    {"gateway_auth_cache_hits_total", M_COUNTER, "Authentication decisions served from the cache.", NULL, 0},
+    {"gateway_config_reloads_total", M_COUNTER, "Configuration reloads (SIGHUP), by result.", NULL, 0},
+};
+#define NFAM NB(families)
+
+typedef struct series {
+    const family *fam;
+    char         *labels;
+    double        value;          /* counter/gauge; histogram: sum */
+    unsigned long long count;     /* histogram */
+    unsigned long long bucket[MAX_BUCKETS];
+} series;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static strmap table;
+static bool inited;
+static series **order;           /* insertion order, for a stable exposition */
+static size_t norder;
+
+void metrics_init(void)
+{
+    pthread_mutex_lock(&mu);
+    if (!inited) {
+        strmap_init(&table);
+        inited = true;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+static void series_free(void *p)
+{
+    series *s = p;
+    free(s->labels);
+    free(s);
+}
+
+void metrics_free(void)
+{
+    pthread_mutex_lock(&mu);
+    if (inited) strmap_free(&table, series_free);
+    free(order);
+    order = NULL;
+    norder = 0;
+    inited = false;
+    pthread_mutex_unlock(&mu);
+}
+
+static const family *find_family(const char *name)
+{
+    for (size_t i = 0; i < NFAM; i++)
+        if (strcmp(families[i].name, name) == 0) return &families[i];
+    return NULL;
+}
+
+static series *get_series(const char *name, const char *labels)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s{%s}", name, labels);
+    series *s = strmap_get(&table, key);
+    if (s) return s;
+    const family *f = find_family(name);
+    if (!f) abort();   /* a programming error: every family is in the table */
+    s = xcalloc(1, sizeof *s);
+    s->fam = f;
+    s->labels = xstrdup(labels);
+    strmap_put(&table, key, s);
+    order = xrealloc(order, (norder + 1) * sizeof *order);
+    order[norder++] = s;
+    return s;
+}
+
+void metrics_add(const char *name, const char *labels, double v)
+{
+    pthread_mutex_lock(&mu);
+    if (!inited) { strmap_init(&table); inited = true; }
+    get_series(name, labels)->value += v;
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_set(const char *name, const char *labels, double v)
+{
+    pthread_mutex_lock(&mu);
+    if (!inited) { strmap_init(&table); inited = true; }
+    get_series(name, labels)->value = v;
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_observe(const char *name, const char *labels, double v)
+{
+    pthread_mutex_lock(&mu);
+    if (!inited) { strmap_init(&table); inited = true; }
+    series *s = get_series(name, labels);
+    s->value += v;
+    s->count++;
+    for (size_t i = 0; i < s->fam->nbuckets; i++)
+        if (v <= s->fam->buckets[i]) s->bucket[i]++;
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_label_escape(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *in && n + 3 < cap; in++) {
+        if (*in == '\\' || *in == '"') {
+            out[n++] = '\\';
+            out[n++] = *in;
+        } else if (*in == '\n') {
+            out[n++] = '\\';
+            out[n++] = 'n';
+        } else {
+            out[n++] = *in;
+        }
+    }
+    out[n] = '\0';
+}
+
+typedef struct outbuf {
+    char  *p;
+    size_t n, cap;
+} outbuf;
+
+static void outf(outbuf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void outf(outbuf *o, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(o->p + o->n, o->cap - o->n, fmt, ap);
+        va_end(ap);
+        if (w >= 0 && (size_t)w < o->cap - o->n) {
+            o->n += (size_t)w;
+            return;
+        }
+        o->cap = o->cap * 2 + (size_t)(w > 0 ? w : 0);
+        o->p = xrealloc(o->p, o->cap);
+    }
+}
+
+static void fmt_value(char *buf, size_t cap, double v)
+{
+    if (v == (double)(long long)v && v < 9e15 && v > -9e15) snprintf(buf, cap, "%lld", (long long)v);
+    else snprintf(buf, cap, "%.9g", v);
+}
+
+char *metrics_render(size_t *len)
+{
+    outbuf o = {xmalloc(8192), 0, 8192};
+    pthread_mutex_lock(&mu);
+    for (size_t fi = 0; fi < NFAM; fi++) {
+        const family *f = &families[fi];
+        bool any = false;
+        for (size_t i = 0; i < norder; i++) {
+            series *s = order[i];
+            if (s->fam != f) continue;
+            if (!any) {
+                static const char *tn[] = {"counter", "gauge", "histogram"};
+                outf(&o, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, tn[f->type]);
+                any = true;
+            }
+            char v[64];
+            const char *sep = *s->labels ? "," : "";
+            if (f->type != M_HISTOGRAM) {
+                fmt_value(v, sizeof v, s->value);
+                if (*s->labels) outf(&o, "%s{%s} %s\n", f->name, s->labels, v);
+                else outf(&o, "%s %s\n", f->name, v);
+                continue;
+            }
+            for (size_t b = 0; b < f->nbuckets; b++) {
+                char le[32];
+                fmt_value(le, sizeof le, f->buckets[b]);
+                if (strchr(le, '.') == NULL && strchr(le, 'e') == NULL) strcat(le, ".0");
+                outf(&o, "%s_bucket{%s%sle=\"%s\"} %llu\n", f->name, s->labels, sep, le, s->bucket[b]);
+            }
+            outf(&o, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name, s->labels, sep, s->count);
+            fmt_value(v, sizeof v, s->value);
+            if (*s->labels) {
+                outf(&o, "%s_sum{%s} %s\n", f->name, s->labels, v);
+                outf(&o, "%s_count{%s} %llu\n", f->name, s->labels, s->count);
+            } else {
+                outf(&o, "%s_sum %s\n%s_count %llu\n", f->name, v, f->name, s->count);
+            }
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    *len = o.n;
+    return o.p;
+}

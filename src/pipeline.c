@@ -1,0 +1,689 @@
+/* pipeline.c: one signal request's state machine; see pipeline.h.
+ *
+ *   handle ─► auth ─► parse ─► round: decide ─► sink create (CREATE, STORM_CREATE)
+ *                                 ▲              └─► commit ─┐
+ *                                 └── IN_PROGRESS left: back off, decide again ◄┘
+ *                                                  otherwise ─► respond
+ * A preq lives in malloc'd memory (not the request arena) because its retry timer must be
+ * closed asynchronously after the response was sent. */
+#include "pipeline.h"
+#include "adapters/adapter.h"
+#include "metrics.h"
+#include "policy.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sig_result {
+    const char *status;        /* created|duplicate|aggregated|ignored; NULL = undecided */
+    const char *ref;
+    int64_t     count;
+    bool        is_storm;
+    const char *storm_window;
+    const char *reason;
+    bool        failed;
+} sig_result;
+
+typedef struct preq {
+    http_request *req;
+    worker       *w;
+    gw_runtime   *rt;
+    const config *cfg;
+    store_params  sp;
+    route_kind    kind;
+    const char   *source;
+    sig_signal   *sigs;
+    size_t        n;
+    store_item   *items;       /* per signal */
+    store_verdict *round_verdict;   /* this round's verdict, 0 = not in this round */
+    sig_result   *res;
+    rr_spec      *specs;
+    int           pending;
+    int           fail_status;
+    const char   *fail_code;
+    const char   *fail_msg;
+    int           rounds;
+    int64_t       deadline;    /* time_mono_ms */
+    uv_timer_t    timer;
+    bool          timer_init;
+    double        t0;
+} preq;
+
+static void round_start(preq *p);
+static void finish(preq *p);
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+static void params_from(const config *c, store_params *sp)
+{
+    sp->dedup_ttl_ms = c->dedup_ttl_ms;
+    sp->lease_ms = c->lease_ms;
+    sp->storm_enabled = c->storm_enabled;
+    sp->rate_threshold = c->storm_rate_threshold;
+    sp->rate_window_ms = c->storm_rate_window_ms;
+    sp->pattern_threshold = c->storm_pattern_threshold;
+    sp->pattern_window_ms = c->storm_pattern_window_ms;
+    sp->storm_window_ms = c->storm_window_ms;
+    sp->storm_flag_ttl_ms = c->storm_flag_ttl_ms;
+    sp->storm_update_interval_ms = c->storm_update_interval_ms;
+    sp->storm_max_resources = c->storm_max_resources;
+}
+
+static void preq_free_cb(uv_handle_t *h) { free(h->data); }
+
+static void preq_done(preq *p)
+{
+    atomic_fetch_sub(&p->w->gw->inflight, 1);
+    if (p->timer_init) {
+        p->timer.data = p;
+        uv_close((uv_handle_t *)&p->timer, preq_free_cb);
+    } else {
+        free(p);
+    }
+}
+
+static void respond_503(http_request *req, const config *cfg, const char *code, const char *msg)
+{
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", cfg->retry_after_s);
+    http_respond_error(req, 503, code, msg, hdr);
+}
+
+static void fail(preq *p, const char *code, const char *msg)
+{
+    if (!p->fail_status) {
+        p->fail_status = 503;
+        p->fail_code = code;
+        p->fail_msg = msg;
+    }
+}
+
+static void count_outcome(const char *source, const char *outcome)
+{
+    char labels[128];
+    snprintf(labels, sizeof labels, "source=\"%s\",outcome=\"%s\"", source, outcome);
+    metrics_add("gateway_signals_total", labels, 1);
+}
+
+/* ---- respond ---------------------------------------------------------------------- */
+
+static void finish(preq *p)
+{
+    http_request *req = p->req;
+    bool any_created = false, undecided = false;
+    const char *overall = NULL;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *status_item = cJSON_AddStringToObject(root, "status", "");
+    cJSON *arr = cJSON_AddArrayToObject(root, "results");
+    for (size_t i = 0; i < p->n; i++) {
+        const sig_signal *s = &p->sigs[i];
+        sig_result *r = &p->res[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "fingerprint", s->fingerprint);
+        if (s->am_fingerprint[0]) cJSON_AddStringToObject(o, "alertmanagerFingerprint", s->am_fingerprint);
+        cJSON_AddStringToObject(o, "signalName", s->name);
+        const char *st = r->failed ? "failed" : r->status ? r->status : "pending";
+        if (!r->status || r->failed) undecided = true;
+        cJSON_AddStringToObject(o, "status", st);
+        if (r->ref) cJSON_AddStringToObject(o, "remediationRequest", r->ref);
+        if (r->count) cJSON_AddNumberToObject(o, "count", (double)r->count);
+        cJSON_AddBoolToObject(o, "isStorm", r->is_storm);
+        if (r->storm_window) cJSON_AddStringToObject(o, "stormWindow", r->storm_window);
+        if (r->reason) cJSON_AddStringToObject(o, "reason", r->reason);
+        cJSON_AddItemToArray(arr, o);
+        if (r->status && !r->failed) {
+            if (!strcmp(r->status, "created")) any_created = true;
+            if (!overall) overall = r->status;
+            else if (strcmp(overall, r->status) != 0) overall = "mixed";
+            count_outcome(p->source, r->status);
+        } else {
+            count_outcome(p->source, "failed");
+        }
+    }
+    int code;
+    char hdr[64] = "";
+    if (p->fail_status || undecided) {
+        code = 503;
+        snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", p->cfg->retry_after_s);
+        cJSON *err = cJSON_AddObjectToObject(root, "error");
+        cJSON_AddStringToObject(err, "code", p->fail_code ? p->fail_code : "in_progress");
+        cJSON_AddStringToObject(err, "message", p->fail_msg ? p->fail_msg
+                                                           : "another request is still creating this signal's RemediationRequest; retry");
+        cJSON_SetValuestring(status_item, "retry");
+    } else {
+        code = any_created ? 201 : 202;
+        cJSON_SetValuestring(status_item, overall ? overall : "ignored");
+    }
+    char *body = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    log_line l;
+    if (log_begin(&l, code >= 500 ? LOG_WARN : LOG_INFO, code >= 500 ? "signals not fully processed" : "signals processed")) {
+        log_str(&l, "request_id", req->request_id);
+        log_str(&l, "source", p->source);
+        log_int(&l, "alerts", (long long)p->n);
+        log_int(&l, "status", code);
+        if (p->n == 1) log_str(&l, "fingerprint", p->sigs[0].fingerprint);
+        if (p->n == 1 && p->res[0].ref) log_str(&l, "remediation_request", p->res[0].ref);
+        if (p->fail_code) log_str(&l, "error", p->fail_code);
+        log_dbl(&l, "duration_ms", (time_mono_s() - p->t0) * 1000);
+        log_end(&l);
+    }
+    http_respond(req, code, hdr[0] ? hdr : NULL, body, strlen(body));
+    cJSON_free(body);
+    preq_done(p);
+}
+
+/* ---- sink --------------------------------------------------------------------------- */
+
+typedef struct sink_op {
+    preq  *p;
+    size_t idx;
+    double t0;
+} sink_op;
+
+static void storm_key_match_resolve(preq *p, size_t creator, int status, const char *ref)
+{
+    const store_item *c = &p->items[creator];
+    for (size_t j = 0; j < p->n; j++) {
+        if (p->round_verdict[j] != STORE_MEMBER) continue;
+        const store_item *m = &p->items[j];
+        if (strcmp(m->name, c->name) || strcmp(m->namespace, c->namespace)) continue;
+        sig_result *r = &p->res[j];
+        if (status > 0) {
+            r->status = "aggregated";
+            r->ref = arena_strdup(&p->req->arena, ref);
+            r->count = p->items[creator].count;
+            r->is_storm = true;
+            r->storm_window = p->res[creator].storm_window;
+        } else {
+            r->failed = true;
+        }
+    }
+}
+
+static void after_commit(int status, void *ctx);
+
+static void after_sink(preq *p)
+{
+    /* Commit what this round created (or failed to create), in one store call. */
+    arena *a = &p->req->arena;
+    store_commit *cs = arena_alloc(a, (p->n ? p->n : 1) * sizeof *cs);
+    size_t nc = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        store_verdict v = p->round_verdict[i];
+        if (v != STORE_CREATE && v != STORE_STORM_CREATE && v != STORE_MEMBER) continue;
+        store_commit *c = &cs[nc++];
+        c->fingerprint = p->items[i].fingerprint;
+        c->name = p->items[i].name;
+        c->namespace = p->items[i].namespace;
+        c->verdict = v;
+        c->lease = p->items[i].lease;
+        c->ok = !p->res[i].failed && p->res[i].status != NULL;
+        c->ref = p->res[i].ref;
+    }
+    if (nc == 0) {
+        after_commit(STORE_OK, p);
+        return;
+    }
+    p->w->st->ops->commit(p->w->st, &p->sp, cs, nc, time_now_ms(), after_commit, p);
+}
+
+static void on_sink(int status, const char *ref, void *ctx)
+{
+    sink_op *op = ctx;
+    preq *p = op->p;
+    size_t i = op->idx;
+    sig_result *r = &p->res[i];
+    const rr_spec *spec = &p->specs[i];
+    metrics_observe("gateway_sink_duration_seconds", "op=\"create\"", time_mono_s() - op->t0);
+    free(op);
+    if (status == SINK_CREATED || status == SINK_EXISTS) {
+        r->ref = arena_strdup(&p->req->arena, ref);
+        if (status == SINK_CREATED) {
+            r->status = "created";   /* a storm's first alert creates the aggregated RR */
+            char labels[160], env[64], pri[16];
+            metrics_label_escape(spec->environment, env, sizeof env);
+            metrics_label_escape(spec->priority, pri, sizeof pri);
+            snprintf(labels, sizeof labels, "environment=\"%s\",priority=\"%s\"", env, pri);
+            metrics_add("gateway_remediation_requests_created_total", labels, 1);
+            if (spec->is_storm) {
+                char sl[64];
+                snprintf(sl, sizeof sl, "storm_type=\"%s\"", spec->storm_type);
+                metrics_add("gateway_storms_detected_total", sl, 1);
+            }
+        } else {
+            r->status = "duplicate";
+            r->reason = "RemediationRequest already exists";
+        }
+        log_line l;
+        if (log_begin(&l, LOG_INFO, status == SINK_CREATED ? "RemediationRequest created" : "RemediationRequest already exists")) {
+            log_str(&l, "request_id", p->req->request_id);
+            log_str(&l, "fingerprint", p->sigs[i].fingerprint);
+            log_str(&l, "remediation_request", ref);
+            log_str(&l, "environment", spec->environment);
+            log_str(&l, "priority", spec->priority);
+            if (spec->is_storm) {
+                log_str(&l, "storm_type", spec->storm_type);
+                log_int(&l, "storm_count", (long long)spec->storm_count);
+            }
+            log_end(&l);
+        }
+    } else {
+        r->failed = true;
+        metrics_add("gateway_remediation_requests_failed_total",
+                    status == SINK_E_INVALID ? "reason=\"invalid\"" : "reason=\"unavailable\"", 1);
+        fail(p, "sink_unavailable", "could not write the RemediationRequest; retry");
+    }
+    if (spec->is_storm) storm_key_match_resolve(p, i, r->failed ? -1 : 1, r->ref);
+    if (--p->pending == 0) after_sink(p);
+}
+
+static void start_create(preq *p, size_t i, bool storm)
+{
+    store_item *it = &p->items[i];
+    const sig_signal *s = &p->sigs[i];
+    rr_spec *spec = &p->specs[i];
+    memset(spec, 0, sizeof *spec);
+    spec->sig = s;
+    spec->group = p->cfg->rr_group;
+    spec->version = p->cfg->rr_version;
+    spec->environment = policy_environment(p->cfg, s->namespace);
+    spec->priority = policy_priority(p->cfg, s, spec->environment);
+    spec->fallback_namespace = p->cfg->fallback_namespace;
+    spec->now_ms = time_now_ms();
+    spec->max_payload_bytes = p->cfg->max_payload_bytes;
+    if (storm) {
+        spec->is_storm = true;
+        spec->storm_type = it->storm_type;
+        memcpy(spec->storm_hash, it->storm_hash, 65);
+        spec->storm_window = arena_strndup(&p->req->arena, it->storm_hash, 16);
+        spec->storm_count = it->count;
+        spec->resources = it->storm_resources;
+        spec->n_resources = it->n_storm_resources;
+        p->res[i].is_storm = true;
+        p->res[i].storm_window = spec->storm_window;
+        p->res[i].count = it->count;
+    } else {
+        p->res[i].count = 1;
+    }
+    sink_op *op = xmalloc(sizeof *op);
+    op->p = p;
+    op->idx = i;
+    op->t0 = time_mono_s();
+    p->pending++;
+    p->w->sk->ops->create(p->w->sk, spec, on_sink, op);
+}
+
+/* ---- store rounds --------------------------------------------------------------------- */
+
+typedef struct round_ctx {
+    preq       *p;
+    size_t     *idx;      /* signal index of each round item */
+    store_item *items;
+    size_t      n;
+    double      t0;
+} round_ctx;
+
+static void on_decided(int status, void *ctx)
+{
+    round_ctx *rc = ctx;
+    preq *p = rc->p;
+    metrics_observe("gateway_store_duration_seconds", "op=\"decide\"", time_mono_s() - rc->t0);
+    if (status < 0) {
+        metrics_add("gateway_store_errors_total", "op=\"decide\"", 1);
+        fail(p, "state_store_unavailable", "the state store is unavailable; retry");
+        finish(p);
+        return;
+    }
+    memset(p->round_verdict, 0, p->n * sizeof *p->round_verdict);
+    for (size_t k = 0; k < rc->n; k++) {
+        size_t i = rc->idx[k];
+        p->items[i] = rc->items[k];
+        p->round_verdict[i] = rc->items[k].verdict;
+    }
+    p->pending = 1;   /* guard: nothing completes the round while we are starting it */
+    for (size_t k = 0; k < rc->n; k++) {
+        size_t i = rc->idx[k];
+        store_item *it = &p->items[i];
+        sig_result *r = &p->res[i];
+        switch (it->verdict) {
+        case STORE_CREATE: start_create(p, i, false); break;
+        case STORE_STORM_CREATE: start_create(p, i, true); break;
+        case STORE_MEMBER: break;   /* settled by its STORM_CREATE */
+        case STORE_DUPLICATE:
+            r->status = "duplicate";
+            r->ref = it->ref;
+            r->count = it->count;
+            break;
+        case STORE_AGGREGATED:
+            r->status = "aggregated";
+            r->ref = it->ref;
+            r->count = it->count;
+            r->is_storm = true;
+            r->storm_window = arena_strndup(&p->req->arena, it->storm_hash, 16);
+            break;
+        case STORE_IN_PROGRESS: break;
+        case STORE_RESOLVED:
+            r->status = "ignored";
+            r->ref = it->ref;
+            r->count = it->count;
+            r->reason = "resolved: dedup window closed";
+            break;
+        case STORE_STALE:
+            r->status = "ignored";
+            r->ref = it->ref;
+            r->reason = "stale: older than a recorded resolution";
+            break;
+        }
+    }
+    free(rc->idx);
+    free(rc->items);
+    free(rc);
+    if (--p->pending == 0) after_sink(p);
+}
+
+static void on_retry_timer(uv_timer_t *t) { round_start(t->data); }
+
+static void after_commit(int status, void *ctx)
+{
+    preq *p = ctx;
+    if (status < 0) {
+        metrics_add("gateway_store_errors_total", "op=\"commit\"", 1);
+        fail(p, "state_store_unavailable", "the state store is unavailable; retry");
+    }
+    bool waiting = false;
+    for (size_t i = 0; i < p->n; i++)
+        if (!p->res[i].status && !p->res[i].failed) waiting = true;
+    if (!waiting || p->fail_status || time_mono_ms() >= p->deadline || atomic_load(&p->w->gw->draining)) {
+        finish(p);
+        return;
+    }
+    /* Another request holds the creation lease: look again shortly (5, 10, 20 … 200 ms). */
+    int delay = 5 << (p->rounds < 6 ? p->rounds : 6);
+    if (delay > 200) delay = 200;
+    if (!p->timer_init) {
+        uv_timer_init(&p->w->loop, &p->timer);
+        p->timer.data = p;
+        p->timer_init = true;
+    }
+    uv_timer_start(&p->timer, on_retry_timer, (uint64_t)delay, 0);
+}
+
+static void round_start(preq *p)
+{
+    p->rounds++;
+    round_ctx *rc = xcalloc(1, sizeof *rc);
+    rc->p = p;
+    rc->idx = xmalloc((p->n ? p->n : 1) * sizeof *rc->idx);
+    rc->items = xcalloc(p->n ? p->n : 1, sizeof *rc->items);
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->res[i].status || p->res[i].failed) continue;
+        store_item *src = &p->items[i];
+        store_item *dst = &rc->items[rc->n];
+        dst->fingerprint = src->fingerprint;
+        dst->name = src->name;
+        dst->namespace = src->namespace;
+        dst->resource_id = src->resource_id;
+        dst->resolved = src->resolved;
+        dst->firing_ms = src->firing_ms;
+        dst->ref = src->ref;
+        rc->idx[rc->n++] = i;
+    }
+    rc->t0 = time_mono_s();
+    if (rc->n == 0) {
+        free(rc->idx);
+        free(rc->items);
+        free(rc);
+        finish(p);
+        return;
+    }
+    p->w->st->ops->decide(p->w->st, &p->sp, rc->items, rc->n, time_now_ms(), &p->req->arena, on_decided, rc);
+}
+
+/* ---- entry ---------------------------------------------------------------------------- */
+
+static void start(preq *p)
+{
+    http_request *req = p->req;
+    const config *c = p->cfg;
+    adapter_limits lim = {c->max_alerts, c->max_payload_bytes, c->max_json_depth};
+    adapter_error err = {0};
+    int rc = p->kind == ROUTE_PROMETHEUS
+                 ? adapter_prometheus_parse(req->body, req->body_len, time_now_ms(), &lim, &req->arena, &p->sigs, &p->n, &err)
+                 : adapter_k8s_event_parse(req->body, req->body_len, time_now_ms(), &lim, &req->arena, &p->sigs, &p->n, &err);
+    if (rc != 0) {
+        char labels[96];
+        snprintf(labels, sizeof labels, "reason=\"%s\"", adapter_error_code(err.status));
+        metrics_add("gateway_requests_rejected_total", labels, 1);
+        log_line l;
+        if (log_begin(&l, LOG_INFO, "signal rejected")) {
+            log_str(&l, "request_id", req->request_id);
+            log_str(&l, "source", p->source);
+            log_str(&l, "code", adapter_error_code(err.status));
+            log_str(&l, "error", err.message);
+            log_end(&l);
+        }
+        http_respond_error(req, adapter_error_http(err.status), adapter_error_code(err.status), err.message, NULL);
+        preq_done(p);
+        return;
+    }
+    char labels[64];
+    snprintf(labels, sizeof labels, "source=\"%s\"", p->source);
+    metrics_add("gateway_signals_received_total", labels, (double)p->n);
+    arena *a = &req->arena;
+    p->items = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->items);
+    p->res = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->res);
+    p->specs = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->specs);
+    p->round_verdict = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->round_verdict);
+    for (size_t i = 0; i < p->n; i++) {
+        const sig_signal *s = &p->sigs[i];
+        if (s->ignored) {
+            p->res[i].status = "ignored";
+            p->res[i].reason = s->ignore_reason ? s->ignore_reason : "ignored";
+            continue;
+        }
+        store_item *it = &p->items[i];
+        it->fingerprint = s->fingerprint;
+        it->name = s->name;
+        it->namespace = s->namespace ? s->namespace : "";
+        it->resource_id = sig_resource_id(s, a);
+        it->resolved = s->status == SIG_RESOLVED;
+        it->firing_ms = s->firing_ms;
+        const char *ns = (s->namespace && *s->namespace) ? s->namespace : c->fallback_namespace;
+        it->ref = arena_printf(a, "%s/rr-%.16s", ns, s->fingerprint);
+    }
+    round_start(p);
+}
+
+static void on_auth(auth_result r, void *ctx)
+{
+    preq *p = ctx;
+    http_request *req = p->req;
+    static const char *names[] = {"allowed", "unauthenticated", "forbidden", "unavailable"};
+    char labels[48];
+    snprintf(labels, sizeof labels, "result=\"%s\"", names[r]);
+    metrics_add("gateway_auth_total", labels, 1);
+    switch (r) {
+    case AUTH_ALLOW:
+        start(p);
+        return;
+    case AUTH_UNAUTHENTICATED:
+        http_respond_error(req, 401, "unauthorized", "a valid bearer token is required",
+                           "WWW-Authenticate: Bearer realm=\"signal-gateway\"\r\n");
+        break;
+    case AUTH_FORBIDDEN:
+        http_respond_error(req, 403, "forbidden", "this identity may not create RemediationRequests", NULL);
+        break;
+    case AUTH_UNAVAILABLE:
+        respond_503(req, p->cfg, "auth_unavailable", "cannot verify the token now; retry");
+        break;
+    }
+    preq_done(p);
+}
+
+void pipeline_handle(http_request *req, void *data)
+{
+    route_ctx *rc = data;
+    worker *w = rc->w;
+    gw_runtime *rt = gw_runtime_get(w->gw);
+    const config *c = rt->cfg;
+    if (atomic_load(&w->gw->draining)) {
+        metrics_add("gateway_requests_rejected_total", "reason=\"shutting_down\"", 1);
+        respond_503(req, c, "shutting_down", "the gateway is shutting down; retry");
+        return;
+    }
+    int inflight = atomic_fetch_add(&w->gw->inflight, 1) + 1;
+    if (inflight > c->max_inflight) {
+        atomic_fetch_sub(&w->gw->inflight, 1);
+        metrics_add("gateway_requests_rejected_total", "reason=\"overload\"", 1);
+        respond_503(req, c, "overloaded", "too many requests in flight; retry");
+        return;
+    }
+    preq *p = xcalloc(1, sizeof *p);
+    p->req = req;
+    p->w = w;
+    p->rt = rt;
+    p->cfg = c;
+    p->kind = rc->kind;
+    p->source = rc->kind == ROUTE_PROMETHEUS ? "prometheus" : "kubernetes-event";
+    p->t0 = time_mono_s();
+    p->deadline = time_mono_ms() + c->processing_timeout_ms;
+    params_from(c, &p->sp);
+    auth_check(rt->auth, req->authorization, on_auth, p);
+}
+
+/* ---- health, readiness, metrics ------------------------------------------------------------- */
+
+void pipeline_healthz(http_request *req, void *data)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+    http_respond(req, 200, NULL, ok, sizeof ok - 1);
+}
+
+void pipeline_readyz(http_request *req, void *data)
+{
+    worker *w = data;
+    char why[256] = "";
+    const char *reason = NULL;
+    if (atomic_load(&w->gw->draining)) reason = "shutting down";
+    else if (!w->st->ops->ready(w->st, why, sizeof why)) reason = why;
+    else if (!w->sk->ops->ready(w->sk, why, sizeof why)) reason = why;
+    if (reason) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", "not ready");
+        cJSON_AddStringToObject(o, "reason", reason);
+        char *body = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        http_respond(req, 503, "Retry-After: 1\r\n", body, strlen(body));
+        cJSON_free(body);
+        return;
+    }
+    char body[160];
+    int n = snprintf(body, sizeof body, "{\"status\":\"ready\",\"state\":\"%s\",\"sink\":\"%s\"}", w->st->ops->name,
+                     w->sk->ops->name);
+    http_respond(req, 200, NULL, body, (size_t)n);
+}
+
+void pipeline_metrics(http_request *req, void *data)
+{
+    metrics_set("gateway_http_requests_in_flight", "", atomic_load(&((worker *)data)->gw->inflight));
+    metrics_set("gateway_http_connections", "", http_total_connections());
+    size_t len;
+    char *text = metrics_render(&len);
+    http_respond_typed(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);
+    free(text);
+}
+
+void pipeline_observe(const http_request *req, int status, double seconds, void *data)
+{
+    char route[128], labels[200];
+    metrics_label_escape(req->route ? req->route : "unmatched", route, sizeof route);
+    snprintf(labels, sizeof labels, "route=\"%s\",code=\"%d\"", route, status);
+    metrics_add("gateway_http_requests_total", labels, 1);
+    metrics_observe("gateway_http_request_duration_seconds", labels, seconds);
+    if (status >= 400) {
+        log_line l;
+        if (log_begin(&l, status >= 500 ? LOG_WARN : LOG_INFO, "request answered with an error")) {
+            log_str(&l, "request_id", req->request_id);
+            log_str(&l, "method", req->method ? req->method : "");
+            log_str(&l, "path", req->path ? req->path : "");
+            log_int(&l, "status", status);
+            log_dbl(&l, "duration_ms", seconds * 1000);
+            log_end(&l);
+        }
+    }
+}
+
+/* ---- storm RR updates ----------------------------------------------------------------------- */
+
+typedef struct flush_ctx {
+    worker      *w;
+    arena        a;
+    store_params sp;
+    store_flush *items;
+    size_t       n;
+    size_t       pending;
+} flush_ctx;
+
+typedef struct flush_op {
+    flush_ctx *fc;
+    size_t     i;
+} flush_op;
+
+static void flush_done(flush_ctx *fc)
+{
+    fc->w->flushing = false;
+    arena_free(&fc->a);
+    free(fc);
+}
+
+static void on_flushed_ack(int status, void *ctx)
+{
+    flush_ctx *fc = ctx;
+    if (--fc->pending == 0) flush_done(fc);
+}
+
+static void on_storm_updated(int status, const char *ref, void *ctx)
+{
+    flush_op *op = ctx;
+    flush_ctx *fc = op->fc;
+    store_flush *f = &fc->items[op->i];
+    free(op);
+    bool ok = status == SINK_UPDATED;
+    metrics_add("gateway_storm_updates_total", ok ? "result=\"ok\"" : "result=\"error\"", 1);
+    fc->w->st->ops->flushed(fc->w->st, &fc->sp, f, ok, time_now_ms(), on_flushed_ack, fc);
+}
+
+static void on_claimed(int status, void *ctx)
+{
+    flush_ctx *fc = ctx;
+    if (status < 0 || fc->n == 0) {
+        flush_done(fc);
+        return;
+    }
+    fc->pending = fc->n;
+    for (size_t i = 0; i < fc->n; i++) {
+        store_flush *f = &fc->items[i];
+        sink_storm_update u = {f->ref, f->count, f->resources, f->n_resources, f->last_seen_ms};
+        flush_op *op = xmalloc(sizeof *op);
+        op->fc = fc;
+        op->i = i;
+        fc->w->sk->ops->update_storm(fc->w->sk, &u, on_storm_updated, op);
+    }
+}
+
+void pipeline_flush_storms(worker *w)
+{
+    if (w->flushing) return;
+    w->flushing = true;
+    flush_ctx *fc = xcalloc(1, sizeof *fc);
+    fc->w = w;
+    arena_init(&fc->a);
+    params_from(gw_runtime_get(w->gw)->cfg, &fc->sp);
+    w->st->ops->claim_flush(w->st, &fc->sp, time_now_ms(), 64, &fc->a, &fc->items, &fc->n, on_claimed, fc);
+}

@@ -1,0 +1,292 @@
+/* dir.c: the directory sink; see dir.h.
+ * Writes run on libuv's thread pool (uv_queue_work), never on a loop thread. Create is
+ * atomic and exclusive: write a temp file, fsync, then link(2) it to the final name —
+ * link fails with EEXIST if the RR exists, which is this sink's AlreadyExists. A storm
+ * update rewrites the file with temp + fsync + rename(2). Readers never see half a file. */
+#include "sink/dir.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct dir_sink {
+    sink       base;
+    uv_loop_t *loop;
+    char      *dir;
+} dir_sink;
+
+typedef struct dir_job {
+    uv_work_t  work;
+    dir_sink  *s;
+    sink_cb    cb;
+    void      *ctx;
+    char       ns[254];
+    char       name[64];
+    char      *text;          /* create: the manifest */
+    sink_storm_update upd;    /* update: deep copy */
+    bool       is_update;
+    int        status;
+    char       err[200];
+} dir_job;
+
+static int mkdir_p(const char *path)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
+    return -1;
+}
+
+static int write_temp(const char *dirpath, const char *name, const char *text, char *tmp, size_t cap)
+{
+    snprintf(tmp, cap, "%s/.%s.%ld.tmp", dirpath, name, (long)gettid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static void fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+static void do_create(dir_job *j)
+{
+    char nsdir[4096], final[4400], tmp[4400];
+    snprintf(nsdir, sizeof nsdir, "%s/%s", j->s->dir, j->ns);
+    if (mkdir_p(nsdir) < 0) {
+        snprintf(j->err, sizeof j->err, "mkdir %s: %s", nsdir, strerror(errno));
+        j->status = SINK_E_UNAVAILABLE;
+        return;
+    }
+    if (write_temp(nsdir, j->name, j->text, tmp, sizeof tmp) < 0) {
+        snprintf(j->err, sizeof j->err, "write %s: %s", tmp, strerror(errno));
+        j->status = SINK_E_UNAVAILABLE;
+        return;
+    }
+    snprintf(final, sizeof final, "%s/%s.json", nsdir, j->name);
+    if (link(tmp, final) < 0) {
+        int e = errno;
+        unlink(tmp);
+        if (e == EEXIST) {
+            j->status = SINK_EXISTS;
+            return;
+        }
+        snprintf(j->err, sizeof j->err, "link %s: %s", final, strerror(e));
+        j->status = SINK_E_UNAVAILABLE;
+        return;
+    }
+    unlink(tmp);
+    fsync_dir(nsdir);
+    j->status = SINK_CREATED;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 0 || n > (64 << 20)) {
+        fclose(f);
+        return NULL;
+    }
+    char *buf = xmalloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    buf[got] = '\0';
+    return buf;
+}
+
+static void do_update(dir_job *j)
+{
+    char nsdir[4096], final[4400], tmp[4400];
+    snprintf(nsdir, sizeof nsdir, "%s/%s", j->s->dir, j->ns);
+    snprintf(final, sizeof final, "%s/%s.json", nsdir, j->name);
+    char *text = read_file(final);
+    if (!text) {
+        snprintf(j->err, sizeof j->err, "read %s: %s", final, strerror(errno));
+        j->status = errno == ENOENT ? SINK_E_NOTFOUND : SINK_E_UNAVAILABLE;
+        return;
+    }
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cJSON *spec = root ? cJSON_GetObjectItemCaseSensitive(root, "spec") : NULL;
+    if (!cJSON_IsObject(spec)) {
+        cJSON_Delete(root);
+        snprintf(j->err, sizeof j->err, "%s: not a RemediationRequest", final);
+        j->status = SINK_E_INVALID;
+        return;
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(spec, "stormAlertCount", cJSON_CreateNumber((double)j->upd.count));
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < j->upd.n_resources; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(j->upd.resources[i]));
+    if (cJSON_GetObjectItemCaseSensitive(spec, "affectedResources"))
+        cJSON_ReplaceItemInObjectCaseSensitive(spec, "affectedResources", arr);
+    else
+        cJSON_AddItemToObject(spec, "affectedResources", arr);
+    cJSON *dd = cJSON_GetObjectItemCaseSensitive(spec, "deduplication");
+    if (cJSON_IsObject(dd)) {
+        char ts[32];
+        time_format_rfc3339(j->upd.last_seen_ms, ts);
+        cJSON_ReplaceItemInObjectCaseSensitive(dd, "lastSeen", cJSON_CreateString(ts));
+        cJSON_ReplaceItemInObjectCaseSensitive(dd, "occurrenceCount", cJSON_CreateNumber((double)j->upd.count));
+    }
+    char *out = cJSON_Print(root);
+    cJSON_Delete(root);
+    size_t ol = strlen(out);
+    char *withnl = xmalloc(ol + 2);
+    memcpy(withnl, out, ol);
+    withnl[ol] = '\n';
+    withnl[ol + 1] = '\0';
+    cJSON_free(out);
+    int rc = write_temp(nsdir, j->name, withnl, tmp, sizeof tmp);
+    free(withnl);
+    if (rc < 0 || rename(tmp, final) < 0) {
+        snprintf(j->err, sizeof j->err, "rewrite %s: %s", final, strerror(errno));
+        unlink(tmp);
+        j->status = SINK_E_UNAVAILABLE;
+        return;
+    }
+    fsync_dir(nsdir);
+    j->status = SINK_UPDATED;
+}
+
+static void work_cb(uv_work_t *w)
+{
+    dir_job *j = w->data;
+    if (j->is_update) do_update(j);
+    else do_create(j);
+}
+
+static void after_cb(uv_work_t *w, int status)
+{
+    dir_job *j = w->data;
+    if (status == UV_ECANCELED) j->status = SINK_E_UNAVAILABLE;
+    if (j->status < 0) {
+        log_line l;
+        if (log_begin(&l, LOG_ERROR, "directory sink write failed")) {
+            log_str(&l, "error", j->err);
+            log_end(&l);
+        }
+    }
+    char ref[320];
+    snprintf(ref, sizeof ref, "%s/%s", j->ns, j->name);
+    j->cb(j->status, ref, j->ctx);
+    free(j->text);
+    for (size_t i = 0; i < j->upd.n_resources; i++) free((char *)j->upd.resources[i]);
+    free((void *)j->upd.resources);
+    free(j);
+}
+
+static void dir_create(sink *sk, const rr_spec *spec, sink_cb cb, void *ctx)
+{
+    dir_sink *s = (dir_sink *)sk;
+    dir_job *j = xcalloc(1, sizeof *j);
+    j->s = s;
+    j->cb = cb;
+    j->ctx = ctx;
+    char *json = rr_build_json(spec, false, true, j->ns, j->name);
+    size_t jl = strlen(json);
+    j->text = xrealloc(json, jl + 2);
+    j->text[jl] = '\n';
+    j->text[jl + 1] = '\0';
+    j->work.data = j;
+    uv_queue_work(s->loop, &j->work, work_cb, after_cb);
+}
+
+static void dir_update_storm(sink *sk, const sink_storm_update *u, sink_cb cb, void *ctx)
+{
+    dir_sink *s = (dir_sink *)sk;
+    dir_job *j = xcalloc(1, sizeof *j);
+    j->s = s;
+    j->cb = cb;
+    j->ctx = ctx;
+    j->is_update = true;
+    const char *slash = strchr(u->ref, '/');
+    size_t nl = slash ? (size_t)(slash - u->ref) : 0;
+    snprintf(j->ns, sizeof j->ns, "%.*s", (int)nl, u->ref);
+    snprintf(j->name, sizeof j->name, "%s", slash ? slash + 1 : u->ref);
+    j->upd = *u;
+    j->upd.ref = NULL;
+    j->upd.resources = xcalloc(u->n_resources ? u->n_resources : 1, sizeof(char *));
+    for (size_t i = 0; i < u->n_resources; i++) j->upd.resources[i] = xstrdup(u->resources[i]);
+    j->work.data = j;
+    uv_queue_work(s->loop, &j->work, work_cb, after_cb);
+}
+
+static int dir_ready(sink *sk, char *why, size_t cap)
+{
+    dir_sink *s = (dir_sink *)sk;
+    if (access(s->dir, W_OK) == 0) return 1;
+    snprintf(why, cap, "directory %s is not writable: %s", s->dir, strerror(errno));
+    return 0;
+}
+
+static void dir_close(sink *sk)
+{
+    dir_sink *s = (dir_sink *)sk;
+    free(s->dir);
+    free(s);
+}
+
+static const sink_ops dir_ops = {
+    .name = "dir",
+    .create = dir_create,
+    .update_storm = dir_update_storm,
+    .ready = dir_ready,
+    .close = dir_close,
+};
+
+sink *sink_dir_open(uv_loop_t *loop, const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    /* mkdir -p */
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        mkdir(path, 0755);
+        *p = '/';
+    }
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "sink directory %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode) || access(path, W_OK) < 0) {
+        snprintf(err, errlen, "sink directory %s is not a writable directory", dir);
+        return NULL;
+    }
+    dir_sink *s = xcalloc(1, sizeof *s);
+    s->base.ops = &dir_ops;
+    s->loop = loop;
+    s->dir = xstrdup(path);
+    return &s->base;
+}

@@ -1,0 +1,46 @@
+/* rr.h: builds the RemediationRequest object of spec section 6 (as JSON, which is also
+ * valid YAML and what both sinks send or write). Pure: no I/O. */
+#ifndef SGW_RR_H
+#define SGW_RR_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signal.h"
+
+typedef struct rr_spec {
+    const sig_signal *sig;        /* the signal (for a storm RR: the one that opened it) */
+    const char  *group, *version; /* remediation.kubernaut.io / v1alpha1 */
+    const char  *environment;
+    const char  *priority;
+    const char  *fallback_namespace;
+    int64_t      now_ms;
+    size_t       max_payload_bytes;
+    /* storm RR */
+    bool         is_storm;
+    const char  *storm_type;
+    const char  *storm_window;    /* window id */
+    char         storm_hash[65];
+    int64_t      storm_count;
+    const char **resources;
+    size_t       n_resources;
+} rr_spec;
+
+/* The RR's name: "rr-<16 hex of the fingerprint>" or "rr-storm-<16 hex of the storm hash>". */
+void rr_name(const rr_spec *s, char out[64]);
+
+/* The namespace the RR goes to: the signal's, or the fallback when it has none or
+ * force_fallback (the signal's namespace does not exist). */
+const char *rr_namespace(const rr_spec *s, bool force_fallback);
+
+/* Returns the object as malloc'd JSON text (pretty when pretty), and its namespace/name. */
+char *rr_build_json(const rr_spec *s, bool force_fallback, bool pretty, char ns_out[254], char name_out[64]);
+
+/* Makes value a valid Kubernetes label value (<= 63, [A-Za-z0-9._-], alphanumeric at both
+ * ends), replacing invalid characters with '_' and trimming; writes to out (64 bytes). */
+void rr_label_value(const char *value, char out[64]);
+
+/* Base64 (standard alphabet, padded) of data; malloc'd. */
+char *rr_base64(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,47 @@
+/* sink.h: where RemediationRequests go. Implementations: dir.c (one manifest per file,
+ * embedded mode) and kubernetes.c (the API server). A sink handle belongs to one worker loop;
+ * callbacks run on that loop, never before the call returns. */
+#ifndef SGW_SINK_H
+#define SGW_SINK_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sink/rr.h"
+
+enum {
+    SINK_CREATED = 1,            /* the RR was created */
+    SINK_EXISTS = 2,             /* AlreadyExists: an RR of that name is there: a duplicate */
+    SINK_UPDATED = 3,
+    SINK_E_UNAVAILABLE = -1,     /* try again later → 503 */
+    SINK_E_INVALID = -2,         /* the API rejected the object (422): logged, → 503 (our bug) */
+    SINK_E_NOTFOUND = -3,        /* update of an RR that is gone */
+};
+
+typedef struct sink sink;
+/* ref: "namespace/name" of the RR (valid during the callback). */
+typedef void (*sink_cb)(int status, const char *ref, void *ctx);
+
+typedef struct sink_storm_update {
+    const char  *ref;            /* "namespace/name" */
+    int64_t      count;
+    const char **resources;
+    size_t       n_resources;
+    int64_t      last_seen_ms;
+} sink_storm_update;
+
+typedef struct sink_ops {
+    const char *name;
+    /* Creates the RR described by spec (borrowed until the callback). */
+    void (*create)(sink *s, const rr_spec *spec, sink_cb cb, void *ctx);
+    /* Rewrites a storm RR's count, affected resources and lastSeen. */
+    void (*update_storm)(sink *s, const sink_storm_update *u, sink_cb cb, void *ctx);
+    int  (*ready)(sink *s, char *why, size_t cap);   /* 1 ready, 0 not (why) */
+    void (*close)(sink *s);
+} sink_ops;
+
+struct sink {
+    const sink_ops *ops;
+};
+
+#endif

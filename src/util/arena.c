@@ -1,0 +1,86 @@
+/* arena.c: chunked bump allocator; see arena.h. Large requests get a chunk of their own. */
+#include "util/arena.h"
+#include "util/xalloc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_CHUNK 4096
+
+struct arena_chunk {
+    arena_chunk *next;
+    size_t       cap, off;
+    _Alignas(16) unsigned char data[];
+};
+
+void arena_init(arena *a) { a->head = NULL; a->used = 0; }
+
+void arena_free(arena *a)
+{
+    arena_chunk *c = a->head;
+    while (c) {
+        arena_chunk *n = c->next;
+        free(c);
+        c = n;
+    }
+    a->head = NULL;
+    a->used = 0;
+}
+
+void *arena_alloc(arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    arena_chunk *c = a->head;
+    if (!c || c->cap - c->off < n) {
+        size_t cap = n > ARENA_CHUNK / 2 ? n : ARENA_CHUNK;
+        arena_chunk *nc = xmalloc(sizeof *nc + cap);
+        nc->cap = cap;
+        nc->off = 0;
+        if (c && cap == n) {          /* big block: keep the current chunk as the head */
+            nc->next = c->next;
+            c->next = nc;
+            nc->off = n;
+            a->used += n;
+            return nc->data;
+        }
+        nc->next = c;
+        a->head = c = nc;
+    }
+    void *p = c->data + c->off;
+    c->off += n;
+    a->used += n;
+    return p;
+}
+
+void *arena_calloc(arena *a, size_t n)
+{
+    void *p = arena_alloc(a, n);
+    memset(p, 0, n);
+    return p;
+}
+
+char *arena_strndup(arena *a, const char *s, size_t n)
+{
+    char *d = arena_alloc(a, n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *arena_strdup(arena *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
+
+char *arena_printf(arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    char *d = arena_alloc(a, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(d, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return d;
+}

@@ -1,0 +1,23 @@
+/* arena.h: a per-request bump allocator (h2o's pool idea).
+ * Everything a request parses or builds lives in its arena and is released in one
+ * arena_free() when the response is done; nothing on the hot path frees field by field.
+ * Not thread-safe: an arena belongs to one request on one loop. */
+#ifndef SGW_ARENA_H
+#define SGW_ARENA_H
+#include <stddef.h>
+
+typedef struct arena_chunk arena_chunk;
+typedef struct arena {
+    arena_chunk *head;   /* newest chunk first */
+    size_t       used;   /* bytes handed out, for metrics and limits */
+} arena;
+
+void  arena_init(arena *a);
+void  arena_free(arena *a);                       /* releases every allocation */
+void *arena_alloc(arena *a, size_t n);            /* 16-byte aligned, never NULL */
+void *arena_calloc(arena *a, size_t n);
+char *arena_strndup(arena *a, const char *s, size_t n);
+char *arena_strdup(arena *a, const char *s);
+char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

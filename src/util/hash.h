@@ -1,0 +1,15 @@
+/* hash.h: SHA-256 (OpenSSL libcrypto, digest fetched once) and FNV-1a 64. */
+#ifndef SGW_HASH_H
+#define SGW_HASH_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes the lowercase hex SHA-256 of data (64 chars + NUL). Thread-safe. */
+void hash_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* FNV-1a 64-bit, as Prometheus' model package (hashNew/hashAdd/hashAddByte). */
+#define HASH_FNV64_OFFSET 14695981039346656037ULL
+uint64_t hash_fnv64a_add(uint64_t h, const void *data, size_t len);
+uint64_t hash_fnv64a_byte(uint64_t h, unsigned char b);
+
+#endif

@@ -1,0 +1,124 @@
+/* log.c: see log.h. Lines longer than the buffer are cut and marked "truncated":true. */
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static atomic_int log_level = LOG_INFO;
+static atomic_int log_fd = 2;
+
+void log_set_level(int level) { atomic_store(&log_level, level); }
+int  log_get_level(void) { return atomic_load(&log_level); }
+void log_set_fd(int fd) { atomic_store(&log_fd, fd); }
+
+int log_level_parse(const char *s)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    if (strcmp(s, "warning") == 0) return LOG_WARN;
+    return -1;
+}
+
+static void put(log_line *l, const char *s, size_t n)
+{
+    size_t room = sizeof l->buf - 64 - l->n;   /* keep room for the closing part */
+    if (n > room) {
+        n = room;
+        l->truncated = true;
+    }
+    memcpy(l->buf + l->n, s, n);
+    l->n += n;
+}
+
+static void put_escaped(log_line *l, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        put(l, s + start, i - start);
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        if (c == '"') put(l, "\\\"", 2);
+        else if (c == '\\') put(l, "\\\\", 2);
+        else if (c == '\n') put(l, "\\n", 2);
+        else put(l, esc, 6);
+        start = i + 1;
+    }
+    put(l, s + start, n - start);
+}
+
+bool log_begin(log_line *l, int level, const char *msg)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    if (level < atomic_load(&log_level)) return false;
+    l->n = 0;
+    l->truncated = false;
+    int64_t ms = time_now_ms();
+    char ts[32];
+    time_format_rfc3339(ms, ts);
+    ts[19] = '\0';   /* drop the Z to add milliseconds */
+    l->n = (size_t)snprintf(l->buf, sizeof l->buf, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\",\"msg\":\"", ts,
+                            (int)(ms % 1000), names[level < 0 ? 0 : level > 3 ? 3 : level]);
+    put_escaped(l, msg, strlen(msg));
+    put(l, "\"", 1);
+    return true;
+}
+
+void log_strn(log_line *l, const char *key, const char *value, size_t len)
+{
+    put(l, ",\"", 2);
+    put(l, key, strlen(key));
+    put(l, "\":\"", 3);
+    if (value) put_escaped(l, value, len);
+    put(l, "\"", 1);
+}
+
+void log_str(log_line *l, const char *key, const char *value)
+{
+    log_strn(l, key, value ? value : "", value ? strlen(value) : 0);
+}
+
+void log_int(log_line *l, const char *key, long long value)
+{
+    char num[32];
+    int n = snprintf(num, sizeof num, "%lld", value);
+    put(l, ",\"", 2);
+    put(l, key, strlen(key));
+    put(l, "\":", 2);
+    put(l, num, (size_t)n);
+}
+
+void log_dbl(log_line *l, const char *key, double value)
+{
+    char num[48];
+    int n = snprintf(num, sizeof num, "%.3f", value);
+    put(l, ",\"", 2);
+    put(l, key, strlen(key));
+    put(l, "\":", 2);
+    put(l, num, (size_t)n);
+}
+
+void log_end(log_line *l)
+{
+    if (l->truncated) {
+        memcpy(l->buf + l->n, ",\"truncated\":true", 17);
+        l->n += 17;
+    }
+    l->buf[l->n++] = '}';
+    l->buf[l->n++] = '\n';
+    ssize_t w = write(atomic_load(&log_fd), l->buf, l->n);
+    (void)w;   /* nowhere better to report a failed log write */
+}
+
+void log_msg(int level, const char *msg, const char *key, const char *value)
+{
+    log_line l;
+    if (!log_begin(&l, level, msg)) return;
+    if (key) log_str(&l, key, value);
+    log_end(&l);
+}
