@@ -12,17 +12,18 @@ LLHTTP_SRC := /usr/share/llhttp/api.c /usr/share/llhttp/http.c /usr/share/llhttp
 
 SRC  := $(shell find src -name '*.c' | sort)
 LIB_SRC := $(filter-out src/main.c,$(SRC))
+LUA  := $(sort $(wildcard src/state/scripts/*.lua))
 
 # Release build
 REL      := build/rel
 REL_CFLAGS := $(CFLAGS_BASE) -O2 -g -fno-omit-frame-pointer
-REL_OBJ  := $(patsubst src/%.c,$(REL)/%.o,$(LIB_SRC))
+REL_OBJ  := $(patsubst src/%.c,$(REL)/%.o,$(LIB_SRC)) $(REL)/gen/lua_scripts.o
 
 # Sanitizer build (tests)
 SAN      := build/san
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 SAN_CFLAGS := $(CFLAGS_BASE) -O1 -g -fno-omit-frame-pointer $(SAN_FLAGS)
-SAN_OBJ  := $(patsubst src/%.c,$(SAN)/%.o,$(LIB_SRC))
+SAN_OBJ  := $(patsubst src/%.c,$(SAN)/%.o,$(LIB_SRC)) $(SAN)/gen/lua_scripts.o
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(SAN)/tests/%,$(UNIT_SRC))
@@ -31,7 +32,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DEFS    := -DSGW_VERSION='"$(VERSION)"' -DSGW_GIT_REV='"$(GIT_REV)"'
 
-.PHONY: all test unit san clean fuzz
+.PHONY: all test unit unit-bins san clean fuzz
 all: build/signal-gateway
 
 build/signal-gateway: $(REL)/main.o $(REL)/libsgw.a $(REL)/libllhttp.a
@@ -54,6 +55,17 @@ $(SAN)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) $(DEFS) -MMD -MP -c -o $@ $<
 
+# The Redis Lua scripts, embedded in the binary.
+build/gen/lua_scripts.c: $(LUA) scripts/embed-lua
+	@mkdir -p build/gen
+	scripts/embed-lua $(LUA) > $@.tmp && mv $@.tmp $@
+$(REL)/gen/lua_scripts.o: build/gen/lua_scripts.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -c -o $@ $<
+$(SAN)/gen/lua_scripts.o: build/gen/lua_scripts.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -c -o $@ $<
+
 # llhttp from Debian's node-llhttp sources (warnings are theirs, not ours).
 $(REL)/libllhttp.a: $(LLHTTP_SRC)
 	@mkdir -p $(REL)/llhttp
@@ -68,10 +80,10 @@ $(SAN)/tests/%: tests/unit/%.c $(SAN)/libsgw.a $(SAN)/libllhttp.a tests/unit/tes
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) $(DEFS) -Itests/unit -o $@ $< $(SAN)/libsgw.a $(SAN)/libllhttp.a $(LIBS) $(shell pkg-config --libs cmocka)
 
-unit: $(UNIT_BIN)
-	@fail=0; for t in $(UNIT_BIN); do \
-	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	  SGW_FIXTURES=tests/fixtures $$t || fail=1; done; exit $$fail
+unit-bins: $(UNIT_BIN)
+
+unit:
+	scripts/unit-tests
 
 test:
 	scripts/test

@@ -51,6 +51,7 @@ static const key_def keys[] = {
     {"auth.verb", K_STR, F(auth_verb), "SubjectAccessReview verb"},
     {"state.url", K_STR, F(state), "memory | redis://HOST:PORT[/DB] | redis-sentinel://H:P,H:P/MASTER"},
     {"state.prefix", K_STR, F(state_prefix), "Redis key prefix"},
+    {"state.timeout", K_DUR, F(state_timeout_ms), "Redis command timeout (then 503)"},
     {"sink.target", K_STR, F(sink), "dir:PATH | kubernetes"},
     {"sink.kubeconfig", K_STR, F(kubeconfig), "kubeconfig path (empty: in-cluster)"},
     {"sink.group", K_STR, F(rr_group), "RemediationRequest API group"},
@@ -117,6 +118,7 @@ config *config_defaults(void)
     c->auth_verb = xstrdup("create");
     c->state = xstrdup("memory");
     c->state_prefix = xstrdup("sgw:");
+    c->state_timeout_ms = 2000;
     c->sink = xstrdup("dir:./remediationrequests");
     c->kubeconfig = xstrdup("");
     c->rr_group = xstrdup("remediation.kubernaut.io");
@@ -370,8 +372,25 @@ static int load_rules(config *c, struct fy_node *seq, const char *file, char *er
     return 0;
 }
 
+/* true if the file holds nothing but blank lines and comments (libfyaml rejects that) */
+static bool yaml_is_empty(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    char line[4096];
+    bool empty = true;
+    while (empty && fgets(line, sizeof line, f)) {
+        const char *p = line;
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+        if (*p && *p != '#') empty = false;
+    }
+    fclose(f);
+    return empty;
+}
+
 static int load_yaml(config *c, const char *path, char *err, size_t errlen)
 {
+    if (yaml_is_empty(path)) return 0;
     struct fy_parse_cfg pcfg = {.flags = FYPCF_DEFAULT_DOC};
     struct fy_document *doc = fy_document_build_from_file(&pcfg, path);
     if (!doc) {
@@ -529,7 +548,15 @@ void config_dump(const config *c, char *out, size_t cap)
     for (size_t i = 0; i < NKEYS; i++) {
         const void *f = (const char *)c + keys[i].off;
         switch (keys[i].type) {
-        case K_STR: OUT("%s: \"%s\"\n", keys[i].name, *(char *const *)f); break;
+        case K_STR: {
+            const char *v = *(char *const *)f;
+            const char *at = strchr(v, '@'), *scheme = strstr(v, "://");
+            if (at && scheme && scheme < at)   /* never print a password from a URL */
+                OUT("%s: \"%.*s***%s\"\n", keys[i].name, (int)(scheme + 3 - v), v, at);
+            else
+                OUT("%s: \"%s\"\n", keys[i].name, v);
+            break;
+        }
         case K_INT:
             if (keys[i].off == offsetof(config, max_alerts)) OUT("%s: %zu\n", keys[i].name, *(const size_t *)f);
             else OUT("%s: %d\n", keys[i].name, *(const int *)f);

@@ -50,6 +50,7 @@ typedef struct config {
     /* state */
     char  *state;                      /* "memory" | redis://… | redis-sentinel://… */
     char  *state_prefix;
+    int    state_timeout_ms;           /* Redis command timeout */
     /* sink */
     char  *sink;                       /* "dir:PATH" | "kubernetes" */
     char  *kubeconfig;

@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "sink/dir.h"
+#include "state/redis.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -81,8 +82,9 @@ static gw_runtime *load_runtime(char *err, size_t errlen)
     }
     if (config_validate(c, err, errlen)) goto fail;
     if (strncmp(c->state, "redis", 5) == 0) {
-        snprintf(err, errlen, "state %s: the Redis state store is not available in this build yet (use memory)", c->state);
-        goto fail;
+        redis_target t;
+        if (redis_target_parse(c->state, &t, err, errlen) < 0) goto fail;
+        redis_target_free(&t);
     }
     if (strcmp(c->sink, "kubernetes") == 0) {
         snprintf(err, errlen, "sink kubernetes: not available in this build yet (use dir:PATH)");
@@ -97,6 +99,17 @@ static gw_runtime *load_runtime(char *err, size_t errlen)
 fail:
     config_free(c);
     return NULL;
+}
+
+static void free_runtimes(gw_runtime *r)
+{
+    while (r) {
+        gw_runtime *next = r->retired;
+        auth_free(r->auth);
+        config_free(r->cfg);
+        free(r);
+        r = next;
+    }
 }
 
 /* ---- workers ------------------------------------------------------------------------- */
@@ -138,7 +151,12 @@ static void *worker_main(void *arg)
 static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
 {
     uv_loop_init(&w->loop);
-    w->st = store_memory_open(G.mem);
+    if (G.mem) {
+        w->st = store_memory_open(G.mem);
+    } else {
+        w->st = store_redis_open(&w->loop, c->state, c->state_prefix, c->state_timeout_ms, err, errlen);
+        if (!w->st) return -1;
+    }
     w->sk = sink_dir_open(&w->loop, c->sink + 4, err, errlen);
     if (!w->sk) return -1;
     w->rc_prom = (route_ctx){w, ROUTE_PROMETHEUS};
@@ -286,12 +304,15 @@ int main(int argc, char **argv)
     gw_runtime *rt = load_runtime(err, sizeof err);
     if (!rt) {
         fprintf(stderr, "signal-gateway: configuration error: %s\n", err);
+        for (size_t i = 0; i < n_overrides; i++) free(overrides[i].value);
         return 2;
     }
     if (check_only) {
         char dump[16384];
         config_dump(rt->cfg, dump, sizeof dump);
         printf("configuration OK%s%s\n%s", *rt->cfg->source ? ": " : "", rt->cfg->source, dump);
+        free_runtimes(rt);
+        for (size_t i = 0; i < n_overrides; i++) free(overrides[i].value);
         return 0;
     }
     const config *c = rt->cfg;
@@ -302,7 +323,7 @@ int main(int argc, char **argv)
     snprintf(bl, sizeof bl, "version=\"%s\",revision=\"%s\"", SGW_VERSION, SGW_GIT_REV);
     metrics_set("gateway_build_info", bl, 1);
     atomic_store(&G.rt, rt);
-    G.mem = store_memory_shared_new();
+    if (strcmp(c->state, "memory") == 0) G.mem = store_memory_shared_new();
 
     n_workers = c->workers > 0 ? c->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_workers < 1) n_workers = 1;
@@ -339,7 +360,7 @@ int main(int argc, char **argv)
         log_int(&l, "port", port);
         if (mport >= 0) log_int(&l, "metrics_port", mport);
         log_int(&l, "workers", n_workers);
-        log_str(&l, "state", c->state);
+        log_str(&l, "state", G.mem ? "memory" : (c->state[5] == '-' ? "redis-sentinel" : "redis"));
         log_str(&l, "sink", c->sink);
         log_str(&l, "auth", c->auth_mode == AUTH_OFF ? "off" : c->auth_mode == AUTH_STATIC ? "static" : "kubernetes");
         if (*c->source) log_str(&l, "config", c->source);
@@ -369,12 +390,7 @@ int main(int argc, char **argv)
     }
     free(workers);
     store_memory_shared_free(G.mem);
-    for (gw_runtime *r = gw_runtime_get(&G), *next; r; r = next) {
-        next = r->retired;
-        auth_free(r->auth);
-        config_free(r->cfg);
-        free(r);
-    }
+    free_runtimes(gw_runtime_get(&G));
     for (size_t i = 0; i < n_overrides; i++) free(overrides[i].value);
     metrics_free();
     log_msg(LOG_INFO, "stopped", NULL, NULL);

@@ -40,6 +40,7 @@ static const family families[] = {
     {"gateway_store_duration_seconds", M_HISTOGRAM, "State store call duration, by operation.", dur_buckets, NB(dur_buckets)},
     {"gateway_store_errors_total", M_COUNTER, "State store errors, by operation.", NULL, 0},
     {"gateway_sink_duration_seconds", M_HISTOGRAM, "Sink (RemediationRequest write) duration, by operation.", dur_buckets, NB(dur_buckets)},
+    {"gateway_redis_disconnects_total", M_COUNTER, "Redis connections lost (per worker connection).", NULL, 0},
     {"gateway_auth_total", M_COUNTER, "Authentication decisions, by result.", NULL, 0},
     {"gateway_auth_cache_hits_total", M_COUNTER, "Authentication decisions served from the cache.", NULL, 0},
     {"gateway_config_reloads_total", M_COUNTER, "Configuration reloads (SIGHUP), by result.", NULL, 0},

@@ -1,0 +1,1012 @@
+/* redis.c: the Redis state store (store.h) for N gateway replicas sharing one Redis.
+ *
+ * One hiredis async connection per worker loop (hiredis' libuv adapter), so commands of
+ * concurrent requests pipeline on it. A connection goes
+ *   resolve (uv_getaddrinfo: no blocking DNS on the loop) → connect → AUTH → SELECT →
+ *   [sentinel: ROLE must be master] → SCRIPT LOAD ×4 → READY
+ * and, when anything fails, back to the start after a capped, jittered exponential backoff.
+ * With redis-sentinel://, the primary's address is first asked of the sentinels in turn
+ * (SENTINEL get-master-addr-by-name), and asked again after every disconnect or READONLY
+ * reply, which is how a failover is followed.
+ * hiredis 0.14 has no command timeouts: each command carries its own uv timer; a timeout
+ * fails that command (503 upstream) and drops the connection, which fails the others too.
+ * Every decision is one EVALSHA of decide.lua; NOSCRIPT (e.g. after a Redis restart)
+ * reloads the script and retries once. */
+#include "state/redis.h"
+#include "metrics.h"
+#include "util/hash.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+enum { SCRIPT_DECIDE, SCRIPT_COMMIT, SCRIPT_CLAIM, SCRIPT_FLUSHED, N_SCRIPTS };
+static const char *script_names[N_SCRIPTS] = {"decide", "commit", "claim", "flushed"};
+
+/* The script sources, generated from src/state/scripts at build time. */
+extern const char *const sgw_lua_decide, *const sgw_lua_commit, *const sgw_lua_claim, *const sgw_lua_flushed;
+
+typedef enum { R_IDLE, R_SENTINEL, R_RESOLVING, R_CONNECTING, R_HANDSHAKE, R_READY } rstate;
+
+typedef struct rstore {
+    store              base;
+    uv_loop_t         *loop;
+    redis_target       t;
+    redisAsyncContext *ac;          /* the primary connection */
+    redisAsyncContext *sac;         /* a sentinel connection during discovery */
+    rstate             state;
+    char               sha[N_SCRIPTS][41];
+    int                handshake_step;
+    uv_timer_t         backoff_timer;
+    uv_timer_t         connect_timer;
+    uv_getaddrinfo_t   gai;
+    bool               gai_busy;
+    int                backoff_ms;
+    int                sentinel_idx;
+    char               host[256];    /* address being connected to */
+    int                port;
+    char               last_error[256];
+    int64_t            down_since_ms;
+    bool               closing;
+    int                pending_handles;
+    uint64_t           seed;
+} rstore;
+
+static void connect_start(rstore *s);
+static void connection_lost(rstore *s, const char *why);
+
+/* ---- URL ------------------------------------------------------------------------------- */
+
+static void target_clear(redis_target *t)
+{
+    for (int i = 0; i < t->n_hosts; i++) free(t->hosts[i]);
+    free(t->hosts);
+    free(t->ports);
+    free(t->password);
+    free(t->master);
+    memset(t, 0, sizeof *t);
+}
+
+static int add_hostport(redis_target *t, const char *hp, size_t len, char *err, size_t errlen)
+{
+    char buf[300];
+    if (len == 0 || len >= sizeof buf) {
+        snprintf(err, errlen, "bad host:port '%.*s'", (int)len, hp);
+        return -1;
+    }
+    memcpy(buf, hp, len);
+    buf[len] = '\0';
+    char *colon = strrchr(buf, ':');
+    int port = 6379;
+    if (colon && (buf[0] != '[' || colon > strchr(buf, ']'))) {
+        *colon = '\0';
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (*end || p < 1 || p > 65535) {
+            snprintf(err, errlen, "bad port in '%.*s'", (int)len, hp);
+            return -1;
+        }
+        port = (int)p;
+    }
+    char *host = buf;
+    if (host[0] == '[') {
+        host++;
+        char *rb = strchr(host, ']');
+        if (rb) *rb = '\0';
+    }
+    if (!*host) {
+        snprintf(err, errlen, "empty host in '%.*s'", (int)len, hp);
+        return -1;
+    }
+    t->hosts = xrealloc(t->hosts, (size_t)(t->n_hosts + 1) * sizeof *t->hosts);
+    t->ports = xrealloc(t->ports, (size_t)(t->n_hosts + 1) * sizeof *t->ports);
+    t->hosts[t->n_hosts] = xstrdup(host);
+    t->ports[t->n_hosts] = port;
+    t->n_hosts++;
+    return 0;
+}
+
+int redis_target_parse(const char *url, redis_target *t, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    const char *rest;
+    if (!strncmp(url, "redis://", 8)) rest = url + 8;
+    else if (!strncmp(url, "redis-sentinel://", 17)) {
+        rest = url + 17;
+        t->sentinel = true;
+    } else {
+        snprintf(err, errlen, "not a redis:// or redis-sentinel:// URL");
+        return -1;
+    }
+    /* [user][:password]@ */
+    const char *at = strchr(rest, '@');
+    const char *slash = strchr(rest, '/');
+    if (at && (!slash || at < slash)) {
+        const char *colon = memchr(rest, ':', (size_t)(at - rest));
+        const char *pw = colon ? colon + 1 : rest;
+        t->password = xstrndup(pw, (size_t)(at - pw));
+        rest = at + 1;
+        slash = strchr(rest, '/');
+    }
+    const char *hosts_end = slash ? slash : rest + strlen(rest);
+    const char *p = rest;
+    while (p < hosts_end) {
+        const char *comma = memchr(p, ',', (size_t)(hosts_end - p));
+        const char *e = comma ? comma : hosts_end;
+        if (add_hostport(t, p, (size_t)(e - p), err, errlen)) goto fail;
+        p = comma ? comma + 1 : hosts_end;
+    }
+    if (t->n_hosts == 0) {
+        snprintf(err, errlen, "no host");
+        goto fail;
+    }
+    if (t->sentinel) {
+        if (!slash || !slash[1]) {
+            snprintf(err, errlen, "redis-sentinel:// needs /MASTERNAME");
+            goto fail;
+        }
+        const char *m = slash + 1;
+        const char *m_end = strchr(m, '/');
+        t->master = xstrndup(m, m_end ? (size_t)(m_end - m) : strlen(m));
+        if (m_end && m_end[1]) t->db = atoi(m_end + 1);
+    } else {
+        if (t->n_hosts != 1) {
+            snprintf(err, errlen, "redis:// takes one host (use redis-sentinel:// for several)");
+            goto fail;
+        }
+        if (slash && slash[1]) {
+            char *end;
+            long db = strtol(slash + 1, &end, 10);
+            if (*end || db < 0 || db > 1000) {
+                snprintf(err, errlen, "bad database number '%s'", slash + 1);
+                goto fail;
+            }
+            t->db = (int)db;
+        }
+    }
+    return 0;
+fail:
+    target_clear(t);
+    return -1;
+}
+
+void redis_target_free(redis_target *t) { target_clear(t); }
+
+/* ---- commands with timeouts ------------------------------------------------------------ */
+
+typedef struct rcall rcall;
+typedef void (*rcall_fn)(rstore *s, redisReply *r, const char *err, void *ctx);
+
+struct rcall {
+    rstore     *s;
+    uv_timer_t  timer;
+    int         refs;          /* hiredis callback + timer close */
+    bool        done;
+    rcall_fn     fn;
+    void       *ctx;
+    int         script;        /* >= 0: an EVALSHA that may be retried after NOSCRIPT */
+    bool        retried;
+    int         argc;
+    char      **argv;
+    size_t     *argvlen;
+    double      t0;
+    const char *op;
+};
+
+static void rcall_unref(rcall *c)
+{
+    if (--c->refs > 0) return;
+    for (int i = 0; i < c->argc; i++) free(c->argv[i]);
+    free(c->argv);
+    free(c->argvlen);
+    free(c);
+}
+
+static void rcall_timer_closed(uv_handle_t *h) { rcall_unref(h->data); }
+
+static void rcall_finish(rcall *c, redisReply *r, const char *err)
+{
+    if (c->done) return;
+    c->done = true;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, rcall_timer_closed);
+    if (c->op) {
+        char labels[48];
+        snprintf(labels, sizeof labels, "op=\"%s\"", c->op);
+        metrics_observe("gateway_store_duration_seconds", labels, time_mono_s() - c->t0);
+        if (err) metrics_add("gateway_store_errors_total", labels, 1);
+    }
+    c->fn(c->s, r, err, c->ctx);
+}
+
+static int rcall_send(rcall *c);
+
+static void script_reloaded(rstore *s, redisReply *r, const char *err, void *ctx)
+{
+    rcall *orig = ctx;
+    if (err || !r || r->type != REDIS_REPLY_STRING || r->len != 40) {
+        rcall_finish(orig, NULL, err ? err : "script reload failed");
+        rcall_unref(orig);   /* the hiredis ref of the first send, already answered */
+        return;
+    }
+    memcpy(s->sha[orig->script], r->str, 40);
+    s->sha[orig->script][40] = '\0';
+    free(orig->argv[1]);
+    orig->argv[1] = xstrdup(s->sha[orig->script]);
+    orig->argvlen[1] = 40;
+    orig->retried = true;
+    if (rcall_send(orig) < 0) {
+        rcall_finish(orig, NULL, "connection lost");
+        rcall_unref(orig);
+    } else {
+        rcall_unref(orig);   /* the first send's hiredis ref; the new send holds its own */
+    }
+}
+
+static rcall *rcall_new(rstore *s, rcall_fn fn, void *ctx, int argc, const char **argv, const size_t *lens, int script);
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    rcall *c = priv;
+    redisReply *r = reply;
+    rstore *s = c->s;
+    if (c->done) {
+        rcall_unref(c);
+        return;
+    }
+    if (!r) {
+        rcall_finish(c, NULL, ac && ac->errstr[0] ? ac->errstr : "connection lost");
+        rcall_unref(c);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (c->script >= 0 && !c->retried && !strncmp(r->str, "NOSCRIPT", 8)) {
+            /* Redis lost its script cache (restart, SCRIPT FLUSH): load it, then retry */
+            static const char *const *srcs[N_SCRIPTS] = {&sgw_lua_decide, &sgw_lua_commit, &sgw_lua_claim, &sgw_lua_flushed};
+            const char *argv[3] = {"SCRIPT", "LOAD", *srcs[c->script]};
+            size_t lens[3] = {6, 4, strlen(*srcs[c->script])};
+            log_msg(LOG_WARN, "redis: NOSCRIPT, reloading the script", "script", script_names[c->script]);
+            rcall *load = rcall_new(s, script_reloaded, c, 3, argv, lens, -1);
+            if (!load) {
+                rcall_finish(c, NULL, "connection lost");
+                rcall_unref(c);
+            }
+            return;   /* c's hiredis ref is released by script_reloaded */
+        }
+        if (!strncmp(r->str, "READONLY", 8) || !strncmp(r->str, "LOADING", 7) || !strncmp(r->str, "MASTERDOWN", 10)) {
+            rcall_finish(c, NULL, r->str);
+            rcall_unref(c);
+            connection_lost(s, r->str);
+            return;
+        }
+        rcall_finish(c, r, r->str);
+        rcall_unref(c);
+        return;
+    }
+    rcall_finish(c, r, NULL);
+    rcall_unref(c);
+}
+
+static void on_cmd_timeout(uv_timer_t *t)
+{
+    rcall *c = t->data;
+    rstore *s = c->s;
+    rcall_finish(c, NULL, "command timed out");
+    connection_lost(s, "command timed out");
+}
+
+static int rcall_send(rcall *c)
+{
+    rstore *s = c->s;
+    if (!s->ac) return -1;
+    c->refs++;
+    if (redisAsyncCommandArgv(s->ac, on_reply, c, c->argc, (const char **)c->argv, c->argvlen) != REDIS_OK) {
+        c->refs--;
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends argv on the primary connection; fn runs exactly once (reply, error or timeout). */
+static rcall *rcall_new(rstore *s, rcall_fn fn, void *ctx, int argc, const char **argv, const size_t *lens, int script)
+{
+    rcall *c = xcalloc(1, sizeof *c);
+    c->s = s;
+    c->fn = fn;
+    c->ctx = ctx;
+    c->script = script;
+    c->argc = argc;
+    c->argv = xmalloc((size_t)argc * sizeof *c->argv);
+    c->argvlen = xmalloc((size_t)argc * sizeof *c->argvlen);
+    for (int i = 0; i < argc; i++) {
+        c->argvlen[i] = lens ? lens[i] : strlen(argv[i]);
+        c->argv[i] = xstrndup(argv[i], c->argvlen[i]);
+    }
+    c->t0 = time_mono_s();
+    uv_timer_init(s->loop, &c->timer);
+    c->timer.data = c;
+    c->refs = 1;   /* the timer */
+    if (rcall_send(c) < 0) {
+        uv_close((uv_handle_t *)&c->timer, rcall_timer_closed);
+        return NULL;
+    }
+    uv_timer_start(&c->timer, on_cmd_timeout, (uint64_t)s->t.command_timeout_ms, 0);
+    return c;
+}
+
+/* ---- connection lifecycle --------------------------------------------------------------- */
+
+static uint64_t next_rand(rstore *s)
+{
+    s->seed ^= s->seed << 13;
+    s->seed ^= s->seed >> 7;
+    s->seed ^= s->seed << 17;
+    return s->seed;
+}
+
+static void on_backoff(uv_timer_t *t) { connect_start(t->data); }
+
+static void schedule_reconnect(rstore *s)
+{
+    if (s->closing) return;
+    s->state = R_IDLE;
+    int base = s->backoff_ms ? s->backoff_ms : 100;
+    int delay = base / 2 + (int)(next_rand(s) % (uint64_t)(base / 2 + 1));   /* jitter: [base/2, base] */
+    s->backoff_ms = base * 2 > 5000 ? 5000 : base * 2;
+    uv_timer_start(&s->backoff_timer, on_backoff, (uint64_t)delay, 0);
+}
+
+static void set_down(rstore *s, const char *why)
+{
+    snprintf(s->last_error, sizeof s->last_error, "%s", why);
+    if (!s->down_since_ms) {
+        s->down_since_ms = time_now_ms();
+        log_msg(LOG_ERROR, "redis unavailable", "error", why);
+        metrics_add("gateway_redis_disconnects_total", "", 1);
+    }
+}
+
+static void connection_lost(rstore *s, const char *why)
+{
+    set_down(s, why);
+    uv_timer_stop(&s->connect_timer);
+    if (s->ac) {
+        redisAsyncContext *ac = s->ac;
+        /* pending callbacks run with NULL replies; on_disconnect clears s->ac */
+        redisAsyncDisconnect(ac);
+    } else if (s->state != R_IDLE && s->state != R_SENTINEL && s->state != R_RESOLVING) {
+        schedule_reconnect(s);
+    }
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    rstore *s = ac->data;
+    if (!s) return;
+    s->ac = NULL;
+    set_down(s, ac->errstr[0] ? ac->errstr : "disconnected");
+    if (s->closing) {
+        s->pending_handles--;
+        return;
+    }
+    schedule_reconnect(s);
+}
+
+static void handshake_next(rstore *s);
+
+static void handshake_reply(rstore *s, redisReply *r, const char *err, void *ctx)
+{
+    if (err) {
+        char why[300];
+        snprintf(why, sizeof why, "handshake: %s", err);
+        connection_lost(s, why);
+        return;
+    }
+    int step = s->handshake_step;
+    if (step == 3) {   /* ROLE */
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING ||
+            strcmp(r->element[0]->str, "master") != 0) {
+            connection_lost(s, "sentinel named a server that is not a master");
+            return;
+        }
+    }
+    if (step >= 4 && step < 4 + N_SCRIPTS) {
+        if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
+            connection_lost(s, "SCRIPT LOAD failed");
+            return;
+        }
+        memcpy(s->sha[step - 4], r->str, 40);
+        s->sha[step - 4][40] = '\0';
+    }
+    s->handshake_step++;
+    handshake_next(s);
+}
+
+static void handshake_next(rstore *s)
+{
+    for (;;) {
+        int step = s->handshake_step;
+        const char *argv[4];
+        size_t lens[4];
+        int argc = 0;
+        char db[16];
+        if (step == 1) {
+            if (!s->t.password) { s->handshake_step++; continue; }
+            argv[0] = "AUTH";
+            argv[1] = s->t.password;
+            argc = 2;
+        } else if (step == 2) {
+            if (!s->t.db) { s->handshake_step++; continue; }
+            snprintf(db, sizeof db, "%d", s->t.db);
+            argv[0] = "SELECT";
+            argv[1] = db;
+            argc = 2;
+        } else if (step == 3) {
+            if (!s->t.sentinel) { s->handshake_step++; continue; }
+            argv[0] = "ROLE";
+            argc = 1;
+        } else if (step >= 4 && step < 4 + N_SCRIPTS) {
+            static const char *const *srcs[N_SCRIPTS] = {&sgw_lua_decide, &sgw_lua_commit, &sgw_lua_claim, &sgw_lua_flushed};
+            argv[0] = "SCRIPT";
+            argv[1] = "LOAD";
+            argv[2] = *srcs[step - 4];
+            argc = 3;
+        } else {
+            s->state = R_READY;
+            s->backoff_ms = 0;
+            uv_timer_stop(&s->connect_timer);
+            log_line l;
+            if (log_begin(&l, LOG_INFO, s->down_since_ms ? "redis connection restored" : "redis connected")) {
+                log_str(&l, "host", s->host);
+                log_int(&l, "port", s->port);
+                if (s->down_since_ms) log_int(&l, "down_ms", (long long)(time_now_ms() - s->down_since_ms));
+                log_end(&l);
+            }
+            s->down_since_ms = 0;
+            s->last_error[0] = '\0';
+            return;
+        }
+        for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
+        if (!rcall_new(s, handshake_reply, NULL, argc, argv, lens, -1)) connection_lost(s, "send failed");
+        return;
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    rstore *s = ac->data;
+    if (!s) return;
+    if (status != REDIS_OK) {
+        s->ac = NULL;   /* hiredis frees it after this callback */
+        char why[300];
+        snprintf(why, sizeof why, "connect %s:%d: %s", s->host, s->port, ac->errstr);
+        set_down(s, why);
+        uv_timer_stop(&s->connect_timer);
+        schedule_reconnect(s);
+        return;
+    }
+    s->state = R_HANDSHAKE;
+    s->handshake_step = 1;
+    handshake_next(s);
+}
+
+static void on_connect_timeout(uv_timer_t *t)
+{
+    rstore *s = t->data;
+    connection_lost(s, "connect timed out");
+}
+
+static void connect_ip(rstore *s, const char *ip)
+{
+    s->state = R_CONNECTING;
+    redisAsyncContext *ac = redisAsyncConnect(ip, s->port);
+    if (!ac || ac->err) {
+        char why[300];
+        snprintf(why, sizeof why, "connect %s:%d: %s", ip, s->port, ac ? ac->errstr : "out of memory");
+        if (ac) redisAsyncFree(ac);
+        set_down(s, why);
+        schedule_reconnect(s);
+        return;
+    }
+    ac->data = s;
+    if (redisLibuvAttach(ac, s->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        set_down(s, "libuv attach failed");
+        schedule_reconnect(s);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    s->ac = ac;
+    uv_timer_start(&s->connect_timer, on_connect_timeout, (uint64_t)s->t.connect_timeout_ms, 0);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    rstore *s = req->data;
+    s->gai_busy = false;
+    if (s->closing) {
+        if (res) uv_freeaddrinfo(res);
+        s->pending_handles--;
+        return;
+    }
+    if (status < 0 || !res) {
+        char why[300];
+        snprintf(why, sizeof why, "resolve %s: %s", s->host, uv_strerror(status));
+        set_down(s, why);
+        schedule_reconnect(s);
+        return;
+    }
+    char ip[64] = "";
+    if (res->ai_family == AF_INET) uv_ip4_name((struct sockaddr_in *)res->ai_addr, ip, sizeof ip);
+    else uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, ip, sizeof ip);
+    uv_freeaddrinfo(res);
+    connect_ip(s, ip);
+}
+
+static void resolve_and_connect(rstore *s, const char *host, int port)
+{
+    snprintf(s->host, sizeof s->host, "%s", host);
+    s->port = port;
+    s->state = R_RESOLVING;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    s->gai.data = s;
+    s->gai_busy = true;
+    if (uv_getaddrinfo(s->loop, &s->gai, on_resolved, host, NULL, &hints) < 0) {
+        s->gai_busy = false;
+        set_down(s, "resolve failed");
+        schedule_reconnect(s);
+    }
+}
+
+/* ---- sentinel discovery -------------------------------------------------------------------- */
+
+static void sentinel_try(rstore *s);
+
+static void sentinel_disconnected(const redisAsyncContext *ac, int status)
+{
+    rstore *s = ac->data;
+    if (s && s->sac == ac) s->sac = NULL;
+}
+
+static void sentinel_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    rstore *s = priv;
+    redisReply *r = reply;
+    if (s->sac != ac) return;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+        r->element[1]->type == REDIS_REPLY_STRING) {
+        char host[256];
+        snprintf(host, sizeof host, "%s", r->element[0]->str);
+        int port = atoi(r->element[1]->str);
+        redisAsyncDisconnect(ac);
+        s->sac = NULL;
+        resolve_and_connect(s, host, port);
+        return;
+    }
+    redisAsyncDisconnect(ac);
+    s->sac = NULL;
+    s->sentinel_idx++;
+    sentinel_try(s);
+}
+
+static void sentinel_connected(const redisAsyncContext *ac, int status)
+{
+    rstore *s = ac->data;
+    if (!s || s->sac != ac) return;
+    if (status != REDIS_OK) {
+        s->sac = NULL;
+        s->sentinel_idx++;
+        sentinel_try(s);
+        return;
+    }
+    const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", s->t.master};
+    redisAsyncCommandArgv(s->sac, sentinel_reply, s, 3, argv, NULL);
+}
+
+static void sentinel_try(rstore *s)
+{
+    if (s->sentinel_idx >= s->t.n_hosts) {
+        s->sentinel_idx = 0;
+        set_down(s, "no sentinel could name the primary");
+        schedule_reconnect(s);
+        return;
+    }
+    s->state = R_SENTINEL;
+    /* sentinels are configured by address; hostnames are resolved by hiredis here (once
+     * per discovery), which is acceptable for the few sentinel addresses of a cluster */
+    redisAsyncContext *ac = redisAsyncConnect(s->t.hosts[s->sentinel_idx], s->t.ports[s->sentinel_idx]);
+    if (!ac || ac->err) {
+        if (ac) redisAsyncFree(ac);
+        s->sentinel_idx++;
+        sentinel_try(s);
+        return;
+    }
+    ac->data = s;
+    redisLibuvAttach(ac, s->loop);
+    redisAsyncSetConnectCallback(ac, sentinel_connected);
+    redisAsyncSetDisconnectCallback(ac, sentinel_disconnected);
+    s->sac = ac;
+}
+
+static void connect_start(rstore *s)
+{
+    if (s->closing) return;
+    if (s->t.sentinel) {
+        sentinel_try(s);
+        return;
+    }
+    resolve_and_connect(s, s->t.hosts[0], s->t.ports[0]);
+}
+
+/* ---- store operations ----------------------------------------------------------------------- */
+
+static const char *fmt_i64(arena *a, int64_t v) { return arena_printf(a, "%lld", (long long)v); }
+
+typedef struct op_ctx {
+    store_cb    cb;
+    void       *ctx;
+    store_item *items;
+    size_t      n;
+    arena      *a;
+    store_flush **fout;
+    size_t      *fn;
+} op_ctx;
+
+static bool reply_int(const redisReply *r, long long *out)
+{
+    if (!r) return false;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *out = r->integer;
+        return true;
+    }
+    if (r->type == REDIS_REPLY_STRING) {
+        char *end;
+        *out = strtoll(r->str, &end, 10);
+        return end != r->str;
+    }
+    return false;
+}
+
+static const char *reply_str(const redisReply *r, arena *a)
+{
+    if (!r || r->type != REDIS_REPLY_STRING) return NULL;
+    return arena_strndup(a, r->str, r->len);
+}
+
+static void storm_hash_of(const char *name, const char *ns, int64_t start, char out[65])
+{
+    char buf[1200];
+    int n = snprintf(buf, sizeof buf, "%s:%s:%lld", name, ns, (long long)start);
+    hash_sha256_hex(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), out);
+}
+
+static void decide_reply(rstore *s, redisReply *r, const char *err, void *ctx)
+{
+    op_ctx *o = ctx;
+    int status = STORE_OK;
+    if (err || !r || r->type != REDIS_REPLY_ARRAY || r->elements != o->n) {
+        if (!err) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
+        status = err ? STORE_E_UNAVAILABLE : STORE_E_PROTOCOL;
+        goto out;
+    }
+    for (size_t i = 0; i < o->n; i++) {
+        redisReply *e = r->element[i];
+        store_item *it = &o->items[i];
+        long long v[8] = {0};
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 9 || !reply_int(e->element[0], &v[0]) ||
+            !reply_int(e->element[1], &v[1]) || !reply_int(e->element[2], &v[2]) || !reply_int(e->element[3], &v[3]) ||
+            !reply_int(e->element[4], &v[4]) || !reply_int(e->element[7], &v[7])) {
+            status = STORE_E_PROTOCOL;
+            goto out;
+        }
+        it->verdict = (store_verdict)v[0];
+        it->count = v[1];
+        it->first_seen_ms = v[2];
+        it->last_seen_ms = v[3];
+        it->lease = (uint64_t)v[4];
+        const char *ref = reply_str(e->element[5], o->a);
+        if (ref && *ref) it->ref = ref;
+        else if (it->verdict != STORE_CREATE) it->ref = NULL;
+        const char *type = reply_str(e->element[6], o->a);
+        it->storm_type = type && *type ? type : NULL;
+        it->storm_start_ms = v[7];
+        if (it->storm_type) storm_hash_of(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
+        redisReply *res = e->element[8];
+        if (res->type == REDIS_REPLY_ARRAY && res->elements > 0) {
+            it->storm_resources = arena_alloc(o->a, res->elements * sizeof(char *));
+            it->n_storm_resources = 0;
+            for (size_t k = 0; k < res->elements; k++) {
+                const char *rs = reply_str(res->element[k], o->a);
+                if (rs) it->storm_resources[it->n_storm_resources++] = rs;
+            }
+        }
+        if (it->verdict < STORE_CREATE || it->verdict > STORE_STALE) {
+            status = STORE_E_PROTOCOL;
+            goto out;
+        }
+    }
+out:
+    {
+        store_cb cb = o->cb;
+        void *uctx = o->ctx;
+        free(o);
+        cb(status, uctx);
+    }
+}
+
+static void r_decide(store *st, const store_params *p, store_item *items, size_t n, int64_t now, arena *a,
+                     store_cb cb, void *ctx)
+{
+    rstore *s = (rstore *)st;
+    if (s->state != R_READY) {
+        cb(STORE_E_UNAVAILABLE, ctx);
+        return;
+    }
+    int argc = 3 + 13 + (int)n * 7;
+    const char **argv = arena_alloc(a, (size_t)argc * sizeof *argv);
+    size_t *lens = arena_alloc(a, (size_t)argc * sizeof *lens);
+    int k = 0;
+    argv[k++] = "EVALSHA";
+    argv[k++] = s->sha[SCRIPT_DECIDE];
+    argv[k++] = "0";
+    argv[k++] = s->t.prefix;
+    argv[k++] = fmt_i64(a, now);
+    argv[k++] = fmt_i64(a, p->dedup_ttl_ms);
+    argv[k++] = fmt_i64(a, p->lease_ms);
+    argv[k++] = p->storm_enabled ? "1" : "0";
+    argv[k++] = fmt_i64(a, p->rate_threshold);
+    argv[k++] = fmt_i64(a, p->rate_window_ms);
+    argv[k++] = fmt_i64(a, p->pattern_threshold);
+    argv[k++] = fmt_i64(a, p->pattern_window_ms);
+    argv[k++] = fmt_i64(a, p->storm_window_ms);
+    argv[k++] = fmt_i64(a, p->storm_flag_ttl_ms);
+    argv[k++] = fmt_i64(a, p->storm_max_resources);
+    argv[k++] = fmt_i64(a, (int64_t)n);
+    for (size_t i = 0; i < n; i++) {
+        argv[k++] = items[i].fingerprint;
+        argv[k++] = items[i].name;
+        argv[k++] = items[i].namespace;
+        argv[k++] = items[i].resource_id;
+        argv[k++] = items[i].resolved ? "1" : "0";
+        argv[k++] = fmt_i64(a, items[i].firing_ms);
+        argv[k++] = items[i].ref ? items[i].ref : "";
+    }
+    for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
+    op_ctx *o = xcalloc(1, sizeof *o);
+    *o = (op_ctx){.cb = cb, .ctx = ctx, .items = items, .n = n, .a = a};
+    rcall *c = rcall_new(s, decide_reply, o, argc, argv, lens, SCRIPT_DECIDE);
+    if (!c) {
+        free(o);
+        cb(STORE_E_UNAVAILABLE, ctx);
+        return;
+    }
+    c->op = "decide";
+}
+
+static void simple_reply(rstore *s, redisReply *r, const char *err, void *ctx)
+{
+    op_ctx *o = ctx;
+    store_cb cb = o->cb;
+    void *uctx = o->ctx;
+    free(o);
+    cb(err ? STORE_E_UNAVAILABLE : STORE_OK, uctx);
+}
+
+static void r_commit(store *st, const store_params *p, const store_commit *items, size_t n, int64_t now, store_cb cb,
+                     void *ctx)
+{
+    rstore *s = (rstore *)st;
+    if (s->state != R_READY) {
+        cb(STORE_E_UNAVAILABLE, ctx);
+        return;
+    }
+    arena a;
+    arena_init(&a);
+    int argc = 3 + 4 + (int)n * 7;
+    const char **argv = arena_alloc(&a, (size_t)argc * sizeof *argv);
+    int k = 0;
+    argv[k++] = "EVALSHA";
+    argv[k++] = s->sha[SCRIPT_COMMIT];
+    argv[k++] = "0";
+    argv[k++] = s->t.prefix;
+    argv[k++] = fmt_i64(&a, now);
+    argv[k++] = fmt_i64(&a, p->dedup_ttl_ms);
+    argv[k++] = fmt_i64(&a, (int64_t)n);
+    for (size_t i = 0; i < n; i++) {
+        argv[k++] = items[i].fingerprint;
+        argv[k++] = items[i].name ? items[i].name : "";
+        argv[k++] = items[i].namespace ? items[i].namespace : "";
+        argv[k++] = fmt_i64(&a, items[i].verdict);
+        argv[k++] = fmt_i64(&a, (int64_t)items[i].lease);
+        argv[k++] = items[i].ok ? "1" : "0";
+        argv[k++] = items[i].ref ? items[i].ref : "";
+    }
+    op_ctx *o = xcalloc(1, sizeof *o);
+    o->cb = cb;
+    o->ctx = ctx;
+    rcall *c = rcall_new(s, simple_reply, o, argc, argv, NULL, SCRIPT_COMMIT);
+    arena_free(&a);
+    if (!c) {
+        free(o);
+        cb(STORE_E_UNAVAILABLE, ctx);
+        return;
+    }
+    c->op = "commit";
+}
+
+static void claim_reply(rstore *s, redisReply *r, const char *err, void *ctx)
+{
+    op_ctx *o = ctx;
+    int status = STORE_OK;
+    *o->fout = NULL;
+    *o->fn = 0;
+    if (err || !r || r->type != REDIS_REPLY_ARRAY) {
+        status = err ? STORE_E_UNAVAILABLE : STORE_E_PROTOCOL;
+        goto out;
+    }
+    store_flush *out = arena_calloc(o->a, (r->elements ? r->elements : 1) * sizeof *out);
+    size_t n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        long long cnt, ls, start, lease;
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 9 || !reply_int(e->element[3], &cnt) ||
+            !reply_int(e->element[4], &ls) || !reply_int(e->element[6], &start) || !reply_int(e->element[7], &lease))
+            continue;
+        store_flush *f = &out[n++];
+        f->name = reply_str(e->element[0], o->a);
+        f->namespace = reply_str(e->element[1], o->a);
+        f->ref = reply_str(e->element[2], o->a);
+        f->count = cnt;
+        f->last_seen_ms = ls;
+        f->storm_type = reply_str(e->element[5], o->a);
+        f->lease = (uint64_t)lease;
+        storm_hash_of(f->name ? f->name : "", f->namespace ? f->namespace : "", start, f->storm_hash);
+        redisReply *res = e->element[8];
+        f->resources = arena_alloc(o->a, (res->elements ? res->elements : 1) * sizeof(char *));
+        for (size_t k = 0; k < res->elements; k++) {
+            const char *rs = reply_str(res->element[k], o->a);
+            if (rs) f->resources[f->n_resources++] = rs;
+        }
+        if (!f->name || !f->namespace || !f->ref) n--;
+    }
+    *o->fout = out;
+    *o->fn = n;
+out:
+    {
+        store_cb cb = o->cb;
+        void *uctx = o->ctx;
+        free(o);
+        cb(status, uctx);
+    }
+}
+
+static void r_claim_flush(store *st, const store_params *p, int64_t now, size_t max, arena *a, store_flush **out,
+                          size_t *n, store_cb cb, void *ctx)
+{
+    rstore *s = (rstore *)st;
+    *out = NULL;
+    *n = 0;
+    if (s->state != R_READY) {
+        cb(STORE_E_UNAVAILABLE, ctx);
+        return;
+    }
+    const char *argv[8] = {"EVALSHA", s->sha[SCRIPT_CLAIM], "0", s->t.prefix, fmt_i64(a, now),
+                           fmt_i64(a, p->storm_update_interval_ms), fmt_i64(a, p->lease_ms), fmt_i64(a, (int64_t)max)};
+    op_ctx *o = xcalloc(1, sizeof *o);
+    *o = (op_ctx){.cb = cb, .ctx = ctx, .a = a, .fout = out, .fn = n};
+    rcall *c = rcall_new(s, claim_reply, o, 8, argv, NULL, SCRIPT_CLAIM);
+    if (!c) {
+        free(o);
+        cb(STORE_E_UNAVAILABLE, ctx);
+        return;
+    }
+    c->op = "claim";
+}
+
+static void r_flushed(store *st, const store_params *p, const store_flush *f, bool ok, int64_t now, store_cb cb,
+                      void *ctx)
+{
+    rstore *s = (rstore *)st;
+    if (s->state != R_READY) {
+        cb(STORE_E_UNAVAILABLE, ctx);
+        return;
+    }
+    char nowb[24], lease[24], cnt[24];
+    snprintf(nowb, sizeof nowb, "%lld", (long long)now);
+    snprintf(lease, sizeof lease, "%llu", (unsigned long long)f->lease);
+    snprintf(cnt, sizeof cnt, "%lld", (long long)f->count);
+    const char *argv[10] = {"EVALSHA", s->sha[SCRIPT_FLUSHED], "0", s->t.prefix, nowb, f->name, f->namespace,
+                            lease, ok ? "1" : "0", cnt};
+    op_ctx *o = xcalloc(1, sizeof *o);
+    o->cb = cb;
+    o->ctx = ctx;
+    rcall *c = rcall_new(s, simple_reply, o, 10, argv, NULL, SCRIPT_FLUSHED);
+    if (!c) {
+        free(o);
+        cb(STORE_E_UNAVAILABLE, ctx);
+        return;
+    }
+    c->op = "flushed";
+}
+
+static int r_ready(store *st, char *why, size_t cap)
+{
+    rstore *s = (rstore *)st;
+    if (s->state == R_READY) return 1;
+    snprintf(why, cap, "redis: %s", s->last_error[0] ? s->last_error : "connecting");
+    return 0;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    rstore *s = h->data;
+    s->pending_handles--;
+}
+
+static void r_close(store *st)
+{
+    rstore *s = (rstore *)st;
+    s->closing = true;
+    s->pending_handles = 2;
+    uv_timer_stop(&s->backoff_timer);
+    uv_timer_stop(&s->connect_timer);
+    uv_close((uv_handle_t *)&s->backoff_timer, handle_closed);
+    uv_close((uv_handle_t *)&s->connect_timer, handle_closed);
+    if (s->sac) {
+        s->sac->data = NULL;
+        redisAsyncDisconnect(s->sac);
+        s->sac = NULL;
+    }
+    if (s->ac) {
+        s->pending_handles++;
+        redisAsyncDisconnect(s->ac);
+    }
+    if (s->gai_busy) {
+        s->pending_handles++;
+        uv_cancel((uv_req_t *)&s->gai);
+    }
+    /* let the loop finish the closes (the caller's loop is no longer running requests) */
+    for (int i = 0; i < 1000 && s->pending_handles > 0; i++) uv_run(s->loop, UV_RUN_NOWAIT);
+    target_clear(&s->t);
+    free(s);
+}
+
+static const store_ops redis_ops = {
+    .name = "redis",
+    .decide = r_decide,
+    .commit = r_commit,
+    .claim_flush = r_claim_flush,
+    .flushed = r_flushed,
+    .ready = r_ready,
+    .close = r_close,
+};
+
+store *store_redis_open(uv_loop_t *loop, const char *url, const char *prefix, int command_timeout_ms,
+                        char *err, size_t errlen)
+{
+    rstore *s = xcalloc(1, sizeof *s);
+    if (redis_target_parse(url, &s->t, err, errlen) < 0) {
+        free(s);
+        return NULL;
+    }
+    s->t.prefix = prefix;
+    s->t.command_timeout_ms = command_timeout_ms > 0 ? command_timeout_ms : 2000;
+    s->t.connect_timeout_ms = 2000;
+    s->base.ops = &redis_ops;
+    s->loop = loop;
+    if (getrandom(&s->seed, sizeof s->seed, 0) != sizeof s->seed || !s->seed) s->seed = 0x9e3779b97f4a7c15ULL;
+    uv_timer_init(loop, &s->backoff_timer);
+    uv_timer_init(loop, &s->connect_timer);
+    s->backoff_timer.data = s->connect_timer.data = s;
+    snprintf(s->last_error, sizeof s->last_error, "connecting");
+    connect_start(s);
+    return &s->base;
+}

@@ -1,0 +1,13 @@
+"""Runs every integration test module (test_*.py beside this file) and prints the
+"RESULT: N passed, N failed" line that scripts/test sums."""
+import os
+import sys
+import unittest
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+suite = unittest.defaultTestLoader.discover(here, pattern="test_*.py", top_level_dir=here)
+result = unittest.TextTestRunner(verbosity=2).run(suite)
+bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+print("RESULT: %d passed, %d failed" % (result.testsRun - bad - len(result.skipped), bad))
+sys.exit(0 if bad == 0 else 1)

@@ -1,0 +1,149 @@
+"""Operability: metrics validated by promtool, bad input with flat memory, SIGTERM drain,
+SIGHUP reload, --check-config and --version."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import BINARY, Gateway, fixture, pod_alert, webhook
+
+PROM = "/api/v1/signals/prometheus"
+
+
+class OperabilityTests(unittest.TestCase):
+    def gw(self, config="", **kw):
+        g = Gateway(config, **kw)
+        self.addCleanup(g.stop)
+        return g
+
+    def test_metrics_pass_promtool_and_count_what_was_sent(self):
+        g = self.gw()
+        g.alert(fixture("pod-crashloop-firing-2-alerts.json"))
+        g.alert(fixture("pod-crashloop-firing-2-alerts.json"))
+        g.get("/nope")
+        r = g.get("/metrics")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.headers["content-type"].startswith("text/plain; version=0.0.4"))
+        text = r.body.decode()
+        self.assertIn('gateway_signals_received_total{source="prometheus"} 4', text)
+        self.assertIn('gateway_signals_total{source="prometheus",outcome="created"} 2', text)
+        self.assertIn('gateway_signals_total{source="prometheus",outcome="duplicate"} 2', text)
+        self.assertIn('gateway_http_requests_total{route="unmatched",code="404"} 1', text)
+        promtool = shutil.which("promtool")
+        self.assertIsNotNone(promtool, "promtool (Debian package prometheus) is required")
+        p = subprocess.run([promtool, "check", "metrics"], input=r.body, capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
+
+    def test_separate_metrics_listener(self):
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            mport = s.getsockname()[1]
+        g = self.gw(args=["--metrics-listen", "127.0.0.1:%d" % mport])
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", mport, timeout=5)
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"gateway_build_info", r.read())
+        c.request("POST", PROM, body=b"{}", headers={"Content-Type": "application/json"})
+        self.assertEqual(c.getresponse().status, 404)   # signals only on the main listener
+        c.close()
+
+    def test_bad_inputs_get_4xx_and_memory_stays_flat(self):
+        g = self.gw()
+        bodies = [
+            b'{"alerts": [',
+            b'\xff\xfe',
+            b"[" * 10000 + b"]" * 10000,
+            json.dumps(webhook([pod_alert("Many", "p%d" % i) for i in range(1001)])).encode(),
+            json.dumps({"alerts": [{"labels": {"alertname": 1}}]}).encode(),
+            b"null",
+            b'{"alerts":[{"labels":{"alertname":"A\\u0000B"}}]}',
+        ]
+        for b in bodies:
+            r = g.alert(b)
+            self.assertIn(r.status, (400, 413), (r, b[:40]))
+            self.assertIn("error", r.json)
+        # a 100 KB label value is accepted and truncated in signalLabels, kept whole in providerData
+        big = webhook([{"labels": {"alertname": "Big", "namespace": "n", "pod": "p", "blob": "x" * 100000}}])
+        r = g.alert(big)
+        self.assertEqual(r.status, 201, r)
+        rr = g.rrs()[0]
+        self.assertEqual(len(rr["spec"]["signalLabels"]["blob"]), 63)
+        base = g.rss_kb()
+        for _ in range(3):
+            for b in bodies:
+                g.alert(b)
+        grown = g.rss_kb() - base
+        self.assertLess(grown, 20 * 1024, "RSS grew %d KiB over 21 rejected requests" % grown)
+        self.assertEqual(g.get("/healthz").status, 200)
+
+    def test_sigterm_drains_in_flight_requests_and_exits_0(self):
+        g = self.gw()
+        results = []
+
+        def send():
+            results.append(g.alert(fixture("oom-storm-50-alerts.json")).status)
+
+        t = threading.Thread(target=send)
+        t.start()
+        time.sleep(0.05)
+        rc = g.stop(signal.SIGTERM)
+        t.join(20)
+        self.assertEqual(rc, 0, g.logs())
+        self.assertTrue(results and results[0] in (201, 503), results)
+        self.assertIn('"msg":"draining"', g.logs())
+
+    def test_sighup_reloads_the_environment_map(self):
+        g = self.gw()
+        g.alert(webhook([pod_alert("Before", "a", ns="payments")]))
+        with open(g.config_path, "a") as f:
+            f.write("environment:\n  namespaces:\n    payments: production\n")
+        g.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while "configuration reloaded" not in g.logs() and time.time() < deadline:
+            time.sleep(0.05)
+        g.alert(webhook([pod_alert("After", "b", ns="payments")]))
+        envs = {rr["spec"]["signalName"]: rr["spec"]["environment"] for rr in g.rrs()}
+        self.assertEqual(envs, {"Before": "unknown", "After": "production"})
+
+    def test_bad_reload_keeps_the_running_config(self):
+        g = self.gw()
+        with open(g.config_path, "a") as f:
+            f.write("dedup:\n  ttl: banana\n")
+        g.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while "reload failed" not in g.logs() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("reload failed", g.logs())
+        self.assertEqual(g.alert(fixture("deployment-memory-firing.json")).status, 201)
+
+    def test_check_config_and_version(self):
+        p = subprocess.run([BINARY, "--version"], capture_output=True, timeout=10)
+        self.assertEqual(p.returncode, 0)
+        self.assertRegex(p.stdout.decode(), r"^signal-gateway \d+\.\d+\.\d+")
+        p = subprocess.run([BINARY, "--check-config"], capture_output=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("server.listen: \"127.0.0.1:8080\"", p.stdout.decode())
+        self.assertIn("sink.target: \"dir:./remediationrequests\"", p.stdout.decode())
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("server:\n  listen: 127.0.0.1:9\n  lisen: typo\n")
+        self.addCleanup(os.unlink, f.name)
+        p = subprocess.run([BINARY, "--check-config", "--config", f.name], capture_output=True, timeout=10)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("server.lisen", p.stderr.decode())
+        p = subprocess.run([BINARY, "--check-config"], capture_output=True, timeout=10,
+                           env=dict(os.environ, SGW_DEDUP_TTL="90s"))
+        self.assertIn("dedup.ttl: 90000ms", p.stdout.decode())
+        p = subprocess.run([BINARY, "--bogus"], capture_output=True, timeout=10)
+        self.assertEqual(p.returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()

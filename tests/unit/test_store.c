@@ -1,0 +1,524 @@
+/* test_store.c: the store contract (store.h), run against BOTH stores with the same test
+ * bodies: the in-memory store and the Redis store (a real redis-server this test starts
+ * on a free loopback port and kills at the end). Dedup, TTL refresh, leases and takeover,
+ * resolutions, storms (rate, pattern, batch), flush claims. Time is passed in explicitly,
+ * so windows and TTLs are tested without sleeping. */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "state/memory.h"
+#include "state/redis.h"
+#include "util/timeutil.h"
+
+typedef struct fixture_s {
+    store_memory_shared *sh;
+    store               *st;
+    store_params         p;
+    arena                a;
+} fx;
+
+static bool      use_redis;
+static uv_loop_t loop;
+static pid_t     redis_pid;
+static int       redis_port;
+static int64_t   T0;
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int redis_group_setup(void **state)
+{
+    redis_port = free_port();
+    char port[16];
+    snprintf(port, sizeof port, "%d", redis_port);
+    redis_pid = fork();
+    if (redis_pid == 0) {
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--logfile", "/dev/null", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {   /* up to 10 s */
+        redisContext *c = redisConnect("127.0.0.1", redis_port);
+        bool ok = c && !c->err;
+        if (c) redisFree(c);
+        if (ok) {
+            use_redis = true;
+            uv_loop_init(&loop);
+            return 0;
+        }
+        usleep(50000);
+    }
+    fprintf(stderr, "redis-server did not start on port %d\n", redis_port);
+    return -1;
+}
+
+static int redis_group_teardown(void **state)
+{
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_loop_close(&loop);
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGTERM);
+        waitpid(redis_pid, NULL, 0);
+    }
+    use_redis = false;
+    return 0;
+}
+
+static void flushall(void)
+{
+    redisContext *c = redisConnect("127.0.0.1", redis_port);
+    assert_true(c && !c->err);
+    redisReply *r = redisCommand(c, "FLUSHALL");
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    T0 = time_now_ms() + 3600000;   /* an hour ahead: PEXPIREAT never lands in the past */
+    if (use_redis) {
+        flushall();
+        char url[64], err[256];
+        snprintf(url, sizeof url, "redis://127.0.0.1:%d", redis_port);
+        f->st = store_redis_open(&loop, url, "t:", 2000, err, sizeof err);
+        assert_non_null(f->st);
+        char why[256];
+        for (int i = 0; i < 500 && !f->st->ops->ready(f->st, why, sizeof why); i++) uv_run(&loop, UV_RUN_ONCE);
+        if (!f->st->ops->ready(f->st, why, sizeof why)) fail_msg("redis store not ready: %s", why);
+    } else {
+        f->sh = store_memory_shared_new();
+        f->st = store_memory_open(f->sh);
+    }
+    f->p = (store_params){
+        .dedup_ttl_ms = 300000, .lease_ms = 10000, .storm_enabled = true,
+        .rate_threshold = 10, .rate_window_ms = 60000,
+        .pattern_threshold = 5, .pattern_window_ms = 120000,
+        .storm_window_ms = 60000, .storm_flag_ttl_ms = 300000,
+        .storm_update_interval_ms = 1000, .storm_max_resources = 200,
+    };
+    arena_init(&f->a);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    f->st->ops->close(f->st);
+    if (f->sh) store_memory_shared_free(f->sh);
+    arena_free(&f->a);
+    free(f);
+    return 0;
+}
+
+static int cb_status;
+static void cb(int status, void *ctx) { cb_status = status; (void)ctx; }
+
+/* Runs the loop until the pending store callback has fired (at once for memory). */
+static void wait_cb(void)
+{
+    for (int i = 0; i < 100000 && cb_status == 99; i++) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(cb_status, STORE_OK);
+}
+
+static store_item item(const char *fp, const char *name, const char *ns, const char *res)
+{
+    store_item it = {0};
+    it.fingerprint = fp;
+    it.name = name;
+    it.namespace = ns;
+    it.resource_id = res;
+    it.ref = "ns/rr-x";
+    return it;
+}
+
+static void decide(fx *f, store_item *items, size_t n, int64_t now)
+{
+    cb_status = 99;
+    f->st->ops->decide(f->st, &f->p, items, n, now, &f->a, cb, NULL);
+    wait_cb();
+}
+
+static void commit_one(fx *f, store_item *it, bool ok, const char *ref, int64_t now)
+{
+    store_commit c = {it->fingerprint, it->name, it->namespace, it->verdict, it->lease, ok, ref};
+    cb_status = 99;
+    f->st->ops->commit(f->st, &f->p, &c, 1, now, cb, NULL);
+    wait_cb();
+}
+
+
+static void commit_many(fx *f, store_commit *c, size_t n, int64_t now)
+{
+    cb_status = 99;
+    f->st->ops->commit(f->st, &f->p, c, n, now, cb, NULL);
+    wait_cb();
+}
+
+static void claim(fx *f, int64_t now, store_flush **out, size_t *n)
+{
+    cb_status = 99;
+    f->st->ops->claim_flush(f->st, &f->p, now, 8, &f->a, out, n, cb, NULL);
+    wait_cb();
+}
+
+static void flushed(fx *f, store_flush *fl, int64_t now)
+{
+    cb_status = 99;
+    f->st->ops->flushed(f->st, &f->p, fl, true, now, cb, NULL);
+    wait_cb();
+}
+
+static void test_first_sight_creates_then_duplicates_count(void **state)
+{
+    fx *f = *state;
+    store_item a = item("fp1", "A", "ns", "ns:Pod:p");
+    decide(f, &a, 1, T0);
+    assert_int_equal(a.verdict, STORE_CREATE);
+    commit_one(f, &a, true, "ns/rr-fp1", T0);
+    for (int i = 2; i <= 4; i++) {
+        store_item d = item("fp1", "A", "ns", "ns:Pod:p");
+        decide(f, &d, 1, T0 + i);
+        assert_int_equal(d.verdict, STORE_DUPLICATE);
+        assert_int_equal(d.count, i);
+        assert_string_equal(d.ref, "ns/rr-fp1");
+        assert_int_equal(d.first_seen_ms, T0);
+        assert_int_equal(d.last_seen_ms, T0 + i);
+    }
+}
+
+static void test_duplicate_refreshes_ttl(void **state)
+{
+    fx *f = *state;
+    store_item a = item("fp1", "A", "ns", "r");
+    decide(f, &a, 1, T0);
+    commit_one(f, &a, true, "ns/rr", T0);
+    int64_t t = T0;
+    for (int i = 0; i < 5; i++) {   /* each sighting just inside the TTL keeps it alive */
+        t += f->p.dedup_ttl_ms - 1;
+        store_item d = item("fp1", "A", "ns", "r");
+        decide(f, &d, 1, t);
+        assert_int_equal(d.verdict, STORE_DUPLICATE);
+    }
+    store_item late = item("fp1", "A", "ns", "r");
+    decide(f, &late, 1, t + f->p.dedup_ttl_ms);
+    assert_int_equal(late.verdict, STORE_CREATE);
+}
+
+static void test_concurrent_sighting_waits_for_the_lease(void **state)
+{
+    fx *f = *state;
+    store_item a = item("fp1", "A", "ns", "r"), b = item("fp1", "A", "ns", "r");
+    decide(f, &a, 1, T0);
+    decide(f, &b, 1, T0 + 1);
+    assert_int_equal(a.verdict, STORE_CREATE);
+    assert_int_equal(b.verdict, STORE_IN_PROGRESS);
+    commit_one(f, &a, true, "ns/rr", T0 + 2);
+    store_item c = item("fp1", "A", "ns", "r");
+    decide(f, &c, 1, T0 + 3);
+    assert_int_equal(c.verdict, STORE_DUPLICATE);
+    assert_int_equal(c.count, 2);
+}
+
+static void test_expired_lease_is_taken_over(void **state)
+{
+    fx *f = *state;
+    store_item a = item("fp1", "A", "ns", "r");
+    decide(f, &a, 1, T0);
+    store_item b = item("fp1", "A", "ns", "r");
+    decide(f, &b, 1, T0 + f->p.lease_ms - 1);
+    assert_int_equal(b.verdict, STORE_IN_PROGRESS);
+    decide(f, &b, 1, T0 + f->p.lease_ms + 1);
+    assert_int_equal(b.verdict, STORE_CREATE);
+    assert_true(b.lease != a.lease);
+    /* the dead creator's late commit must not overwrite the new owner */
+    commit_one(f, &a, true, "ns/old", T0 + f->p.lease_ms + 2);
+    commit_one(f, &b, true, "ns/new", T0 + f->p.lease_ms + 3);
+    store_item c = item("fp1", "A", "ns", "r");
+    decide(f, &c, 1, T0 + f->p.lease_ms + 4);
+    assert_int_equal(c.verdict, STORE_DUPLICATE);
+    assert_string_equal(c.ref, "ns/new");
+}
+
+static void test_failed_creation_releases_the_lease(void **state)
+{
+    fx *f = *state;
+    store_item a = item("fp1", "A", "ns", "r");
+    decide(f, &a, 1, T0);
+    commit_one(f, &a, false, NULL, T0 + 1);
+    store_item b = item("fp1", "A", "ns", "r");
+    decide(f, &b, 1, T0 + 2);
+    assert_int_equal(b.verdict, STORE_CREATE);
+}
+
+static void test_resolution_closes_window_and_stale_firing_is_ignored(void **state)
+{
+    fx *f = *state;
+    store_item a = item("fp1", "A", "ns", "r");
+    a.firing_ms = T0 - 1000;
+    decide(f, &a, 1, T0);
+    commit_one(f, &a, true, "ns/rr", T0);
+    store_item r = item("fp1", "A", "ns", "r");
+    r.resolved = true;
+    r.firing_ms = T0 - 1000;
+    decide(f, &r, 1, T0 + 10);
+    assert_int_equal(r.verdict, STORE_RESOLVED);
+    assert_string_equal(r.ref, "ns/rr");
+    store_item stale = item("fp1", "A", "ns", "r");
+    stale.firing_ms = T0 - 1000;
+    decide(f, &stale, 1, T0 + 20);
+    assert_int_equal(stale.verdict, STORE_STALE);
+    store_item fresh = item("fp1", "A", "ns", "r");
+    fresh.firing_ms = T0 + 15;
+    decide(f, &fresh, 1, T0 + 30);
+    assert_int_equal(fresh.verdict, STORE_CREATE);
+}
+
+static void test_resolved_only_records_nothing_to_create(void **state)
+{
+    fx *f = *state;
+    store_item r = item("fp9", "A", "ns", "r");
+    r.resolved = true;
+    r.firing_ms = T0 - 5;
+    decide(f, &r, 1, T0);
+    assert_int_equal(r.verdict, STORE_RESOLVED);
+    assert_null(r.ref);
+}
+
+static void test_same_alert_twice_in_one_batch_is_created_once(void **state)
+{
+    fx *f = *state;
+    store_item b[2] = {item("fp1", "A", "ns", "r"), item("fp1", "A", "ns", "r")};
+    decide(f, b, 2, T0);
+    assert_int_equal(b[0].verdict, STORE_CREATE);
+    assert_int_equal(b[1].verdict, STORE_IN_PROGRESS);
+}
+
+static void test_pattern_storm_opens_on_the_sixth_distinct_resource(void **state)
+{
+    fx *f = *state;
+    char fp[16][8], res[16][16];
+    store_item it[16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(fp[i], sizeof fp[i], "fp%d", i);
+        snprintf(res[i], sizeof res[i], "ns:Pod:p%d", i);
+        it[i] = item(fp[i], "Crash", "ns", res[i]);
+        decide(f, &it[i], 1, T0 + i);
+        if (i < 5) {
+            assert_int_equal(it[i].verdict, STORE_CREATE);
+            commit_one(f, &it[i], true, "ns/rr", T0 + i);
+        }
+    }
+    assert_int_equal(it[5].verdict, STORE_STORM_CREATE);
+    assert_string_equal(it[5].storm_type, "pattern");
+    assert_int_equal(it[5].count, 1);
+    assert_int_equal(it[5].n_storm_resources, 1);
+    /* while the storm RR is being created, later storm alerts wait */
+    assert_int_equal(it[6].verdict, STORE_IN_PROGRESS);
+    assert_int_equal(it[7].verdict, STORE_IN_PROGRESS);
+    commit_one(f, &it[5], true, "ns/rr-storm-x", T0 + 9);
+    decide(f, &it[6], 1, T0 + 10);
+    assert_int_equal(it[6].verdict, STORE_AGGREGATED);
+    assert_int_equal(it[6].count, 2);
+    assert_string_equal(it[6].ref, "ns/rr-storm-x");
+    assert_memory_equal(it[6].storm_hash, it[5].storm_hash, 64);
+    /* a folded alert repeating is a duplicate of the storm RR, not a second fold */
+    store_item again = item(fp[6], "Crash", "ns", res[6]);
+    decide(f, &again, 1, T0 + 11);
+    assert_int_equal(again.verdict, STORE_DUPLICATE);
+    assert_string_equal(again.ref, "ns/rr-storm-x");
+}
+
+static void test_storm_is_per_name_and_namespace(void **state)
+{
+    fx *f = *state;
+    /* 5 distinct pods in each of two namespaces: counted together they would be a pattern
+     * storm from the 6th alert on; per namespace neither is one */
+    char fp[11][8], res[11][24];
+    for (int i = 0; i < 11; i++) {
+        snprintf(fp[i], sizeof fp[i], "fp%d", i);
+        snprintf(res[i], sizeof res[i], "ns%d:Pod:p%d", i % 2, i);
+        store_item it = item(fp[i], "Crash", i % 2 ? "b" : "a", res[i]);
+        decide(f, &it, 1, T0 + i);
+        assert_int_equal(it.verdict, i < 10 ? STORE_CREATE : STORE_STORM_CREATE);
+        commit_one(f, &it, true, "x/rr", T0 + i);
+    }
+}
+
+static void test_batch_of_fifty_is_one_storm_with_count_fifty(void **state)
+{
+    fx *f = *state;
+    store_item it[50];
+    char fp[50][8], res[50][24];
+    for (int i = 0; i < 50; i++) {
+        snprintf(fp[i], sizeof fp[i], "f%d", i);
+        snprintf(res[i], sizeof res[i], "checkout:Pod:w%02d", i);
+        it[i] = item(fp[i], "OOM", "checkout", res[i]);
+    }
+    decide(f, it, 50, T0);
+    int creators = 0, members = 0;
+    for (int i = 0; i < 50; i++) {
+        if (it[i].verdict == STORE_STORM_CREATE) {
+            creators++;
+            assert_int_equal(it[i].count, 50);
+            assert_int_equal(it[i].n_storm_resources, 50);
+        } else {
+            assert_int_equal(it[i].verdict, STORE_MEMBER);
+            members++;
+        }
+    }
+    assert_int_equal(creators, 1);
+    assert_int_equal(members, 49);
+    store_commit c[50];
+    for (int i = 0; i < 50; i++)
+        c[i] = (store_commit){it[i].fingerprint, "OOM", "checkout", it[i].verdict, it[i].lease, true, "checkout/rr-storm-1"};
+    commit_many(f, c, 50, T0 + 1);
+    store_item d = item(fp[7], "OOM", "checkout", res[7]);
+    decide(f, &d, 1, T0 + 2);
+    assert_int_equal(d.verdict, STORE_DUPLICATE);
+    assert_string_equal(d.ref, "checkout/rr-storm-1");
+}
+
+static void test_rate_storm_uses_a_sliding_window(void **state)
+{
+    fx *f = *state;
+    f->p.pattern_threshold = 1000;
+    char fp[40][8], res[40][16];
+    int64_t t = T0;
+    /* 10 new alerts, then one more 61 s after the first: the window slid, no storm */
+    for (int i = 0; i < 10; i++) {
+        snprintf(fp[i], 8, "r%d", i);
+        snprintf(res[i], 16, "n:Pod:%d", i);
+        store_item it = item(fp[i], "Rate", "n", res[i]);
+        decide(f, &it, 1, t + i * 100);
+        assert_int_equal(it.verdict, STORE_CREATE);
+        commit_one(f, &it, true, "n/rr", t);
+    }
+    snprintf(fp[10], 8, "r10");
+    store_item late = item(fp[10], "Rate", "n", "n:Pod:10");
+    decide(f, &late, 1, t + 61000);
+    assert_int_equal(late.verdict, STORE_CREATE);
+    commit_one(f, &late, true, "n/rr", t + 61000);
+    /* now 10 more within a second: 11 arrivals inside 60 s → rate storm */
+    store_item last = {0};
+    for (int i = 11; i < 21; i++) {
+        snprintf(fp[i], 8, "r%d", i);
+        snprintf(res[i], 16, "n:Pod:%d", i);
+        last = item(fp[i], "Rate", "n", res[i]);
+        decide(f, &last, 1, t + 61000 + i);
+        if (last.verdict == STORE_CREATE) commit_one(f, &last, true, "n/rr", t + 61000 + i);
+        else break;
+    }
+    assert_int_equal(last.verdict, STORE_STORM_CREATE);
+    assert_string_equal(last.storm_type, "rate");
+}
+
+static void test_storm_window_ends_and_a_new_one_opens(void **state)
+{
+    fx *f = *state;
+    store_item it[8];
+    char fp[8][8], res[8][16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(fp[i], 8, "w%d", i);
+        snprintf(res[i], 16, "n:Pod:%d", i);
+        it[i] = item(fp[i], "W", "n", res[i]);
+    }
+    decide(f, it, 7, T0);   /* 7 distinct > 5 → storm at once */
+    assert_int_equal(it[0].verdict, STORE_STORM_CREATE);
+    store_commit c = {it[0].fingerprint, "W", "n", STORE_STORM_CREATE, it[0].lease, true, "n/rr-storm-a"};
+    commit_many(f, &c, 1, T0 + 1);
+    decide(f, &it[7], 1, T0 + f->p.storm_window_ms + 1);
+    assert_int_equal(it[7].verdict, STORE_STORM_CREATE);   /* flag still on, window over */
+    assert_memory_not_equal(it[7].storm_hash, it[0].storm_hash, 64);
+}
+
+static void test_flush_claims_a_changed_window_once(void **state)
+{
+    fx *f = *state;
+    store_item it[8];
+    char fp[8][8], res[8][16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(fp[i], 8, "s%d", i);
+        snprintf(res[i], 16, "n:Pod:%d", i);
+        it[i] = item(fp[i], "S", "n", res[i]);
+    }
+    decide(f, it, 6, T0);
+    store_commit c = {it[0].fingerprint, "S", "n", STORE_STORM_CREATE, it[0].lease, true, "n/rr-storm-s"};
+    commit_many(f, &c, 1, T0);
+    store_flush *out;
+    size_t n;
+    claim(f, T0 + 5000, &out, &n);
+    assert_int_equal(n, 0);   /* nothing changed since the RR was written */
+    decide(f, &it[6], 1, T0 + 10);
+    decide(f, &it[7], 1, T0 + 20);
+    assert_int_equal(it[7].verdict, STORE_AGGREGATED);
+    claim(f, T0 + 500, &out, &n);
+    assert_int_equal(n, 0);   /* last write under update_interval ago */
+    claim(f, T0 + 1500, &out, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].count, 8);
+    assert_int_equal(out[0].n_resources, 8);
+    assert_string_equal(out[0].ref, "n/rr-storm-s");
+    store_flush *again;
+    size_t n2;
+    claim(f, T0 + 1600, &again, &n2);
+    assert_int_equal(n2, 0);   /* claimed: one writer */
+    flushed(f, &out[0], T0 + 1700);
+    claim(f, T0 + 5000, &again, &n2);
+    assert_int_equal(n2, 0);   /* clean now */
+}
+
+static void test_storm_disabled_creates_individually(void **state)
+{
+    fx *f = *state;
+    f->p.storm_enabled = false;
+    store_item it[20];
+    char fp[20][8], res[20][16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(fp[i], 8, "d%d", i);
+        snprintf(res[i], 16, "n:Pod:%d", i);
+        it[i] = item(fp[i], "D", "n", res[i]);
+    }
+    decide(f, it, 20, T0);
+    for (int i = 0; i < 20; i++) assert_int_equal(it[i].verdict, STORE_CREATE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_first_sight_creates_then_duplicates_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_refreshes_ttl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_sighting_waits_for_the_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_lease_is_taken_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_creation_releases_the_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resolution_closes_window_and_stale_firing_is_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resolved_only_records_nothing_to_create, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_alert_twice_in_one_batch_is_created_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pattern_storm_opens_on_the_sixth_distinct_resource, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storm_is_per_name_and_namespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_of_fifty_is_one_storm_with_count_fifty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_storm_uses_a_sliding_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storm_window_ends_and_a_new_one_opens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_claims_a_changed_window_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storm_disabled_creates_individually, setup, teardown),
+    };
+    int failed = cmocka_run_group_tests_name("store_memory", tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("store_redis", tests, redis_group_setup, redis_group_teardown);
+    return failed;
+}
