@@ -295,6 +295,7 @@ static void start_create(preq *p, size_t i, bool storm)
     spec->environment = policy_environment(p->cfg, s->namespace);
     spec->priority = policy_priority(p->cfg, s, spec->environment);
     spec->fallback_namespace = p->cfg->fallback_namespace;
+    spec->cfg = p->cfg;
     spec->now_ms = time_now_ms();
     spec->max_payload_bytes = p->cfg->max_payload_bytes;
     if (storm) {

@@ -681,10 +681,30 @@ static void conn_start_reading(http_conn *c)
 
 /* ---- accepting ---------------------------------------------------------------------- */
 
-static void on_connection(uv_stream_t *ls, int status)
+/* Sets up a connection around an initialised c->tcp; false if it was refused. */
+static bool conn_begin(http_server *s, http_conn *c, int total)
 {
-    http_server *s = ls->data;
-    if (status < 0) return;
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (s->lim.max_connections > 0 && total > s->lim.max_connections) {
+        static const char busy[] =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Retry-After: 1\r\nConnection: close\r\nContent-Length: 84\r\n\r\n"
+            "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"connection limit reached\"}}  ";
+        uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        conn_close(c);
+        return false;
+    }
+    llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
+    c->parser.data = c;
+    c->state = ST_READ;
+    timer_set(c, s->lim.idle_timeout_ms);
+    conn_start_reading(c);
+    return true;
+}
+
+static http_conn *conn_new(http_server *s, int *total)
+{
     http_conn *c = xcalloc(1, sizeof *c);
     c->srv = s;
     uv_tcp_init(s->loop, &c->tcp);
@@ -695,27 +715,33 @@ static void on_connection(uv_stream_t *ls, int status)
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    int total = atomic_fetch_add(&total_conns, 1) + 1;
+    *total = atomic_fetch_add(&total_conns, 1) + 1;
+    return c;
+}
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+    http_server *s = ls->data;
+    if (status < 0) return;
+    int total;
+    http_conn *c = conn_new(s, &total);
     if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
         conn_close(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    if (s->lim.max_connections > 0 && total > s->lim.max_connections) {
-        static const char busy[] =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            "Retry-After: 1\r\nConnection: close\r\nContent-Length: 84\r\n\r\n"
-            "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"connection limit reached\"}}  ";
-        uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
-        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    conn_begin(s, c, total);
+}
+
+int http_server_adopt(http_server *s, int fd)
+{
+    int total;
+    http_conn *c = conn_new(s, &total);
+    int rc = uv_tcp_open(&c->tcp, fd);
+    if (rc < 0) {
         conn_close(c);
-        return;
+        return rc;
     }
-    llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
-    c->parser.data = c;
-    c->state = ST_READ;
-    timer_set(c, s->lim.idle_timeout_ms);
-    conn_start_reading(c);
+    return conn_begin(s, c, total) ? 0 : UV_EBUSY;
 }
 
 int http_listen_socket(const char *addr, int port_override, int *port_out, char *err, size_t errlen)

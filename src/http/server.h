@@ -76,6 +76,10 @@ http_server *http_server_new(uv_loop_t *loop, int listen_fd, const http_route *r
                              size_t nroutes, const http_limits *lim, http_observer obs,
                              void *obs_data, char *err, size_t errlen);
 
+/* Serves an already-connected stream socket (e.g. one end of a socketpair), as if it had
+ * been accepted: for tests and fuzzing of the real request path. Takes ownership of fd. */
+int http_server_adopt(http_server *s, int fd);
+
 /* Stops accepting and closes idle connections; in-flight requests are still answered.
  * cb runs once every connection is gone. */
 void http_server_drain(http_server *s, void (*cb)(http_server *s, void *data), void *data);

@@ -14,6 +14,8 @@ typedef struct rr_spec {
     const char  *environment;
     const char  *priority;
     const char  *fallback_namespace;
+    const void  *cfg;             /* the request's config (const config *): the Kubernetes
+                                   * sink re-classifies environment and priority with it */
     int64_t      now_ms;
     size_t       max_payload_bytes;
     /* storm RR */

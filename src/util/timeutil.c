@@ -2,6 +2,7 @@
  * so no libc time zone state is touched on a worker thread. */
 #include "util/timeutil.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -81,7 +82,10 @@ int time_parse_rfc3339(const char *s, size_t len, int64_t *ms_out)
         digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
         digits(s + 17, 2, &se))
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return -1;
+    static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return -1;   /* Go rejects :60 too */
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] + (mo == 2 && leap)) return -1;
     size_t i = 19;
     if (i < len && s[i] == '.') {
         size_t start = ++i;

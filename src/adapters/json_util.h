@@ -1,0 +1,59 @@
+/* json_util.h: the strict JSON front end the adapters share (implemented in common.c).
+ * cJSON is fast but lenient; these helpers add what a network parser needs: UTF-8
+ * validation, a cheap depth pre-scan, no trailing data, no control bytes, no NUL in
+ * strings, Go-like field lookup, and errors that name the field. */
+#ifndef SGW_ADAPTERS_JSON_UTIL_H
+#define SGW_ADAPTERS_JSON_UTIL_H
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "adapters/adapter.h"
+#include "util/arena.h"
+
+/* Labels (or annotations) one signal may carry. Real alerts carry tens; the cap stops a small
+ * body from multiplying (N alerts each inheriting C common labels cost N x C entries).
+ * A candidate for adapter_limits. */
+#define AJSON_MAX_LABELS 512
+
+/* Default limits when a caller passes lim == NULL (the config defaults). */
+extern const adapter_limits ajson_default_limits;
+
+/* Sets err (may be NULL) and returns st. The message is cut at a UTF-8 boundary. */
+int ajson_fail(adapter_error *err, adapter_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Validates body (UTF-8, bytes outside strings, nesting <= max_depth, no NUL) and parses it.
+ * On success *root is a cJSON tree the caller must cJSON_Delete; on failure *root is NULL. */
+int ajson_parse(const char *body, size_t len, int max_depth, cJSON **root, adapter_error *err);
+
+/* Member lookup with Go encoding/json semantics for struct fields: ASCII case-insensitive,
+ * the last matching member wins, JSON null counts as absent (returns NULL). */
+const cJSON *ajson_get(const cJSON *obj, const char *name);
+
+/* Writes "path.name" (or "name" when path is empty) into buf, for error messages. */
+const char *ajson_field(char *buf, size_t n, const char *path, const char *name);
+
+/* Optional string member: absent/null → *out = NULL, 0; not a string → ADAPTER_E_TYPE.
+ * *out is borrowed from the cJSON tree. */
+int ajson_opt_string(const cJSON *obj, const char *name, const char *path, const char **out,
+                     adapter_error *err);
+
+/* Optional RFC 3339 member: absent, null or Go's zero time → *ms = 0; a non-string or an
+ * unparsable string → ADAPTER_E_TYPE. */
+int ajson_opt_time(const cJSON *obj, const char *name, const char *path, int64_t *ms,
+                   adapter_error *err);
+
+/* Reads an optional object of strings into *out (unsorted; keys and values copied into the
+ * arena). Absent or null → empty map. A non-object, or a non-string value, → ADAPTER_E_TYPE
+ * naming "path" or "path.key". */
+int ajson_string_map(const cJSON *obj, const char *path, arena *a, sig_map *out, adapter_error *err);
+
+/* Prints item compactly into the arena; NULL (and *len 0) if longer than max bytes. */
+const char *ajson_payload(const cJSON *item, size_t max, arena *a, size_t *len);
+
+/* Bytes of a key worth showing in a message: printf("%.*s", AJSON_KEY(k)). */
+#define AJSON_KEY_MAX 64
+#define AJSON_KEY(k) (int)ajson_key_len(k), (k)
+size_t ajson_key_len(const char *k);
+
+#endif

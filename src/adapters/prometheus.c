@@ -1,0 +1,195 @@
+/* prometheus.c: Alertmanager webhook (payload version 4) → one normalised signal per alert.
+ * Every alert is returned (upstream kept only alerts[0]); the first invalid alert rejects the
+ * whole webhook, because Alertmanager does not retry a 4xx and a partial accept would hide it. */
+#include "adapters/adapter.h"
+#include "adapters/json_util.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Resource labels in precedence order: the first one with a non-empty value wins, so
+ * {pod, node} is a Pod. An empty label counts as absent, as everywhere in Prometheus
+ * (upstream 4.2 used presence, which turned {pod:"", node:"w1"} into a 400). */
+static const struct { const char *label, *kind; } resource_labels[] = {
+    {"pod", "Pod"},          {"deployment", "Deployment"}, {"statefulset", "StatefulSet"},
+    {"daemonset", "DaemonSet"}, {"node", "Node"},          {"service", "Service"},
+};
+
+static bool is_hex16(const char *s)
+{
+    for (int i = 0; i < 16; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+    }
+    return s[16] == '\0';
+}
+
+/* Merges two sorted, duplicate-free maps; on equal keys over's value wins (alert values beat
+ * the group's common ones, gateway.md 3). Linear; and when base adds no new key (the usual
+ * case: commonLabels is a subset of every alert's labels) the result is over itself. */
+static sig_map merge_maps(const sig_map *base, const sig_map *over, arena *a)
+{
+    size_t extra = 0, i = 0, j = 0;
+    while (i < base->n) {
+        int cmp = j < over->n ? strcmp(base->items[i].key, over->items[j].key) : -1;
+        if (cmp < 0) { extra++; i++; }
+        else if (cmp > 0) j++;
+        else { i++; j++; }
+    }
+    if (extra == 0) return *over;
+    sig_map m = {arena_alloc(a, (over->n + extra) * sizeof(sig_kv)), 0};
+    i = j = 0;
+    while (i < base->n || j < over->n) {
+        int cmp = i >= base->n ? 1 : j >= over->n ? -1 : strcmp(base->items[i].key, over->items[j].key);
+        if (cmp < 0) m.items[m.n++] = base->items[i++];
+        else if (cmp > 0) m.items[m.n++] = over->items[j++];
+        else { m.items[m.n++] = over->items[j++]; i++; }
+    }
+    return m;
+}
+
+static int parse_alert(const cJSON *al, size_t i, const sig_map *common_labels,
+                       const sig_map *common_annotations, int64_t now_ms, const adapter_limits *lim,
+                       arena *a, sig_signal *s, adapter_error *err)
+{
+    char path[48], field[64];
+    int rc;
+    snprintf(path, sizeof path, "alerts[%zu]", i);
+    if (!cJSON_IsObject(al)) return ajson_fail(err, ADAPTER_E_TYPE, "%s: expected an object", path);
+
+    const cJSON *lv = ajson_get(al, "labels");
+    if (!lv) return ajson_fail(err, ADAPTER_E_MISSING, "%s.labels is required", path);
+    sig_map own, annotations;
+    if ((rc = ajson_string_map(lv, ajson_field(field, sizeof field, path, "labels"), a, &own, err))) return rc;
+    sig_map_sort_dedup(&own);
+    if ((rc = ajson_string_map(ajson_get(al, "annotations"), ajson_field(field, sizeof field, path, "annotations"),
+                               a, &annotations, err)))
+        return rc;
+
+    int64_t starts, ends;
+    if ((rc = ajson_opt_time(al, "startsAt", path, &starts, err))) return rc;
+    if ((rc = ajson_opt_time(al, "endsAt", path, &ends, err))) return rc;
+
+    const char *status;
+    if ((rc = ajson_opt_string(al, "status", path, &status, err))) return rc;
+    if (!status) s->status = ends && ends <= now_ms ? SIG_RESOLVED : SIG_FIRING;
+    else if (strcmp(status, "firing") == 0) s->status = SIG_FIRING;
+    else if (strcmp(status, "resolved") == 0) s->status = SIG_RESOLVED;
+    else return ajson_fail(err, ADAPTER_E_TYPE, "%s.status: \"%.32s\" is neither firing nor resolved", path, status);
+
+    const char *fp;
+    if ((rc = ajson_opt_string(al, "fingerprint", path, &fp, err))) return rc;
+    if (fp && is_hex16(fp)) {
+        for (int k = 0; k < 16; k++) {
+            char c = fp[k];
+            s->am_fingerprint[k] = c >= 'A' && c <= 'F' ? (char)(c - 'A' + 'a') : c;
+        }
+        s->am_fingerprint[16] = '\0';
+    } else {
+        sig_am_fingerprint(&own, s->am_fingerprint);   /* over the alert's own labels, like Alertmanager */
+    }
+
+    /* Alert values override the group's common ones (gateway.md 3; upstream had it backwards). */
+    sig_map_sort_dedup(&annotations);
+    s->labels = merge_maps(common_labels, &own, a);
+    s->annotations = merge_maps(common_annotations, &annotations, a);
+    if (s->labels.n > AJSON_MAX_LABELS || s->annotations.n > AJSON_MAX_LABELS)
+        return ajson_fail(err, ADAPTER_E_TYPE, "%s: %zu labels and %zu annotations, more than the limit of %d each",
+                          path, s->labels.n, s->annotations.n, AJSON_MAX_LABELS);
+
+    s->name = sig_map_get(&s->labels, "alertname");
+    if (!s->name || !*s->name) return ajson_fail(err, ADAPTER_E_MISSING, "%s.labels.alertname is required", path);
+    s->severity = sig_severity_parse(sig_map_get(&s->labels, "severity"));
+
+    const char *ns = sig_map_get(&s->labels, "namespace");
+    if (!ns || !*ns) ns = sig_map_get(&s->labels, "exported_namespace");
+    s->namespace = ns ? ns : "";                       /* "" = cluster-scoped, not "default" */
+    s->res_namespace = s->namespace;
+    s->kind = "Unknown";
+    s->res_name = "unknown";
+    for (size_t k = 0; k < sizeof resource_labels / sizeof resource_labels[0]; k++) {
+        const char *v = sig_map_get(&s->labels, resource_labels[k].label);
+        if (v && *v) {
+            s->kind = resource_labels[k].kind;
+            s->res_name = v;
+            break;
+        }
+    }
+
+    s->firing_ms = starts;
+    s->ends_ms = ends;
+    s->received_ms = now_ms;
+    s->signal_type = "prometheus-alert";
+    s->source = "prometheus";
+    s->payload = ajson_payload(al, lim->max_payload_bytes, a, &s->payload_len);
+    sig_fingerprint(s);
+
+    adapter_error verr;
+    if ((rc = sig_validate(s, &verr))) return ajson_fail(err, (adapter_status)rc, "%s: %s", path, verr.message);
+    return ADAPTER_OK;
+}
+
+static int parse_webhook(const cJSON *root, int64_t now_ms, const adapter_limits *lim, arena *a,
+                         sig_signal **out, size_t *n, adapter_error *err)
+{
+    int rc;
+    if (!cJSON_IsObject(root))
+        return ajson_fail(err, ADAPTER_E_TYPE, "body: expected a JSON object (Alertmanager webhook)");
+
+    const cJSON *ver = ajson_get(root, "version");
+    if (ver && !cJSON_IsString(ver))
+        return ajson_fail(err, ADAPTER_E_VERSION, "version: expected the string \"4\"");
+    if (ver && strcmp(ver->valuestring, "4") != 0)
+        return ajson_fail(err, ADAPTER_E_VERSION, "unsupported webhook version \"%.16s\" (expected \"4\")",
+                          ver->valuestring);
+
+    const cJSON *alerts = ajson_get(root, "alerts");
+    if (!alerts) return ajson_fail(err, ADAPTER_E_MISSING, "alerts is required");
+    if (!cJSON_IsArray(alerts)) return ajson_fail(err, ADAPTER_E_TYPE, "alerts: expected an array");
+    size_t count = 0;
+    for (const cJSON *c = alerts->child; c; c = c->next) count++;
+    if (count == 0) return ajson_fail(err, ADAPTER_E_EMPTY, "alerts is empty");
+    if (count > lim->max_alerts)
+        return ajson_fail(err, ADAPTER_E_TOO_MANY, "%zu alerts in one webhook, more than the limit of %zu",
+                          count, lim->max_alerts);
+
+    sig_map common_labels, common_annotations;
+    if ((rc = ajson_string_map(ajson_get(root, "commonLabels"), "commonLabels", a, &common_labels, err))) return rc;
+    if ((rc = ajson_string_map(ajson_get(root, "commonAnnotations"), "commonAnnotations", a, &common_annotations, err)))
+        return rc;
+    sig_map_sort_dedup(&common_labels);
+    sig_map_sort_dedup(&common_annotations);
+
+    sig_signal *sigs = arena_calloc(a, count * sizeof *sigs);
+    size_t i = 0;
+    for (const cJSON *al = alerts->child; al; al = al->next, i++)
+        if ((rc = parse_alert(al, i, &common_labels, &common_annotations, now_ms, lim, a, &sigs[i], err)))
+            return rc;
+    *out = sigs;
+    *n = count;
+    return ADAPTER_OK;
+}
+
+int adapter_prometheus_parse(const char *body, size_t len, int64_t now_ms,
+                             const adapter_limits *lim, arena *a,
+                             sig_signal **out, size_t *n, adapter_error *err)
+{
+    if (!lim) lim = &ajson_default_limits;
+    *out = NULL;
+    *n = 0;
+    if (err) {
+        err->status = ADAPTER_OK;
+        err->message[0] = '\0';
+    }
+    cJSON *root;
+    int rc = ajson_parse(body, len, lim->max_depth, &root, err);
+    if (rc) return rc;
+    rc = parse_webhook(root, now_ms, lim, a, out, n, err);
+    cJSON_Delete(root);
+    if (rc) {
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
