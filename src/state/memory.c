@@ -229,14 +229,16 @@ static int gc_storm(const char *key, void *v, void *ctx)
 {
     int64_t now = *(int64_t *)ctx;
     storm_state *s = v;
-    bool window_live = s->w.open && (s->w.state == REC_PENDING || s->w.dirty);
-    int64_t newest = 0;
+    /* a window still being created by a live request stays; anything else idle for 15
+     * minutes (longer than any window, flag or dedup TTL) is dead, including a pending
+     * window whose creator died and a dirty one whose RR writes keep failing */
+    if (s->w.open && s->w.state == REC_PENDING && s->w.lease_expires > now) return 0;
+    int64_t newest = s->w.open ? (s->w.last_seen > s->w.start ? s->w.last_seen : s->w.start) : 0;
     for (size_t i = 0; i < s->rate_n; i++)
         if (s->rate[i] > newest) newest = s->rate[i];
     for (size_t i = 0; i < s->pat_n; i++)
         if (s->pat[i].ts > newest) newest = s->pat[i].ts;
-    /* windows are at most a few minutes: 15 minutes idle is safely dead */
-    if (!window_live && s->flag_until <= now && newest + 15 * 60000 <= now) {
+    if (s->flag_until <= now && newest + 15 * 60000 <= now) {
         storm_free(s);
         return 1;
     }

@@ -366,6 +366,7 @@ static void schedule_reconnect(rstore *s)
 static void set_down(rstore *s, const char *why)
 {
     snprintf(s->last_error, sizeof s->last_error, "%s", why);
+    if (s->closing) return;
     if (!s->down_since_ms) {
         s->down_since_ms = time_now_ms();
         log_msg(LOG_ERROR, "redis unavailable", "error", why);
@@ -391,11 +392,11 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     rstore *s = ac->data;
     if (!s) return;
     s->ac = NULL;
-    set_down(s, ac->errstr[0] ? ac->errstr : "disconnected");
     if (s->closing) {
         s->pending_handles--;
         return;
     }
+    set_down(s, ac->errstr[0] ? ac->errstr : "disconnected");
     schedule_reconnect(s);
 }
 

@@ -1,0 +1,384 @@
+-- decide.lua: classify a whole webhook's alerts in ONE atomic step (store.h decide()).
+-- Same semantics as src/state/memory.c decide_locked(); key schema in docs/redis-keys.md.
+--
+-- ARGV: prefix, now_ms, dedup_ttl_ms, lease_ms, storm_enabled(0/1), rate_threshold,
+--       rate_window_ms, pattern_threshold, pattern_window_ms, storm_window_ms,
+--       storm_flag_ttl_ms, storm_max_resources, n,
+--       then n groups of 7: fingerprint, name, namespace, resource_id, resolved(0/1),
+--       firing_ms, ref
+-- Reply: n arrays, in input order:
+--   {verdict, count, first_seen_ms, last_seen_ms, lease, ref or "", storm_type or "",
+--    storm_start_ms, resources}
+--   verdict: 1 CREATE 2 STORM_CREATE 3 MEMBER 4 DUPLICATE 5 AGGREGATED 6 IN_PROGRESS
+--            7 RESOLVED 8 STALE
+--   ref: what memory.c leaves in item->ref: the record's / storm RR's ref for DUPLICATE,
+--        AGGREGATED, RESOLVED, STALE ("" = none); the caller's ref echoed otherwise.
+--   resources: STORM_CREATE only: the window's resources after the whole batch.
+--   The storm hash is not computed here: the caller hashes "<name>:<ns>:<storm_start_ms>".
+--
+-- Time is ARGV now_ms only. Every record carries its expiry (x) and is checked against
+-- now_ms; Redis TTLs are set with PEXPIREAT at the same instants so nothing outlives it.
+-- Pass 1 decides everything the fingerprint's own record decides; pass 2 takes the new
+-- alerts grouped by (name, namespace): the group is counted into the storm detectors as
+-- a whole, then each alert is created, folded into the storm window, or waits.
+
+local P            = ARGV[1]
+local now          = tonumber(ARGV[2])
+local dedup_ttl    = tonumber(ARGV[3])
+local lease_ms     = tonumber(ARGV[4])
+local storm_on_cfg = ARGV[5] == '1'
+local rate_thr     = tonumber(ARGV[6])
+local rate_win     = tonumber(ARGV[7])
+local pat_thr      = tonumber(ARGV[8])
+local pat_win      = tonumber(ARGV[9])
+local storm_win    = tonumber(ARGV[10])
+local flag_ttl     = tonumber(ARGV[11])
+local max_res      = tonumber(ARGV[12])
+local n            = tonumber(ARGV[13])
+
+local CREATE, STORM_CREATE, MEMBER, DUPLICATE, AGGREGATED, IN_PROGRESS, RESOLVED, STALE =
+    1, 2, 3, 4, 5, 6, 7, 8
+local KEEP_MS = 60000           -- detector and window keys outlive their window by this
+
+local function istr(v) return string.format('%d', v) end
+
+-- ---- items and replies ---------------------------------------------------------------
+
+local items, out = {}, {}
+for i = 1, n do
+    local b = 13 + (i - 1) * 7
+    items[i] = {
+        fp = ARGV[b + 1], name = ARGV[b + 2], ns = ARGV[b + 3], res = ARGV[b + 4],
+        resolved = ARGV[b + 5] == '1', firing = tonumber(ARGV[b + 6]) or 0, ref = ARGV[b + 7],
+    }
+    -- verdict, count, first, last, lease, ref, storm type, storm start, resources
+    out[i] = {IN_PROGRESS, 0, 0, 0, 0, items[i].ref, '', 0, {}}
+end
+
+local function set_counts(o, count, first, last)
+    o[2], o[3], o[4] = count, first, last
+end
+
+-- ---- the batch lease (one token per call, taken only when something needs it) ---------
+
+local batch_lease = nil
+local function get_lease()
+    if not batch_lease then batch_lease = redis.call('INCR', P .. 'lease') end
+    return batch_lease
+end
+
+-- ---- dedup records: read once, changed in Lua, written back at the end ----------------
+-- record = {s = 'p'|'c'|'r', ref, n, f, l, x, lease, le, rf}
+
+local recs, rec_dirty, rec_order = {}, {}, {}
+
+local function dkey(fp) return P .. 'd:' .. fp end
+
+local function rec_load(fp)
+    local h = redis.call('HGETALL', dkey(fp))
+    if #h == 0 then return false end
+    local t = {}
+    for k = 1, #h, 2 do t[h[k]] = h[k + 1] end
+    return {
+        s = t.s or 'c', ref = t.ref or '', n = tonumber(t.n) or 0, f = tonumber(t.f) or 0,
+        l = tonumber(t.l) or 0, x = tonumber(t.x) or 0, lease = tonumber(t.lease) or 0,
+        le = tonumber(t.le) or 0, rf = tonumber(t.rf) or 0,
+    }
+end
+
+local function rec_get(fp)
+    local r = recs[fp]
+    if r == nil then
+        r = rec_load(fp)
+        recs[fp] = r
+    end
+    return r or nil
+end
+
+local function rec_touch(fp)
+    if not rec_dirty[fp] then
+        rec_dirty[fp] = true
+        rec_order[#rec_order + 1] = fp
+    end
+end
+
+local function rec_put(fp, r) recs[fp] = r; rec_touch(fp) end
+local function rec_del(fp) recs[fp] = false; rec_touch(fp) end
+
+local function rec_blank()
+    return {s = 'r', ref = '', n = 0, f = 0, l = 0, x = 0, lease = 0, le = 0, rf = 0}
+end
+
+-- as memory.c rec_expired(): a pending record lives while its lease or its TTL does
+local function rec_expired(r)
+    if r.s == 'p' then return r.le + 1 <= now and r.x <= now end
+    return r.x <= now
+end
+
+-- a pending record owned by lease (new_lease_pending())
+local function rec_pending(fp, r, ref, lease)
+    r = r or rec_blank()
+    r.s, r.ref, r.n, r.f, r.l = 'p', ref, 1, now, now
+    r.lease, r.le, r.x = lease, now + lease_ms, now + lease_ms + dedup_ttl
+    rec_put(fp, r)
+end
+
+local function rec_write_all()
+    for _, fp in ipairs(rec_order) do
+        local r, k = recs[fp], dkey(fp)
+        if r then
+            redis.call('HSET', k, 's', r.s, 'ref', r.ref, 'n', istr(r.n), 'f', istr(r.f),
+                'l', istr(r.l), 'x', istr(r.x), 'lease', istr(r.lease), 'le', istr(r.le),
+                'rf', istr(r.rf))
+            redis.call('PEXPIREAT', k, istr(r.x))
+        else
+            redis.call('DEL', k)
+        end
+    end
+end
+
+-- ---- storm windows ---------------------------------------------------------------------
+-- window = {start, s = 'p'|'c', ref, lease, le, n, ls, type, dirty, lf, fl, fle, x}
+-- plus res (list), has (set), added (resources to RPUSH), fresh (a new window)
+
+local WIN_NUM = {'start', 'lease', 'le', 'n', 'ls', 'dirty', 'lf', 'fl', 'fle', 'x'}
+
+local function win_load(key)
+    local h = redis.call('HGETALL', P .. 'w:' .. key)
+    if #h == 0 then return nil end
+    local t = {}
+    for k = 1, #h, 2 do t[h[k]] = h[k + 1] end
+    local w = {s = t.s or 'c', ref = t.ref or '', type = t.type or ''}
+    for _, f in ipairs(WIN_NUM) do w[f] = tonumber(t[f]) or 0 end
+    if w.x <= now then return nil end   -- past its expiry: gone (Redis drops it too)
+    w.res = redis.call('LRANGE', P .. 'wr:' .. key, 0, -1)
+    w.has, w.added = {}, {}
+    for _, r in ipairs(w.res) do w.has[r] = true end
+    return w
+end
+
+local function win_clear(key)
+    redis.call('DEL', P .. 'w:' .. key, P .. 'wr:' .. key)
+end
+
+local function win_add_resource(w, res)
+    if w.has[res] or #w.res >= max_res then return end
+    w.has[res] = true
+    w.res[#w.res + 1] = res
+    w.added[#w.added + 1] = res
+end
+
+-- writes a window changed by this batch; its TTL restarts from now
+local function win_save(key, w)
+    local wk, wrk = P .. 'w:' .. key, P .. 'wr:' .. key
+    if w.fresh then win_clear(key) end   -- a dead window's leftovers
+    w.x = now + flag_ttl + storm_win + KEEP_MS
+    redis.call('HSET', wk, 'start', istr(w.start), 's', w.s, 'ref', w.ref, 'lease', istr(w.lease),
+        'le', istr(w.le), 'n', istr(w.n), 'ls', istr(w.ls), 'type', w.type,
+        'dirty', istr(w.dirty), 'lf', istr(w.lf), 'fl', istr(w.fl), 'fle', istr(w.fle),
+        'x', istr(w.x))
+    for k = 1, #w.added, 500 do
+        redis.call('RPUSH', wrk, unpack(w.added, k, math.min(k + 499, #w.added)))
+    end
+    redis.call('PEXPIREAT', wk, istr(w.x))
+    redis.call('PEXPIREAT', wrk, istr(w.x))
+    if w.dirty == 1 then
+        -- the flush scan: score = when the window became dirty; the set lives as long
+        -- as the longest-lived dirty window in it
+        local ws = P .. 'ws'
+        redis.call('ZADD', ws, 'NX', istr(now), key)
+        if redis.call('PEXPIRETIME', ws) < w.x then redis.call('PEXPIREAT', ws, istr(w.x)) end
+    end
+end
+
+-- ---- storm detectors -------------------------------------------------------------------
+
+-- the flag: {until (0 = off), type}
+local function flag_get(key)
+    local fk = P .. 'f:' .. key
+    local t = redis.call('PEXPIRETIME', fk)
+    if t < 0 then return 0, '' end
+    return t, redis.call('GET', fk) or ''
+end
+
+-- Counts the group's arrivals (rate: one member per alert) and resources (pattern: one
+-- member per distinct resource, scored by last sighting), trimmed to their windows and to
+-- the threshold+1 newest (all that a decision needs, as memory.c's rings). Returns the
+-- storm type the detectors see now, or nil.
+local function detect(key, idxs)
+    local rk, pk = P .. 'r:' .. key, P .. 'p:' .. key
+    local lease = get_lease()
+    for _, j in ipairs(idxs) do
+        redis.call('ZADD', rk, istr(now), istr(lease) .. ':' .. j)
+        redis.call('ZADD', pk, istr(now), items[j].res)
+    end
+    redis.call('ZREMRANGEBYSCORE', rk, '-inf', istr(now - rate_win))
+    redis.call('ZREMRANGEBYRANK', rk, 0, -(rate_thr + 2))
+    redis.call('ZREMRANGEBYSCORE', pk, '-inf', istr(now - pat_win))
+    redis.call('ZREMRANGEBYRANK', pk, 0, -(pat_thr + 2))
+    redis.call('PEXPIREAT', rk, istr(now + rate_win + KEEP_MS))
+    redis.call('PEXPIREAT', pk, istr(now + pat_win + KEEP_MS))
+    if redis.call('ZCARD', rk) > rate_thr then return 'rate' end
+    if redis.call('ZCARD', pk) > pat_thr then return 'pattern' end
+    return nil
+end
+
+-- ---- pass 1: what the fingerprint's own record decides -----------------------------------
+
+local fresh, fresh_fp = {}, {}
+for i = 1, n do
+    local it, o = items[i], out[i]
+    local r = rec_get(it.fp)
+    if r and rec_expired(r) then
+        rec_del(it.fp)
+        r = nil
+    end
+    local decided = false
+    if it.resolved then
+        if r and r.s == 'p' and r.le > now then
+            o[1] = IN_PROGRESS                       -- nothing recorded
+        else
+            r = r or rec_blank()
+            o[1], o[6] = RESOLVED, r.ref
+            set_counts(o, r.n, r.f, r.l)
+            r.s = 'r'
+            if it.firing > r.rf then r.rf = it.firing end
+            r.x = now + dedup_ttl
+            rec_put(it.fp, r)
+        end
+        decided = true
+    end
+    if not decided and r and r.s == 'r' then
+        if it.firing == 0 or it.firing <= r.rf then
+            o[1], o[6] = STALE, r.ref
+            decided = true
+        else
+            rec_del(it.fp)                           -- a new occurrence
+            r = nil
+        end
+    end
+    if not decided and r and r.s == 'c' then
+        r.n, r.l, r.x = r.n + 1, now, now + dedup_ttl
+        rec_put(it.fp, r)
+        o[1], o[6] = DUPLICATE, r.ref
+        set_counts(o, r.n, r.f, r.l)
+        decided = true
+    end
+    if not decided and r and r.s == 'p' and r.le > now then
+        o[1] = IN_PROGRESS                           -- another request is creating it
+        decided = true
+    end
+    if not decided then
+        -- absent, or a pending creation whose lease ran out (creator died): take over,
+        -- unless the same alert came earlier in this batch (it waits for that one)
+        if fresh_fp[it.fp] then
+            o[1] = IN_PROGRESS
+        else
+            fresh[i], fresh_fp[it.fp] = true, true
+        end
+    end
+end
+
+-- ---- pass 2: new alerts, by storm key (name, namespace), groups in order ---------------
+
+local groups, group_of = {}, {}
+for i = 1, n do
+    if fresh[i] then
+        local key = items[i].name .. '\31' .. items[i].ns
+        local g = group_of[key]
+        if not g then
+            g = {key = key, idxs = {}}
+            group_of[key] = g
+            groups[#groups + 1] = g
+        end
+        g.idxs[#g.idxs + 1] = i
+    end
+end
+
+local function create_individually(idxs)
+    local lease = get_lease()
+    for _, j in ipairs(idxs) do
+        local it, o = items[j], out[j]
+        rec_pending(it.fp, rec_get(it.fp), it.ref, lease)
+        o[1], o[5] = CREATE, lease
+        set_counts(o, 1, now, now)
+    end
+end
+
+local function decide_group(key, idxs)
+    local w = win_load(key)
+    local flag_until, flag_type = flag_get(key)
+    -- window over (its time or its storm ended) and fully written: the next opens anew
+    if w and (w.start + storm_win <= now or flag_until <= now) and w.s == 'c' and w.dirty == 0 then
+        win_clear(key)
+        w = nil
+    end
+    local pending_other = w ~= nil and w.s == 'p' and w.le > now
+
+    if not pending_other then
+        local typ = detect(key, idxs)
+        if typ and flag_until <= now then
+            flag_until, flag_type = now + flag_ttl, typ
+            redis.call('SET', P .. 'f:' .. key, typ, 'PXAT', istr(flag_until))
+        end
+    end
+    if flag_until <= now then return create_individually(idxs) end
+
+    local lease = get_lease()
+    for _, j in ipairs(idxs) do
+        local it, o = items[j], out[j]
+        if pending_other then
+            o[1] = IN_PROGRESS                       -- another request creates the storm RR
+        else
+            if w and w.s == 'p' and w.le <= now then
+                w.lease, w.le = lease, now + lease_ms   -- its creator died: take it over
+                o[1] = STORM_CREATE
+            elseif not w then
+                w = {start = now, s = 'p', ref = '', lease = lease, le = now + lease_ms, n = 0,
+                     ls = 0, type = flag_type, dirty = 0, lf = now, fl = 0, fle = 0, x = 0,
+                     res = {}, has = {}, added = {}, fresh = true}
+                o[1] = STORM_CREATE
+            elseif w.s == 'p' then
+                o[1] = MEMBER
+            else
+                o[1] = AGGREGATED
+            end
+            w.n, w.ls = w.n + 1, now
+            win_add_resource(w, it.res)
+            if o[1] == AGGREGATED then
+                -- folded: a created record pointing at the storm RR
+                w.dirty = 1
+                local r = rec_get(it.fp) or rec_blank()
+                r.s, r.n, r.f, r.l, r.x, r.ref = 'c', 1, now, now, now + dedup_ttl, w.ref
+                rec_put(it.fp, r)
+                o[6] = w.ref
+            else
+                rec_pending(it.fp, rec_get(it.fp), it.ref, lease)
+                o[5] = lease
+            end
+            set_counts(o, w.n, now, now)
+            o[7], o[8] = w.type, w.start
+        end
+    end
+    if pending_other then return end
+    win_save(key, w)
+    -- STORM_CREATE carries the window as it stands after the batch; MEMBER its count
+    for _, j in ipairs(idxs) do
+        local o = out[j]
+        if o[1] == STORM_CREATE then
+            o[2] = w.n
+            local snap = {}
+            for k, r in ipairs(w.res) do snap[k] = r end
+            o[9] = snap
+        elseif o[1] == MEMBER then
+            o[2] = w.n
+        end
+    end
+end
+
+for _, g in ipairs(groups) do
+    if storm_on_cfg then decide_group(g.key, g.idxs) else create_individually(g.idxs) end
+end
+
+rec_write_all()
+return out

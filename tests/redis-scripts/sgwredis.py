@@ -1,0 +1,219 @@
+"""sgwredis.py: test harness for the Redis Lua scripts of the state store.
+
+RedisServer starts a private redis-server (Debian's /usr/bin/redis-server) on a free
+loopback port and stops it by PID. Store loads src/state/scripts/*.lua with SCRIPT LOAD and
+calls them with EVALSHA exactly as src/state/redis.c does (numkeys 0, ARGV per
+docs/redis-keys.md), turning replies into the store.h item fields. After every script call
+it checks that every key under the prefix has a TTL (except the lease counter).
+"""
+import hashlib
+import os
+import socket
+import subprocess
+import time
+
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, '..', '..'))
+SCRIPTS_DIR = os.path.join(ROOT, 'src', 'state', 'scripts')
+REDIS_SERVER = '/usr/bin/redis-server'
+SCRIPTS = ('decide', 'commit', 'claim', 'flushed')
+
+CREATE, STORM_CREATE, MEMBER, DUPLICATE, AGGREGATED, IN_PROGRESS, RESOLVED, STALE = range(1, 9)
+VERDICT_NAMES = {1: 'CREATE', 2: 'STORM_CREATE', 3: 'MEMBER', 4: 'DUPLICATE', 5: 'AGGREGATED',
+                 6: 'IN_PROGRESS', 7: 'RESOLVED', 8: 'STALE'}
+
+# the parameters of tests/unit/test_store_memory.c setup()
+DEFAULT_PARAMS = dict(
+    dedup_ttl_ms=300000, lease_ms=10000, storm_enabled=True,
+    rate_threshold=10, rate_window_ms=60000,
+    pattern_threshold=5, pattern_window_ms=120000,
+    storm_window_ms=60000, storm_flag_ttl_ms=300000,
+    storm_update_interval_ms=1000, storm_max_resources=200,
+)
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def storm_hash(name, ns, start):
+    """The caller's storm hash (redis.c storm_hash_of / memory.c storm_hash)."""
+    return hashlib.sha256(f'{name}:{ns}:{start}'.encode()).hexdigest()
+
+
+class RedisServer:
+    def __init__(self):
+        self.proc = None
+        self.port = None
+
+    @staticmethod
+    def _free_port():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(('127.0.0.1', 0))
+            return s.getsockname()[1]
+
+    def start(self):
+        last = None
+        for _ in range(5):   # a port can be taken between probing and binding: retry
+            self.port = self._free_port()
+            self.proc = subprocess.Popen(
+                [REDIS_SERVER, '--save', '', '--appendonly', 'no', '--port', str(self.port),
+                 '--bind', '127.0.0.1', '--loglevel', 'warning'],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    last = self.proc.stderr.read().decode(errors='replace')
+                    break
+                try:
+                    c = redis.Redis(host='127.0.0.1', port=self.port, socket_timeout=1)
+                    if c.ping():
+                        c.close()
+                        return self
+                except redis.exceptions.ConnectionError as e:
+                    last = str(e)
+                time.sleep(0.05)
+            self.stop()
+        raise RuntimeError(f'redis-server did not start: {last}')
+
+    def client(self, **kw):
+        return redis.Redis(host='127.0.0.1', port=self.port, decode_responses=True, **kw)
+
+    def stop(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, 15)
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.kill(self.proc.pid, 9)
+                    self.proc.wait()
+            if self.proc.stderr:
+                self.proc.stderr.close()
+            self.proc = None
+
+
+def load_scripts(r):
+    shas = {}
+    for name in SCRIPTS:
+        with open(os.path.join(SCRIPTS_DIR, name + '.lua')) as f:
+            shas[name] = r.script_load(f.read())
+    return shas
+
+
+class Item:
+    """A store_item: inputs, then the outputs decide() fills in."""
+
+    def __init__(self, fp, name, ns, res, resolved=False, firing_ms=0, ref='ns/rr-x'):
+        self.fingerprint, self.name, self.namespace, self.resource_id = fp, name, ns, res
+        self.resolved, self.firing_ms, self.ref = resolved, firing_ms, ref
+        self.verdict = 0
+        self.count = self.first_seen_ms = self.last_seen_ms = self.lease = 0
+        self.storm_type = None
+        self.storm_hash = None
+        self.storm_start_ms = 0
+        self.storm_resources = []
+        self.raw = None
+
+    def __repr__(self):
+        return (f'Item({self.fingerprint} {VERDICT_NAMES.get(self.verdict, self.verdict)} '
+                f'n={self.count} ref={self.ref} type={self.storm_type})')
+
+
+class Flush:
+    def __init__(self, raw):
+        (self.name, self.namespace, self.ref, self.count, self.last_seen_ms, self.storm_type,
+         self.start_ms, self.lease, self.resources) = raw
+        self.storm_hash = storm_hash(self.name, self.namespace, self.start_ms)
+        self.raw = raw
+
+
+class Store:
+    def __init__(self, r, prefix='sgw:', params=None, check_ttl=True):
+        self.r = r
+        self.prefix = prefix
+        self.p = dict(DEFAULT_PARAMS)
+        if params:
+            self.p.update(params)
+        self.check_ttl = check_ttl
+        self.shas = load_scripts(r)
+
+    # ---- invariants ------------------------------------------------------------------
+    def keys(self):
+        return sorted(self.r.scan_iter(match=self.prefix + '*', count=1000))
+
+    def keys_without_ttl(self):
+        """Keys under the prefix with no TTL, except the lease counter (monotonic by design)."""
+        keys = [k for k in self.keys() if k != self.prefix + 'lease']
+        pipe = self.r.pipeline(transaction=False)
+        for k in keys:
+            pipe.pttl(k)
+        return [(k, t) for k, t in zip(keys, pipe.execute()) if t < 0]
+
+    def _after(self, what):
+        if self.check_ttl:
+            bad = self.keys_without_ttl()
+            if bad:
+                raise AssertionError(f'after {what}: keys without a TTL: {bad}')
+
+    def evalsha(self, script, *args):
+        return self.r.evalsha(self.shas[script], 0, *[str(a) for a in args])
+
+    # ---- the four operations, as redis.c calls them ------------------------------------
+    def decide(self, items, now):
+        p = self.p
+        args = [self.prefix, now, p['dedup_ttl_ms'], p['lease_ms'], 1 if p['storm_enabled'] else 0,
+                p['rate_threshold'], p['rate_window_ms'], p['pattern_threshold'],
+                p['pattern_window_ms'], p['storm_window_ms'], p['storm_flag_ttl_ms'],
+                p['storm_max_resources'], len(items)]
+        for it in items:
+            args += [it.fingerprint, it.name, it.namespace, it.resource_id,
+                     1 if it.resolved else 0, it.firing_ms, it.ref or '']
+        reply = self.evalsha('decide', *args)
+        self._after('decide')
+        assert isinstance(reply, list) and len(reply) == len(items), reply
+        for it, e in zip(items, reply):
+            assert isinstance(e, list) and len(e) == 9, e
+            for k in (0, 1, 2, 3, 4, 7):
+                assert isinstance(e[k], int), e
+            assert isinstance(e[5], str) and isinstance(e[6], str) and isinstance(e[8], list), e
+            it.raw = e
+            it.verdict, it.count, it.first_seen_ms, it.last_seen_ms, it.lease = e[0:5]
+            # redis.c decide_reply(): "" keeps the intended ref only for CREATE
+            if e[5]:
+                it.ref = e[5]
+            elif it.verdict != CREATE:
+                it.ref = None
+            it.storm_type = e[6] or None
+            it.storm_start_ms = e[7]
+            it.storm_hash = storm_hash(it.name, it.namespace, e[7]) if it.storm_type else None
+            it.storm_resources = list(e[8])
+        return items
+
+    def commit(self, commits, now):
+        """commits: tuples (fingerprint, name, namespace, verdict, lease, ok, ref)."""
+        args = [self.prefix, now, self.p['dedup_ttl_ms'], len(commits)]
+        for fp, name, ns, verdict, lease, ok, ref in commits:
+            args += [fp, name or '', ns or '', verdict, lease, 1 if ok else 0, ref or '']
+        reply = self.evalsha('commit', *args)
+        self._after('commit')
+        return reply
+
+    def commit_one(self, it, ok, ref, now):
+        return self.commit([(it.fingerprint, it.name, it.namespace, it.verdict, it.lease, ok, ref)], now)
+
+    def claim(self, now, max_=8):
+        reply = self.evalsha('claim', self.prefix, now, self.p['storm_update_interval_ms'],
+                             self.p['lease_ms'], max_)
+        self._after('claim')
+        for e in reply:
+            assert len(e) == 9 and all(isinstance(e[k], int) for k in (3, 4, 6, 7)), e
+        return [Flush(e) for e in reply]
+
+    def flushed(self, f, ok, now):
+        reply = self.evalsha('flushed', self.prefix, now, f.name, f.namespace, f.lease,
+                             1 if ok else 0, f.count)
+        self._after('flushed')
+        return reply

@@ -1,0 +1,568 @@
+"""test_scripts.py: the Redis store scripts (src/state/scripts/*.lua) against a real
+redis-server.
+
+Part 1 ports every case of tests/unit/test_store_memory.c (same times relative to T0, which
+here is the real clock so Redis TTLs set with PEXPIREAT stay in the future).
+Part 2 covers what only Redis has: TTLs on every key, the key schema, one script call per
+batch, NOSCRIPT, large batches, bounded detector sets, the dirty-set trim, flush leases, and
+the memory used per fingerprint (printed, not asserted).
+"""
+import socket
+import sys
+import time
+import unittest
+
+import redis
+
+from sgwredis import (AGGREGATED, CREATE, DUPLICATE, IN_PROGRESS, MEMBER, RESOLVED, STALE,
+                      STORM_CREATE, Item, RedisServer, Store, load_scripts, now_ms)
+
+SERVER = None
+
+
+def setUpModule():
+    global SERVER
+    SERVER = RedisServer()
+    unittest.addModuleCleanup(SERVER.stop)   # runs even when a test (or setup) fails
+    SERVER.start()
+
+
+def item(fp, name, ns, res):
+    return Item(fp, name, ns, res, ref='ns/rr-x')
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.r = SERVER.client()
+        self.r.flushall()
+        self.s = Store(self.r)
+        self.T0 = now_ms()
+
+    def tearDown(self):
+        self.r.close()
+
+    def decide(self, items, now):
+        if isinstance(items, Item):
+            items = [items]
+        return self.s.decide(items, now)
+
+    def commit_one(self, it, ok, ref, now):
+        self.assertEqual(self.s.commit_one(it, ok, ref, now), 1)
+
+
+# ---------------------------------------------------------------------------------------
+# Part 1: tests/unit/test_store_memory.c, case by case
+# ---------------------------------------------------------------------------------------
+class MemoryStoreCases(Base):
+    def test_first_sight_creates_then_duplicates_count(self):
+        T0 = self.T0
+        a = item('fp1', 'A', 'ns', 'ns:Pod:p')
+        self.decide(a, T0)
+        self.assertEqual(a.verdict, CREATE)
+        self.commit_one(a, True, 'ns/rr-fp1', T0)
+        for i in range(2, 5):
+            d = item('fp1', 'A', 'ns', 'ns:Pod:p')
+            self.decide(d, T0 + i)
+            self.assertEqual(d.verdict, DUPLICATE)
+            self.assertEqual(d.count, i)
+            self.assertEqual(d.ref, 'ns/rr-fp1')
+            self.assertEqual(d.first_seen_ms, T0)
+            self.assertEqual(d.last_seen_ms, T0 + i)
+
+    def test_duplicate_refreshes_ttl(self):
+        T0, p = self.T0, self.s.p
+        a = item('fp1', 'A', 'ns', 'r')
+        self.decide(a, T0)
+        self.commit_one(a, True, 'ns/rr', T0)
+        t = T0
+        for _ in range(5):   # each sighting just inside the TTL keeps it alive
+            t += p['dedup_ttl_ms'] - 1
+            d = item('fp1', 'A', 'ns', 'r')
+            self.decide(d, t)
+            self.assertEqual(d.verdict, DUPLICATE)
+            # the Redis TTL moves with it: expiry = last sighting + dedup TTL
+            self.assertEqual(self.r.pexpiretime('sgw:d:fp1'), t + p['dedup_ttl_ms'])
+        late = item('fp1', 'A', 'ns', 'r')
+        self.decide(late, t + p['dedup_ttl_ms'])
+        self.assertEqual(late.verdict, CREATE)
+
+    def test_concurrent_sighting_waits_for_the_lease(self):
+        T0 = self.T0
+        a, b = item('fp1', 'A', 'ns', 'r'), item('fp1', 'A', 'ns', 'r')
+        self.decide(a, T0)
+        self.decide(b, T0 + 1)
+        self.assertEqual(a.verdict, CREATE)
+        self.assertEqual(b.verdict, IN_PROGRESS)
+        self.commit_one(a, True, 'ns/rr', T0 + 2)
+        c = item('fp1', 'A', 'ns', 'r')
+        self.decide(c, T0 + 3)
+        self.assertEqual(c.verdict, DUPLICATE)
+        self.assertEqual(c.count, 2)
+
+    def test_expired_lease_is_taken_over(self):
+        T0, L = self.T0, self.s.p['lease_ms']
+        a = item('fp1', 'A', 'ns', 'r')
+        self.decide(a, T0)
+        b = item('fp1', 'A', 'ns', 'r')
+        self.decide(b, T0 + L - 1)
+        self.assertEqual(b.verdict, IN_PROGRESS)
+        self.decide(b, T0 + L + 1)
+        self.assertEqual(b.verdict, CREATE)
+        self.assertNotEqual(b.lease, a.lease)
+        # the dead creator's late commit must not overwrite the new owner
+        self.commit_one(a, True, 'ns/old', T0 + L + 2)
+        self.commit_one(b, True, 'ns/new', T0 + L + 3)
+        c = item('fp1', 'A', 'ns', 'r')
+        self.decide(c, T0 + L + 4)
+        self.assertEqual(c.verdict, DUPLICATE)
+        self.assertEqual(c.ref, 'ns/new')
+
+    def test_failed_creation_releases_the_lease(self):
+        T0 = self.T0
+        a = item('fp1', 'A', 'ns', 'r')
+        self.decide(a, T0)
+        self.commit_one(a, False, None, T0 + 1)
+        b = item('fp1', 'A', 'ns', 'r')
+        self.decide(b, T0 + 2)
+        self.assertEqual(b.verdict, CREATE)
+
+    def test_resolution_closes_window_and_stale_firing_is_ignored(self):
+        T0 = self.T0
+        a = item('fp1', 'A', 'ns', 'r')
+        a.firing_ms = T0 - 1000
+        self.decide(a, T0)
+        self.commit_one(a, True, 'ns/rr', T0)
+        r = item('fp1', 'A', 'ns', 'r')
+        r.resolved, r.firing_ms = True, T0 - 1000
+        self.decide(r, T0 + 10)
+        self.assertEqual(r.verdict, RESOLVED)
+        self.assertEqual(r.ref, 'ns/rr')
+        stale = item('fp1', 'A', 'ns', 'r')
+        stale.firing_ms = T0 - 1000
+        self.decide(stale, T0 + 20)
+        self.assertEqual(stale.verdict, STALE)
+        fresh = item('fp1', 'A', 'ns', 'r')
+        fresh.firing_ms = T0 + 15
+        self.decide(fresh, T0 + 30)
+        self.assertEqual(fresh.verdict, CREATE)
+
+    def test_resolved_only_records_nothing_to_create(self):
+        T0 = self.T0
+        r = item('fp9', 'A', 'ns', 'r')
+        r.resolved, r.firing_ms = True, T0 - 5
+        self.decide(r, T0)
+        self.assertEqual(r.verdict, RESOLVED)
+        self.assertIsNone(r.ref)
+
+    def test_same_alert_twice_in_one_batch_is_created_once(self):
+        b = [item('fp1', 'A', 'ns', 'r'), item('fp1', 'A', 'ns', 'r')]
+        self.decide(b, self.T0)
+        self.assertEqual(b[0].verdict, CREATE)
+        self.assertEqual(b[1].verdict, IN_PROGRESS)
+
+    def test_pattern_storm_opens_on_the_sixth_distinct_resource(self):
+        T0 = self.T0
+        fp = [f'fp{i}' for i in range(8)]
+        res = [f'ns:Pod:p{i}' for i in range(8)]
+        it = []
+        for i in range(8):
+            it.append(item(fp[i], 'Crash', 'ns', res[i]))
+            self.decide(it[i], T0 + i)
+            if i < 5:
+                self.assertEqual(it[i].verdict, CREATE)
+                self.commit_one(it[i], True, 'ns/rr', T0 + i)
+        self.assertEqual(it[5].verdict, STORM_CREATE)
+        self.assertEqual(it[5].storm_type, 'pattern')
+        self.assertEqual(it[5].count, 1)
+        self.assertEqual(len(it[5].storm_resources), 1)
+        # while the storm RR is being created, later storm alerts wait
+        self.assertEqual(it[6].verdict, IN_PROGRESS)
+        self.assertEqual(it[7].verdict, IN_PROGRESS)
+        self.commit_one(it[5], True, 'ns/rr-storm-x', T0 + 9)
+        self.decide(it[6], T0 + 10)
+        self.assertEqual(it[6].verdict, AGGREGATED)
+        self.assertEqual(it[6].count, 2)
+        self.assertEqual(it[6].ref, 'ns/rr-storm-x')
+        self.assertEqual(it[6].storm_hash, it[5].storm_hash)
+        # a folded alert repeating is a duplicate of the storm RR, not a second fold
+        again = item(fp[6], 'Crash', 'ns', res[6])
+        self.decide(again, T0 + 11)
+        self.assertEqual(again.verdict, DUPLICATE)
+        self.assertEqual(again.ref, 'ns/rr-storm-x')
+
+    def test_storm_is_per_name_and_namespace(self):
+        # 5 distinct pods in each of two namespaces: counted together they would be a
+        # pattern storm from the 6th alert on; per namespace neither is one
+        T0 = self.T0
+        for i in range(11):
+            it = item(f'fp{i}', 'Crash', 'b' if i % 2 else 'a', f'ns{i % 2}:Pod:p{i}')
+            self.decide(it, T0 + i)
+            self.assertEqual(it.verdict, CREATE if i < 10 else STORM_CREATE, i)
+            self.commit_one(it, True, 'x/rr', T0 + i)
+
+    def test_batch_of_fifty_is_one_storm_with_count_fifty(self):
+        T0 = self.T0
+        it = [item(f'f{i}', 'OOM', 'checkout', f'checkout:Pod:w{i:02d}') for i in range(50)]
+        self.decide(it, T0)
+        creators = members = 0
+        for x in it:
+            if x.verdict == STORM_CREATE:
+                creators += 1
+                self.assertEqual(x.count, 50)
+                self.assertEqual(len(x.storm_resources), 50)
+            else:
+                self.assertEqual(x.verdict, MEMBER)
+                members += 1
+        self.assertEqual(creators, 1)
+        self.assertEqual(members, 49)
+        self.assertEqual(self.s.commit(
+            [(x.fingerprint, 'OOM', 'checkout', x.verdict, x.lease, True, 'checkout/rr-storm-1') for x in it],
+            T0 + 1), 50)
+        d = item('f7', 'OOM', 'checkout', 'checkout:Pod:w07')
+        self.decide(d, T0 + 2)
+        self.assertEqual(d.verdict, DUPLICATE)
+        self.assertEqual(d.ref, 'checkout/rr-storm-1')
+
+    def test_rate_storm_uses_a_sliding_window(self):
+        self.s.p['pattern_threshold'] = 1000
+        t = self.T0
+        # 10 new alerts, then one more 61 s after the first: the window slid, no storm
+        for i in range(10):
+            it = item(f'r{i}', 'Rate', 'n', f'n:Pod:{i}')
+            self.decide(it, t + i * 100)
+            self.assertEqual(it.verdict, CREATE)
+            self.commit_one(it, True, 'n/rr', t)
+        late = item('r10', 'Rate', 'n', 'n:Pod:10')
+        self.decide(late, t + 61000)
+        self.assertEqual(late.verdict, CREATE)
+        self.commit_one(late, True, 'n/rr', t + 61000)
+        # now 10 more within a second: 11 arrivals inside 60 s → rate storm
+        last = None
+        for i in range(11, 21):
+            last = item(f'r{i}', 'Rate', 'n', f'n:Pod:{i}')
+            self.decide(last, t + 61000 + i)
+            if last.verdict == CREATE:
+                self.commit_one(last, True, 'n/rr', t + 61000 + i)
+            else:
+                break
+        self.assertEqual(last.verdict, STORM_CREATE)
+        self.assertEqual(last.storm_type, 'rate')
+
+    def test_storm_window_ends_and_a_new_one_opens(self):
+        T0 = self.T0
+        it = [item(f'w{i}', 'W', 'n', f'n:Pod:{i}') for i in range(8)]
+        self.decide(it[:7], T0)   # 7 distinct > 5 → storm at once
+        self.assertEqual(it[0].verdict, STORM_CREATE)
+        self.s.commit([(it[0].fingerprint, 'W', 'n', STORM_CREATE, it[0].lease, True, 'n/rr-storm-a')], T0 + 1)
+        self.decide(it[7], T0 + self.s.p['storm_window_ms'] + 1)
+        self.assertEqual(it[7].verdict, STORM_CREATE)   # flag still on, window over
+        self.assertNotEqual(it[7].storm_hash, it[0].storm_hash)
+
+    def test_flush_claims_a_changed_window_once(self):
+        T0, s = self.T0, self.s
+        it = [item(f's{i}', 'S', 'n', f'n:Pod:{i}') for i in range(8)]
+        self.decide(it[:6], T0)
+        s.commit([(it[0].fingerprint, 'S', 'n', STORM_CREATE, it[0].lease, True, 'n/rr-storm-s')], T0)
+        self.assertEqual(len(s.claim(T0 + 5000, 8)), 0)   # nothing changed since the RR was written
+        self.decide(it[6], T0 + 10)
+        self.decide(it[7], T0 + 20)
+        self.assertEqual(it[7].verdict, AGGREGATED)
+        self.assertEqual(len(s.claim(T0 + 500, 8)), 0)    # last write under update_interval ago
+        out = s.claim(T0 + 1500, 8)
+        self.assertEqual(len(out), 1)
+        self.assertEqual(out[0].count, 8)
+        self.assertEqual(len(out[0].resources), 8)
+        self.assertEqual(out[0].ref, 'n/rr-storm-s')
+        self.assertEqual(out[0].storm_hash, it[0].storm_hash)
+        self.assertEqual(len(s.claim(T0 + 1600, 8)), 0)   # claimed: one writer
+        self.assertEqual(s.flushed(out[0], True, T0 + 1700), 1)
+        self.assertEqual(len(s.claim(T0 + 5000, 8)), 0)   # clean now
+
+    def test_storm_disabled_creates_individually(self):
+        self.s.p['storm_enabled'] = False
+        it = [item(f'd{i}', 'D', 'n', f'n:Pod:{i}') for i in range(20)]
+        self.decide(it, self.T0)
+        for x in it:
+            self.assertEqual(x.verdict, CREATE)
+        self.assertEqual([k for k in self.s.keys() if ':d:' not in k and not k.endswith('lease')], [])
+
+
+# ---------------------------------------------------------------------------------------
+# Part 2: Redis-specific behaviour
+# ---------------------------------------------------------------------------------------
+class RedisSpecific(Base):
+    def storm_batch(self, n, now, name='OOM', ns='checkout', ref='checkout/rr-storm-1', commit=True):
+        it = [item(f'{name}-{i}', name, ns, f'{ns}:Pod:w{i:04d}') for i in range(n)]
+        self.decide(it, now)
+        if commit:
+            self.s.commit([(x.fingerprint, name, ns, x.verdict, x.lease, True, ref) for x in it], now + 1)
+        return it
+
+    def test_every_key_has_a_ttl_after_each_script(self):
+        # Store checks PTTL >= 0 of every key under the prefix after every call; this
+        # drives every script through every kind of key, then checks the expiry instants.
+        T0, s, p = self.T0, self.s, self.s.p
+        a = item('fp1', 'A', 'ns', 'ns:Pod:a')
+        self.decide(a, T0)
+        self.commit_one(a, True, 'ns/rr-a', T0 + 1)
+        r = item('fp1', 'A', 'ns', 'ns:Pod:a')
+        r.resolved = True
+        self.decide(r, T0 + 2)
+        failed = item('fp2', 'A', 'ns', 'ns:Pod:b')
+        self.decide(failed, T0 + 3)
+        self.commit_one(failed, False, None, T0 + 4)
+        it = self.storm_batch(7, T0 + 5)
+        self.decide(item('late', 'OOM', 'checkout', 'checkout:Pod:zz'), T0 + 10)
+        out = s.claim(T0 + 2000)
+        self.assertEqual(len(out), 1)
+        s.flushed(out[0], True, T0 + 2001)
+        kinds = {k[len('sgw:'):].split(':')[0] for k in s.keys()}
+        self.assertEqual(kinds, {'d', 'r', 'p', 'f', 'w', 'wr', 'lease'})
+        self.assertEqual(s.keys_without_ttl(), [])
+        self.assertEqual(self.r.pttl('sgw:lease'), -1)   # the token counter never restarts
+        # the expiry instants follow now_ms (PEXPIREAT), as the records' own x fields
+        key = 'OOM\x1fcheckout'
+        self.assertEqual(self.r.pexpiretime('sgw:d:fp1'), T0 + 2 + p['dedup_ttl_ms'])
+        self.assertEqual(self.r.pexpiretime('sgw:f:' + key), T0 + 5 + p['storm_flag_ttl_ms'])
+        self.assertEqual(self.r.pexpiretime('sgw:r:' + key), T0 + 10 + p['rate_window_ms'] + 60000)
+        self.assertEqual(self.r.pexpiretime('sgw:p:' + key), T0 + 10 + p['pattern_window_ms'] + 60000)
+        wx = T0 + 10 + p['storm_flag_ttl_ms'] + p['storm_window_ms'] + 60000
+        self.assertEqual(self.r.pexpiretime('sgw:w:' + key), wx)
+        self.assertEqual(self.r.pexpiretime('sgw:wr:' + key), wx)
+        self.assertEqual(int(self.r.hget('sgw:w:' + key, 'x')), wx)
+        self.assertFalse(self.r.exists('sgw:ws'))   # flushed clean: trimmed away
+        # a dirty window keeps the dirty set alive at least as long as itself
+        self.decide(item('later', 'OOM', 'checkout', 'checkout:Pod:zy'), T0 + 20)
+        self.assertEqual(self.r.zscore('sgw:ws', key), T0 + 20)
+        self.assertEqual(self.r.pexpiretime('sgw:ws'), T0 + 20 + p['storm_flag_ttl_ms'] + p['storm_window_ms'] + 60000)
+
+    def test_key_schema_and_fields(self):
+        T0, p = self.T0, self.s.p
+        a = item('fp1', 'A', 'ns', 'ns:Pod:a')
+        self.decide(a, T0)
+        h = self.r.hgetall('sgw:d:fp1')
+        self.assertEqual(h, {'s': 'p', 'ref': 'ns/rr-x', 'n': '1', 'f': str(T0), 'l': str(T0),
+                             'x': str(T0 + p['lease_ms'] + p['dedup_ttl_ms']), 'lease': str(a.lease),
+                             'le': str(T0 + p['lease_ms']), 'rf': '0'})
+        self.commit_one(a, True, 'ns/rr-1', T0 + 5)
+        h = self.r.hgetall('sgw:d:fp1')
+        self.assertEqual((h['s'], h['ref'], h['x']), ('c', 'ns/rr-1', str(T0 + 5 + p['dedup_ttl_ms'])))
+        it = self.storm_batch(6, T0 + 10, commit=False)
+        key = 'OOM\x1fcheckout'
+        self.assertEqual(self.r.get('sgw:f:' + key), 'pattern')
+        w = self.r.hgetall('sgw:w:' + key)
+        self.assertEqual(w['s'], 'p')
+        self.assertEqual(w['start'], str(T0 + 10))
+        self.assertEqual(w['n'], '6')
+        self.assertEqual(w['type'], 'pattern')
+        self.assertEqual(w['lease'], str(it[0].lease))
+        self.assertEqual(w['dirty'], '0')
+        self.assertEqual(self.r.lrange('sgw:wr:' + key, 0, -1), [x.resource_id for x in it])
+        self.assertEqual(self.r.zcard('sgw:r:' + key), 6)
+        self.assertEqual(self.r.zcard('sgw:p:' + key), 6)
+        self.assertTrue(all(m.startswith(f'{it[0].lease}:') for m in self.r.zrange('sgw:r:' + key, 0, -1)))
+        # reply shape for each verdict kind
+        self.assertEqual(it[0].raw[:8], [STORM_CREATE, 6, T0 + 10, T0 + 10, it[0].lease, 'ns/rr-x', 'pattern', T0 + 10])
+        self.assertEqual(it[1].raw, [MEMBER, 6, T0 + 10, T0 + 10, it[0].lease, 'ns/rr-x', 'pattern', T0 + 10, []])
+
+    def test_fifty_alert_batch_is_one_script_call(self):
+        before = self.r.info('commandstats').get('cmdstat_evalsha', {}).get('calls', 0)
+        it = self.storm_batch(50, self.T0, commit=False)
+        after = self.r.info('commandstats')['cmdstat_evalsha']['calls']
+        self.assertEqual(after - before, 1)
+        verdicts = [x.verdict for x in it]
+        self.assertEqual(verdicts.count(STORM_CREATE), 1)
+        self.assertEqual(verdicts.count(MEMBER), 49)
+        self.assertEqual(len({x.lease for x in it}), 1)   # one lease: committed together
+
+    def test_noscript_after_script_flush_is_detectable(self):
+        self.r.script_flush()
+        with self.assertRaises(redis.exceptions.NoScriptError):
+            self.decide(item('fp1', 'A', 'ns', 'r'), self.T0)
+        # what hiredis hands redis.c: an error reply starting with "NOSCRIPT"
+        with socket.create_connection(('127.0.0.1', SERVER.port), timeout=5) as sock:
+            args = [b'EVALSHA', self.s.shas['decide'].encode(), b'0']
+            sock.sendall(b'*%d\r\n' % len(args) + b''.join(b'$%d\r\n%s\r\n' % (len(a), a) for a in args))
+            line = sock.recv(4096).split(b'\r\n')[0]
+        self.assertTrue(line.startswith(b'-NOSCRIPT'), line)
+        # reloading gives the same SHA1 and the call then works
+        self.assertEqual(load_scripts(self.r), self.s.shas)
+        a = item('fp1', 'A', 'ns', 'r')
+        self.decide(a, self.T0)
+        self.assertEqual(a.verdict, CREATE)
+
+    def test_thousand_alert_batch(self):
+        T0 = self.T0
+        t = time.monotonic()
+        it = self.storm_batch(1000, T0, commit=False)
+        elapsed = time.monotonic() - t
+        verdicts = [x.verdict for x in it]
+        self.assertEqual(verdicts[0], STORM_CREATE)
+        self.assertEqual(verdicts.count(MEMBER), 999)
+        self.assertEqual(it[0].count, 1000)
+        self.assertEqual(len(it[0].storm_resources), 200)   # storm_max_resources
+        self.assertEqual(self.r.llen('sgw:wr:OOM\x1fcheckout'), 200)
+        self.s.commit([(x.fingerprint, 'OOM', 'checkout', x.verdict, x.lease, True, 'c/rr') for x in it], T0 + 1)
+        # a second 1,000 batch: 1,000 duplicates
+        it2 = [item(x.fingerprint, 'OOM', 'checkout', x.resource_id) for x in it]
+        self.decide(it2, T0 + 2)
+        self.assertTrue(all(x.verdict == DUPLICATE and x.count == 2 and x.ref == 'c/rr' for x in it2))
+        print(f'\n    1,000-alert storm batch: one decide call, {elapsed * 1000:.1f} ms', file=sys.stderr)
+
+    def test_detector_sets_stay_bounded(self):
+        T0, p = self.T0, self.s.p
+        self.storm_batch(300, T0, commit=False)
+        key = 'OOM\x1fcheckout'
+        self.assertEqual(self.r.zcard('sgw:r:' + key), p['rate_threshold'] + 1)
+        self.assertEqual(self.r.zcard('sgw:p:' + key), p['pattern_threshold'] + 1)
+        # and trimmed to their windows
+        self.decide(item('x', 'OOM', 'checkout', 'checkout:Pod:new'), T0 + p['pattern_window_ms'])
+        self.assertEqual(self.r.zcard('sgw:r:' + key), 1)
+        self.assertEqual(self.r.zcard('sgw:p:' + key), 1)
+
+    def test_record_expiry_follows_now_ms_not_the_redis_clock(self):
+        T0, p = self.T0, self.s.p
+        a = item('fp1', 'A', 'ns', 'r')
+        self.decide(a, T0)
+        self.commit_one(a, True, 'ns/rr', T0)
+        later = T0 + p['dedup_ttl_ms']
+        self.assertGreater(self.r.pttl('sgw:d:fp1'), 0)   # Redis still holds it ...
+        b = item('fp1', 'A', 'ns', 'r')
+        self.decide(b, later)                              # ... but at now_ms it has expired
+        self.assertEqual(b.verdict, CREATE)
+        self.assertEqual(b.count, 1)
+        # a pending record past its lease and TTL cannot be committed any more
+        self.commit_one(b, True, 'ns/rr-late', later + p['lease_ms'] + p['dedup_ttl_ms'])
+        c = item('fp1', 'A', 'ns', 'r')
+        self.decide(c, later + p['lease_ms'] + p['dedup_ttl_ms'] + 1)
+        self.assertEqual(c.verdict, CREATE)
+
+    def test_claim_trims_dirty_set_of_gone_windows(self):
+        T0, s = self.T0, self.s
+        self.storm_batch(6, T0)
+        self.decide(item('agg', 'OOM', 'checkout', 'checkout:Pod:agg'), T0 + 10)
+        self.assertEqual(self.r.zcard('sgw:ws'), 1)
+        self.r.delete('sgw:w:OOM\x1fcheckout')   # as if it had expired
+        self.assertEqual(s.claim(T0 + 2000), [])
+        self.assertFalse(self.r.exists('sgw:ws'))
+
+    def test_claim_skips_and_trims_windows_past_their_expiry(self):
+        T0, s, p = self.T0, self.s, self.s.p
+        self.storm_batch(6, T0)
+        self.decide(item('agg', 'OOM', 'checkout', 'checkout:Pod:agg'), T0 + 10)
+        wx = T0 + 10 + p['storm_flag_ttl_ms'] + p['storm_window_ms'] + 60000
+        self.assertEqual(s.claim(wx), [])
+        self.assertFalse(self.r.exists('sgw:ws'))
+        self.assertFalse(self.r.exists('sgw:w:OOM\x1fcheckout'))
+
+    def test_flushed_reports_whether_the_claim_was_held(self):
+        T0, s, p = self.T0, self.s, self.s.p
+        self.storm_batch(6, T0)
+        self.decide(item('agg', 'OOM', 'checkout', 'checkout:Pod:agg'), T0 + 10)
+        first = s.claim(T0 + 2000)
+        self.assertEqual(len(first), 1)
+        self.assertEqual(s.claim(T0 + 2000 + p['lease_ms'] - 1), [])   # still claimed
+        # the writer died: after the flush lease another claim takes it over
+        second = s.claim(T0 + 2000 + p['lease_ms'])
+        self.assertEqual(len(second), 1)
+        self.assertNotEqual(second[0].lease, first[0].lease)
+        self.assertEqual(s.flushed(first[0], True, T0 + 2000 + p['lease_ms'] + 1), 0)
+        self.assertEqual(self.r.hget('sgw:w:OOM\x1fcheckout', 'dirty'), '1')
+        self.assertEqual(s.flushed(second[0], True, T0 + 2000 + p['lease_ms'] + 2), 1)
+        self.assertEqual(self.r.hget('sgw:w:OOM\x1fcheckout', 'dirty'), '0')
+        self.assertEqual(s.flushed(second[0], True, T0 + 2000 + p['lease_ms'] + 3), 0)   # released
+
+    def test_fold_during_a_flush_keeps_the_window_dirty(self):
+        T0, s = self.T0, self.s
+        self.storm_batch(6, T0)
+        self.decide(item('agg1', 'OOM', 'checkout', 'checkout:Pod:a1'), T0 + 10)
+        f = s.claim(T0 + 2000)[0]
+        self.assertEqual(f.count, 7)
+        late = item('agg2', 'OOM', 'checkout', 'checkout:Pod:a2')
+        self.decide(late, T0 + 2100)
+        self.assertEqual((late.verdict, late.count), (AGGREGATED, 8))
+        self.assertEqual(s.flushed(f, True, T0 + 2200), 1)
+        self.assertEqual(s.claim(T0 + 3000), [])          # written 0.8 s ago
+        g = s.claim(T0 + 3200)
+        self.assertEqual([(x.count, len(x.resources)) for x in g], [(8, 8)])
+        # a failed write keeps it dirty and due
+        self.assertEqual(s.flushed(g[0], False, T0 + 3300), 1)
+        self.assertEqual(len(s.claim(T0 + 3301)), 1)
+
+    def test_failed_storm_creation_clears_the_window(self):
+        T0, s = self.T0, self.s
+        it = self.storm_batch(6, T0, commit=False)
+        self.assertEqual(s.commit([(x.fingerprint, 'OOM', 'checkout', x.verdict, x.lease, False, None) for x in it],
+                                  T0 + 1), 6)
+        self.assertFalse(self.r.exists('sgw:w:OOM\x1fcheckout', 'sgw:wr:OOM\x1fcheckout', 'sgw:d:OOM-0'))
+        self.assertTrue(self.r.exists('sgw:f:OOM\x1fcheckout'))   # the storm is still on
+        again = item('OOM-0', 'OOM', 'checkout', 'checkout:Pod:w0000')
+        self.decide(again, T0 + 2)
+        self.assertEqual((again.verdict, again.count, again.storm_start_ms), (STORM_CREATE, 1, T0 + 2))
+
+    def test_dead_storm_creator_is_taken_over(self):
+        T0, s, p = self.T0, self.s, self.s.p
+        it = self.storm_batch(6, T0, commit=False)
+        x = item('next', 'OOM', 'checkout', 'checkout:Pod:next')
+        self.decide(x, T0 + p['lease_ms'] - 1)
+        self.assertEqual(x.verdict, IN_PROGRESS)
+        self.assertFalse(self.r.exists('sgw:d:next'))     # nothing recorded
+        self.decide(x, T0 + p['lease_ms'])
+        self.assertEqual((x.verdict, x.count, x.storm_start_ms), (STORM_CREATE, 7, T0))
+        self.assertEqual(len(x.storm_resources), 7)
+        # the dead creator's commit changes nothing; the new owner's does
+        s.commit([(it[0].fingerprint, 'OOM', 'checkout', STORM_CREATE, it[0].lease, True, 'c/old')], T0 + p['lease_ms'] + 1)
+        self.assertEqual(self.r.hget('sgw:w:OOM\x1fcheckout', 's'), 'p')
+        s.commit([('next', 'OOM', 'checkout', STORM_CREATE, x.lease, True, 'c/new')], T0 + p['lease_ms'] + 2)
+        y = item('y', 'OOM', 'checkout', 'checkout:Pod:y')
+        self.decide(y, T0 + p['lease_ms'] + 3)
+        self.assertEqual((y.verdict, y.ref, y.count), (AGGREGATED, 'c/new', 8))
+
+    def test_resolution_of_a_creation_in_progress_waits(self):
+        T0 = self.T0
+        a = item('fp1', 'A', 'ns', 'r')
+        self.decide(a, T0)
+        r = item('fp1', 'A', 'ns', 'r')
+        r.resolved, r.firing_ms = True, T0 - 5
+        self.decide(r, T0 + 1)
+        self.assertEqual(r.verdict, IN_PROGRESS)
+        self.assertEqual(self.r.hget('sgw:d:fp1', 's'), 'p')
+        self.commit_one(a, True, 'ns/rr', T0 + 2)
+        self.decide(r, T0 + 3)
+        self.assertEqual((r.verdict, r.ref, r.count, r.first_seen_ms), (RESOLVED, 'ns/rr', 1, T0))
+        h = self.r.hgetall('sgw:d:fp1')
+        self.assertEqual((h['s'], h['rf']), ('r', str(T0 - 5)))
+
+    def test_prefixes_are_independent(self):
+        other = Store(self.r, prefix='other:')
+        a, b = item('fp1', 'A', 'ns', 'r'), item('fp1', 'A', 'ns', 'r')
+        self.s.decide([a], self.T0)
+        other.decide([b], self.T0)
+        self.assertEqual((a.verdict, b.verdict), (CREATE, CREATE))
+
+    def test_memory_per_fingerprint(self):
+        # 10,000 distinct fingerprints, created and committed (storm detection off, so only
+        # dedup records are measured), in batches of 1,000 as webhooks would bring them
+        s = Store(self.r, params={'storm_enabled': False}, check_ttl=False)
+        T0 = self.T0
+        n = 10000
+        self.r.execute_command('MEMORY', 'PURGE')
+        base = self.r.info('memory')['used_memory']
+        for b in range(0, n, 1000):
+            it = [Item('%064x' % (i * 7919 + 12345), 'KubePodCrashLooping', 'payments',
+                       f'payments:Pod:api-{i:05d}', firing_ms=T0 - 60000, ref=f'payments/rr-{i:05d}')
+                  for i in range(b, b + 1000)]
+            s.decide(it, T0 + b)
+            self.assertTrue(all(x.verdict == CREATE for x in it))
+            s.commit([(x.fingerprint, x.name, x.namespace, x.verdict, x.lease, True, x.ref) for x in it], T0 + b + 1)
+        self.r.execute_command('MEMORY', 'PURGE')
+        used = self.r.info('memory')['used_memory'] - base
+        self.assertEqual(self.r.dbsize(), n + 1)   # + the lease counter
+        self.assertEqual(s.keys_without_ttl(), [])
+        one = self.r.memory_usage('sgw:d:' + '%064x' % 12345, samples=0)
+        print(f'\n    memory per fingerprint: MEMORY USAGE of one dedup hash = {one} bytes; '
+              f'INFO used_memory delta / {n} = {used / n:.0f} bytes', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    unittest.main()
