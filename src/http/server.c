@@ -28,7 +28,7 @@
 
 #define READ_CHUNK 65536
 
-enum conn_state { ST_READ, ST_BUSY, ST_WRITE, ST_CLOSED };
+enum conn_state { ST_READ, ST_BUSY, ST_WRITE, ST_LINGER, ST_CLOSED };
 
 struct http_conn {
     uv_tcp_t         tcp;
@@ -65,7 +65,13 @@ struct http_conn {
     const char      *fail_code;
     const char      *fail_msg;
     bool             keep_alive;
+    bool             linger;           /* after an error response: drain before closing */
     size_t           body_cap;
+    /* llhttp 8.1 predates three upstream fixes; see on_header_value */
+    const char      *feed_at;          /* start of the bytes of the current llhttp_execute */
+    bool             prev_lf;          /* the previous execute's bytes ended with LF */
+    size_t           hval_seen;        /* bytes of the current header value so far */
+    size_t           ext_bytes;        /* chunk-extension bytes of this message */
 };
 
 struct http_server {
@@ -170,6 +176,10 @@ static void conn_close(http_conn *c)
 static void on_timer(uv_timer_t *t)
 {
     http_conn *c = t->data;
+    if (c->state == ST_LINGER) {
+        conn_close(c);
+        return;
+    }
     if (c->state == ST_READ && c->in_message) {
         conn_fail(c, 408, "request_timeout", "request not received in time");
         return;
@@ -193,9 +203,46 @@ typedef struct write_req {
     char        data[];
 } write_req;
 
+static void on_linger_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    http_conn *c = st->data;
+    if (n < 0) conn_close(c);   /* EOF or error: the client has read our answer */
+}
+
+static void on_linger_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    http_conn *c = h->data;
+    buf->base = c->srv->readbuf;
+    buf->len = READ_CHUNK;
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) { free(req); }
+
+/* Lingering close (as nginx does): after an error answer the client may still be sending
+ * its body; closing with unread input would reset the connection and could destroy our
+ * response before it is read. Half-close, discard input for up to 2 s, then close. */
+static void conn_linger(http_conn *c)
+{
+    c->state = ST_LINGER;
+    uv_shutdown_t *sr = xmalloc(sizeof *sr);
+    if (uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        free(sr);
+        conn_close(c);
+        return;
+    }
+    if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = true;
+    uv_read_start((uv_stream_t *)&c->tcp, on_linger_alloc, on_linger_read);
+    timer_set(c, 2000);
+}
+
 static void after_response(http_conn *c, bool close_after)
 {
-    if (c->state == ST_CLOSED) return;
+    if (c->state == ST_CLOSED || c->state == ST_LINGER) return;
+    if (c->linger) {
+        conn_linger(c);
+        return;
+    }
     if (close_after || !c->keep_alive || c->srv->draining) {
         conn_close(c);
         return;
@@ -350,6 +397,7 @@ static void conn_fail(http_conn *c, int status, const char *code, const char *ms
     if (!r->route) r->route = c->route ? c->route->path : "unmatched";
     if (!r->method) r->method = llhttp_method_name(llhttp_get_method(&c->parser));
     c->keep_alive = false;
+    c->linger = true;
     c->state = ST_BUSY;
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
@@ -374,6 +422,8 @@ static int on_message_begin(llhttp_t *p)
     c->fail_status = 0;
     c->allow[0] = '\0';
     c->body_cap = 0;
+    c->hval_seen = 0;
+    c->ext_bytes = 0;
     timer_set(c, c->srv->lim.header_timeout_ms);
     return 0;
 }
@@ -419,10 +469,18 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* Debian 12's llhttp is 8.1.0. It predates three fixes, made up for here (found by
+ * bench/http-libs, see docs/decisions/001-http-server.md): obs-fold line continuations
+ * (rejected upstream from 8.1.2, CVE-2024-27982) arrive as a second span of one value that
+ * no read boundary explains; an empty Transfer-Encoding is read as absent (fixed in 9.4.3);
+ * chunk extensions are unbounded (CVE-2024-22019). All three are a 400. */
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     http_conn *c = p->data;
     if (count_header(c, len)) return HPE_USER;
+    if (c->hval_seen != 0 && (at != c->feed_at || c->prev_lf))
+        return set_fail(c, 400, "bad_request", "obsolete header line folding");
+    c->hval_seen += len;
     if (c->hname_long) return 0;
     if (c->hval_len + len + 1 > c->hval_cap) {
         c->hval_cap = (c->hval_len + len + 1) * 2;
@@ -433,10 +491,22 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+static int on_chunk_extension(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn *c = p->data;
+    c->ext_bytes += len;
+    if (c->ext_bytes > c->srv->lim.max_header_bytes)
+        return set_fail(c, 400, "bad_request", "chunk extensions too long");
+    return 0;
+}
+
 static int on_header_value_complete(llhttp_t *p)
 {
     http_conn *c = p->data;
     http_request *r = c->req;
+    if (c->hval_seen == 0 && !c->hname_long && c->hname_len == 17 && strncasecmp(c->hname, "transfer-encoding", 17) == 0)
+        return set_fail(c, 400, "bad_request", "empty Transfer-Encoding");
+    c->hval_seen = 0;
     if (!c->hname_long) {
         c->hname[c->hname_len] = '\0';
         const char *v = c->hval ? c->hval : "";
@@ -605,7 +675,9 @@ static void conn_process(http_conn *c)
     if (c->in_process) return;
     c->in_process = true;
     while (c->state == ST_READ && c->in_len > 0) {
+        c->feed_at = c->in;
         llhttp_errno_t e = llhttp_execute(&c->parser, c->in, c->in_len);
+        c->prev_lf = c->in[c->in_len - 1] == '\n';
         if (e == HPE_OK) {
             c->in_len = 0;
             break;
@@ -835,6 +907,8 @@ http_server *http_server_new(uv_loop_t *loop, int fd, const http_route *routes, 
     s->settings.on_headers_complete = on_headers_complete;
     s->settings.on_body = on_body;
     s->settings.on_message_complete = on_message_complete;
+    s->settings.on_chunk_extension_name = on_chunk_extension;
+    s->settings.on_chunk_extension_value = on_chunk_extension;
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     int rc = uv_tcp_open(&s->listener, fd);

@@ -122,6 +122,46 @@ class HttpTests(unittest.TestCase):
         s.close()
         self.assertTrue(data.startswith(b"HTTP/1.1 400"), data[:80])
 
+    def raw(self, data, chunks=None):
+        s = socket.create_connection(("127.0.0.1", self.g.port), timeout=10)
+        for part in (chunks or [data]):
+            s.sendall(part)
+        out = s.recv(4096)
+        s.close()
+        return out
+
+    def test_obsolete_line_folding_is_rejected(self):
+        out = self.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: one\r\n two\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:80])
+
+    def test_header_value_split_across_reads_is_not_folding(self):
+        out = self.raw(None, [b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: on", b"e-two\r\n\r\n"])
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:80])
+
+    def test_empty_transfer_encoding_is_rejected(self):
+        out = self.raw(b"POST /api/v1/signals/prometheus HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       b"Transfer-Encoding:\r\nContent-Length: 2\r\n\r\n{}")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:80])
+
+    def test_unbounded_chunk_extensions_are_rejected(self):
+        out = self.raw(b"POST /api/v1/signals/prometheus HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n2;" + b"a" * 8000 + b"\r\n{}\r\n0\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:80])
+
+    def test_413_is_readable_while_the_client_is_still_sending(self):
+        s = socket.create_connection(("127.0.0.1", self.g.port), timeout=10)
+        s.sendall(b"POST /api/v1/signals/prometheus HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 200000\r\n\r\n")
+        sent = 0
+        try:
+            while sent < 200000:
+                sent += s.send(b"x" * 16384)
+        except OSError:
+            pass
+        data = s.recv(4096)
+        s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 413"), data[:80])
+
     def test_readyz_reports_ready(self):
         r = self.g.get("/readyz")
         self.assertEqual(r.status, 200)
