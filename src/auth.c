@@ -1,23 +1,103 @@
-/* auth.c: see auth.h. Static tokens are kept only as SHA-256 digests and compared in
- * constant time, so neither memory dumps nor timing give a token away. The Kubernetes mode
- * (TokenReview/SAR) is not built yet: config validation refuses it with a clear message. */
+/* auth.c: see auth.h.
+ * static: tokens are kept only as SHA-256 digests and compared in constant time.
+ * kubernetes: TokenReview (authentication.k8s.io/v1), then SubjectAccessReview
+ * (authorization.k8s.io/v1) for the configured verb/group/resource. Results are cached
+ * per process by the token's SHA-256 (allowed: auth.allow_ttl, denied: auth.deny_ttl; at
+ * most 10,000 entries). When the API server cannot answer, the result is "unavailable"
+ * (→ 503), never "allowed": fail closed. The token itself is never logged or stored. */
 #include "auth.h"
+#include "metrics.h"
 #include "util/hash.h"
+#include "util/log.h"
+#include "util/strmap.h"
+#include "util/timeutil.h"
 #include "util/xalloc.h"
 
+#include <cJSON.h>
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
+#define AUTH_CACHE_MAX 10000
+
 struct auth {
     cfg_auth_mode mode;
     char        (*digests)[65];
     size_t        n;
+    int           allow_ttl_ms, deny_ttl_ms, timeout_ms;
+    char         *group, *resource, *verb;
 };
+
+/* ---- the review cache -------------------------------------------------------------------- */
+
+typedef struct cache_entry {
+    auth_result result;
+    int64_t     expires;
+} cache_entry;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static strmap cache;
+static bool   cache_init;
+
+static int sweep_expired(const char *k, void *v, void *ctx)
+{
+    if (((cache_entry *)v)->expires <= *(int64_t *)ctx) {
+        free(v);
+        return 1;
+    }
+    return 0;
+}
+
+static bool cache_get(const char *digest, auth_result *out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&cache_mu);
+    if (cache_init) {
+        cache_entry *e = strmap_get(&cache, digest);
+        if (e && e->expires > time_mono_ms()) {
+            *out = e->result;
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return hit;
+}
+
+static void cache_put(const char *digest, auth_result r, int ttl_ms)
+{
+    pthread_mutex_lock(&cache_mu);
+    if (!cache_init) {
+        strmap_init(&cache);
+        cache_init = true;
+    }
+    int64_t now = time_mono_ms();
+    if (cache.count >= AUTH_CACHE_MAX) strmap_sweep(&cache, sweep_expired, &now);
+    if (cache.count < AUTH_CACHE_MAX) {
+        cache_entry *e = strmap_get(&cache, digest);
+        if (!e) {
+            e = xmalloc(sizeof *e);
+            strmap_put(&cache, digest, e);
+        }
+        e->result = r;
+        e->expires = now + ttl_ms;
+    }
+    pthread_mutex_unlock(&cache_mu);
+}
+
+void auth_cache_clear(void)
+{
+    pthread_mutex_lock(&cache_mu);
+    if (cache_init) strmap_free(&cache, free);
+    cache_init = false;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+/* ---- construction -------------------------------------------------------------------------- */
 
 static int load_tokens(auth *a, const char *path, char *err, size_t errlen)
 {
@@ -27,7 +107,7 @@ static int load_tokens(auth *a, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "auth.static_file %s: %s", path, strerror(errno));
         return -1;
     }
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077) & 0007) {
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0007)) {
         snprintf(err, errlen, "auth.static_file %s is readable by others (mode %o): chmod 600 it", path,
                  (unsigned)(st.st_mode & 0777));
         fclose(f);
@@ -44,6 +124,7 @@ static int load_tokens(auth *a, const char *path, char *err, size_t errlen)
         a->digests = xrealloc(a->digests, (a->n + 1) * sizeof *a->digests);
         hash_sha256_hex(t, strlen(t), a->digests[a->n++]);
     }
+    OPENSSL_cleanse(line, sizeof line);
     fclose(f);
     if (a->n == 0) {
         snprintf(err, errlen, "auth.static_file %s holds no token", path);
@@ -56,12 +137,13 @@ auth *auth_new(const config *c, char *err, size_t errlen)
 {
     auth *a = xcalloc(1, sizeof *a);
     a->mode = c->auth_mode;
+    a->allow_ttl_ms = c->auth_allow_ttl_ms;
+    a->deny_ttl_ms = c->auth_deny_ttl_ms;
+    a->timeout_ms = c->processing_timeout_ms;
+    a->group = xstrdup(c->auth_resource_group);
+    a->resource = xstrdup(c->auth_resource);
+    a->verb = xstrdup(c->auth_verb);
     if (a->mode == AUTH_STATIC && load_tokens(a, c->auth_static_file, err, errlen) < 0) {
-        auth_free(a);
-        return NULL;
-    }
-    if (a->mode == AUTH_KUBERNETES) {
-        snprintf(err, errlen, "auth mode 'kubernetes' (TokenReview/SubjectAccessReview) is not available in this build yet");
         auth_free(a);
         return NULL;
     }
@@ -72,12 +154,99 @@ void auth_free(auth *a)
 {
     if (!a) return;
     free(a->digests);
+    free(a->group);
+    free(a->resource);
+    free(a->verb);
     free(a);
 }
 
 size_t auth_token_count(const auth *a) { return a->n; }
 
-void auth_check(auth *a, const char *h, auth_cb cb, void *ctx)
+/* ---- Kubernetes reviews ---------------------------------------------------------------------- */
+
+typedef struct review {
+    auth       *a;
+    k8s_client *kc;
+    char        digest[65];
+    auth_cb     cb;
+    void       *ctx;
+    int64_t     deadline;
+} review;
+
+static void review_end(review *rv, auth_result r, bool cacheable)
+{
+    if (cacheable) cache_put(rv->digest, r, r == AUTH_ALLOW ? rv->a->allow_ttl_ms : rv->a->deny_ttl_ms);
+    rv->cb(r, rv->ctx);
+    free(rv);
+}
+
+static void api_unavailable(review *rv, const char *what, const k8s_response *r)
+{
+    log_line l;
+    if (log_begin(&l, LOG_ERROR, what)) {
+        log_int(&l, "status", r->status);
+        if (r->error) log_str(&l, "error", r->error);
+        log_end(&l);
+    }
+    review_end(rv, AUTH_UNAVAILABLE, false);
+}
+
+static void on_sar(const k8s_response *r, void *ctx)
+{
+    review *rv = ctx;
+    if (r->status != 201 && r->status != 200) {
+        api_unavailable(rv, "SubjectAccessReview failed: failing closed", r);
+        return;
+    }
+    cJSON *j = cJSON_ParseWithLength(r->body, r->len);
+    const cJSON *st = j ? cJSON_GetObjectItemCaseSensitive(j, "status") : NULL;
+    const cJSON *allowed = st ? cJSON_GetObjectItemCaseSensitive(st, "allowed") : NULL;
+    bool ok = cJSON_IsTrue(allowed);   /* absent = false (Go omits false) */
+    cJSON_Delete(j);
+    review_end(rv, ok ? AUTH_ALLOW : AUTH_FORBIDDEN, true);
+}
+
+static void on_token_review(const k8s_response *r, void *ctx)
+{
+    review *rv = ctx;
+    if (r->status != 201 && r->status != 200) {
+        api_unavailable(rv, "TokenReview failed: failing closed", r);
+        return;
+    }
+    cJSON *j = cJSON_ParseWithLength(r->body, r->len);
+    const cJSON *st = j ? cJSON_GetObjectItemCaseSensitive(j, "status") : NULL;
+    const cJSON *authd = st ? cJSON_GetObjectItemCaseSensitive(st, "authenticated") : NULL;
+    if (!cJSON_IsTrue(authd)) {
+        cJSON_Delete(j);
+        review_end(rv, AUTH_UNAUTHENTICATED, true);
+        return;
+    }
+    const cJSON *user = cJSON_GetObjectItemCaseSensitive(st, "user");
+    const cJSON *name = user ? cJSON_GetObjectItemCaseSensitive(user, "username") : NULL;
+    const cJSON *uid = user ? cJSON_GetObjectItemCaseSensitive(user, "uid") : NULL;
+    const cJSON *groups = user ? cJSON_GetObjectItemCaseSensitive(user, "groups") : NULL;
+    cJSON *sar = cJSON_CreateObject();
+    cJSON_AddStringToObject(sar, "apiVersion", "authorization.k8s.io/v1");
+    cJSON_AddStringToObject(sar, "kind", "SubjectAccessReview");
+    cJSON *spec = cJSON_AddObjectToObject(sar, "spec");
+    cJSON_AddStringToObject(spec, "user", cJSON_IsString(name) ? name->valuestring : "");
+    if (cJSON_IsString(uid)) cJSON_AddStringToObject(spec, "uid", uid->valuestring);
+    if (cJSON_IsArray(groups)) cJSON_AddItemToObject(spec, "groups", cJSON_Duplicate(groups, 1));
+    cJSON *ra = cJSON_AddObjectToObject(spec, "resourceAttributes");
+    cJSON_AddStringToObject(ra, "group", rv->a->group);
+    cJSON_AddStringToObject(ra, "resource", rv->a->resource);
+    cJSON_AddStringToObject(ra, "verb", rv->a->verb);
+    char *body = cJSON_PrintUnformatted(sar);
+    cJSON_Delete(sar);
+    cJSON_Delete(j);
+    k8s_request(rv->kc, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", "application/json", body,
+                strlen(body), rv->deadline, on_sar, rv);
+    cJSON_free(body);
+}
+
+/* ---- check ------------------------------------------------------------------------------------- */
+
+void auth_check(auth *a, k8s_client *kc, const char *h, auth_cb cb, void *ctx)
 {
     if (a->mode == AUTH_OFF) {
         cb(AUTH_ALLOW, ctx);
@@ -89,13 +258,49 @@ void auth_check(auth *a, const char *h, auth_cb cb, void *ctx)
     }
     const char *tok = h + 7;
     while (*tok == ' ') tok++;
-    if (!*tok) {
+    size_t tl = strlen(tok);
+    while (tl > 0 && tok[tl - 1] == ' ') tl--;
+    if (tl == 0 || tl > 8192) {
         cb(AUTH_UNAUTHENTICATED, ctx);
         return;
     }
     char d[65];
-    hash_sha256_hex(tok, strlen(tok), d);
-    int found = 0;
-    for (size_t i = 0; i < a->n; i++) found |= CRYPTO_memcmp(d, a->digests[i], 64) == 0;
-    cb(found ? AUTH_ALLOW : AUTH_UNAUTHENTICATED, ctx);
+    hash_sha256_hex(tok, tl, d);
+    if (a->mode == AUTH_STATIC) {
+        int found = 0;
+        for (size_t i = 0; i < a->n; i++) found |= CRYPTO_memcmp(d, a->digests[i], 64) == 0;
+        cb(found ? AUTH_ALLOW : AUTH_UNAUTHENTICATED, ctx);
+        return;
+    }
+    auth_result cached;
+    if (cache_get(d, &cached)) {
+        metrics_add("gateway_auth_cache_hits_total", "", 1);
+        cb(cached, ctx);
+        return;
+    }
+    if (!kc) {
+        cb(AUTH_UNAVAILABLE, ctx);
+        return;
+    }
+    review *rv = xcalloc(1, sizeof *rv);
+    rv->a = a;
+    rv->kc = kc;
+    memcpy(rv->digest, d, 65);
+    rv->cb = cb;
+    rv->ctx = ctx;
+    rv->deadline = time_mono_ms() + a->timeout_ms;
+    cJSON *tr = cJSON_CreateObject();
+    cJSON_AddStringToObject(tr, "apiVersion", "authentication.k8s.io/v1");
+    cJSON_AddStringToObject(tr, "kind", "TokenReview");
+    cJSON *spec = cJSON_AddObjectToObject(tr, "spec");
+    char *tokcopy = xstrndup(tok, tl);
+    cJSON_AddStringToObject(spec, "token", tokcopy);
+    OPENSSL_cleanse(tokcopy, tl);
+    free(tokcopy);
+    char *body = cJSON_PrintUnformatted(tr);
+    cJSON_Delete(tr);
+    k8s_request(kc, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", "application/json", body, strlen(body),
+                rv->deadline, on_token_review, rv);
+    OPENSSL_cleanse(body, strlen(body));
+    cJSON_free(body);
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "k8s/client.h"
 
 typedef enum {
     AUTH_ALLOW = 0,
@@ -21,8 +22,12 @@ typedef void (*auth_cb)(auth_result r, void *ctx);
 auth *auth_new(const config *c, char *err, size_t errlen);
 void  auth_free(auth *a);
 
-/* authorization: the raw header value (may be NULL). cb may run before this returns. */
-void auth_check(auth *a, const char *authorization, auth_cb cb, void *ctx);
+/* authorization: the raw header value (may be NULL). kc: the worker's Kubernetes client
+ * (kubernetes mode; else NULL). cb may run before this returns (cache hit, off, static). */
+void auth_check(auth *a, k8s_client *kc, const char *authorization, auth_cb cb, void *ctx);
+
+/* Drops the process-wide review cache (tests, exit). */
+void auth_cache_clear(void);
 
 /* Number of tokens loaded (static mode), for the start-up log. */
 size_t auth_token_count(const auth *a);

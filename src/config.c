@@ -17,7 +17,7 @@
 
 extern char **environ;
 
-typedef enum { K_STR, K_INT, K_DUR, K_SIZE, K_BOOL, K_AUTH, K_LOGLEVEL } key_type;
+typedef enum { K_STR, K_INT, K_DUR, K_SIZE, K_BOOL, K_AUTH, K_LOGLEVEL, K_DOUBLE } key_type;
 
 typedef struct key_def {
     const char *name;
@@ -57,6 +57,12 @@ static const key_def keys[] = {
     {"sink.group", K_STR, F(rr_group), "RemediationRequest API group"},
     {"sink.version", K_STR, F(rr_version), "RemediationRequest API version"},
     {"sink.fallback_namespace", K_STR, F(fallback_namespace), "namespace for cluster-scoped signals"},
+    {"sink.qps", K_DOUBLE, F(k8s_qps), "client-side requests per second to the API server"},
+    {"sink.burst", K_INT, F(k8s_burst), "client-side burst to the API server"},
+    {"sink.timeout", K_DUR, F(k8s_timeout_ms), "one API call attempt"},
+    {"sink.max_retries", K_INT, F(k8s_max_retries), "retries of an API call (429, 5xx, connection errors)"},
+    {"sink.serviceaccount_dir", K_STR, F(serviceaccount_dir), "in-cluster token, ca.crt and namespace"},
+    {"sink.allow_insecure_tls", K_BOOL, F(allow_insecure_tls), "honour insecure-skip-tls-verify (never in production)"},
     {"dedup.ttl", K_DUR, F(dedup_ttl_ms), "dedup window, refreshed on every duplicate"},
     {"dedup.lease", K_DUR, F(lease_ms), "creation-in-progress lease"},
     {"storm.enabled", K_BOOL, F(storm_enabled), "storm detection on/off"},
@@ -124,6 +130,12 @@ config *config_defaults(void)
     c->rr_group = xstrdup("remediation.kubernaut.io");
     c->rr_version = xstrdup("v1alpha1");
     c->fallback_namespace = xstrdup("kubernaut-system");
+    c->k8s_qps = 50;
+    c->k8s_burst = 100;
+    c->k8s_timeout_ms = 10000;
+    c->k8s_max_retries = 3;
+    c->serviceaccount_dir = xstrdup("/var/run/secrets/kubernetes.io/serviceaccount");
+    c->allow_insecure_tls = false;
     c->dedup_ttl_ms = 5 * 60000;
     c->lease_ms = 10000;
     c->storm_enabled = true;
@@ -260,6 +272,14 @@ int config_set(config *c, const char *name, const char *value, char *err, size_t
     case K_BOOL:
         if (parse_bool(value, (bool *)field) == 0) return 0;
         break;
+    case K_DOUBLE: {
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (end == value || *end || errno || v <= 0 || v > 100000) break;
+        *(double *)field = v;
+        return 0;
+    }
     case K_AUTH:
         if (!strcmp(value, "off")) *(cfg_auth_mode *)field = AUTH_OFF;
         else if (!strcmp(value, "static")) *(cfg_auth_mode *)field = AUTH_STATIC;
@@ -564,6 +584,7 @@ void config_dump(const config *c, char *out, size_t cap)
         case K_DUR: OUT("%s: %dms\n", keys[i].name, *(const int *)f); break;
         case K_SIZE: OUT("%s: %zu\n", keys[i].name, *(const size_t *)f); break;
         case K_BOOL: OUT("%s: %s\n", keys[i].name, *(const bool *)f ? "true" : "false"); break;
+        case K_DOUBLE: OUT("%s: %g\n", keys[i].name, *(const double *)f); break;
         case K_AUTH: {
             static const char *m[] = {"off", "static", "kubernetes"};
             OUT("%s: %s\n", keys[i].name, m[*(const cfg_auth_mode *)f]);

@@ -57,6 +57,12 @@ typedef struct config {
     char  *rr_group;
     char  *rr_version;
     char  *fallback_namespace;
+    double k8s_qps;                    /* client-side rate limit to the API server */
+    int    k8s_burst;
+    int    k8s_timeout_ms;             /* per API call attempt */
+    int    k8s_max_retries;
+    char  *serviceaccount_dir;         /* in-cluster token, ca.crt, namespace */
+    bool   allow_insecure_tls;         /* honour insecure-skip-tls-verify (loud) */
     /* dedup */
     int    dedup_ttl_ms;
     int    lease_ms;

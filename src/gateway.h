@@ -12,6 +12,8 @@
 #include "auth.h"
 #include "config.h"
 #include "http/server.h"
+#include "k8s/client.h"
+#include "k8s/kubeconfig.h"
 #include "sink/sink.h"
 #include "state/memory.h"
 #include "state/store.h"
@@ -27,6 +29,9 @@ typedef struct gateway {
     atomic_int            inflight;
     atomic_bool           draining;
     store_memory_shared  *mem;      /* embedded state (NULL in Redis mode) */
+    k8s_config           *kcfg;     /* API server connection (NULL if neither sink nor auth use it) */
+    struct worker        *workers;  /* all of them, for /readyz */
+    int                   n_workers;
 } gateway;
 
 typedef enum { ROUTE_PROMETHEUS, ROUTE_K8S_EVENT } route_kind;
@@ -45,6 +50,7 @@ struct worker {
     pthread_t    thread;
     store       *st;
     sink        *sk;
+    k8s_client  *kc;                /* NULL unless the Kubernetes sink or auth is on */
     http_server *srv;
     http_server *msrv;              /* metrics listener (worker 0 only), or NULL */
     int          listen_fd, metrics_fd;

@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "sink/dir.h"
+#include "sink/kubernetes.h"
 #include "state/redis.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -86,10 +87,6 @@ static gw_runtime *load_runtime(char *err, size_t errlen)
         if (redis_target_parse(c->state, &t, err, errlen) < 0) goto fail;
         redis_target_free(&t);
     }
-    if (strcmp(c->sink, "kubernetes") == 0) {
-        snprintf(err, errlen, "sink kubernetes: not available in this build yet (use dir:PATH)");
-        goto fail;
-    }
     auth *a = auth_new(c, err, errlen);
     if (!a) goto fail;
     gw_runtime *rt = xcalloc(1, sizeof *rt);
@@ -124,6 +121,10 @@ static void worker_server_drained(http_server *s, void *data)
     /* one last storm flush is not awaited: storm state lives in the store */
     uv_close((uv_handle_t *)&w->flush_timer, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
+    /* every request is answered; the store's, sink's and client's handles (Redis
+     * connection, API probes) would keep the loop alive: stop it, and close those from
+     * main once the thread is joined (their close functions run the stopped loop) */
+    uv_stop(&w->loop);
 }
 
 static void on_wake(uv_async_t *a)
@@ -151,13 +152,26 @@ static void *worker_main(void *arg)
 static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
 {
     uv_loop_init(&w->loop);
+    if (G.kcfg) {
+        k8s_client_opts ko = {c->k8s_qps, c->k8s_burst, c->k8s_timeout_ms, c->k8s_max_retries, 100,
+                              "signal-gateway/" SGW_VERSION};
+        /* the rate limit is per process: split it over the workers */
+        ko.qps = c->k8s_qps / n_workers;
+        ko.burst = c->k8s_burst / n_workers > 0 ? c->k8s_burst / n_workers : 1;
+        w->kc = k8s_client_new(&w->loop, G.kcfg, &ko, err, errlen);
+        if (!w->kc) return -1;
+    }
     if (G.mem) {
         w->st = store_memory_open(G.mem);
     } else {
         w->st = store_redis_open(&w->loop, c->state, c->state_prefix, c->state_timeout_ms, err, errlen);
         if (!w->st) return -1;
     }
-    w->sk = sink_dir_open(&w->loop, c->sink + 4, err, errlen);
+    if (strcmp(c->sink, "kubernetes") == 0)
+        w->sk = sink_kubernetes_open(&w->loop, w->kc, c->rr_group, c->rr_version, c->fallback_namespace,
+                                     c->processing_timeout_ms);
+    else
+        w->sk = sink_dir_open(&w->loop, c->sink + 4, err, errlen);
     if (!w->sk) return -1;
     w->rc_prom = (route_ctx){w, ROUTE_PROMETHEUS};
     w->rc_event = (route_ctx){w, ROUTE_K8S_EVENT};
@@ -324,11 +338,35 @@ int main(int argc, char **argv)
     metrics_set("gateway_build_info", bl, 1);
     atomic_store(&G.rt, rt);
     if (strcmp(c->state, "memory") == 0) G.mem = store_memory_shared_new();
+    if (strcmp(c->sink, "kubernetes") == 0 || c->auth_mode == AUTH_KUBERNETES) {
+        G.kcfg = xcalloc(1, sizeof *G.kcfg);
+        if (k8s_config_resolve(c->kubeconfig, c->serviceaccount_dir, NULL, G.kcfg, err, sizeof err) < 0) {
+            fprintf(stderr, "signal-gateway: kubernetes: %s\n", err);
+            return 2;
+        }
+        if (G.kcfg->insecure && !c->allow_insecure_tls) {
+            fprintf(stderr, "signal-gateway: kubernetes: the kubeconfig sets insecure-skip-tls-verify; refusing "
+                            "without sink.allow_insecure_tls: true\n");
+            return 2;
+        }
+        if (G.kcfg->insecure)
+            log_msg(LOG_WARN, "TLS VERIFICATION OF THE KUBERNETES API IS OFF (sink.allow_insecure_tls): "
+                              "anyone on the path can impersonate the API server", "server", G.kcfg->server);
+        log_line kl;
+        if (log_begin(&kl, LOG_INFO, "kubernetes API")) {
+            log_str(&kl, "server", G.kcfg->server);
+            log_str(&kl, "context", G.kcfg->context);
+            log_str(&kl, "auth", G.kcfg->cert_pem ? "client certificate" : G.kcfg->token_file ? "token file" : "token");
+            log_end(&kl);
+        }
+    }
 
     n_workers = c->workers > 0 ? c->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_workers < 1) n_workers = 1;
     if (n_workers > 64) n_workers = 64;
     workers = xcalloc((size_t)n_workers, sizeof *workers);
+    G.workers = workers;
+    G.n_workers = n_workers;
     int port = -1, mport = -1;
     for (int i = 0; i < n_workers; i++) {
         worker *w = &workers[i];
@@ -382,14 +420,23 @@ int main(int argc, char **argv)
     uv_loop_close(&main_loop);
     for (int i = 0; i < n_workers; i++) {
         worker *w = &workers[i];
+        /* the client first: failing its pending calls may still touch the sink and store */
+        if (w->kc) k8s_client_free(w->kc);
         w->sk->ops->close(w->sk);
         w->st->ops->close(w->st);
         if (w->srv) http_server_free(w->srv);
         if (w->msrv) http_server_free(w->msrv);
-        uv_loop_close(&w->loop);
+        uv_run(&w->loop, UV_RUN_DEFAULT);   /* runs the close callbacks; nothing is active now */
+        if (uv_loop_close(&w->loop) != 0) log_msg(LOG_WARN, "a worker loop still had handles at exit", NULL, NULL);
     }
     free(workers);
     store_memory_shared_free(G.mem);
+    if (G.kcfg) {
+        k8s_config_free(G.kcfg);
+        free(G.kcfg);
+    }
+    sink_kubernetes_cache_clear();
+    auth_cache_clear();
     free_runtimes(gw_runtime_get(&G));
     for (size_t i = 0; i < n_overrides; i++) free(overrides[i].value);
     metrics_free();

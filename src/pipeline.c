@@ -555,7 +555,7 @@ void pipeline_handle(http_request *req, void *data)
     p->t0 = time_mono_s();
     p->deadline = time_mono_ms() + c->processing_timeout_ms;
     params_from(c, &p->sp);
-    auth_check(rt->auth, req->authorization, on_auth, p);
+    auth_check(rt->auth, w->kc, req->authorization, on_auth, p);
 }
 
 /* ---- health, readiness, metrics ------------------------------------------------------------- */
@@ -571,9 +571,14 @@ void pipeline_readyz(http_request *req, void *data)
     worker *w = data;
     char why[256] = "";
     const char *reason = NULL;
+    /* ready only when every worker's store and sink are: a load balancer must not send
+     * requests to a replica one of whose loops would answer 503 */
     if (atomic_load(&w->gw->draining)) reason = "shutting down";
-    else if (!w->st->ops->ready(w->st, why, sizeof why)) reason = why;
-    else if (!w->sk->ops->ready(w->sk, why, sizeof why)) reason = why;
+    for (int i = 0; !reason && i < w->gw->n_workers; i++) {
+        worker *o = &w->gw->workers[i];
+        if (!o->st->ops->ready(o->st, why, sizeof why)) reason = why;
+        else if (!o->sk->ops->ready(o->sk, why, sizeof why)) reason = why;
+    }
     if (reason) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "status", "not ready");

@@ -87,6 +87,8 @@ struct http_server {
     http_conn         *conns;
     int                nconns;
     bool               draining;
+    bool               freeing;          /* free the server when its last handle closed */
+    bool               listener_open;    /* the listener handle is not closed yet */
     void             (*drain_cb)(http_server *, void *);
     void              *drain_data;
     char               readbuf[READ_CHUNK];
@@ -143,6 +145,10 @@ static void conn_handle_closed(uv_handle_t *h)
     free(c->hval);
     free(c->url);
     free(c);
+    if (s->freeing) {
+        if (s->nconns == 0 && !s->listener_open) free(s);
+        return;
+    }
     if (s->draining && s->nconns == 0 && s->drain_cb) {
         void (*cb)(http_server *, void *) = s->drain_cb;
         s->drain_cb = NULL;
@@ -926,6 +932,7 @@ http_server *http_server_new(uv_loop_t *loop, int fd, const http_route *routes, 
     s->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
                                                : ((struct sockaddr_in6 *)&bound)->sin6_port);
     s->listening = true;
+    s->listener_open = true;
     return s;
 }
 
@@ -933,13 +940,20 @@ int http_server_port(const http_server *s) { return s->port; }
 int http_server_connections(const http_server *s) { return s->nconns; }
 uv_loop_t *http_server_loop(const http_server *s) { return s->loop; }
 
+static void listener_closed(uv_handle_t *h)
+{
+    http_server *s = h->data;
+    s->listener_open = false;
+    if (s->freeing && s->nconns == 0) free(s);
+}
+
 void http_server_drain(http_server *s, void (*cb)(http_server *, void *), void *data)
 {
     s->draining = true;
     s->drain_cb = cb;
     s->drain_data = data;
     if (s->listening) {
-        uv_close((uv_handle_t *)&s->listener, NULL);
+        uv_close((uv_handle_t *)&s->listener, listener_closed);
         s->listening = false;
     }
     /* Idle connections go now; busy ones close after their response (keep-alive off). */
@@ -953,8 +967,18 @@ void http_server_drain(http_server *s, void (*cb)(http_server *, void *), void *
     }
 }
 
+/* Closes what is left (only after a forced stop); the memory goes when libuv has closed
+ * the last connection, so run the loop afterwards. */
 void http_server_free(http_server *s)
 {
+    if (s->listening) {
+        uv_close((uv_handle_t *)&s->listener, listener_closed);
+        s->listening = false;
+    }
+    s->freeing = true;
+    if (s->nconns == 0 && !s->listener_open) {
+        free(s);
+        return;
+    }
     for (http_conn *c = s->conns; c; c = c->next) conn_close(c);
-    free(s);
 }

@@ -22,6 +22,7 @@
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ typedef struct rstore {
     redis_target       t;
     redisAsyncContext *ac;          /* the primary connection */
     redisAsyncContext *sac;         /* a sentinel connection during discovery */
-    rstate             state;
+    _Atomic(rstate)    state;         /* read by /readyz from other workers */
     char               sha[N_SCRIPTS][41];
     int                handshake_step;
     uv_timer_t         backoff_timer;
@@ -61,6 +62,8 @@ typedef struct rstore {
 
 static void connect_start(rstore *s);
 static void connection_lost(rstore *s, const char *why);
+static void connection_kill(rstore *s, const char *why);
+static void maybe_free(rstore *s);
 
 /* ---- URL ------------------------------------------------------------------------------- */
 
@@ -299,7 +302,7 @@ static void on_cmd_timeout(uv_timer_t *t)
     rcall *c = t->data;
     rstore *s = c->s;
     rcall_finish(c, NULL, "command timed out");
-    connection_lost(s, "command timed out");
+    connection_kill(s, "command timed out");
 }
 
 static int rcall_send(rcall *c)
@@ -378,11 +381,47 @@ static void connection_lost(rstore *s, const char *why)
 {
     set_down(s, why);
     uv_timer_stop(&s->connect_timer);
+    if (s->ac && s->state == R_CONNECTING) {
+        /* hiredis 0.14 calls neither the connect nor the disconnect callback for a
+         * context freed before it connected: free it here and start over */
+        redisAsyncContext *ac = s->ac;
+        s->ac = NULL;
+        ac->data = NULL;
+        redisAsyncFree(ac);
+        schedule_reconnect(s);
+        return;
+    }
     if (s->ac) {
         redisAsyncContext *ac = s->ac;
-        /* pending callbacks run with NULL replies; on_disconnect clears s->ac */
+        s->state = R_IDLE;   /* not ready from this instant */
+        /* inside a hiredis callback only a deferred disconnect is allowed; the server is
+         * answering (it just said no), so its pending replies will come */
         redisAsyncDisconnect(ac);
     } else if (s->state != R_IDLE && s->state != R_SENTINEL && s->state != R_RESOLVING) {
+        schedule_reconnect(s);
+    }
+}
+
+/* From outside hiredis callbacks (timers): the server may be hung, so waiting for its
+ * pending replies (what redisAsyncDisconnect does) could wait forever. Free the context:
+ * pending commands fail at once, on_disconnect schedules the reconnect. */
+static void connection_kill(rstore *s, const char *why)
+{
+    set_down(s, why);
+    uv_timer_stop(&s->connect_timer);
+    if (s->ac && s->state == R_CONNECTING) {
+        connection_lost(s, why);
+        return;
+    }
+    s->state = R_IDLE;   /* not ready from this instant */
+    if (s->ac) {
+        redisAsyncContext *ac = s->ac;
+        redisAsyncFree(ac);   /* runs on_disconnect (it was connected) */
+        if (s->ac == ac) {    /* not connected after all: no callback came */
+            s->ac = NULL;
+            schedule_reconnect(s);
+        }
+    } else {
         schedule_reconnect(s);
     }
 }
@@ -394,6 +433,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     s->ac = NULL;
     if (s->closing) {
         s->pending_handles--;
+        maybe_free(s);
         return;
     }
     set_down(s, ac->errstr[0] ? ac->errstr : "disconnected");
@@ -501,7 +541,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 static void on_connect_timeout(uv_timer_t *t)
 {
     rstore *s = t->data;
-    connection_lost(s, "connect timed out");
+    connection_kill(s, "connect timed out");
 }
 
 static void connect_ip(rstore *s, const char *ip)
@@ -536,6 +576,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (s->closing) {
         if (res) uv_freeaddrinfo(res);
         s->pending_handles--;
+        maybe_free(s);
         return;
     }
     if (status < 0 || !res) {
@@ -946,12 +987,22 @@ static int r_ready(store *st, char *why, size_t cap)
     return 0;
 }
 
+static void maybe_free(rstore *s)
+{
+    if (!s->closing || s->pending_handles > 0) return;
+    target_clear(&s->t);
+    free(s);
+}
+
 static void handle_closed(uv_handle_t *h)
 {
     rstore *s = h->data;
     s->pending_handles--;
+    maybe_free(s);
 }
 
+/* Starts closing; the memory goes once libuv has closed every handle (the caller runs the
+ * loop until it is empty, then closes it). */
 static void r_close(store *st)
 {
     rstore *s = (rstore *)st;
@@ -959,25 +1010,26 @@ static void r_close(store *st)
     s->pending_handles = 2;
     uv_timer_stop(&s->backoff_timer);
     uv_timer_stop(&s->connect_timer);
-    uv_close((uv_handle_t *)&s->backoff_timer, handle_closed);
-    uv_close((uv_handle_t *)&s->connect_timer, handle_closed);
     if (s->sac) {
         s->sac->data = NULL;
-        redisAsyncDisconnect(s->sac);
+        redisAsyncFree(s->sac);
         s->sac = NULL;
     }
     if (s->ac) {
+        redisAsyncContext *ac = s->ac;
         s->pending_handles++;
-        redisAsyncDisconnect(s->ac);
+        redisAsyncFree(ac);   /* pending commands fail now; on_disconnect if it was connected */
+        if (s->ac == ac) {    /* it never connected: no callback */
+            s->ac = NULL;
+            s->pending_handles--;
+        }
     }
     if (s->gai_busy) {
         s->pending_handles++;
         uv_cancel((uv_req_t *)&s->gai);
     }
-    /* let the loop finish the closes (the caller's loop is no longer running requests) */
-    for (int i = 0; i < 1000 && s->pending_handles > 0; i++) uv_run(s->loop, UV_RUN_NOWAIT);
-    target_clear(&s->t);
-    free(s);
+    uv_close((uv_handle_t *)&s->backoff_timer, handle_closed);
+    uv_close((uv_handle_t *)&s->connect_timer, handle_closed);
 }
 
 static const store_ops redis_ops = {

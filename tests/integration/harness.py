@@ -43,9 +43,9 @@ class Response:
 class Gateway:
     """One gateway process with its own temp directory, config file and log."""
 
-    def __init__(self, config="", args=(), env=None, workers=2):
+    def __init__(self, config="", args=(), env=None, workers=2, rr_dir=None):
         self.dir = tempfile.mkdtemp(prefix="sgw-it-")
-        self.rr_dir = os.path.join(self.dir, "rr")
+        self.rr_dir = rr_dir or os.path.join(self.dir, "rr")
         self.port = free_port()
         self.config_path = os.path.join(self.dir, "config.yaml")
         with open(self.config_path, "w") as f:

@@ -1,0 +1,219 @@
+"""Cluster state in a real Redis: the embedded signal suite again on Redis, exactness and
+storms across 3 replicas, Redis killed mid-load (only 503s or recorded 2xx; recovery by
+itself), and a Sentinel failover (1 primary, 1 replica, 3 sentinels) followed."""
+import json
+import os
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+import test_signals
+from harness import Gateway, fixture, pod_alert, webhook
+from redis_harness import Redis, Sentinel
+
+REDIS = None
+
+
+def setUpModule():
+    global REDIS
+    REDIS = Redis()
+
+
+def tearDownModule():
+    REDIS.stop()
+
+
+def redis_args(redis=None):
+    return ["--state", (redis or REDIS).url()]
+
+
+def unique_prefix():
+    return "t%s:" % uuid.uuid4().hex[:8]
+
+
+class RedisSignalTests(test_signals.SignalTests):
+    """Every embedded signal test, with the state in Redis (own key prefix per gateway)."""
+
+    def gw(self, config="", args=(), **kw):
+        env = dict(kw.pop("env", {}) or {})
+        env["SGW_STATE_PREFIX"] = unique_prefix()
+        g = Gateway(config, args=list(args) + redis_args(), env=env, **kw)
+        self.addCleanup(g.stop)
+        return g
+
+
+class ReplicaTests(unittest.TestCase):
+    def replicas(self, n=3, config="", redis=None, rr_dir=None, extra_args=()):
+        rr_dir = rr_dir or tempfile.mkdtemp(prefix="sgw-rr-")
+        prefix = unique_prefix()
+        gs = []
+        for _ in range(n):
+            g = Gateway(config, args=redis_args(redis) + list(extra_args), env={"SGW_STATE_PREFIX": prefix},
+                        rr_dir=rr_dir, workers=1)
+            self.addCleanup(g.stop)
+            gs.append(g)
+        return gs
+
+    def test_thousand_concurrent_requests_over_three_replicas_make_exactly_ten_rrs(self):
+        gs = self.replicas()
+        bodies = [json.dumps(webhook([pod_alert("Exact%d" % i, "pod-%d" % i)])).encode() for i in range(10)]
+        statuses = []
+        lock = threading.Lock()
+
+        def worker(k):
+            conns = [g.conn(timeout=30) for g in gs]
+            for j in range(100):
+                n = k * 100 + j
+                r = gs[n % 3].alert(bodies[n % 10], conn=conns[n % 3])
+                with lock:
+                    statuses.append(r.status)
+            for c in conns:
+                c.close()
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(len(statuses), 1000)
+        self.assertEqual(statuses.count(201), 10, sorted(set(statuses)))
+        self.assertEqual(statuses.count(202), 990)
+        self.assertEqual(len(gs[0].rr_files()), 10)
+        total = 0
+        for b in bodies:   # one more sighting each: its count is (sightings so far) + 1
+            r = gs[0].alert(b)
+            total += r.json["results"][0]["count"] - 1
+        self.assertEqual(total, 1000)
+
+    def test_storm_split_over_three_replicas_is_one_rr_with_count_fifty(self):
+        gs = self.replicas(config="storm:\n  update_interval: 200ms\n")
+        storm = json.loads(fixture("oom-storm-50-alerts.json"))
+        parts = [storm["alerts"][i::3] for i in range(3)]
+        statuses = []
+
+        def send(i):
+            body = dict(storm, alerts=parts[i])
+            statuses.append(gs[i].alert(body).status)
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertTrue(all(s in (201, 202) for s in statuses), statuses)
+        deadline = time.time() + 10
+        rrs = []
+        while time.time() < deadline:
+            rrs = gs[0].rrs()
+            if len(rrs) == 1 and rrs[0]["spec"].get("stormAlertCount") == 50:
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(rrs), 1, [x["metadata"]["name"] for x in rrs])
+        self.assertTrue(rrs[0]["spec"]["isStorm"])
+        self.assertEqual(rrs[0]["spec"]["stormAlertCount"], 50)
+        self.assertEqual(len(rrs[0]["spec"]["affectedResources"]), 50)
+
+    def test_redis_killed_mid_load_gives_only_503_or_recorded_2xx_then_recovers(self):
+        redis = Redis(durable=True)
+        self.addCleanup(redis.stop)
+        gs = self.replicas(n=2, redis=redis, config="state:\n  timeout: 500ms\nserver:\n  retry_after: 1\n")
+        alerts = [pod_alert("Kill%d" % i, "k-%d" % i) for i in range(20)]
+        answers = {i: [] for i in range(20)}
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        def load(k):
+            n = 0
+            deadline = time.time() + 8
+            while not stop.is_set() and time.time() < deadline:
+                i = (k * 7 + n) % 20
+                try:
+                    r = gs[n % 2].alert(webhook([alerts[i]]))
+                    with lock:
+                        answers[i].append(r.status)
+                except OSError:
+                    pass
+                n += 1
+
+        threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        redis.kill()
+        time.sleep(1.5)
+        saw_503 = gs[0].alert(webhook([alerts[0]])).status
+        ready = gs[0].get("/readyz")
+        redis.start()   # same port, same AOF: the recorded state comes back
+        t_back = time.time()
+        stop.set()
+        for t in threads:
+            t.join(30)
+        redis_lines = "\n".join(l for l in gs[0].logs().splitlines() if "redis" in l)
+        self.assertEqual(saw_503, 503, redis_lines)
+        self.assertEqual(ready.status, 503, redis_lines)
+        self.assertIn("redis", ready.json["reason"])
+        # the gateways reconnect by themselves within seconds
+        deadline = time.time() + 15
+        while time.time() < deadline and any(g.get("/readyz").status != 200 for g in gs):
+            time.sleep(0.1)
+        self.assertEqual([g.get("/readyz").status for g in gs], [200, 200])
+        self.assertLess(time.time() - t_back, 15)
+        all_statuses = [s for v in answers.values() for s in v]
+        self.assertTrue(set(all_statuses) <= {201, 202, 503}, set(all_statuses))
+        # every alert answered 2xx has its RR, and Redis remembers every 2xx sighting
+        files = {os.path.basename(p) for p in gs[0].rr_files()}
+        for i, sts in answers.items():
+            ok = sum(1 for s in sts if s in (201, 202))
+            if not ok:
+                continue
+            r = gs[1].alert(webhook([alerts[i]]))
+            self.assertEqual(r.status, 202, r)
+            res = r.json["results"][0]
+            self.assertIn(res["remediationRequest"].split("/")[1] + ".json", files)
+            self.assertGreaterEqual(res["count"], ok + 1 if res.get("reason") is None else 1, (i, sts, res))
+
+
+class SentinelTests(unittest.TestCase):
+    def test_gateway_follows_a_sentinel_failover(self):
+        primary = Redis()
+        replica = Redis(replica_of=primary.port)
+        self.addCleanup(primary.stop)
+        self.addCleanup(replica.stop)
+        deadline = time.time() + 10
+        while "master_link_status:up" not in replica.cli("INFO", "replication") and time.time() < deadline:
+            time.sleep(0.1)
+        sentinels = [Sentinel(primary.port) for _ in range(3)]
+        for s in sentinels:
+            self.addCleanup(s.stop)
+        url = "redis-sentinel://" + ",".join("127.0.0.1:%d" % s.port for s in sentinels) + "/mymaster"
+        g = Gateway("state:\n  timeout: 500ms\n", args=["--state", url], env={"SGW_STATE_PREFIX": unique_prefix()})
+        self.addCleanup(g.stop)
+        r = g.alert(webhook([pod_alert("BeforeFailover", "b-1")]))
+        self.assertEqual(r.status, 201, r)
+        time.sleep(0.5)   # let the replica catch up
+        primary.kill()
+        deadline = time.time() + 30
+        while time.time() < deadline and sentinels[0].master() != replica.port:
+            time.sleep(0.2)
+        self.assertEqual(sentinels[0].master(), replica.port, "sentinels did not fail over")
+        deadline = time.time() + 20
+        r = None
+        while time.time() < deadline:
+            r = g.alert(webhook([pod_alert("BeforeFailover", "b-1")]))
+            if r.status != 503:
+                break
+            time.sleep(0.2)
+        self.assertEqual(r.status, 202, r)   # the replicated record: a duplicate
+        self.assertEqual(r.json["results"][0]["count"], 2)
+        deadline = time.time() + 20   # every worker back: /readyz covers them all
+        while time.time() < deadline and g.get("/readyz").status != 200:
+            time.sleep(0.1)
+        r = g.alert(webhook([pod_alert("AfterFailover", "a-1")]))
+        self.assertEqual(r.status, 201, r)
+        self.assertIn("redis-sentinel", g.logs())
+
+
+if __name__ == "__main__":
+    unittest.main()
