@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifndef SGW_VERSION
@@ -332,6 +333,21 @@ int main(int argc, char **argv)
     const config *c = rt->cfg;
     log_set_level(c->log_level);
     signal(SIGPIPE, SIG_IGN);
+    /* connections are file descriptors: take the hard limit, and say if it is too low */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)c->max_connections + 256) {
+        log_line fl;
+        if (log_begin(&fl, LOG_WARN, "file descriptor limit is below server.max_connections + 256")) {
+            log_int(&fl, "nofile", (long long)rl.rlim_cur);
+            log_int(&fl, "max_connections", c->max_connections);
+            log_end(&fl);
+        }
+    }
     metrics_init();
     char bl[96];
     snprintf(bl, sizeof bl, "version=\"%s\",revision=\"%s\"", SGW_VERSION, SGW_GIT_REV);
