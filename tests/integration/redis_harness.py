@@ -16,7 +16,7 @@ def _ping(port, timeout=10):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.sendall(b"PING\r\n")
-                if s.recv(64).startswith(b"+PONG"):
+                if s.recv(64)[:1] in (b"+", b"-"):   # PONG, or NOAUTH: it is up
                     return True
         except OSError:
             pass
@@ -25,7 +25,8 @@ def _ping(port, timeout=10):
 
 
 class Redis:
-    def __init__(self, port=None, durable=False, replica_of=None, dir=None):
+    def __init__(self, port=None, durable=False, replica_of=None, dir=None, password=None):
+        self.password = password
         self.port = port or free_port()
         self.dir = dir or tempfile.mkdtemp(prefix="sgw-redis-")
         self.durable = durable
@@ -40,6 +41,8 @@ class Redis:
             cmd += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             cmd += ["--appendonly", "no"]
+        if self.password:
+            cmd += ["--requirepass", self.password]
         if self.replica_of:
             cmd += ["--replicaof", "127.0.0.1", str(self.replica_of)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -47,7 +50,8 @@ class Redis:
             raise AssertionError("redis-server did not start on %d" % self.port)
 
     def cli(self, *args):
-        p = subprocess.run(["redis-cli", "-p", str(self.port)] + [str(a) for a in args], capture_output=True,
+        auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
+        p = subprocess.run(["redis-cli", "-p", str(self.port)] + auth + [str(a) for a in args], capture_output=True,
                            timeout=10)
         return p.stdout.decode().strip()
 

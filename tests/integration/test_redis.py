@@ -175,6 +175,30 @@ class ReplicaTests(unittest.TestCase):
             self.assertGreaterEqual(res["count"], ok + 1 if res.get("reason") is None else 1, (i, sts, res))
 
 
+class RedisUrlTests(unittest.TestCase):
+    def test_password_and_database_come_from_the_url(self):
+        r = Redis(password="s3cret-pw")
+        self.addCleanup(r.stop)
+        g = Gateway(args=["--state", "redis://:s3cret-pw@127.0.0.1:%d/3" % r.port])
+        self.addCleanup(g.stop)
+        self.assertEqual(g.alert(webhook([pod_alert("Authd", "a-1")])).status, 201)
+        self.assertEqual(len(r.cli("-n", "3", "KEYS", "sgw:d:*").split()), 1)   # the dedup record, in DB 3
+        self.assertEqual(r.cli("-n", "0", "DBSIZE"), "0")
+        self.assertNotIn("s3cret-pw", g.logs())
+
+    def test_wrong_password_is_not_ready_and_answers_503(self):
+        r = Redis(password="right")
+        self.addCleanup(r.stop)
+        g = Gateway(args=["--state", "redis://:wrong@127.0.0.1:%d" % r.port])
+        self.addCleanup(g.stop)
+        ready = g.get("/readyz")
+        self.assertEqual(ready.status, 503)
+        self.assertIn("redis", ready.json["reason"])
+        res = g.alert(webhook([pod_alert("NoAuth", "n-1")]))
+        self.assertEqual(res.status, 503)
+        self.assertIn("retry-after", res.headers)
+
+
 class SentinelTests(unittest.TestCase):
     def test_gateway_follows_a_sentinel_failover(self):
         primary = Redis()
