@@ -35,6 +35,8 @@ struct k8s_client {
     char           *token;                 /* current bearer token */
     int64_t         token_read_ms;
     time_t          token_mtime;
+    long            token_mtime_ns;
+    off_t           token_size;
     int             last_ok;               /* last request reached the server */
     char            last_error[256];
     uint64_t        seed;
@@ -144,14 +146,19 @@ static void ensure_timer(kreq *r)
     }
 }
 
+/* The service-account token rotates (kubelet swaps a projected file): stat it at most once
+ * a second (a tmpfs stat, microseconds) and re-read it only when it changed. */
 static const char *current_token(k8s_client *c)
 {
     if (!c->cfg.token_file) return c->cfg.token;
     int64_t now = time_mono_ms();
-    if (c->token && now - c->token_read_ms < 60000) return c->token;
+    if (c->token && now - c->token_read_ms < 1000) return c->token;
     c->token_read_ms = now;
     struct stat st;
-    if (stat(c->cfg.token_file, &st) == 0 && c->token && st.st_mtime == c->token_mtime) return c->token;
+    if (stat(c->cfg.token_file, &st) != 0) return c->token ? c->token : c->cfg.token;
+    if (c->token && st.st_mtim.tv_sec == c->token_mtime && st.st_mtim.tv_nsec == c->token_mtime_ns &&
+        st.st_size == c->token_size)
+        return c->token;
     FILE *f = fopen(c->cfg.token_file, "r");
     if (!f) return c->token ? c->token : c->cfg.token;   /* keep the last good one */
     char buf[16384];
@@ -160,10 +167,15 @@ static const char *current_token(k8s_client *c)
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) n--;
     buf[n] = '\0';
     if (n > 0) {
+        bool rotated = c->token != NULL;
         free(c->token);
         c->token = xstrdup(buf);
-        c->token_mtime = st.st_mtime;
+        c->token_mtime = st.st_mtim.tv_sec;
+        c->token_mtime_ns = st.st_mtim.tv_nsec;
+        c->token_size = st.st_size;
+        if (rotated) log_msg(LOG_INFO, "kubernetes token file changed: using the new token", "file", c->cfg.token_file);
     }
+    memset(buf, 0, sizeof buf);
     return c->token;
 }
 

@@ -19,6 +19,8 @@ RR = "/apis/remediation.kubernaut.io/v1alpha1"
 TOKENS = {"tokens": {
     "gateway-sa-token": {"username": "system:serviceaccount:kubernaut-system:gateway", "uid": "sa-1",
                          "groups": ["system:serviceaccounts"], "admin": True},
+    "gateway-sa-token-rotated": {"username": "system:serviceaccount:kubernaut-system:gateway-rotated", "uid": "sa-2",
+                                 "groups": ["system:serviceaccounts"], "admin": True},
     "am-token": {"username": "system:serviceaccount:monitoring:alertmanager", "uid": "am-1",
                  "groups": ["system:serviceaccounts"],
                  "rules": [{"verbs": ["create"], "apiGroups": ["remediation.kubernaut.io"],

@@ -104,6 +104,36 @@ class KubernetesModeTests(unittest.TestCase):
         self.assertEqual(r.json["results"][0]["remediationRequest"], ref)
         self.assertEqual(len(self.api.rrs("production")), 1)
 
+    def test_in_cluster_service_account_and_token_rotation(self):
+        import tempfile
+        sa = tempfile.mkdtemp(prefix="sgw-sa-")
+        with open(os.path.join(sa, "token"), "w") as f:
+            f.write("gateway-sa-token\n")
+        shutil.copy(os.path.join(self.api.dir, "tls", "ca.crt"), os.path.join(sa, "ca.crt"))
+        with open(os.path.join(sa, "namespace"), "w") as f:
+            f.write("kubernaut-system\n")
+        port = self.api.url.rsplit(":", 1)[1]
+        g = Gateway(args=["--sink", "kubernetes"],
+                    env={"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": port,
+                         "SGW_SINK_SERVICEACCOUNT_DIR": sa, "KUBECONFIG": ""})
+        self.addCleanup(g.stop)
+        self.api.clear_requests()
+        self.assertEqual(g.alert(webhook([pod_alert("InCluster", "ic-1")])).status, 201)
+        users = {x["user"] for x in self.api.requests() if x["method"] == "POST"}
+        self.assertEqual(users, {"system:serviceaccount:kubernaut-system:gateway"})
+        # kubelet rotates the projected token: write the new one beside it and rename over
+        tmp = os.path.join(sa, "token.new")
+        with open(tmp, "w") as f:
+            f.write("gateway-sa-token-rotated\n")
+        os.rename(tmp, os.path.join(sa, "token"))
+        time.sleep(1.2)
+        self.api.clear_requests()
+        self.assertEqual(g.alert(webhook([pod_alert("InCluster", "ic-2")])).status, 201)
+        users = {x["user"] for x in self.api.requests() if x["method"] == "POST"}
+        self.assertEqual(users, {"system:serviceaccount:kubernaut-system:gateway-rotated"})
+        self.assertIn("token file changed", g.logs())
+        self.assertNotIn("gateway-sa-token", g.logs())
+
     # ---- auth ---------------------------------------------------------------------------
 
     def test_auth_401_403_and_cached_reviews(self):
