@@ -7,6 +7,7 @@
  * The service-account token file is re-read at most once a minute (a tiny tmpfs read: the
  * one file access on the loop, accepted for rotation to be followed). */
 #include "k8s/client.h"
+#include "metrics.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -61,6 +62,7 @@ struct kreq {
     bool               timer_init;
     char               errbuf[CURL_ERROR_SIZE];
     kreq              *next;               /* queue */
+    double             t0;                 /* time_mono_s() at k8s_request */
     kreq              *rprev, *rnext;      /* running list */
 };
 
@@ -126,6 +128,11 @@ static void kreq_free(kreq *r)
 static void finish(kreq *r, int status, const char *error)
 {
     running_del(r);
+    char labels[64];
+    snprintf(labels, sizeof labels, "verb=\"%s\",code=\"%d\"", r->method, status);
+    metrics_add("gateway_kubernetes_requests_total", labels, 1);
+    snprintf(labels, sizeof labels, "verb=\"%s\"", r->method);
+    metrics_observe("gateway_kubernetes_request_duration_seconds", labels, time_mono_s() - r->t0);
     k8s_response resp = {
         .status = status,
         .body = r->resp ? r->resp : "",
@@ -314,6 +321,9 @@ static void done(kreq *r, CURLcode cc)
                 log_int(&l, "delay_ms", (long long)delay);
                 log_end(&l);
             }
+            char vl[32];
+            snprintf(vl, sizeof vl, "verb=\"%s\"", r->method);
+            metrics_add("gateway_kubernetes_retries_total", vl, 1);
             r->rlen = 0;
             if (r->resp) r->resp[0] = '\0';
             r->retry_after_s = 0;
@@ -475,6 +485,7 @@ void k8s_request(k8s_client *c, const char *method, const char *path, const char
         r->len = len;
     }
     r->deadline = deadline;
+    r->t0 = time_mono_s();
     r->cb = cb;
     r->ctx = ctx;
     running_add(r);

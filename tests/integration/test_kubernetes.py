@@ -172,6 +172,9 @@ class KubernetesModeTests(unittest.TestCase):
         self.assertEqual(r.status, 201, r)
         posts = [x for x in self.api.requests() if x["method"] == "POST" and x["path"].endswith("remediationrequests")]
         self.assertGreaterEqual(len(posts), 3, posts)
+        text = g.get("/metrics").body.decode()
+        self.assertIn('gateway_kubernetes_retries_total{verb="POST"}', text)
+        self.assertIn('gateway_kubernetes_requests_total{verb="POST",code="201"} 1', text)
         self.assertEqual(len(self.api.rrs("production")), 1)
 
     def test_429_retry_after_is_honoured(self):
