@@ -103,11 +103,11 @@ static void fail(preq *p, const char *code, const char *msg)
     }
 }
 
-static void count_outcome(const char *source, const char *outcome)
+static void count_outcome(const char *source, const char *outcome, long long n)
 {
     char labels[128];
     snprintf(labels, sizeof labels, "source=\"%s\",outcome=\"%s\"", source, outcome);
-    metrics_add("gateway_signals_total", labels, 1);
+    metrics_add("gateway_signals_total", labels, (double)n);
 }
 
 /* ---- respond ---------------------------------------------------------------------- */
@@ -117,6 +117,10 @@ static void finish(preq *p)
     http_request *req = p->req;
     bool any_created = false, undecided = false;
     const char *overall = NULL;
+    /* outcomes are counted here and added to the metrics once each (a 50-alert webhook
+     * would otherwise take the metrics lock 50 times) */
+    static const char *outcomes[] = {"created", "duplicate", "aggregated", "ignored", "failed"};
+    long long counts[5] = {0};
     cJSON *root = cJSON_CreateObject();
     cJSON *status_item = cJSON_AddStringToObject(root, "status", "");
     cJSON *arr = cJSON_AddArrayToObject(root, "results");
@@ -140,9 +144,10 @@ static void finish(preq *p)
             if (!strcmp(r->status, "created")) any_created = true;
             if (!overall) overall = r->status;
             else if (strcmp(overall, r->status) != 0) overall = "mixed";
-            count_outcome(p->source, r->status);
+            for (int k = 0; k < 4; k++)
+                if (!strcmp(r->status, outcomes[k])) counts[k]++;
         } else {
-            count_outcome(p->source, "failed");
+            counts[4]++;
         }
     }
     int code;
@@ -159,10 +164,14 @@ static void finish(preq *p)
         code = any_created ? 201 : 202;
         cJSON_SetValuestring(status_item, overall ? overall : "ignored");
     }
+    for (int k = 0; k < 5; k++)
+        if (counts[k]) count_outcome(p->source, outcomes[k], counts[k]);
     char *body = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
+    /* a request that only repeated known signals is routine: debug, as upstream did */
+    int level = code >= 500 ? LOG_WARN : (any_created || counts[2] || counts[3]) ? LOG_INFO : LOG_DEBUG;
     log_line l;
-    if (log_begin(&l, code >= 500 ? LOG_WARN : LOG_INFO, code >= 500 ? "signals not fully processed" : "signals processed")) {
+    if (log_begin(&l, level, code >= 500 ? "signals not fully processed" : "signals processed")) {
         log_str(&l, "request_id", req->request_id);
         log_str(&l, "source", p->source);
         log_int(&l, "alerts", (long long)p->n);
