@@ -517,6 +517,20 @@ fail:
     return NULL;
 }
 
+/* An environment becomes spec.environment (1..63 chars) and a label value: it must be a
+ * valid Kubernetes label value and not empty. */
+bool config_valid_environment(const char *e)
+{
+    size_t n = e ? strlen(e) : 0;
+    if (n == 0 || n > 63) return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = e[i];
+        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        if (!alnum && !((ch == '-' || ch == '_' || ch == '.') && i > 0 && i < n - 1)) return false;
+    }
+    return true;
+}
+
 static bool valid_priority(const char *p)
 {
     return p && strlen(p) == 2 && p[0] == 'P' && p[1] >= '0' && p[1] <= '3';
@@ -546,6 +560,12 @@ int config_validate(const config *c, char *err, size_t errlen)
         return snprintf(err, errlen, "sink.target dir: needs a path"), -1;
     if (c->auth_mode == AUTH_STATIC && !*c->auth_static_file)
         return snprintf(err, errlen, "auth.mode static needs auth.static_file"), -1;
+    if (!config_valid_environment(c->default_environment))
+        return snprintf(err, errlen, "environment.default must be a Kubernetes label value of 1..63 characters"), -1;
+    for (size_t i = 0; i < c->n_environments; i++)
+        if (!config_valid_environment(c->environments[i].value))
+            return snprintf(err, errlen, "environment.namespaces.%s: '%s' is not a Kubernetes label value of 1..63 characters",
+                            c->environments[i].key, c->environments[i].value), -1;
     if (!valid_priority(c->default_priority))
         return snprintf(err, errlen, "priority.default must be P0..P3"), -1;
     for (size_t i = 0; i < c->n_priority_rules; i++) {

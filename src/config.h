@@ -107,6 +107,9 @@ int config_validate(const config *c, char *err, size_t errlen);
 
 void config_free(config *c);
 
+/* true if e can be an environment: a non-empty Kubernetes label value (≤ 63 chars). */
+bool config_valid_environment(const char *e);
+
 /* Duration "250ms", "30s", "5m", "1h" → ms; size "1MiB", "512KiB", "1048576" → bytes. */
 int config_parse_duration_ms(const char *s, int *out);
 int config_parse_size(const char *s, size_t *out);

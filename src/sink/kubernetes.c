@@ -117,7 +117,10 @@ static void cm_put(const cJSON *data, bool ok)
     const cJSON *it;
     cJSON_ArrayForEach(it, data)
     {
-        if (cJSON_IsString(it) && it->valuestring[0]) strmap_put(&cm_env, it->string, xstrdup(it->valuestring));
+        if (!cJSON_IsString(it)) continue;
+        if (config_valid_environment(it->valuestring)) strmap_put(&cm_env, it->string, xstrdup(it->valuestring));
+        else log_msg(LOG_WARN, "environment override ConfigMap: value is not a valid environment; ignored", "namespace",
+                     it->string);
     }
     cm_known = true;
     cm_expires = time_mono_ms() + (ok ? NS_CACHE_TTL_MS : 2000);
@@ -325,7 +328,7 @@ static void on_ns(const k8s_response *r, void *ctx)
         const cJSON *md = j ? cJSON_GetObjectItemCaseSensitive(j, "metadata") : NULL;
         const cJSON *lb = md ? cJSON_GetObjectItemCaseSensitive(md, "labels") : NULL;
         const cJSON *env = lb ? cJSON_GetObjectItemCaseSensitive(lb, "environment") : NULL;
-        const char *e = cJSON_IsString(env) && env->valuestring[0] ? env->valuestring : NULL;
+        const char *e = cJSON_IsString(env) && config_valid_environment(env->valuestring) ? env->valuestring : NULL;
         ns_cache_put(ns, 1, e);
         op->ns_exists = 1;
         op->env = e ? xstrdup(e) : NULL;

@@ -43,7 +43,8 @@ class Response:
 class Gateway:
     """One gateway process with its own temp directory, config file and log."""
 
-    def __init__(self, config="", args=(), env=None, workers=2, rr_dir=None):
+    def __init__(self, config="", args=(), env=None, workers=2, rr_dir=None, wait_ready=True):
+        self.wait_ready = wait_ready
         self.dir = tempfile.mkdtemp(prefix="sgw-it-")
         self.rr_dir = rr_dir or os.path.join(self.dir, "rr")
         self.port = free_port()
@@ -70,12 +71,13 @@ class Gateway:
             if self.proc.poll() is not None:
                 raise AssertionError("gateway exited %s at start:\n%s" % (self.proc.returncode, self.logs()))
             try:
-                if self.get("/healthz").status == 200:
+                # ready = every worker's store and sink usable (e.g. Redis connected)
+                if self.get("/readyz" if self.wait_ready else "/healthz").status == 200:
                     return
             except OSError:
                 pass
             time.sleep(0.05)
-        raise AssertionError("gateway did not become healthy:\n" + self.logs())
+        raise AssertionError("gateway did not become %s:\n%s" % ("ready" if self.wait_ready else "healthy", self.logs()))
 
     def logs(self):
         with open(self.log_path, "rb") as f:

@@ -83,7 +83,9 @@ class HostileTests(unittest.TestCase):
         g = self.gw("server:\n  max_connections: 20\n", workers=1)
         held = [socket.create_connection(("127.0.0.1", g.port), timeout=10) for _ in range(20)]
         self.addCleanup(lambda: [h.close() for h in held])
-        time.sleep(0.2)
+        for h in held:   # a round trip each: all 20 are accepted before the next one connects
+            h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(h.recv(4096).startswith(b"HTTP/1.1 200"))
         extra = socket.create_connection(("127.0.0.1", g.port), timeout=10)
         out = read_all(extra)
         extra.close()

@@ -189,7 +189,7 @@ class RedisUrlTests(unittest.TestCase):
     def test_wrong_password_is_not_ready_and_answers_503(self):
         r = Redis(password="right")
         self.addCleanup(r.stop)
-        g = Gateway(args=["--state", "redis://:wrong@127.0.0.1:%d" % r.port])
+        g = Gateway(args=["--state", "redis://:wrong@127.0.0.1:%d" % r.port], wait_ready=False)
         self.addCleanup(g.stop)
         ready = g.get("/readyz")
         self.assertEqual(ready.status, 503)

@@ -151,6 +151,16 @@ static void test_validation_rejects_inconsistent_settings(void **state)
     c = config_defaults();
     assert_int_equal(config_set(c, "auth.mode", "maybe", err, sizeof err), -1);
     config_free(c);
+    c = config_defaults();   /* an environment becomes spec.environment and a label value */
+    assert_int_equal(config_set(c, "environment.default", "", err, sizeof err), 0);
+    assert_int_equal(config_validate(c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "environment.default"));
+    config_free(c);
+    assert_true(config_valid_environment("production"));
+    assert_true(config_valid_environment("eu-west.prod_1"));
+    assert_false(config_valid_environment("-prod"));
+    assert_false(config_valid_environment("prod env"));
+    assert_false(config_valid_environment("a234567890123456789012345678901234567890123456789012345678901234"));
 }
 
 static sig_signal sig_with(sig_severity sev, const char *team)
