@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #define READ_CHUNK 65536
+#define BUSY_BODY_LEN 78   /* checked by a _Static_assert below */
 
 enum conn_state { ST_READ, ST_BUSY, ST_WRITE, ST_LINGER, ST_CLOSED };
 
@@ -764,10 +765,13 @@ static bool conn_begin(http_server *s, http_conn *c, int total)
 {
     uv_tcp_nodelay(&c->tcp, 1);
     if (s->lim.max_connections > 0 && total > s->lim.max_connections) {
+#define BUSY_BODY "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"connection limit reached\"}}"
+#define STR_(x) #x
+#define STR(x) STR_(x)
         static const char busy[] =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            "Retry-After: 1\r\nConnection: close\r\nContent-Length: 84\r\n\r\n"
-            "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"connection limit reached\"}}  ";
+            "Retry-After: 1\r\nConnection: close\r\nContent-Length: " STR(BUSY_BODY_LEN) "\r\n\r\n" BUSY_BODY;
+        _Static_assert(sizeof BUSY_BODY - 1 == BUSY_BODY_LEN, "BUSY_BODY_LEN must be the body's length");
         uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
         uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         conn_close(c);

@@ -3,7 +3,9 @@ connection cap, thousands of idle connections, overload (503 + Retry-After, neve
 and secrets (world-readable token files refused, insecure TLS refused unless opted in).
 Each case checks the status or the closed connection, bounded memory, and that other
 clients keep being served."""
+import json
 import os
+import re
 import resource
 import socket
 import subprocess
@@ -81,9 +83,12 @@ class HostileTests(unittest.TestCase):
 
     def test_connection_cap_answers_503_and_closes(self):
         g = self.gw("server:\n  max_connections: 20\n", workers=1)
-        held = [socket.create_connection(("127.0.0.1", g.port), timeout=10) for _ in range(20)]
+        time.sleep(0.5)   # the harness's readiness connection has been closed by now
+        held = []
         self.addCleanup(lambda: [h.close() for h in held])
-        for h in held:   # a round trip each: all 20 are accepted before the next one connects
+        for _ in range(20):   # a round trip each: accepted in order
+            h = socket.create_connection(("127.0.0.1", g.port), timeout=10)
+            held.append(h)
             h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertTrue(h.recv(4096).startswith(b"HTTP/1.1 200"))
         extra = socket.create_connection(("127.0.0.1", g.port), timeout=10)
@@ -91,6 +96,10 @@ class HostileTests(unittest.TestCase):
         extra.close()
         self.assertTrue(out.startswith(b"HTTP/1.1 503"), out[:60])
         self.assertIn(b"Retry-After", out)
+        head, body = out.split(b"\r\n\r\n", 1)
+        clen = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+        self.assertEqual(clen, len(body))
+        self.assertEqual(json.loads(body)["error"]["code"], "too_many_connections")
         held.pop().close()
         time.sleep(0.2)
         self.assertEqual(g.get("/healthz").status, 200)
