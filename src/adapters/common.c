@@ -382,3 +382,16 @@ const char *ajson_payload(const cJSON *item, size_t max, arena *a, size_t *len)
     cJSON_free(p);
     return out;
 }
+
+int ajson_begin(const char *body, size_t len, const adapter_limits **lim, sig_signal **out, size_t *n,
+                adapter_error *err, cJSON **root)
+{
+    if (!*lim) *lim = &ajson_default_limits;
+    *out = NULL;
+    *n = 0;
+    if (err) {
+        err->status = ADAPTER_OK;
+        err->message[0] = '\0';
+    }
+    return ajson_parse(body, len, (*lim)->max_depth, root, err);
+}

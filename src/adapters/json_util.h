@@ -18,6 +18,11 @@
 /* Default limits when a caller passes lim == NULL (the config defaults). */
 extern const adapter_limits ajson_default_limits;
 
+/* The common start of both adapters' entry points: resets the outputs, picks the limits
+ * and parses the body strictly. Returns 0 with *root (cJSON_Delete it), or an error. */
+int ajson_begin(const char *body, size_t len, const adapter_limits **lim, sig_signal **out, size_t *n,
+                adapter_error *err, cJSON **root);
+
 /* Sets err (may be NULL) and returns st. The message is cut at a UTF-8 boundary. */
 int ajson_fail(adapter_error *err, adapter_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -170,15 +170,8 @@ int adapter_k8s_event_parse(const char *body, size_t len, int64_t now_ms,
                             const adapter_limits *lim, arena *a,
                             sig_signal **out, size_t *n, adapter_error *err)
 {
-    if (!lim) lim = &ajson_default_limits;
-    *out = NULL;
-    *n = 0;
-    if (err) {
-        err->status = ADAPTER_OK;
-        err->message[0] = '\0';
-    }
     cJSON *root;
-    int rc = ajson_parse(body, len, lim->max_depth, &root, err);
+    int rc = ajson_begin(body, len, &lim, out, n, err, &root);
     if (rc) return rc;
     sig_signal *s = arena_calloc(a, sizeof *s);
     rc = parse_event(root, body, len, now_ms, lim, a, s, err);

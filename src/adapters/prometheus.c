@@ -175,15 +175,8 @@ int adapter_prometheus_parse(const char *body, size_t len, int64_t now_ms,
                              const adapter_limits *lim, arena *a,
                              sig_signal **out, size_t *n, adapter_error *err)
 {
-    if (!lim) lim = &ajson_default_limits;
-    *out = NULL;
-    *n = 0;
-    if (err) {
-        err->status = ADAPTER_OK;
-        err->message[0] = '\0';
-    }
     cJSON *root;
-    int rc = ajson_parse(body, len, lim->max_depth, &root, err);
+    int rc = ajson_begin(body, len, &lim, out, n, err, &root);
     if (rc) return rc;
     rc = parse_webhook(root, now_ms, lim, a, out, n, err);
     cJSON_Delete(root);
