@@ -26,6 +26,7 @@ typedef struct sig_result {
     bool        is_storm;
     const char *storm_window;
     const char *reason;
+    const char *outcome;       /* metrics outcome when it differs from status (resolved, stale) */
     bool        failed;
 } sig_result;
 
@@ -119,8 +120,8 @@ static void finish(preq *p)
     const char *overall = NULL;
     /* outcomes are counted here and added to the metrics once each (a 50-alert webhook
      * would otherwise take the metrics lock 50 times) */
-    static const char *outcomes[] = {"created", "duplicate", "aggregated", "ignored", "failed"};
-    long long counts[5] = {0};
+    static const char *outcomes[] = {"created", "duplicate", "aggregated", "ignored", "failed", "resolved", "stale"};
+    long long counts[7] = {0};
     cJSON *root = cJSON_CreateObject();
     cJSON *status_item = cJSON_AddStringToObject(root, "status", "");
     cJSON *arr = cJSON_AddArrayToObject(root, "results");
@@ -144,8 +145,9 @@ static void finish(preq *p)
             if (!strcmp(r->status, "created")) any_created = true;
             if (!overall) overall = r->status;
             else if (strcmp(overall, r->status) != 0) overall = "mixed";
-            for (int k = 0; k < 4; k++)
-                if (!strcmp(r->status, outcomes[k])) counts[k]++;
+            const char *oc = r->outcome ? r->outcome : r->status;
+            for (int k = 0; k < 7; k++)
+                if (!strcmp(oc, outcomes[k])) counts[k]++;
         } else {
             counts[4]++;
         }
@@ -164,12 +166,12 @@ static void finish(preq *p)
         code = any_created ? 201 : 202;
         cJSON_SetValuestring(status_item, overall ? overall : "ignored");
     }
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 7; k++)
         if (counts[k]) count_outcome(p->source, outcomes[k], counts[k]);
     char *body = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     /* a request that only repeated known signals is routine: debug, as upstream did */
-    int level = code >= 500 ? LOG_WARN : (any_created || counts[2] || counts[3]) ? LOG_INFO : LOG_DEBUG;
+    int level = code >= 500 ? LOG_WARN : (any_created || counts[2] || counts[3] || counts[5]) ? LOG_INFO : LOG_DEBUG;
     log_line l;
     if (log_begin(&l, level, code >= 500 ? "signals not fully processed" : "signals processed")) {
         log_str(&l, "request_id", req->request_id);
@@ -347,6 +349,9 @@ static void on_decided(int status, void *ctx)
     if (status < 0) {
         metrics_add("gateway_store_errors_total", "op=\"decide\"", 1);
         fail(p, "state_store_unavailable", "the state store is unavailable; retry");
+        free(rc->idx);
+        free(rc->items);
+        free(rc);
         finish(p);
         return;
     }
@@ -383,11 +388,13 @@ static void on_decided(int status, void *ctx)
             r->ref = it->ref;
             r->count = it->count;
             r->reason = "resolved: dedup window closed";
+            r->outcome = "resolved";
             break;
         case STORE_STALE:
             r->status = "ignored";
             r->ref = it->ref;
             r->reason = "stale: older than a recorded resolution";
+            r->outcome = "stale";
             break;
         }
     }

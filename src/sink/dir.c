@@ -205,7 +205,7 @@ static void after_cb(uv_work_t *w, int status)
     free(j);
 }
 
-static void dir_create(sink *sk, const rr_spec *spec, sink_cb cb, void *ctx)
+static void dir_create(sink *sk, rr_spec *spec, sink_cb cb, void *ctx)
 {
     dir_sink *s = (dir_sink *)sk;
     dir_job *j = xcalloc(1, sizeof *j);

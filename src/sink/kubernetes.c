@@ -161,6 +161,7 @@ typedef struct create_op {
     rr_spec     spec;       /* copy; strings borrowed from the caller until cb */
     sink_cb     cb;
     void       *ctx;
+    rr_spec    *caller;     /* gets the final environment and priority */
     char       *env;        /* malloc'd */
     int         ns_exists;
     bool        fallback;
@@ -177,6 +178,10 @@ static void create_done(create_op *op, int status, const char *ns, const char *n
     char ref[330];
     snprintf(ref, sizeof ref, "%s/%s", ns, name);
     metrics_observe("gateway_sink_duration_seconds", "op=\"k8s_create\"", time_mono_s() - op->t0);
+    if (op->spec.environment) {   /* classified: tell the caller (valid until cb returns) */
+        op->caller->environment = op->spec.environment;
+        op->caller->priority = op->spec.priority;
+    }
     op->cb(status, ref, op->ctx);
     free(op->env);
     free(op);
@@ -272,7 +277,8 @@ static void create_post(create_op *op)
 {
     k8s_sink *s = op->s;
     const config *cfg = op->spec.cfg;
-    const char *env = op->env ? op->env : policy_environment(cfg, op->spec.sig->namespace);
+    if (!op->env) op->env = xstrdup(policy_environment(cfg, op->spec.sig->namespace));
+    const char *env = op->env;
     op->spec.environment = env;
     op->spec.priority = policy_priority(cfg, op->spec.sig, env);
     bool fallback = op->fallback || op->ns_exists == 0;
@@ -344,12 +350,14 @@ static void on_ns(const k8s_response *r, void *ctx)
     after_env(op);
 }
 
-static void k_create(sink *sk, const rr_spec *spec, sink_cb cb, void *ctx)
+static void k_create(sink *sk, rr_spec *spec, sink_cb cb, void *ctx)
 {
     k8s_sink *s = (k8s_sink *)sk;
     create_op *op = xcalloc(1, sizeof *op);
     op->s = s;
     op->spec = *spec;
+    op->spec.environment = NULL;   /* set when classified */
+    op->caller = spec;
     op->cb = cb;
     op->ctx = ctx;
     op->t0 = time_mono_s();

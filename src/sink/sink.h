@@ -32,8 +32,11 @@ typedef struct sink_storm_update {
 
 typedef struct sink_ops {
     const char *name;
-    /* Creates the RR described by spec (borrowed until the callback). */
-    void (*create)(sink *s, const rr_spec *spec, sink_cb cb, void *ctx);
+    /* Creates the RR described by spec (borrowed until the callback). A sink that
+     * classifies on its own (Kubernetes: namespace labels, ConfigMap) writes the final
+     * environment and priority into spec->environment / spec->priority before the
+     * callback; those strings are valid until the callback returns. */
+    void (*create)(sink *s, rr_spec *spec, sink_cb cb, void *ctx);
     /* Rewrites a storm RR's count, affected resources and lastSeen. */
     void (*update_storm)(sink *s, const sink_storm_update *u, sink_cb cb, void *ctx);
     int  (*ready)(sink *s, char *why, size_t cap);   /* 1 ready, 0 not (why) */
