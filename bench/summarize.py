@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""summarize.py KIND RAW_DIR: markdown summary of one bench run (KIND: throughput, newsignal).
+
+Throughput and p99 are medians over rounds. A ratio is the median of the per-round ratios, each taken
+between two targets measured in the same round (noise on the shared machine hits a round's targets alike).
+CPU per request = (utime+stime ticks of the process over the run) / requests; the clock tick is 10 ms."""
+import csv
+import os
+import statistics
+import sys
+
+TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
+
+
+def med(xs):
+    xs = [x for x in xs if x == x]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def fmt(x, spec=",.0f"):
+    return "—" if x != x else format(x, spec)
+
+
+def load(raw, name="measure.tsv"):
+    rows = list(csv.DictReader(open(os.path.join(raw, name)), delimiter="\t"))
+    for r in rows:
+        for k in r:
+            if k not in ("target",):
+                try:
+                    r[k] = float(r[k])
+                except ValueError:
+                    r[k] = float("nan")
+    return rows
+
+
+def header(raw):
+    print(open(os.path.join(raw, "machine.txt")).read().rstrip().replace("\n", "  \n"))
+    print()
+    p = os.path.join(raw, "checks.txt")
+    if os.path.exists(p):
+        print("Checks:\n")
+        for line in open(p):
+            print("- " + line.rstrip())
+        print()
+
+
+ALERTS = {"nginx": 1, "am": 1, "dup": 1, "fixture": 2, "storm": 50}
+LABEL = {"nginx": "nginx `return 200` (ceiling)", "am": "Alertmanager 0.25 /api/v2/alerts",
+         "dup": "gateway duplicate, 1 alert", "fixture": "gateway duplicate, 2-alert fixture",
+         "storm": "gateway storm, 50 alerts"}
+
+
+def throughput(raw):
+    rows = load(raw)
+    header(raw)
+    by = {}  # (target, conns) -> {round: row}
+    for r in rows:
+        by.setdefault((r["target"], int(r["conns"])), {})[int(r["round"])] = r
+
+    def ratio(t, base, c, key="rps"):
+        a, b = by.get((t, c), {}), by.get((base, c), {})
+        return med([a[k][key] / b[k][key] for k in a if k in b and b[k][key]])
+
+    conns = sorted({c for (_t, c) in by})
+    for c in conns:
+        print(f"### wrk -t1 -c{c}, keep-alive\n")
+        print("| target | req/s (median) | alerts/s | per-round req/s | p99 ms (median) | ÷ nginx | ÷ Alertmanager "
+              "| server CPU µs/req | Redis CPU µs/req | EVALSHA/req | non-2xx, socket errors |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for t in ("nginx", "am", "dup", "fixture", "storm"):
+            runs = by.get((t, c))
+            if not runs:
+                continue
+            rs = [runs[k] for k in sorted(runs)]
+            rps = med([x["rps"] for x in rs])
+            cpu = med([x["server_ticks"] * TICK_US / x["requests"] for x in rs if x["requests"]])
+            rcpu = med([x["redis_ticks"] * TICK_US / x["requests"] for x in rs if x["requests"]]) \
+                if t in ("dup", "fixture", "storm") else float("nan")
+            ev = med([x["evalsha"] / x["requests"] for x in rs if x["requests"]]) \
+                if t in ("dup", "fixture", "storm") else float("nan")
+            errs = f"{int(sum(x['non2xx'] for x in rs))}, {int(sum(x['sock_errors'] for x in rs))}"
+            print(f"| {LABEL[t]} | {fmt(rps)} | {fmt(rps * ALERTS[t])} | "
+                  + " / ".join(f"{x['rps'] / 1000:.1f}k" for x in rs)
+                  + f" | {fmt(med([x['p99_ms'] for x in rs]), '.2f')} | {fmt(ratio(t, 'nginx', c), '.2f')} | "
+                  f"{fmt(ratio(t, 'am', c), '.2f')} | {fmt(cpu, '.1f')} | {fmt(rcpu, '.1f')} | {fmt(ev, '.3f')} | {errs} |")
+        print()
+
+    rb = {t: by[(t, 64)] for t in ("rb1", "rb2", "rb1-sep", "rb2-sep", "rbmin1") if (t, 64) in by}
+    if rb:
+        print("### issue 3: the gateway against redis-benchmark running the same EVALSHA decide (64 connections)\n")
+        print("| Redis client | EVALSHA/s (median) | per-round | p99 ms | Redis CPU µs per EVALSHA | gateway target "
+              "| gateway req/s ÷ EVALSHA/s (median of per-round ratios) |")
+        print("|---|---|---|---|---|---|---|")
+        pair = {"rb1": "dup", "rb2": "fixture", "rb1-sep": "dup", "rb2-sep": "fixture", "rbmin1": "dup"}
+        desc = {"rb1": "redis-benchmark, dup ARGV (n=1), client on CPU 1 with Redis (as wrk)",
+                "rb2": "redis-benchmark, fixture ARGV (n=2), client on CPU 1 with Redis (as wrk)",
+                "rb1-sep": "redis-benchmark, dup ARGV (n=1), client on CPU 0, Redis alone on CPU 1",
+                "rb2-sep": "redis-benchmark, fixture ARGV (n=2), client on CPU 0, Redis alone on CPU 1",
+                "rbmin1": "(experiment) redis-benchmark, dup ARGV, bench/min-dup.lua: only HGETALL+HSET+PEXPIREAT, "
+                          "client on CPU 1"}
+        for t, runs in rb.items():
+            rs = [runs[k] for k in sorted(runs)]
+            rcpu = med([x["redis_ticks"] * TICK_US / x["evalsha"] for x in rs if x["evalsha"]])
+            print(f"| {desc[t]} | {fmt(med([x['rps'] for x in rs]))} | "
+                  + " / ".join(f"{x['rps'] / 1000:.1f}k" for x in rs)
+                  + f" | {fmt(med([x['p99_ms'] for x in rs]), '.2f')} | {fmt(rcpu, '.1f')} | {pair[t]} | "
+                  f"{fmt(ratio(pair[t], t, 64), '.2f')} |")
+        print()
+
+    # the issue's targets
+    print("### Targets (issue)\n")
+    print("| target | measured (median) | met |")
+    print("|---|---|---|")
+
+    def line(name, val, ok):
+        print(f"| {name} | {val} | {'yes' if ok else 'no'} |")
+
+    if ("dup", 64) in by and ("nginx", 64) in by:
+        x = ratio("dup", "nginx", 64)
+        line("duplicate path ≥ 0.5× nginx (64 conns)", f"{x:.2f}×", x >= 0.5)
+    if ("dup", 1000) in by and ("nginx", 1000) in by:
+        x = ratio("dup", "nginx", 1000)
+        line("duplicate path ≥ 0.5× nginx (1,000 conns; same goal, informative)", f"{x:.2f}×", x >= 0.5)
+    if ("dup", 64) in by and ("am", 64) in by:
+        x = ratio("dup", "am", 64)
+        line("duplicate path ≥ 3× Alertmanager intake (64 conns)", f"{x:.2f}×", x >= 3)
+    if ("dup", 64) in by:
+        x = med([v["p99_ms"] for v in by[("dup", 64)].values()])
+        line("duplicate path p99 < 5 ms (64 conns)", f"{x:.2f} ms", x < 5)
+    if ("storm", 64) in by:
+        x = med([v["p99_ms"] for v in by[("storm", 64)].values()])
+        line("storm webhook p99 < 10 ms (64 conns)", f"{x:.2f} ms", x < 10)
+        ev = max(v["evalsha"] / v["requests"] for v in by[("storm", 64)].values() if v["requests"])
+        line("storm webhook ≤ 2 Redis round trips (INFO commandstats evalsha ÷ webhooks, worst round)",
+             f"{ev:.3f} EVALSHA per webhook", ev <= 2)
+    print()
+
+
+def newsignal(raw):
+    rows = load(raw)
+    header(raw)
+    by = {}
+    for r in rows:
+        by.setdefault(r["target"], {})[int(r["round"])] = r
+    print("| target | per second (median) | per-round | p99 ms | client/gateway CPU µs per RR | API server CPU µs per RR "
+          "| RRs created | non-2xx, socket errors |")
+    print("|---|---|---|---|---|---|---|---|")
+    desc = {"gw": "wrk -c64 → gateway → API server (RRs created/s)", "gw32": "wrk -c32 → gateway → API server (RRs created/s)",
+            "api": "wrk -c32 → API server directly (POST RR/s)"}
+    for t in ("gw", "gw32", "api"):
+        rs = [by[t][k] for k in sorted(by.get(t, {}))]
+        if not rs:
+            continue
+        print(f"| {desc[t]} | {fmt(med([x['rate'] for x in rs]))} | "
+              + " / ".join(f"{x['rate']:.0f}" for x in rs)
+              + f" | {fmt(med([x['p99_ms'] for x in rs]), '.1f')} | "
+              f"{fmt(med([x['client_ticks'] * TICK_US / x['created'] for x in rs if x['created']]), '.0f') if t != 'api' else '—'} | "
+              f"{fmt(med([x['api_ticks'] * TICK_US / x['created'] for x in rs if x['created']]), '.0f')} | "
+              f"{int(sum(x['created'] for x in rs))} | {int(sum(x['non2xx'] for x in rs))}, {int(sum(x['sock_errors'] for x in rs))} |")
+    print()
+    a = by.get("api", {})
+    for t in ("gw", "gw32"):
+        g = by.get(t, {})
+        ratios = [g[k]["rate"] / a[k]["rate"] for k in g if k in a and a[k]["rate"]]
+        print(f"- {desc[t].split(' (')[0]}: RRs/s ÷ the API server's direct POST/s, median of per-round ratios: "
+              f"**{fmt(med(ratios), '.2f')}**")
+    g = by.get("gw", {})
+    cpu = med([x["client_ticks"] * TICK_US / x["created"] for x in list(g.values()) + list(by.get("gw32", {}).values())
+               if x["created"]])
+    api = med([x["rate"] for x in a.values()])
+    if cpu == cpu and cpu > 0:
+        print(f"- gateway CPU per RR {cpu:.0f} µs → one gateway core could create ≈ {1e6 / cpu:,.0f} RRs/s, "
+              f"{1e6 / cpu / api:.1f}× what the API test server accepts directly ({api:,.0f}/s)")
+    print()
+
+
+if __name__ == "__main__":
+    {"throughput": throughput, "newsignal": newsignal}[sys.argv[1]](sys.argv[2])
