@@ -4,6 +4,7 @@
  * to a default). */
 #include "config.h"
 #include "util/log.h"
+#include "util/yamlguard.h"
 #include "util/xalloc.h"
 
 #include <ctype.h>
@@ -410,6 +411,7 @@ static bool yaml_is_empty(const char *path)
 
 static int load_yaml(config *c, const char *path, char *err, size_t errlen)
 {
+    if (yaml_guard_file(path, err, errlen) < 0) return -1;
     if (yaml_is_empty(path)) return 0;
     struct fy_parse_cfg pcfg = {.flags = FYPCF_DEFAULT_DOC};
     struct fy_document *doc = fy_document_build_from_file(&pcfg, path);

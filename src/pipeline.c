@@ -53,6 +53,7 @@ typedef struct preq {
     uv_timer_t    timer;
     bool          timer_init;
     double        t0;
+    double        t_commit;
 } preq;
 
 static void round_start(preq *p);
@@ -241,6 +242,7 @@ static void after_sink(preq *p)
         after_commit(STORE_OK, p);
         return;
     }
+    p->t_commit = time_mono_s();
     p->w->st->ops->commit(p->w->st, &p->sp, cs, nc, time_now_ms(), after_commit, p);
 }
 
@@ -409,6 +411,10 @@ static void on_retry_timer(uv_timer_t *t) { round_start(t->data); }
 static void after_commit(int status, void *ctx)
 {
     preq *p = ctx;
+    if (p->t_commit > 0) {
+        metrics_observe("gateway_store_duration_seconds", "op=\"commit\"", time_mono_s() - p->t_commit);
+        p->t_commit = 0;
+    }
     if (status < 0) {
         metrics_add("gateway_store_errors_total", "op=\"commit\"", 1);
         fail(p, "state_store_unavailable", "the state store is unavailable; retry");
@@ -511,7 +517,7 @@ static void start(preq *p)
         it->resource_id = sig_resource_id(s, a);
         it->resolved = s->status == SIG_RESOLVED;
         it->firing_ms = s->firing_ms;
-        const char *ns = (s->namespace && *s->namespace) ? s->namespace : c->fallback_namespace;
+        const char *ns = sig_namespace_valid(s->namespace) ? s->namespace : c->fallback_namespace;
         it->ref = arena_printf(a, "%s/rr-%.16s", ns, s->fingerprint);
     }
     round_start(p);

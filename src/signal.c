@@ -142,3 +142,15 @@ void sig_map_sort_dedup(sig_map *m)
     }
     m->n = w;
 }
+
+bool sig_namespace_valid(const char *ns)
+{
+    size_t n = ns ? strlen(ns) : 0;
+    if (n == 0 || n > 63) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = ns[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && !(c == '-' && i > 0 && i < n - 1)) return false;
+    }
+    return true;
+}

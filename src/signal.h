@@ -60,6 +60,10 @@ void sig_am_fingerprint(const sig_map *labels, char out[17]);
 /* "namespace:Kind:name", or "Kind:name" when cluster-scoped; arena-allocated. */
 const char *sig_resource_id(const sig_signal *s, arena *a);
 
+/* true if ns is a Kubernetes namespace name (RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?,
+ * at most 63). Anything else (e.g. "..", "a/b") is never used as a namespace or a path. */
+bool sig_namespace_valid(const char *ns);
+
 /* Looks a key up in a sorted map; NULL if absent. */
 const char *sig_map_get(const sig_map *m, const char *key);
 

@@ -339,8 +339,9 @@ int ajson_opt_time(const cJSON *obj, const char *name, const char *path, int64_t
                           ajson_field(f, sizeof f, path, name));
     int64_t t;
     if (time_parse_rfc3339(v->valuestring, strlen(v->valuestring), &t) != 0)
-        return ajson_fail(err, ADAPTER_E_TYPE, "%s: \"%.40s\" is not an RFC 3339 timestamp",
-                          ajson_field(f, sizeof f, path, name), v->valuestring);
+        return ajson_fail(err, ADAPTER_E_TYPE, "%s: \"%.*s\" is not an RFC 3339 timestamp",
+                          ajson_field(f, sizeof f, path, name),
+                          (int)utf8_truncate(v->valuestring, strlen(v->valuestring), 40), v->valuestring);
     *ms = t > 0 ? t : 0;      /* Go's zero time (year 1) means "not set" */
     return ADAPTER_OK;
 }

@@ -3,6 +3,7 @@
  * Checks run in upstream's order so the first error a client sees is the same. */
 #include "adapters/adapter.h"
 #include "adapters/json_util.h"
+#include "util/utf8.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -89,7 +90,8 @@ static int parse_event(const cJSON *root, const char *body, size_t len, int64_t 
     } else if (strcmp(type, "Error") == 0) {
         s->severity = SEV_CRITICAL;
     } else {
-        return ajson_fail(err, ADAPTER_E_TYPE, "type: unsupported event type \"%.32s\" (expected Warning or Error)", type);
+        return ajson_fail(err, ADAPTER_E_TYPE, "type: unsupported event type \"%.*s\" (expected Warning or Error)",
+                          (int)utf8_truncate(type, strlen(type), 32), type);
     }
     if (critical_reason(reason)) s->severity = SEV_CRITICAL;
 

@@ -3,6 +3,7 @@
  * whole webhook, because Alertmanager does not retry a 4xx and a partial accept would hide it. */
 #include "adapters/adapter.h"
 #include "adapters/json_util.h"
+#include "util/utf8.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -76,7 +77,8 @@ static int parse_alert(const cJSON *al, size_t i, const sig_map *common_labels,
     if (!status) s->status = ends && ends <= now_ms ? SIG_RESOLVED : SIG_FIRING;
     else if (strcmp(status, "firing") == 0) s->status = SIG_FIRING;
     else if (strcmp(status, "resolved") == 0) s->status = SIG_RESOLVED;
-    else return ajson_fail(err, ADAPTER_E_TYPE, "%s.status: \"%.32s\" is neither firing nor resolved", path, status);
+    else return ajson_fail(err, ADAPTER_E_TYPE, "%s.status: \"%.*s\" is neither firing nor resolved", path,
+                           (int)utf8_truncate(status, strlen(status), 32), status);
 
     const char *fp;
     if ((rc = ajson_opt_string(al, "fingerprint", path, &fp, err))) return rc;
@@ -141,8 +143,8 @@ static int parse_webhook(const cJSON *root, int64_t now_ms, const adapter_limits
     if (ver && !cJSON_IsString(ver))
         return ajson_fail(err, ADAPTER_E_VERSION, "version: expected the string \"4\"");
     if (ver && strcmp(ver->valuestring, "4") != 0)
-        return ajson_fail(err, ADAPTER_E_VERSION, "unsupported webhook version \"%.16s\" (expected \"4\")",
-                          ver->valuestring);
+        return ajson_fail(err, ADAPTER_E_VERSION, "unsupported webhook version \"%.*s\" (expected \"4\")",
+                          (int)utf8_truncate(ver->valuestring, strlen(ver->valuestring), 16), ver->valuestring);
 
     const cJSON *alerts = ajson_get(root, "alerts");
     if (!alerts) return ajson_fail(err, ADAPTER_E_MISSING, "alerts is required");

@@ -230,6 +230,10 @@ static void on_shutdown(uv_shutdown_t *req, int status) { free(req); }
  * response before it is read. Half-close, discard input for up to 2 s, then close. */
 static void conn_linger(http_conn *c)
 {
+    if (c->peer_eof) {   /* the client already finished sending: nothing to drain */
+        conn_close(c);
+        return;
+    }
     c->state = ST_LINGER;
     uv_shutdown_t *sr = xmalloc(sizeof *sr);
     if (uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
@@ -744,7 +748,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         return;
     }
     conn_process(c);
-    if (c->state != ST_READ && c->reading) {
+    if (c->state != ST_READ && c->state != ST_LINGER && c->state != ST_CLOSED && c->reading) {
         uv_read_stop(st);
         c->reading = false;
     }

@@ -4,6 +4,7 @@
  * kubeconfig kubectl refuses is refused here too, with a message naming the problem.
  * Secrets (tokens, keys) never reach an error message. */
 #include "k8s/kubeconfig.h"
+#include "util/yamlguard.h"
 #include "util/xalloc.h"
 
 #include <errno.h>
@@ -425,6 +426,11 @@ static void diag_output(struct fy_diag *d, void *user, const char *buf, size_t l
 
 static struct fy_document *parse_file(const char *path, char *err, size_t errlen)
 {
+    char gerr[512];
+    if (yaml_guard_file(path, gerr, sizeof gerr) < 0) {   /* libfyaml 0.7.12 hangs/crashes otherwise */
+        seterr(err, errlen, "kubeconfig %s", gerr);
+        return NULL;
+    }
     diag_capture dc = {.first = "", .done = false};
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);

@@ -75,9 +75,21 @@ static void fsync_dir(const char *path)
     }
 }
 
+/* Defence in depth: a namespace or name here is one path component, never "." or ".." or
+ * anything with a '/' (the pipeline only sends RFC 1123 namespaces; see rr_namespace). */
+static bool safe_component(const char *c)
+{
+    return c[0] && strcmp(c, ".") && strcmp(c, "..") && !strchr(c, '/');
+}
+
 static void do_create(dir_job *j)
 {
     char nsdir[4096], final[4400], tmp[4400];
+    if (!safe_component(j->ns) || !safe_component(j->name)) {
+        snprintf(j->err, sizeof j->err, "refusing unsafe path component in %s/%s", j->ns, j->name);
+        j->status = SINK_E_INVALID;
+        return;
+    }
     snprintf(nsdir, sizeof nsdir, "%s/%s", j->s->dir, j->ns);
     if (mkdir_p(nsdir) < 0) {
         snprintf(j->err, sizeof j->err, "mkdir %s: %s", nsdir, strerror(errno));
@@ -127,6 +139,11 @@ static char *read_file(const char *path)
 static void do_update(dir_job *j)
 {
     char nsdir[4096], final[4400], tmp[4400];
+    if (!safe_component(j->ns) || !safe_component(j->name)) {
+        snprintf(j->err, sizeof j->err, "refusing unsafe path component in %s/%s", j->ns, j->name);
+        j->status = SINK_E_INVALID;
+        return;
+    }
     snprintf(nsdir, sizeof nsdir, "%s/%s", j->s->dir, j->ns);
     snprintf(final, sizeof final, "%s/%s.json", nsdir, j->name);
     char *text = read_file(final);

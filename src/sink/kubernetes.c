@@ -363,7 +363,7 @@ static void k_create(sink *sk, rr_spec *spec, sink_cb cb, void *ctx)
     op->t0 = time_mono_s();
     op->deadline = time_mono_ms() + s->op_timeout_ms;
     const char *ns = spec->sig->namespace;
-    if (!ns || !*ns) {   /* cluster-scoped: straight to the fallback namespace */
+    if (!sig_namespace_valid(ns)) {   /* cluster-scoped or not a namespace: the fallback */
         op->ns_exists = 0;
         after_env(op);
         return;

@@ -66,7 +66,8 @@ void rr_name(const rr_spec *s, char out[64])
 const char *rr_namespace(const rr_spec *s, bool force_fallback)
 {
     const char *ns = s->sig->namespace;
-    if (force_fallback || !ns || !*ns) return s->fallback_namespace;
+    /* cluster-scoped, or not a namespace name at all ("..", "a/b"): the fallback */
+    if (force_fallback || !sig_namespace_valid(ns)) return s->fallback_namespace;
     return ns;
 }
 
