@@ -214,6 +214,22 @@ class SignalTests(unittest.TestCase):
         rr = g.rrs()[0]
         self.assertEqual(rr["metadata"]["labels"]["kubernaut.io/cluster-scoped"], "true")
 
+    def test_namespace_that_is_not_a_namespace_name_goes_to_the_fallback(self):
+        g = self.gw()
+        import os
+        for bad in ("..", "../..", "a/b", "UPPER", "x" * 64):
+            ev = {"type": "Warning", "reason": "BackOff",
+                  "involvedObject": {"kind": "Pod", "name": "p", "namespace": bad}}
+            r = g.post("/api/v1/signals/kubernetes-event", ev)
+            self.assertEqual(r.status, 201, (bad, r))
+            self.assertTrue(r.json["results"][0]["remediationRequest"].startswith("kubernaut-system/"), r)
+        # everything stayed inside the sink directory, in the fallback namespace
+        self.assertEqual({os.path.basename(os.path.dirname(p)) for p in g.rr_files()}, {"kubernaut-system"})
+        self.assertEqual(sorted(os.listdir(g.rr_dir)), ["kubernaut-system"])
+        self.assertEqual([f for f in os.listdir(g.dir) if f.endswith(".json")], [])
+        anns = {rr["metadata"]["annotations"].get("kubernaut.io/origin-namespace") for rr in g.rrs()}
+        self.assertIn("../..", anns)
+
     def test_warning_event_creates_and_normal_event_is_ignored(self):
         g = self.gw()
         ev = {"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "BackOff",
