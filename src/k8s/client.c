@@ -162,7 +162,8 @@ static const char *current_token(k8s_client *c)
     if (c->token && now - c->token_read_ms < 1000) return c->token;
     c->token_read_ms = now;
     struct stat st;
-    if (stat(c->cfg.token_file, &st) != 0) return c->token ? c->token : c->cfg.token;
+    /* a regular file only: this runs on the loop thread, where a FIFO would block it */
+    if (stat(c->cfg.token_file, &st) != 0 || !S_ISREG(st.st_mode)) return c->token ? c->token : c->cfg.token;
     if (c->token && st.st_mtim.tv_sec == c->token_mtime && st.st_mtim.tv_nsec == c->token_mtime_ns &&
         st.st_size == c->token_size)
         return c->token;

@@ -58,8 +58,17 @@ static void free_secret(char *p, size_t n)
  * Returns 0, or -1 with errno set (EFBIG if larger than max). */
 static int read_file(const char *path, size_t max, char **out, size_t *outlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Only regular files: a FIFO or a terminal named by mistake would block the start (or
+     * a reload) forever; O_NONBLOCK keeps the open itself from waiting for a FIFO writer. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return -1;
+    struct stat st;
+    int ferr = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : !S_ISREG(st.st_mode) ? EINVAL : 0;
+    if (ferr) {
+        close(fd);
+        errno = ferr;
+        return -1;
+    }
     size_t cap = 4096, len = 0;
     char *buf = xmalloc(cap + 1);
     for (;;) {
@@ -92,10 +101,16 @@ static int read_file(const char *path, size_t max, char **out, size_t *outlen)
     return 0;
 }
 
+/* The words for read_file's errno: EINVAL is its "not a regular file". */
+static const char *read_err(int e)
+{
+    return e == EINVAL ? "not a regular file" : strerror(e);
+}
+
 /* 0 if path can be opened for reading (the file is not read), -1 with errno otherwise. */
 static int check_readable(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block here */
     if (fd < 0) return -1;
     close(fd);
     return 0;
@@ -298,7 +313,7 @@ static int load_pem(struct fy_node *map, const char *file_key, const char *data_
     } else if (fpath) {
         char *full = resolve_path(dir, fpath);
         if (read_file(full, MAX_PEM_FILE, out, outlen) < 0) {
-            seterr(err, errlen, "%s: %s %s: %s", what, file_key, full, strerror(errno));
+            seterr(err, errlen, "%s: %s %s: %s", what, file_key, full, read_err(errno));
             free(full);
             goto out;
         }
@@ -576,13 +591,13 @@ int k8s_config_in_cluster(const char *sa_dir, char *const *envp, k8s_config *out
     path = xmalloc(dl);
     snprintf(path, dl, "%s/ca.crt", sa_dir);
     if (read_file(path, MAX_PEM_FILE, &c.ca_pem, &c.ca_len) < 0) {
-        seterr(err, errlen, "in-cluster: service account CA %s: %s", path, strerror(errno));
+        seterr(err, errlen, "in-cluster: service account CA %s: %s", path, read_err(errno));
         goto out;
     }
     snprintf(path, dl, "%s/namespace", sa_dir);
     if (read_file(path, 4096, &ns, &nslen) < 0) {
         if (errno != ENOENT) {
-            seterr(err, errlen, "in-cluster: %s: %s", path, strerror(errno));
+            seterr(err, errlen, "in-cluster: %s: %s", path, read_err(errno));
             goto out;
         }
     } else {

@@ -277,6 +277,38 @@ HTTP = {
 }
 
 
+# ---- kubeconfig: the unit-test fixtures (paths rewritten to the harness's scratch files), a
+# JSON form, and in-cluster environments after a NUL -------------------------------------
+def kubeconfigs():
+    out = {}
+    for p in sorted(glob.glob(os.path.join(FIX, "kubeconfig", "*.yaml"))):
+        with open(p, "rb") as f:
+            out[os.path.basename(p)] = f.read().replace(b"token.txt", b"token")
+    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+           "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "ops"}}],
+           "clusters": [{"name": "k", "cluster": {"server": "https://10.0.0.1:6443/",
+                                                  "certificate-authority": "ca.crt"}}],
+           "users": [{"name": "u", "user": {"client-certificate": "client.crt", "client-key": "client.key"}}]}
+    out["json-cert-files.json"] = json.dumps(doc).encode()
+    doc["users"][0]["user"] = {"tokenFile": "token", "token": "inline"}
+    out["json-token-file.json"] = json.dumps(doc).encode()
+    doc["clusters"][0]["cluster"] = {"server": "http://[::1]:8080", "insecure-skip-tls-verify": True}
+    out["json-insecure-v6.json"] = json.dumps(doc).encode()
+    doc["clusters"][0]["cluster"] = {"server": "https://k", "certificate-authority": "pipe"}
+    out["fifo-ca.json"] = json.dumps(doc).encode()
+    doc["clusters"][0]["cluster"] = {"server": "https://k", "certificate-authority": "sa"}
+    out["dir-ca.json"] = json.dumps(doc).encode()
+    ic = b"current-context: none\n"
+    out["in-cluster-v4.yaml"] = ic + b"\0KUBERNETES_SERVICE_HOST=10.96.0.1\0KUBERNETES_SERVICE_PORT=443"
+    out["in-cluster-v6.yaml"] = ic + b"\0KUBERNETES_SERVICE_HOST=fd00::1\0KUBERNETES_SERVICE_PORT=6443"
+    out["in-cluster-bad-port.yaml"] = ic + b"\0KUBERNETES_SERVICE_HOST=k\0KUBERNETES_SERVICE_PORT=65536"
+    out["in-cluster-bad-host.yaml"] = ic + b"\0KUBERNETES_SERVICE_HOST=a/b\0KUBERNETES_SERVICE_PORT=1"
+    return out
+
+
+KUBECONFIGS = kubeconfigs()
+
+
 def main():
     for name, data in PROM.items():
         write("prometheus", name, data)
@@ -290,6 +322,8 @@ def main():
         write("config", name, data)
     for name, data in HTTP.items():
         write("http", name, data)
+    for name, data in KUBECONFIGS.items():
+        write("kubeconfig", name, data)
 
 
 if __name__ == "__main__":

@@ -597,6 +597,42 @@ static void test_in_cluster_without_token_or_ca_is_an_error(void **state)
     rm_tmpdir(sa);
 }
 
+/* A FIFO (or a directory) named where a PEM file belongs is refused at once: a blocking
+ * read there would hang the start or a reload (found by fuzz_kubeconfig's self-test). */
+static void test_ca_that_is_a_fifo_or_directory_is_refused_without_blocking(void **state)
+{
+    char *sa = make_sa_dir("ns");
+    char *fifo = join(sa, "ca.crt");
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);   /* no writer: a blocking open would wait forever */
+    char *envp[] = {"KUBERNETES_SERVICE_HOST=10.0.0.1", "KUBERNETES_SERVICE_PORT=443", NULL};
+    k8s_config c;
+    char err[512] = "";
+    assert_int_equal(k8s_config_in_cluster(sa, envp, &c, err, sizeof err), -1);
+    assert_contains(err, "ca.crt: not a regular file");
+    assert_null(c.server);
+
+    char *kc = join(sa, "kubeconfig");
+    write_file(sa, "kubeconfig",
+               "clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority: ca.crt}\n"
+               "users:\n- name: u\n  user: {client-certificate: ., client-key: ca.crt}\n"
+               "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n");
+    assert_int_equal(k8s_config_from_kubeconfig(kc, &c, err, sizeof err), -1);
+    assert_contains(err, "certificate-authority");
+    assert_contains(err, "not a regular file");
+    write_file(sa, "kubeconfig",
+               "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+               "users:\n- name: u\n  user: {client-certificate: ., client-key: ca.crt}\n"
+               "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n");
+    assert_int_equal(k8s_config_from_kubeconfig(kc, &c, err, sizeof err), -1);
+    assert_contains(err, "client-certificate");
+    assert_contains(err, "Is a directory");
+    free(kc);
+    free(fifo);
+    rm_tmpdir(sa);
+    (void)state;
+}
+
 /* ---- resolution order ------------------------------------------------------------------- */
 
 static void test_resolve_order_explicit_then_kubeconfig_env_then_in_cluster_then_home(void **state)
@@ -686,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_in_cluster_ipv6_is_bracketed_and_namespace_defaults),
         cmocka_unit_test(test_in_cluster_without_env_is_not_in_a_cluster),
         cmocka_unit_test(test_in_cluster_without_token_or_ca_is_an_error),
+        cmocka_unit_test(test_ca_that_is_a_fifo_or_directory_is_refused_without_blocking),
         cmocka_unit_test(test_resolve_order_explicit_then_kubeconfig_env_then_in_cluster_then_home),
     };
     return cmocka_run_group_tests_name("kubeconfig", tests, NULL, NULL);
