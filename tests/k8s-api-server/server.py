@@ -108,7 +108,17 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
 
+    def record(self, code):
+        """Adds the request being answered to /_test/requests, before its answer leaves: a
+        client that got the answer always finds the request in the log."""
+        entry, self.pending_entry = getattr(self, "pending_entry", None), None
+        if entry is not None:
+            entry["status"] = code
+            entry["durationMs"] = round((time.time() - entry["ts"]) * 1000, 3)
+            self.app.requests.add(entry)
+
     def send(self, code, body, content_type="application/json", headers=None):
+        self.record(code)
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -140,6 +150,7 @@ class Handler(BaseHTTPRequestHandler):
             return False
 
     def send_stream(self, resp):
+        self.record(resp.code)
         self.send_response(resp.code)
         self.send_header("Content-Type", resp.content_type)
         self.send_header("Transfer-Encoding", "chunked")
@@ -172,6 +183,7 @@ class Handler(BaseHTTPRequestHandler):
                  "contentType": self.headers.get("Content-Type"), "fault": None}
         fault = self.app.faults.take(self.command, path, conflict=False)
         code = 0
+        self.pending_entry = entry     # recorded by send()/send_stream(), or below if unanswered
         try:
             if fault:
                 entry["fault"] = fault["action"]
@@ -206,17 +218,11 @@ class Handler(BaseHTTPRequestHandler):
                 return
             code = resp.code
             if resp.stream is not None:
-                entry["status"] = code
-                self.app.requests.add(entry)
-                entry = None
                 self.send_stream(resp)
             else:
                 self.send(resp.code, resp.body(), resp.content_type, resp.headers)
         finally:
-            if entry is not None:
-                entry["status"] = code
-                entry["durationMs"] = round((time.time() - t0) * 1000, 3)
-                self.app.requests.add(entry)
+            self.record(code)          # no answer sent (a dropped connection): status 0
             self.app.log("%s %s%s -> %s user=%s fault=%s" % (
                 self.command, path, "?" + raw_query if raw_query else "", code,
                 entry["user"] if entry else "-", entry["fault"] if entry else "-"))
