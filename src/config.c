@@ -36,6 +36,7 @@ static const key_def keys[] = {
     {"server.max_header_bytes", K_SIZE, F(max_header_bytes), "431 above this"},
     {"server.max_connections", K_INT, F(max_connections), "open connections per process"},
     {"server.max_inflight", K_INT, F(max_inflight), "requests in processing per process (503 above)"},
+    {"server.max_inflight_alerts", K_INT, F(max_inflight_alerts), "alerts in those requests per process (503 above)"},
     {"server.header_timeout", K_DUR, F(header_timeout_ms), "first byte to end of headers"},
     {"server.request_timeout", K_DUR, F(request_timeout_ms), "first byte to end of body"},
     {"server.idle_timeout", K_DUR, F(idle_timeout_ms), "keep-alive idle"},
@@ -109,6 +110,7 @@ config *config_defaults(void)
     c->max_header_bytes = 16 << 10;
     c->max_connections = 10000;
     c->max_inflight = 4096;
+    c->max_inflight_alerts = 10000;
     c->header_timeout_ms = 10000;
     c->request_timeout_ms = 30000;
     c->idle_timeout_ms = 120000;
@@ -544,6 +546,8 @@ int config_validate(const config *c, char *err, size_t errlen)
     if (c->max_body_bytes < 1024) return snprintf(err, errlen, "server.max_body_bytes must be >= 1KiB"), -1;
     if (c->max_header_bytes < 1024) return snprintf(err, errlen, "server.max_header_bytes must be >= 1KiB"), -1;
     if (c->max_alerts < 1) return snprintf(err, errlen, "adapters.max_alerts must be >= 1"), -1;
+    if (c->max_inflight < 1 || c->max_inflight_alerts < 1)
+        return snprintf(err, errlen, "server.max_inflight and server.max_inflight_alerts must be >= 1"), -1;
     if (c->max_json_depth < 4 || c->max_json_depth > 1000)
         return snprintf(err, errlen, "adapters.max_json_depth must be 4..1000"), -1;
     if (c->dedup_ttl_ms < 1000) return snprintf(err, errlen, "dedup.ttl must be >= 1s"), -1;

@@ -32,6 +32,7 @@ typedef struct config {
     size_t max_header_bytes;
     int    max_connections;
     int    max_inflight;               /* requests being processed, per process → 503 */
+    int    max_inflight_alerts;        /* signals (alerts) in those requests, per process → 503 */
     int    header_timeout_ms;
     int    request_timeout_ms;
     int    idle_timeout_ms;

@@ -27,6 +27,7 @@ typedef struct gw_runtime {
 typedef struct gateway {
     _Atomic(gw_runtime *) rt;
     atomic_int            inflight;
+    atomic_int            inflight_alerts;   /* signals of the requests in flight (admission) */
     atomic_bool           draining;
     store_memory_shared  *mem;      /* embedded state (NULL in Redis mode) */
     k8s_config           *kcfg;     /* API server connection (NULL if neither sink nor auth use it) */

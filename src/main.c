@@ -8,6 +8,7 @@
 #include "sink/dir.h"
 #include "sink/kubernetes.h"
 #include "state/redis.h"
+#include "util/cjson_arena.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -333,6 +334,7 @@ int main(int argc, char **argv)
     const config *c = rt->cfg;
     log_set_level(c->log_level);
     signal(SIGPIPE, SIG_IGN);
+    cjson_arena_init();   /* cJSON allocation hooks, before any thread uses cJSON */
     /* connections are file descriptors: take the hard limit, and say if it is too low */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

@@ -29,6 +29,7 @@ static const family families[] = {
     {"gateway_http_requests_total", M_COUNTER, "HTTP requests answered, by route and status code.", NULL, 0},
     {"gateway_http_request_duration_seconds", M_HISTOGRAM, "HTTP request duration from first byte to response, by route and code.", dur_buckets, NB(dur_buckets)},
     {"gateway_http_requests_in_flight", M_GAUGE, "Requests being processed now.", NULL, 0},
+    {"gateway_signals_in_flight", M_GAUGE, "Signals (alerts, events) of the requests being processed now.", NULL, 0},
     {"gateway_http_connections", M_GAUGE, "Open HTTP connections.", NULL, 0},
     {"gateway_signals_received_total", M_COUNTER, "Signals (alerts, events) received, by source.", NULL, 0},
     {"gateway_signals_total", M_COUNTER, "Signals by source and outcome (created, duplicate, aggregated, ignored, resolved, stale, failed).", NULL, 0},
@@ -101,8 +102,17 @@ static const family *find_family(const char *name)
 
 static series *get_series(const char *name, const char *labels)
 {
-    char key[512];
-    snprintf(key, sizeof key, "%s{%s}", name, labels);
+    char key[512];   /* "name{labels}", cut to fit as snprintf would (not on the hot path's cost) */
+    size_t nl = strlen(name), ll = strlen(labels);
+    if (nl + ll + 3 <= sizeof key) {
+        memcpy(key, name, nl);
+        key[nl] = '{';
+        memcpy(key + nl + 1, labels, ll);
+        key[nl + 1 + ll] = '}';
+        key[nl + 2 + ll] = '\0';
+    } else {
+        snprintf(key, sizeof key, "%s{%s}", name, labels);
+    }
     series *s = strmap_get(&table, key);
     if (s) return s;
     const family *f = find_family(name);

@@ -10,6 +10,7 @@
 #include "adapters/adapter.h"
 #include "metrics.h"
 #include "policy.h"
+#include "util/cjson_arena.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -40,6 +41,7 @@ typedef struct preq {
     const char   *source;
     sig_signal   *sigs;
     size_t        n;
+    size_t        admitted;    /* counted in gw->inflight_alerts until preq_done */
     store_item   *items;       /* per signal */
     store_verdict *round_verdict;   /* this round's verdict, 0 = not in this round */
     sig_result   *res;
@@ -81,6 +83,7 @@ static void preq_free_cb(uv_handle_t *h) { free(h->data); }
 static void preq_done(preq *p)
 {
     atomic_fetch_sub(&p->w->gw->inflight, 1);
+    if (p->admitted) atomic_fetch_sub(&p->w->gw->inflight_alerts, (int)p->admitted);
     if (p->timer_init) {
         p->timer.data = p;
         uv_close((uv_handle_t *)&p->timer, preq_free_cb);
@@ -123,6 +126,8 @@ static void finish(preq *p)
      * would otherwise take the metrics lock 50 times) */
     static const char *outcomes[] = {"created", "duplicate", "aggregated", "ignored", "failed", "resolved", "stale"};
     long long counts[7] = {0};
+    /* the reply tree and its text live in the request's arena: no malloc per node */
+    cjson_arena_enter(&req->arena);
     cJSON *root = cJSON_CreateObject();
     cJSON *status_item = cJSON_AddStringToObject(root, "status", "");
     cJSON *arr = cJSON_AddArrayToObject(root, "results");
@@ -170,7 +175,7 @@ static void finish(preq *p)
     for (int k = 0; k < 7; k++)
         if (counts[k]) count_outcome(p->source, outcomes[k], counts[k]);
     char *body = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
+    cjson_arena_leave();   /* root and body go with the arena, in http_respond */
     /* a request that only repeated known signals is routine: debug, as upstream did */
     int level = code >= 500 ? LOG_WARN : (any_created || counts[2] || counts[3] || counts[5]) ? LOG_INFO : LOG_DEBUG;
     log_line l;
@@ -185,8 +190,7 @@ static void finish(preq *p)
         log_dbl(&l, "duration_ms", (time_mono_s() - p->t0) * 1000);
         log_end(&l);
     }
-    http_respond(req, code, hdr[0] ? hdr : NULL, body, strlen(body));
-    cJSON_free(body);
+    http_respond(req, code, hdr[0] ? hdr : NULL, body ? body : "{}", body ? strlen(body) : 2);
     preq_done(p);
 }
 
@@ -495,6 +499,18 @@ static void start(preq *p)
         preq_done(p);
         return;
     }
+    /* Admission by signals, not only requests: 1,000 storm webhooks of 50 alerts are 50,000
+     * decisions queued on Redis, enough to cross its command timeout and fail them all.
+     * Above the limit: 503 + Retry-After now, cheaply. A request is always admitted when
+     * nothing else is in flight, so one webhook of max_alerts alerts always gets through. */
+    int before = atomic_fetch_add(&p->w->gw->inflight_alerts, (int)p->n);
+    p->admitted = p->n;
+    if (before > 0 && before + (long long)p->n > c->max_inflight_alerts) {
+        metrics_add("gateway_requests_rejected_total", "reason=\"overload\"", 1);
+        respond_503(req, c, "overloaded", "too many signals in flight; retry");
+        preq_done(p);
+        return;
+    }
     char labels[64];
     snprintf(labels, sizeof labels, "source=\"%s\"", p->source);
     metrics_add("gateway_signals_received_total", labels, (double)p->n);
@@ -620,6 +636,7 @@ void pipeline_readyz(http_request *req, void *data)
 void pipeline_metrics(http_request *req, void *data)
 {
     metrics_set("gateway_http_requests_in_flight", "", atomic_load(&((worker *)data)->gw->inflight));
+    metrics_set("gateway_signals_in_flight", "", atomic_load(&((worker *)data)->gw->inflight_alerts));
     metrics_set("gateway_http_connections", "", http_total_connections());
     size_t len;
     char *text = metrics_render(&len);

@@ -3,6 +3,7 @@
  * adapter error table live in adapters/common.c. */
 #include "signal.h"
 
+#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,4 +154,22 @@ bool sig_namespace_valid(const char *ns)
         if (!alnum && !(c == '-' && i > 0 && i < n - 1)) return false;
     }
     return true;
+}
+
+char *sig_payload_dup(const sig_signal *s, size_t max, size_t *len)
+{
+    *len = 0;
+    if (s->payload) {
+        if (s->payload_len > max) return NULL;
+        *len = s->payload_len;
+        return xstrndup(s->payload, s->payload_len);
+    }
+    if (!s->payload_json) return NULL;
+    char *t = cJSON_PrintUnformatted(s->payload_json);   /* malloc (or the arena window's) */
+    if (!t) return NULL;
+    size_t n = strlen(t);
+    char *out = n <= max ? xstrndup(t, n) : NULL;
+    cJSON_free(t);
+    if (out) *len = n;
+    return out;
 }

@@ -38,11 +38,18 @@ typedef struct sig_signal {
     sig_status   status;
     const char  *signal_type;          /* "prometheus-alert" | "kubernetes-event" */
     const char  *source;               /* adapter name */
-    const char  *payload;              /* this alert's original JSON (bounded), may be NULL */
+    const char  *payload;              /* this alert's original JSON, may be NULL ... */
     size_t       payload_len;
+    const struct cJSON *payload_json;  /* ... or its parsed form (in the request arena), printed
+                                        * only when an RR is made: see sig_payload_dup */
     bool         ignored;              /* e.g. a Normal event: answered 202 "ignored" */
     const char  *ignore_reason;
 } sig_signal;
+
+/* The alert's original JSON as a malloc'd, NUL-terminated string of at most max bytes
+ * (*len set), or NULL if there is none or it is longer. A webhook's alerts are kept parsed
+ * and printed here, when an RR needs them: a duplicate never pays for it. */
+char *sig_payload_dup(const sig_signal *s, size_t max, size_t *len);
 
 const char *sig_severity_str(sig_severity s);
 const char *sig_status_str(sig_status s);

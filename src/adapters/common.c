@@ -7,8 +7,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "util/cjson_arena.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
 
@@ -369,24 +371,16 @@ int ajson_string_map(const cJSON *obj, const char *path, arena *a, sig_map *out,
     return ADAPTER_OK;
 }
 
-const char *ajson_payload(const cJSON *item, size_t max, arena *a, size_t *len)
+void ajson_end(cJSON *root)
 {
-    *len = 0;
-    char *p = cJSON_PrintUnformatted(item);
-    if (!p) return NULL;                       /* cJSON's malloc failed: omit, do not fail */
-    size_t n = strlen(p);
-    const char *out = NULL;
-    if (n <= max) {
-        out = arena_strndup(a, p, n);
-        *len = n;
-    }
-    cJSON_free(p);
-    return out;
+    (void)root;   /* arena-allocated: nothing to free node by node */
+    cjson_arena_leave();
 }
 
-int ajson_begin(const char *body, size_t len, const adapter_limits **lim, sig_signal **out, size_t *n,
+int ajson_begin(const char *body, size_t len, const adapter_limits **lim, arena *a, sig_signal **out, size_t *n,
                 adapter_error *err, cJSON **root)
 {
+    cjson_arena_enter(a);
     if (!*lim) *lim = &ajson_default_limits;
     *out = NULL;
     *n = 0;

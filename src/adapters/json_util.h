@@ -19,9 +19,13 @@
 extern const adapter_limits ajson_default_limits;
 
 /* The common start of both adapters' entry points: resets the outputs, picks the limits
- * and parses the body strictly. Returns 0 with *root (cJSON_Delete it), or an error. */
-int ajson_begin(const char *body, size_t len, const adapter_limits **lim, sig_signal **out, size_t *n,
+ * and parses the body strictly, with every cJSON allocation of this thread taken from the
+ * request's arena a until ajson_end: the tree (and its strings) then live as long as the
+ * request and are never freed node by node. Returns 0 with *root, or an error; either way
+ * the caller calls ajson_end(root) when done with the tree. */
+int ajson_begin(const char *body, size_t len, const adapter_limits **lim, arena *a, sig_signal **out, size_t *n,
                 adapter_error *err, cJSON **root);
+void ajson_end(cJSON *root);
 
 /* Sets err (may be NULL) and returns st. The message is cut at a UTF-8 boundary. */
 int ajson_fail(adapter_error *err, adapter_status st, const char *fmt, ...)
@@ -52,9 +56,6 @@ int ajson_opt_time(const cJSON *obj, const char *name, const char *path, int64_t
  * arena). Absent or null → empty map. A non-object, or a non-string value, → ADAPTER_E_TYPE
  * naming "path" or "path.key". */
 int ajson_string_map(const cJSON *obj, const char *path, arena *a, sig_map *out, adapter_error *err);
-
-/* Prints item compactly into the arena; NULL (and *len 0) if longer than max bytes. */
-const char *ajson_payload(const cJSON *item, size_t max, arena *a, size_t *len);
 
 /* Bytes of a key worth showing in a message: printf("%.*s", AJSON_KEY(k)). */
 #define AJSON_KEY_MAX 64

@@ -173,11 +173,14 @@ int adapter_k8s_event_parse(const char *body, size_t len, int64_t now_ms,
                             sig_signal **out, size_t *n, adapter_error *err)
 {
     cJSON *root;
-    int rc = ajson_begin(body, len, &lim, out, n, err, &root);
-    if (rc) return rc;
+    int rc = ajson_begin(body, len, &lim, a, out, n, err, &root);
+    if (rc) {
+        ajson_end(root);
+        return rc;
+    }
     sig_signal *s = arena_calloc(a, sizeof *s);
     rc = parse_event(root, body, len, now_ms, lim, a, s, err);
-    cJSON_Delete(root);
+    ajson_end(root);
     if (rc) return rc;
     *out = s;
     *n = 1;

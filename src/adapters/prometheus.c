@@ -124,7 +124,7 @@ static int parse_alert(const cJSON *al, size_t i, const sig_map *common_labels,
     s->received_ms = now_ms;
     s->signal_type = "prometheus-alert";
     s->source = "prometheus";
-    s->payload = ajson_payload(al, lim->max_payload_bytes, a, &s->payload_len);
+    s->payload_json = al;                              /* printed only if an RR is made */
     sig_fingerprint(s);
 
     adapter_error verr;
@@ -178,10 +178,13 @@ int adapter_prometheus_parse(const char *body, size_t len, int64_t now_ms,
                              sig_signal **out, size_t *n, adapter_error *err)
 {
     cJSON *root;
-    int rc = ajson_begin(body, len, &lim, out, n, err, &root);
-    if (rc) return rc;
+    int rc = ajson_begin(body, len, &lim, a, out, n, err, &root);
+    if (rc) {
+        ajson_end(root);
+        return rc;
+    }
     rc = parse_webhook(root, now_ms, lim, a, out, n, err);
-    cJSON_Delete(root);
+    ajson_end(root);
     if (rc) {
         *out = NULL;
         *n = 0;

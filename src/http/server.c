@@ -279,11 +279,14 @@ static void on_write(uv_write_t *w, int status)
 }
 
 /* Writes buf to the connection; takes the response as one contiguous block. */
-static void conn_write(http_conn *c, const char *buf, size_t len, bool close_after)
+/* Writes a then b (b may be NULL): at once if the socket takes it all (the usual case), else
+ * the rest is copied and queued; the callers' buffers are never referenced afterwards. */
+static void conn_write2(http_conn *c, const char *a, size_t alen, const char *b, size_t blen, bool close_after)
 {
     c->state = ST_WRITE;
-    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    uv_buf_t bufs[2] = {uv_buf_init((char *)a, (unsigned)alen), uv_buf_init((char *)b, (unsigned)blen)};
+    size_t len = alen + blen;
+    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, blen ? 2 : 1);
     if (n == (int)len) {
         after_response(c, close_after);
         return;
@@ -297,7 +300,10 @@ static void conn_write(http_conn *c, const char *buf, size_t len, bool close_aft
     wr->c = c;
     wr->close_after = close_after;
     wr->len = len - done;
-    memcpy(wr->data, buf + done, len - done);
+    size_t from_a = done < alen ? alen - done : 0;
+    if (from_a) memcpy(wr->data, a + done, from_a);
+    size_t b_off = done > alen ? done - alen : 0;
+    if (blen > b_off) memcpy(wr->data + from_a, b + b_off, blen - b_off);
     uv_buf_t rest = uv_buf_init(wr->data, (unsigned)wr->len);
     timer_set(c, c->srv->lim.write_timeout_ms);
     if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &rest, 1, on_write) < 0) {
@@ -342,12 +348,9 @@ void http_respond_typed(http_request *req, int status, const char *ctype, const 
     char head[1024];
     size_t hl = format_response(head, sizeof head, status, ctype, req->request_id, keep, extra, len);
     if (hl >= sizeof head) hl = format_response(head, sizeof head, status, ctype, req->request_id, keep, NULL, len);
-    char *buf = xmalloc(hl + len);
-    memcpy(buf, head, hl);
-    if (len) memcpy(buf + hl, body, len);
+    /* body may live in req's arena: written (or copied) before req is freed */
+    conn_write2(c, head, hl, body, len, !keep);
     request_free(req);
-    conn_write(c, buf, hl + len, !keep);
-    free(buf);
 }
 
 static size_t json_escape(char *out, size_t cap, const char *s)

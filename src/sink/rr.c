@@ -183,10 +183,13 @@ char *rr_build_json(const rr_spec *s, bool force_fallback, bool pretty, char ns_
     cJSON_AddStringToObject(spec, "providerData", pd64);
     free(pd64);
     cJSON_free(pdtext);
-    if (g->payload && g->payload_len <= s->max_payload_bytes && !s->is_storm) {
-        char *op = rr_base64(g->payload, g->payload_len);
+    size_t plen;
+    char *payload = s->is_storm ? NULL : sig_payload_dup(g, s->max_payload_bytes, &plen);
+    if (payload) {
+        char *op = rr_base64(payload, plen);
         cJSON_AddStringToObject(spec, "originalPayload", op);
         free(op);
+        free(payload);
     }
     char *text = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
     cJSON_Delete(root);

@@ -13,6 +13,7 @@
  * Every decision is one EVALSHA of decide.lua; NOSCRIPT (e.g. after a Redis restart)
  * reloads the script and retries once. */
 #include "state/redis.h"
+#include "state/resp.h"
 #include "metrics.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -196,9 +197,9 @@ struct rcall {
     void       *ctx;
     int         script;        /* >= 0: an EVALSHA that may be retried after NOSCRIPT */
     bool        retried;
-    int         argc;
-    char      **argv;
-    size_t     *argvlen;
+    char       *frame;         /* the RESP command, written once (resp.h) */
+    size_t      frame_len;
+    size_t      sha_off;       /* script: where the 40-hex SHA sits in frame, patched on NOSCRIPT */
     double      t0;
     const char *op;
 };
@@ -206,9 +207,7 @@ struct rcall {
 static void rcall_unref(rcall *c)
 {
     if (--c->refs > 0) return;
-    for (int i = 0; i < c->argc; i++) free(c->argv[i]);
-    free(c->argv);
-    free(c->argvlen);
+    free(c->frame);
     free(c);
 }
 
@@ -241,9 +240,7 @@ static void script_reloaded(rstore *s, redisReply *r, const char *err, void *ctx
     }
     memcpy(s->sha[orig->script], r->str, 40);
     s->sha[orig->script][40] = '\0';
-    free(orig->argv[1]);
-    orig->argv[1] = xstrdup(s->sha[orig->script]);
-    orig->argvlen[1] = 40;
+    memcpy(orig->frame + orig->sha_off, r->str, 40);
     orig->retried = true;
     if (rcall_send(orig) < 0) {
         rcall_finish(orig, NULL, "connection lost");
@@ -254,6 +251,7 @@ static void script_reloaded(rstore *s, redisReply *r, const char *err, void *ctx
 }
 
 static rcall *rcall_new(rstore *s, rcall_fn fn, void *ctx, int argc, const char **argv, const size_t *lens, int script);
+static rcall *rcall_frame(rstore *s, rcall_fn fn, void *ctx, resp_cmd *cmd, size_t sha_off, int script);
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -310,7 +308,7 @@ static int rcall_send(rcall *c)
     rstore *s = c->s;
     if (!s->ac) return -1;
     c->refs++;
-    if (redisAsyncCommandArgv(s->ac, on_reply, c, c->argc, (const char **)c->argv, c->argvlen) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(s->ac, on_reply, c, c->frame, c->frame_len) != REDIS_OK) {
         c->refs--;
         return -1;
     }
@@ -318,20 +316,19 @@ static int rcall_send(rcall *c)
 }
 
 /* Sends argv on the primary connection; fn runs exactly once (reply, error or timeout). */
-static rcall *rcall_new(rstore *s, rcall_fn fn, void *ctx, int argc, const char **argv, const size_t *lens, int script)
+/* Sends cmd (taken over: its buffer is the rcall's now) on the primary connection; fn runs
+ * exactly once (reply, error or timeout). script >= 0: an EVALSHA whose SHA is at sha_off. */
+static rcall *rcall_frame(rstore *s, rcall_fn fn, void *ctx, resp_cmd *cmd, size_t sha_off, int script)
 {
     rcall *c = xcalloc(1, sizeof *c);
     c->s = s;
     c->fn = fn;
     c->ctx = ctx;
     c->script = script;
-    c->argc = argc;
-    c->argv = xmalloc((size_t)argc * sizeof *c->argv);
-    c->argvlen = xmalloc((size_t)argc * sizeof *c->argvlen);
-    for (int i = 0; i < argc; i++) {
-        c->argvlen[i] = lens ? lens[i] : strlen(argv[i]);
-        c->argv[i] = xstrndup(argv[i], c->argvlen[i]);
-    }
+    c->frame = cmd->buf;
+    c->frame_len = cmd->len;
+    c->sha_off = sha_off;
+    cmd->buf = NULL;
     c->t0 = time_mono_s();
     uv_timer_init(s->loop, &c->timer);
     c->timer.data = c;
@@ -342,6 +339,19 @@ static rcall *rcall_new(rstore *s, rcall_fn fn, void *ctx, int argc, const char 
     }
     uv_timer_start(&c->timer, on_cmd_timeout, (uint64_t)s->t.command_timeout_ms, 0);
     return c;
+}
+
+/* The same from an argv (lens NULL: strlen); for an EVALSHA argv[1] is the SHA. */
+static rcall *rcall_new(rstore *s, rcall_fn fn, void *ctx, int argc, const char **argv, const size_t *lens, int script)
+{
+    resp_cmd cmd;
+    size_t sha_off = 0;
+    resp_begin(&cmd, argc, 256);
+    for (int i = 0; i < argc; i++) {
+        size_t at = resp_arg(&cmd, argv[i], lens ? lens[i] : strlen(argv[i]));
+        if (i == 1) sha_off = at;
+    }
+    return rcall_frame(s, fn, ctx, &cmd, sha_off, script);
 }
 
 /* ---- connection lifecycle --------------------------------------------------------------- */
@@ -690,7 +700,11 @@ static void connect_start(rstore *s)
 
 /* ---- store operations ----------------------------------------------------------------------- */
 
-static const char *fmt_i64(arena *a, int64_t v) { return arena_printf(a, "%lld", (long long)v); }
+static const char *arena_i64(arena *a, int64_t v)
+{
+    char num[24];
+    return arena_strndup(a, num, fmt_i64(num, v));
+}
 
 typedef struct op_ctx {
     store_cb    cb;
@@ -793,38 +807,36 @@ static void r_decide(store *st, const store_params *p, store_item *items, size_t
         return;
     }
     int argc = 3 + 13 + (int)n * 7;
-    const char **argv = arena_alloc(a, (size_t)argc * sizeof *argv);
-    size_t *lens = arena_alloc(a, (size_t)argc * sizeof *lens);
-    int k = 0;
-    argv[k++] = "EVALSHA";
-    argv[k++] = s->sha[SCRIPT_DECIDE];
-    argv[k++] = "0";
-    argv[k++] = s->t.prefix;
-    argv[k++] = fmt_i64(a, now);
-    argv[k++] = fmt_i64(a, p->dedup_ttl_ms);
-    argv[k++] = fmt_i64(a, p->lease_ms);
-    argv[k++] = p->storm_enabled ? "1" : "0";
-    argv[k++] = fmt_i64(a, p->rate_threshold);
-    argv[k++] = fmt_i64(a, p->rate_window_ms);
-    argv[k++] = fmt_i64(a, p->pattern_threshold);
-    argv[k++] = fmt_i64(a, p->pattern_window_ms);
-    argv[k++] = fmt_i64(a, p->storm_window_ms);
-    argv[k++] = fmt_i64(a, p->storm_flag_ttl_ms);
-    argv[k++] = fmt_i64(a, p->storm_max_resources);
-    argv[k++] = fmt_i64(a, (int64_t)n);
+    resp_cmd cmd;
+    resp_begin(&cmd, argc, 512 + n * 256);
+    resp_arg(&cmd, "EVALSHA", 7);
+    size_t sha_off = resp_arg(&cmd, s->sha[SCRIPT_DECIDE], 40);
+    resp_arg(&cmd, "0", 1);
+    resp_str(&cmd, s->t.prefix);
+    resp_i64(&cmd, now);
+    resp_i64(&cmd, p->dedup_ttl_ms);
+    resp_i64(&cmd, p->lease_ms);
+    resp_arg(&cmd, p->storm_enabled ? "1" : "0", 1);
+    resp_i64(&cmd, p->rate_threshold);
+    resp_i64(&cmd, p->rate_window_ms);
+    resp_i64(&cmd, p->pattern_threshold);
+    resp_i64(&cmd, p->pattern_window_ms);
+    resp_i64(&cmd, p->storm_window_ms);
+    resp_i64(&cmd, p->storm_flag_ttl_ms);
+    resp_i64(&cmd, p->storm_max_resources);
+    resp_i64(&cmd, (int64_t)n);
     for (size_t i = 0; i < n; i++) {
-        argv[k++] = items[i].fingerprint;
-        argv[k++] = items[i].name;
-        argv[k++] = items[i].namespace;
-        argv[k++] = items[i].resource_id;
-        argv[k++] = items[i].resolved ? "1" : "0";
-        argv[k++] = fmt_i64(a, items[i].firing_ms);
-        argv[k++] = items[i].ref ? items[i].ref : "";
+        resp_str(&cmd, items[i].fingerprint);
+        resp_str(&cmd, items[i].name);
+        resp_str(&cmd, items[i].namespace);
+        resp_str(&cmd, items[i].resource_id);
+        resp_arg(&cmd, items[i].resolved ? "1" : "0", 1);
+        resp_i64(&cmd, items[i].firing_ms);
+        resp_str(&cmd, items[i].ref);
     }
-    for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
     op_ctx *o = xcalloc(1, sizeof *o);
     *o = (op_ctx){.cb = cb, .ctx = ctx, .items = items, .n = n, .a = a};
-    rcall *c = rcall_new(s, decide_reply, o, argc, argv, lens, SCRIPT_DECIDE);
+    rcall *c = rcall_frame(s, decide_reply, o, &cmd, sha_off, SCRIPT_DECIDE);
     if (!c) {
         free(o);
         cb(STORE_E_UNAVAILABLE, ctx);
@@ -850,32 +862,29 @@ static void r_commit(store *st, const store_params *p, const store_commit *items
         cb(STORE_E_UNAVAILABLE, ctx);
         return;
     }
-    arena a;
-    arena_init(&a);
     int argc = 3 + 4 + (int)n * 7;
-    const char **argv = arena_alloc(&a, (size_t)argc * sizeof *argv);
-    int k = 0;
-    argv[k++] = "EVALSHA";
-    argv[k++] = s->sha[SCRIPT_COMMIT];
-    argv[k++] = "0";
-    argv[k++] = s->t.prefix;
-    argv[k++] = fmt_i64(&a, now);
-    argv[k++] = fmt_i64(&a, p->dedup_ttl_ms);
-    argv[k++] = fmt_i64(&a, (int64_t)n);
+    resp_cmd cmd;
+    resp_begin(&cmd, argc, 256 + n * 192);
+    resp_arg(&cmd, "EVALSHA", 7);
+    size_t sha_off = resp_arg(&cmd, s->sha[SCRIPT_COMMIT], 40);
+    resp_arg(&cmd, "0", 1);
+    resp_str(&cmd, s->t.prefix);
+    resp_i64(&cmd, now);
+    resp_i64(&cmd, p->dedup_ttl_ms);
+    resp_i64(&cmd, (int64_t)n);
     for (size_t i = 0; i < n; i++) {
-        argv[k++] = items[i].fingerprint;
-        argv[k++] = items[i].name ? items[i].name : "";
-        argv[k++] = items[i].namespace ? items[i].namespace : "";
-        argv[k++] = fmt_i64(&a, items[i].verdict);
-        argv[k++] = fmt_i64(&a, (int64_t)items[i].lease);
-        argv[k++] = items[i].ok ? "1" : "0";
-        argv[k++] = items[i].ref ? items[i].ref : "";
+        resp_str(&cmd, items[i].fingerprint);
+        resp_str(&cmd, items[i].name);
+        resp_str(&cmd, items[i].namespace);
+        resp_i64(&cmd, items[i].verdict);
+        resp_u64(&cmd, items[i].lease);
+        resp_arg(&cmd, items[i].ok ? "1" : "0", 1);
+        resp_str(&cmd, items[i].ref);
     }
     op_ctx *o = xcalloc(1, sizeof *o);
     o->cb = cb;
     o->ctx = ctx;
-    rcall *c = rcall_new(s, simple_reply, o, argc, argv, NULL, SCRIPT_COMMIT);
-    arena_free(&a);
+    rcall *c = rcall_frame(s, simple_reply, o, &cmd, sha_off, SCRIPT_COMMIT);
     if (!c) {
         free(o);
         cb(STORE_E_UNAVAILABLE, ctx);
@@ -940,8 +949,8 @@ static void r_claim_flush(store *st, const store_params *p, int64_t now, size_t 
         cb(STORE_E_UNAVAILABLE, ctx);
         return;
     }
-    const char *argv[8] = {"EVALSHA", s->sha[SCRIPT_CLAIM], "0", s->t.prefix, fmt_i64(a, now),
-                           fmt_i64(a, p->storm_update_interval_ms), fmt_i64(a, p->lease_ms), fmt_i64(a, (int64_t)max)};
+    const char *argv[8] = {"EVALSHA", s->sha[SCRIPT_CLAIM], "0", s->t.prefix, arena_i64(a, now),
+                           arena_i64(a, p->storm_update_interval_ms), arena_i64(a, p->lease_ms), arena_i64(a, (int64_t)max)};
     op_ctx *o = xcalloc(1, sizeof *o);
     *o = (op_ctx){.cb = cb, .ctx = ctx, .a = a, .fout = out, .fn = n};
     rcall *c = rcall_new(s, claim_reply, o, 8, argv, NULL, SCRIPT_CLAIM);

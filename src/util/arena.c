@@ -73,7 +73,22 @@ char *arena_strdup(arena *a, const char *s) { return arena_strndup(a, s, strlen(
 
 char *arena_printf(arena *a, const char *fmt, ...)
 {
+    /* one pass when the text fits in the current chunk (the usual case: short ids) */
     va_list ap;
+    arena_chunk *c = a->head;
+    if (c && c->cap - c->off > 16) {
+        size_t room = c->cap - c->off;
+        char *d = (char *)c->data + c->off;
+        va_start(ap, fmt);
+        int n = vsnprintf(d, room, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < room) {
+            size_t used = ((size_t)n + 1 + 15) & ~(size_t)15;
+            c->off += used;
+            a->used += used;
+            return d;
+        }
+    }
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);

@@ -24,6 +24,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_check_signal(&out[i], i, true, &lim);
             if (out[i].ignored) fuzz_fail("signal %zu: an alert is marked ignored", i);
             if (strcmp(out[i].signal_type, "prometheus-alert") != 0) fuzz_fail("signal %zu: type %s", i, out[i].signal_type);
+            /* the payload, printed lazily from the tree in the arena: valid UTF-8 JSON, bounded */
+            size_t plen;
+            char *pl = sig_payload_dup(&out[i], lim.max_payload_bytes, &plen);
+            if (pl) {
+                size_t bad;
+                if (plen > lim.max_payload_bytes || strlen(pl) != plen) fuzz_fail("signal %zu: payload length", i);
+                if (!utf8_valid(pl, plen, &bad)) fuzz_fail("signal %zu: payload is not UTF-8", i);
+                if (pl[0] != '{' || pl[plen - 1] != '}') fuzz_fail("signal %zu: payload is not an object", i);
+                free(pl);
+            }
         }
     } else {
         fuzz_check_error(rc, &err, out, n);

@@ -148,6 +148,41 @@ class HostileTests(unittest.TestCase):
         text = g.get("/metrics").body.decode()
         self.assertIn('gateway_requests_rejected_total{reason="overload"}', text)
 
+    def test_admission_counts_alerts_not_only_requests(self):
+        # requests are few (max_inflight is far away) but their alerts are many: refused by
+        # the signal count, with Retry-After; a lone webhook over the limit still passes
+        g = self.gw("server:\n  max_inflight: 1000\n  max_inflight_alerts: 300\n  retry_after: 4\n", workers=1)
+        alone = g.alert(webhook([pod_alert("Big%d" % i, "b-%d" % i) for i in range(400)]))
+        self.assertEqual(alone.status, 201, alone)
+        statuses = []
+        lock = threading.Lock()
+        body = webhook([pod_alert("Many%d" % i, "m-%d" % i) for i in range(200)])
+
+        def send():
+            r = g.alert(body)
+            with lock:
+                statuses.append((r.status, r.headers.get("retry-after"), (r.json or {}).get("error", {})))
+
+        threads = [threading.Thread(target=send) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        codes = [s for s, _, _ in statuses]
+        self.assertEqual(len(codes), 12)
+        self.assertIn(503, codes)
+        self.assertTrue(set(codes) <= {201, 202, 503}, codes)
+        for s, ra, err in statuses:
+            if s == 503:
+                self.assertEqual(ra, "4")
+                self.assertEqual(err.get("code"), "overloaded")
+                self.assertIn("signals in flight", err.get("message", ""))
+        # nothing was lost: a retry of the same webhook now is answered 2xx
+        self.assertIn(g.alert(body).status, (201, 202))
+        text = g.get("/metrics").body.decode()
+        self.assertIn("gateway_signals_in_flight 0", text)
+        self.assertIn('gateway_requests_rejected_total{reason="overload"}', text)
+
     def test_world_readable_token_file_is_refused(self):
         g0 = self.gw()
         path = os.path.join(g0.dir, "tokens")

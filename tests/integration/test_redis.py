@@ -186,6 +186,23 @@ class RedisUrlTests(unittest.TestCase):
         self.assertEqual(r.cli("-n", "0", "DBSIZE"), "0")
         self.assertNotIn("s3cret-pw", g.logs())
 
+    def test_script_cache_flushed_under_the_gateway_is_reloaded_and_nothing_is_lost(self):
+        r = Redis()
+        self.addCleanup(r.stop)
+        g = Gateway(args=["--state", r.url()], workers=1)
+        self.addCleanup(g.stop)
+        first = webhook([pod_alert("Flushed", "f-1")])
+        self.assertEqual(g.alert(first).status, 201)
+        self.assertEqual(r.cli("SCRIPT", "FLUSH"), "OK")   # as after a Redis restart or failover
+        dup = g.alert(first)                      # decide: NOSCRIPT → SCRIPT LOAD → EVALSHA again
+        self.assertEqual(dup.status, 202, dup)
+        self.assertEqual(dup.json["results"][0]["count"], 2)
+        r.cli("SCRIPT", "FLUSH")
+        new = g.alert(webhook([pod_alert("Flushed", "f-2")]))   # decide and commit both reload
+        self.assertEqual(new.status, 201, new)
+        self.assertEqual(g.alert(webhook([pod_alert("Flushed", "f-2")])).json["results"][0]["count"], 2)
+        self.assertGreaterEqual(g.logs().count("NOSCRIPT, reloading the script"), 2)
+
     def test_wrong_password_is_not_ready_and_answers_503(self):
         r = Redis(password="right")
         self.addCleanup(r.stop)

@@ -510,10 +510,15 @@ static void test_signal_carries_type_source_received_time_and_its_own_payload(vo
     assert_string_equal(s->signal_type, "prometheus-alert");
     assert_string_equal(s->source, "prometheus");
     assert_int_equal(s->received_ms, NOW);
-    assert_non_null(s->payload);
-    assert_string_equal(s->payload, J(c, "{'labels':{'alertname':'A','pod':'p1'},'generatorURL':'u1'}"));
-    assert_int_equal(s->payload_len, strlen(s->payload));
-    assert_string_equal(c->s[1].payload, J(c, "{'labels':{'alertname':'B','pod':'p2'}}"));
+    size_t len;
+    char *p0 = sig_payload_dup(s, 65536, &len);
+    assert_non_null(p0);
+    assert_string_equal(p0, J(c, "{'labels':{'alertname':'A','pod':'p1'},'generatorURL':'u1'}"));
+    assert_int_equal(len, strlen(p0));
+    char *p1 = sig_payload_dup(&c->s[1], 65536, &len);
+    assert_string_equal(p1, J(c, "{'labels':{'alertname':'B','pod':'p2'}}"));
+    free(p0);
+    free(p1);
 }
 
 static void test_payload_over_the_limit_is_omitted(void **state)
@@ -525,10 +530,13 @@ static void test_payload_over_the_limit_is_omitted(void **state)
     adapter_limits lim = LIM;
     lim.max_payload_bytes = first;                 /* exactly the first alert: kept */
     expect_ok(c, prom_lim(c, body, strlen(body), &lim), 2);
-    assert_non_null(c->s[0].payload);
-    assert_int_equal(c->s[0].payload_len, first);
-    assert_null(c->s[1].payload);
-    assert_int_equal(c->s[1].payload_len, 0);
+    size_t len = 99;
+    char *p0 = sig_payload_dup(&c->s[0], lim.max_payload_bytes, &len);
+    assert_non_null(p0);
+    assert_int_equal(len, first);
+    assert_null(sig_payload_dup(&c->s[1], lim.max_payload_bytes, &len));
+    assert_int_equal(len, 0);
+    free(p0);
 }
 
 /* ==== malformed input ======================================================================= */

@@ -70,19 +70,19 @@ end
 -- ---- dedup records: read once, changed in Lua, written back at the end ----------------
 -- record = {s = 'p'|'c'|'r', ref, n, f, l, x, lease, le, rf}
 
-local recs, rec_dirty, rec_order = {}, {}, {}
+-- rec_full[fp]: the record changed beyond a duplicate's n, l and x (or is new): written
+-- whole; otherwise only those three fields are written (the duplicate fast path)
+local recs, rec_dirty, rec_order, rec_full = {}, {}, {}, {}
 
 local function dkey(fp) return P .. 'd:' .. fp end
 
 local function rec_load(fp)
-    local h = redis.call('HGETALL', dkey(fp))
-    if #h == 0 then return false end
-    local t = {}
-    for k = 1, #h, 2 do t[h[k]] = h[k + 1] end
+    local h = redis.call('HMGET', dkey(fp), 's', 'ref', 'n', 'f', 'l', 'x', 'lease', 'le', 'rf')
+    if not (h[1] or h[3] or h[6]) then return false end   -- no such record
     return {
-        s = t.s or 'c', ref = t.ref or '', n = tonumber(t.n) or 0, f = tonumber(t.f) or 0,
-        l = tonumber(t.l) or 0, x = tonumber(t.x) or 0, lease = tonumber(t.lease) or 0,
-        le = tonumber(t.le) or 0, rf = tonumber(t.rf) or 0,
+        s = h[1] or 'c', ref = h[2] or '', n = tonumber(h[3]) or 0, f = tonumber(h[4]) or 0,
+        l = tonumber(h[5]) or 0, x = tonumber(h[6]) or 0, lease = tonumber(h[7]) or 0,
+        le = tonumber(h[8]) or 0, rf = tonumber(h[9]) or 0,
     }
 end
 
@@ -102,8 +102,8 @@ local function rec_touch(fp)
     end
 end
 
-local function rec_put(fp, r) recs[fp] = r; rec_touch(fp) end
-local function rec_del(fp) recs[fp] = false; rec_touch(fp) end
+local function rec_put(fp, r) recs[fp] = r; rec_full[fp] = true; rec_touch(fp) end
+local function rec_del(fp) recs[fp] = false; rec_full[fp] = true; rec_touch(fp) end
 
 local function rec_blank()
     return {s = 'r', ref = '', n = 0, f = 0, l = 0, x = 0, lease = 0, le = 0, rf = 0}
@@ -126,7 +126,10 @@ end
 local function rec_write_all()
     for _, fp in ipairs(rec_order) do
         local r, k = recs[fp], dkey(fp)
-        if r then
+        if r and not rec_full[fp] then
+            redis.call('HSET', k, 'n', istr(r.n), 'l', istr(r.l), 'x', istr(r.x))
+            redis.call('PEXPIREAT', k, istr(r.x))
+        elseif r then
             redis.call('HSET', k, 's', r.s, 'ref', r.ref, 'n', istr(r.n), 'f', istr(r.f),
                 'l', istr(r.l), 'x', istr(r.x), 'lease', istr(r.lease), 'le', istr(r.le),
                 'rf', istr(r.rf))
@@ -259,7 +262,7 @@ for i = 1, n do
     end
     if not decided and r and r.s == 'c' then
         r.n, r.l, r.x = r.n + 1, now, now + dedup_ttl
-        rec_put(it.fp, r)
+        rec_touch(it.fp)                             -- n, l, x only (unless changed otherwise)
         o[1], o[6] = DUPLICATE, r.ref
         set_counts(o, r.n, r.f, r.l)
         decided = true

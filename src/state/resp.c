@@ -1,0 +1,85 @@
+/* resp.c: RESP command frames; see resp.h. */
+#include "state/resp.h"
+#include "util/xalloc.h"
+
+#include <string.h>
+
+size_t fmt_u64(char *out, uint64_t v)
+{
+    char tmp[21];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+size_t fmt_i64(char *out, int64_t v)
+{
+    if (v >= 0) return fmt_u64(out, (uint64_t)v);
+    out[0] = '-';
+    return 1 + fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);   /* INT64_MIN too */
+}
+
+static void reserve(resp_cmd *c, size_t more)
+{
+    if (c->len + more <= c->cap) return;
+    size_t cap = c->cap ? c->cap : 256;
+    while (cap < c->len + more) cap *= 2;
+    c->buf = xrealloc(c->buf, cap);
+    c->cap = cap;
+}
+
+static void put(resp_cmd *c, const void *p, size_t n)
+{
+    reserve(c, n);
+    memcpy(c->buf + c->len, p, n);
+    c->len += n;
+}
+
+void resp_begin(resp_cmd *c, int argc, size_t cap_hint)
+{
+    c->buf = NULL;
+    c->len = c->cap = 0;
+    reserve(c, cap_hint > 32 ? cap_hint : 32);
+    char num[24];
+    c->buf[c->len++] = '*';
+    size_t n = fmt_u64(num, (uint64_t)(argc < 0 ? 0 : argc));
+    put(c, num, n);
+    put(c, "\r\n", 2);
+}
+
+size_t resp_arg(resp_cmd *c, const char *s, size_t n)
+{
+    char num[24];
+    size_t k = fmt_u64(num, n);
+    reserve(c, 1 + k + 2 + n + 2);
+    c->buf[c->len++] = '$';
+    memcpy(c->buf + c->len, num, k);
+    c->len += k;
+    c->buf[c->len++] = '\r';
+    c->buf[c->len++] = '\n';
+    size_t at = c->len;
+    if (n) memcpy(c->buf + c->len, s, n);
+    c->len += n;
+    c->buf[c->len++] = '\r';
+    c->buf[c->len++] = '\n';
+    return at;
+}
+
+size_t resp_str(resp_cmd *c, const char *s) { return resp_arg(c, s ? s : "", s ? strlen(s) : 0); }
+
+void resp_i64(resp_cmd *c, int64_t v)
+{
+    char num[24];
+    resp_arg(c, num, fmt_i64(num, v));
+}
+
+void resp_u64(resp_cmd *c, uint64_t v)
+{
+    char num[24];
+    resp_arg(c, num, fmt_u64(num, v));
+}
