@@ -66,6 +66,7 @@ struct http_conn {
     const char      *fail_code;
     const char      *fail_msg;
     bool             keep_alive;
+    size_t           write_left;       /* bytes queued when the write timer was last armed */
     bool             linger;           /* after an error response: drain before closing */
     size_t           body_cap;
     /* llhttp 8.1 predates three upstream fixes; see on_header_value */
@@ -180,6 +181,8 @@ static void conn_close(http_conn *c)
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
 
+static void timer_set(http_conn *c, int ms);
+
 static void on_timer(uv_timer_t *t)
 {
     http_conn *c = t->data;
@@ -190,6 +193,16 @@ static void on_timer(uv_timer_t *t)
     if (c->state == ST_READ && c->in_message) {
         conn_fail(c, 408, "request_timeout", "request not received in time");
         return;
+    }
+    if (c->state == ST_WRITE) {
+        /* write_timeout is a time without progress (as nginx's send_timeout), not a bound
+         * on the whole response: a slow reader that keeps reading gets its bytes */
+        size_t left = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+        if (left > 0 && left < c->write_left) {
+            c->write_left = left;
+            timer_set(c, c->srv->lim.write_timeout_ms);
+            return;
+        }
     }
     conn_close(c);   /* idle keep-alive, or a write that did not drain */
 }
@@ -309,7 +322,9 @@ static void conn_write2(http_conn *c, const char *a, size_t alen, const char *b,
     if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &rest, 1, on_write) < 0) {
         free(wr);
         conn_close(c);
+        return;
     }
+    c->write_left = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
 }
 
 static size_t format_response(char *out, size_t cap, int status, const char *ctype, const char *rid,

@@ -1,0 +1,142 @@
+/* test_http_server.c: the HTTP server's write timeout over a real socket. One end of a
+ * socketpair with the smallest send buffer is adopted by the server (as an accepted
+ * connection); the test is the client on the other end, on the same loop.
+ * write_timeout is a time without progress (found by fuzz_http: a slow reader that kept
+ * reading lost a large response after write_timeout in all): a reader that takes much
+ * longer than write_timeout, but never stops, gets every byte; one that stops reading is
+ * cut off. */
+#include "testutil.h"
+
+#include "http/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define BIG (256 * 1024)
+
+static char *big_body;
+
+static void big_handler(http_request *req, void *data)
+{
+    (void)data;
+    http_respond_typed(req, 200, "text/plain", NULL, big_body, BIG);
+}
+
+static const http_route routes[] = {{"/big", "GET", 0, big_handler, NULL}};
+
+typedef struct client {
+    int      fd;
+    size_t   got;             /* bytes of the response read so far */
+    size_t   want;            /* head + body, once the head is in */
+    char     head[512];
+    size_t   head_len;
+    bool     eof;
+    int      reads_left;      /* reads to do; then stop reading (0: never stop) */
+    uv_timer_t timer;
+} client;
+
+static void on_read_tick(uv_timer_t *t)
+{
+    client *c = t->data;
+    if (c->reads_left == 1) return;   /* stopped reading: the server must give up on us */
+    if (c->reads_left > 1) c->reads_left--;
+    char buf[4096];
+    ssize_t n = read(c->fd, buf, sizeof buf);   /* a little at a time */
+    if (n == 0) {
+        c->eof = true;
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN) c->eof = true;
+        return;
+    }
+    if (c->head_len < sizeof c->head - 1) {
+        size_t k = (size_t)n < sizeof c->head - 1 - c->head_len ? (size_t)n : sizeof c->head - 1 - c->head_len;
+        memcpy(c->head + c->head_len, buf, k);
+        c->head_len += k;
+        c->head[c->head_len] = '\0';
+        char *end = strstr(c->head, "\r\n\r\n");
+        if (end && !c->want) c->want = (size_t)(end + 4 - c->head) + BIG;
+    }
+    c->got += (size_t)n;
+}
+
+static size_t run_client(int write_timeout_ms, int reads_before_stopping, double *seconds)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    char err[256];
+    int port;
+    int lfd = http_listen_socket("127.0.0.1:0", -1, &port, err, sizeof err);
+    assert_true(lfd >= 0);
+    http_limits lim = {.max_body_bytes = 1 << 20, .max_header_bytes = 8192, .max_url_bytes = 8192,
+                       .header_timeout_ms = 5000, .request_timeout_ms = 5000, .idle_timeout_ms = 5000,
+                       .write_timeout_ms = write_timeout_ms, .max_connections = 10};
+    http_server *srv = http_server_new(&loop, lfd, routes, 1, &lim, NULL, NULL, err, sizeof err);
+    assert_non_null(srv);
+
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int one = 1;   /* the kernel's minimum: the response must wait in the server's write queue */
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof one);
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &one, sizeof one);
+    fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
+    assert_int_equal(http_server_adopt(srv, sv[0]), 0);
+    static const char req[] = "GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    assert_int_equal(write(sv[1], req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+
+    client c = {.fd = sv[1], .reads_left = reads_before_stopping};
+    uv_timer_init(&loop, &c.timer);
+    c.timer.data = &c;
+    uv_timer_start(&c.timer, on_read_tick, 2, 2);   /* ~4 KiB every 2 ms: far slower than the server */
+    uint64_t t0 = uv_hrtime();
+    while (!c.eof && (uv_hrtime() - t0) < 20ull * 1000000000ull && !(c.want && c.got >= c.want) &&
+           !(c.reads_left == 1 && http_server_connections(srv) == 0))   /* stopped, and cut off */
+        uv_run(&loop, UV_RUN_ONCE);
+    *seconds = (double)(uv_hrtime() - t0) / 1e9;
+    size_t body = c.want && c.got >= c.want - BIG ? c.got - (c.want - BIG) : 0;
+
+    uv_timer_stop(&c.timer);
+    uv_close((uv_handle_t *)&c.timer, NULL);
+    close(sv[1]);
+    http_server_drain(srv, NULL, NULL);
+    for (int i = 0; i < 1000 && http_server_connections(srv) > 0; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    http_server_free(srv);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_loop_close(&loop);
+    return body;
+}
+
+static void test_a_reader_that_keeps_reading_gets_everything_past_write_timeout(void **state)
+{
+    (void)state;
+    double secs;
+    size_t body = run_client(50, 0, &secs);
+    assert_int_equal(body, BIG);
+    assert_true(secs > 0.05);   /* longer than write_timeout in all, by construction */
+}
+
+static void test_a_reader_that_stops_is_cut_off_after_write_timeout(void **state)
+{
+    (void)state;
+    double secs;
+    size_t body = run_client(50, 5, &secs);   /* 4 reads, then silence */
+    assert_true(body < BIG);
+    assert_true(secs < 5.0);                   /* closed by the server, not by our 20 s bound */
+}
+
+int main(void)
+{
+    big_body = malloc(BIG);
+    memset(big_body, 'x', BIG);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_reader_that_keeps_reading_gets_everything_past_write_timeout),
+        cmocka_unit_test(test_a_reader_that_stops_is_cut_off_after_write_timeout),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(big_body);
+    return rc;
+}
