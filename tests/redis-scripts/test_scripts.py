@@ -81,7 +81,7 @@ class MemoryStoreCases(Base):
             self.decide(d, t)
             self.assertEqual(d.verdict, DUPLICATE)
             # the Redis TTL moves with it: expiry = last sighting + dedup TTL
-            self.assertEqual(self.r.pexpiretime('sgw:d:fp1'), t + p['dedup_ttl_ms'])
+            self.assertEqual(self.r.pexpiretime('sgw:d1:fp1'), t + p['dedup_ttl_ms'])
         late = item('fp1', 'A', 'ns', 'r')
         self.decide(late, t + p['dedup_ttl_ms'])
         self.assertEqual(late.verdict, CREATE)
@@ -284,7 +284,7 @@ class MemoryStoreCases(Base):
         self.decide(it, self.T0)
         for x in it:
             self.assertEqual(x.verdict, CREATE)
-        self.assertEqual([k for k in self.s.keys() if ':d:' not in k and not k.endswith('lease')], [])
+        self.assertEqual([k for k in self.s.keys() if ':d1:' not in k and not k.endswith('lease')], [])
 
 
 # ---------------------------------------------------------------------------------------
@@ -317,12 +317,12 @@ class RedisSpecific(Base):
         self.assertEqual(len(out), 1)
         s.flushed(out[0], True, T0 + 2001)
         kinds = {k[len('sgw:'):].split(':')[0] for k in s.keys()}
-        self.assertEqual(kinds, {'d', 'r', 'p', 'f', 'w', 'wr', 'lease'})
+        self.assertEqual(kinds, {'d1', 'r', 'p', 'f', 'w', 'wr', 'lease'})
         self.assertEqual(s.keys_without_ttl(), [])
         self.assertEqual(self.r.pttl('sgw:lease'), -1)   # the token counter never restarts
         # the expiry instants follow now_ms (PEXPIREAT), as the records' own x fields
         key = 'OOM\x1fcheckout'
-        self.assertEqual(self.r.pexpiretime('sgw:d:fp1'), T0 + 2 + p['dedup_ttl_ms'])
+        self.assertEqual(self.r.pexpiretime('sgw:d1:fp1'), T0 + 2 + p['dedup_ttl_ms'])
         self.assertEqual(self.r.pexpiretime('sgw:f:' + key), T0 + 5 + p['storm_flag_ttl_ms'])
         self.assertEqual(self.r.pexpiretime('sgw:r:' + key), T0 + 10 + p['rate_window_ms'] + 60000)
         self.assertEqual(self.r.pexpiretime('sgw:p:' + key), T0 + 10 + p['pattern_window_ms'] + 60000)
@@ -336,16 +336,25 @@ class RedisSpecific(Base):
         self.assertEqual(self.r.zscore('sgw:ws', key), T0 + 20)
         self.assertEqual(self.r.pexpiretime('sgw:ws'), T0 + 20 + p['storm_flag_ttl_ms'] + p['storm_window_ms'] + 60000)
 
+    def rec(self, key):
+        """The dedup record at key, as a dict of its fields (the string "s|n|f|l|x|lease|le|rf|ref")."""
+        v = self.r.get(key)
+        if v is None:
+            return {}
+        parts = v.split('|', 8)
+        return dict(zip(('s', 'n', 'f', 'l', 'x', 'lease', 'le', 'rf', 'ref'), parts))
+
     def test_key_schema_and_fields(self):
         T0, p = self.T0, self.s.p
         a = item('fp1', 'A', 'ns', 'ns:Pod:a')
         self.decide(a, T0)
-        h = self.r.hgetall('sgw:d:fp1')
+        self.assertEqual(self.r.type('sgw:d1:fp1'), 'string')
+        h = self.rec('sgw:d1:fp1')
         self.assertEqual(h, {'s': 'p', 'ref': 'ns/rr-x', 'n': '1', 'f': str(T0), 'l': str(T0),
                              'x': str(T0 + p['lease_ms'] + p['dedup_ttl_ms']), 'lease': str(a.lease),
                              'le': str(T0 + p['lease_ms']), 'rf': '0'})
         self.commit_one(a, True, 'ns/rr-1', T0 + 5)
-        h = self.r.hgetall('sgw:d:fp1')
+        h = self.rec('sgw:d1:fp1')
         self.assertEqual((h['s'], h['ref'], h['x']), ('c', 'ns/rr-1', str(T0 + 5 + p['dedup_ttl_ms'])))
         it = self.storm_batch(6, T0 + 10, commit=False)
         key = 'OOM\x1fcheckout'
@@ -426,7 +435,7 @@ class RedisSpecific(Base):
         self.decide(a, T0)
         self.commit_one(a, True, 'ns/rr', T0)
         later = T0 + p['dedup_ttl_ms']
-        self.assertGreater(self.r.pttl('sgw:d:fp1'), 0)   # Redis still holds it ...
+        self.assertGreater(self.r.pttl('sgw:d1:fp1'), 0)   # Redis still holds it ...
         b = item('fp1', 'A', 'ns', 'r')
         self.decide(b, later)                              # ... but at now_ms it has expired
         self.assertEqual(b.verdict, CREATE)
@@ -494,7 +503,7 @@ class RedisSpecific(Base):
         it = self.storm_batch(6, T0, commit=False)
         self.assertEqual(s.commit([(x.fingerprint, 'OOM', 'checkout', x.verdict, x.lease, False, None) for x in it],
                                   T0 + 1), 6)
-        self.assertFalse(self.r.exists('sgw:w:OOM\x1fcheckout', 'sgw:wr:OOM\x1fcheckout', 'sgw:d:OOM-0'))
+        self.assertFalse(self.r.exists('sgw:w:OOM\x1fcheckout', 'sgw:wr:OOM\x1fcheckout', 'sgw:d1:OOM-0'))
         self.assertTrue(self.r.exists('sgw:f:OOM\x1fcheckout'))   # the storm is still on
         again = item('OOM-0', 'OOM', 'checkout', 'checkout:Pod:w0000')
         self.decide(again, T0 + 2)
@@ -506,7 +515,7 @@ class RedisSpecific(Base):
         x = item('next', 'OOM', 'checkout', 'checkout:Pod:next')
         self.decide(x, T0 + p['lease_ms'] - 1)
         self.assertEqual(x.verdict, IN_PROGRESS)
-        self.assertFalse(self.r.exists('sgw:d:next'))     # nothing recorded
+        self.assertFalse(self.r.exists('sgw:d1:next'))     # nothing recorded
         self.decide(x, T0 + p['lease_ms'])
         self.assertEqual((x.verdict, x.count, x.storm_start_ms), (STORM_CREATE, 7, T0))
         self.assertEqual(len(x.storm_resources), 7)
@@ -526,11 +535,11 @@ class RedisSpecific(Base):
         r.resolved, r.firing_ms = True, T0 - 5
         self.decide(r, T0 + 1)
         self.assertEqual(r.verdict, IN_PROGRESS)
-        self.assertEqual(self.r.hget('sgw:d:fp1', 's'), 'p')
+        self.assertEqual(self.rec('sgw:d1:fp1')['s'], 'p')
         self.commit_one(a, True, 'ns/rr', T0 + 2)
         self.decide(r, T0 + 3)
         self.assertEqual((r.verdict, r.ref, r.count, r.first_seen_ms), (RESOLVED, 'ns/rr', 1, T0))
-        h = self.r.hgetall('sgw:d:fp1')
+        h = self.rec('sgw:d1:fp1')
         self.assertEqual((h['s'], h['rf']), ('r', str(T0 - 5)))
 
     def test_prefixes_are_independent(self):
@@ -559,8 +568,8 @@ class RedisSpecific(Base):
         used = self.r.info('memory')['used_memory'] - base
         self.assertEqual(self.r.dbsize(), n + 1)   # + the lease counter
         self.assertEqual(s.keys_without_ttl(), [])
-        one = self.r.memory_usage('sgw:d:' + '%064x' % 12345, samples=0)
-        print(f'\n    memory per fingerprint: MEMORY USAGE of one dedup hash = {one} bytes; '
+        one = self.r.memory_usage('sgw:d1:' + '%064x' % 12345, samples=0)
+        print(f'\n    memory per fingerprint: MEMORY USAGE of one dedup record = {one} bytes; '
               f'INFO used_memory delta / {n} = {used / n:.0f} bytes', file=sys.stderr)
 
 

@@ -24,17 +24,23 @@ local STORM_CREATE = 2
 
 local function istr(v) return string.format('%d', v) end
 
+-- the dedup record's string, as decide.lua writes it: "s|n|f|l|x|lease|le|rf|ref"
+local REC_PATTERN = '^(%a)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(.*)$'
+local REC_FORMAT = '%s|%d|%d|%d|%d|%d|%d|%d|%s'
+
 local function commit_record(fp, lease, ok, ref)
-    local k = P .. 'd:' .. fp
-    local h = redis.call('HMGET', k, 's', 'lease', 'le', 'x')
-    if h[1] ~= 'p' or tonumber(h[2]) ~= lease then return end
+    local k = P .. 'd1:' .. fp
+    local v = redis.call('GET', k)
+    if not v then return end
+    local s, n, f, l, x, rlease, le, rf = string.match(v, REC_PATTERN)
+    if s ~= 'p' or tonumber(rlease) ~= lease then return end
     -- past its lease and its TTL the record no longer exists (memory.c rec_expired)
-    local le, x = tonumber(h[3]) or 0, tonumber(h[4]) or 0
+    le, x = tonumber(le), tonumber(x)
     if le + 1 <= now and x <= now then return end
     if ok then
         x = now + dedup_ttl
-        redis.call('HSET', k, 's', 'c', 'ref', ref, 'x', istr(x))
-        redis.call('PEXPIREAT', k, istr(x))
+        redis.call('SET', k, string.format(REC_FORMAT, 'c', tonumber(n), tonumber(f), tonumber(l), x,
+            lease, le, tonumber(rf), ref), 'PXAT', istr(x))
     else
         redis.call('DEL', k)
     end

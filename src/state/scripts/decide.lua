@@ -68,21 +68,25 @@ local function get_lease()
 end
 
 -- ---- dedup records: read once, changed in Lua, written back at the end ----------------
--- record = {s = 'p'|'c'|'r', ref, n, f, l, x, lease, le, rf}
+-- record = {s = 'p'|'c'|'r', ref, n, f, l, x, lease, le, rf}, stored as ONE string
+-- "s|n|f|l|x|lease|le|rf|ref" (ref last: it may hold anything) with its TTL set by the same
+-- SET ... PXAT: a duplicate costs one GET and one SET (docs/redis-keys.md). commit.lua
+-- reads and writes the same format (REC_PATTERN / REC_FORMAT there).
 
--- rec_full[fp]: the record changed beyond a duplicate's n, l and x (or is new): written
--- whole; otherwise only those three fields are written (the duplicate fast path)
-local recs, rec_dirty, rec_order, rec_full = {}, {}, {}, {}
+local recs, rec_dirty, rec_order = {}, {}, {}
+local REC_PATTERN = '^(%a)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(.*)$'
+local REC_FORMAT = '%s|%d|%d|%d|%d|%d|%d|%d|%s'
 
-local function dkey(fp) return P .. 'd:' .. fp end
+local function dkey(fp) return P .. 'd1:' .. fp end
 
 local function rec_load(fp)
-    local h = redis.call('HMGET', dkey(fp), 's', 'ref', 'n', 'f', 'l', 'x', 'lease', 'le', 'rf')
-    if not (h[1] or h[3] or h[6]) then return false end   -- no such record
+    local v = redis.call('GET', dkey(fp))
+    if not v then return false end
+    local s, n, f, l, x, lease, le, rf, ref = string.match(v, REC_PATTERN)
+    if not s then return false end   -- not ours (or damaged): treated as absent, rewritten
     return {
-        s = h[1] or 'c', ref = h[2] or '', n = tonumber(h[3]) or 0, f = tonumber(h[4]) or 0,
-        l = tonumber(h[5]) or 0, x = tonumber(h[6]) or 0, lease = tonumber(h[7]) or 0,
-        le = tonumber(h[8]) or 0, rf = tonumber(h[9]) or 0,
+        s = s, ref = ref, n = tonumber(n), f = tonumber(f), l = tonumber(l), x = tonumber(x),
+        lease = tonumber(lease), le = tonumber(le), rf = tonumber(rf),
     }
 end
 
@@ -102,8 +106,8 @@ local function rec_touch(fp)
     end
 end
 
-local function rec_put(fp, r) recs[fp] = r; rec_full[fp] = true; rec_touch(fp) end
-local function rec_del(fp) recs[fp] = false; rec_full[fp] = true; rec_touch(fp) end
+local function rec_put(fp, r) recs[fp] = r; rec_touch(fp) end
+local function rec_del(fp) recs[fp] = false; rec_touch(fp) end
 
 local function rec_blank()
     return {s = 'r', ref = '', n = 0, f = 0, l = 0, x = 0, lease = 0, le = 0, rf = 0}
@@ -126,14 +130,9 @@ end
 local function rec_write_all()
     for _, fp in ipairs(rec_order) do
         local r, k = recs[fp], dkey(fp)
-        if r and not rec_full[fp] then
-            redis.call('HSET', k, 'n', istr(r.n), 'l', istr(r.l), 'x', istr(r.x))
-            redis.call('PEXPIREAT', k, istr(r.x))
-        elseif r then
-            redis.call('HSET', k, 's', r.s, 'ref', r.ref, 'n', istr(r.n), 'f', istr(r.f),
-                'l', istr(r.l), 'x', istr(r.x), 'lease', istr(r.lease), 'le', istr(r.le),
-                'rf', istr(r.rf))
-            redis.call('PEXPIREAT', k, istr(r.x))
+        if r then
+            redis.call('SET', k, string.format(REC_FORMAT, r.s, r.n, r.f, r.l, r.x, r.lease, r.le,
+                r.rf, r.ref), 'PXAT', istr(r.x))
         else
             redis.call('DEL', k)
         end
@@ -262,7 +261,7 @@ for i = 1, n do
     end
     if not decided and r and r.s == 'c' then
         r.n, r.l, r.x = r.n + 1, now, now + dedup_ttl
-        rec_touch(it.fp)                             -- n, l, x only (unless changed otherwise)
+        rec_put(it.fp, r)
         o[1], o[6] = DUPLICATE, r.ref
         set_counts(o, r.n, r.f, r.l)
         decided = true
