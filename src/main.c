@@ -175,20 +175,7 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
     else
         w->sk = sink_dir_open(&w->loop, c->sink + 4, err, errlen);
     if (!w->sk) return -1;
-    w->rc_prom = (route_ctx){w, ROUTE_PROMETHEUS};
-    w->rc_event = (route_ctx){w, ROUTE_K8S_EVENT};
-    size_t n = 0;
-    w->routes[n++] = (http_route){"/api/v1/signals/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_prom};
-    w->routes[n++] = (http_route){"/webhook/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_prom};
-    w->routes[n++] = (http_route){"/api/v1/signals/kubernetes-event", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_event};
-    w->routes[n++] = (http_route){"/healthz", "GET", 0, pipeline_healthz, w};
-    w->routes[n++] = (http_route){"/readyz", "GET", 0, pipeline_readyz, w};
-    w->routes[n++] = (http_route){"/metrics", "GET", 0, pipeline_metrics, w};
-    w->nroutes = n;
-    w->mroutes[0] = w->routes[3];
-    w->mroutes[1] = w->routes[4];
-    w->mroutes[2] = w->routes[5];
-    w->nmroutes = 3;
+    pipeline_routes(w);
     http_limits lim = {
         .max_body_bytes = c->max_body_bytes,
         .max_header_bytes = c->max_header_bytes,

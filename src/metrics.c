@@ -22,6 +22,7 @@ typedef struct family {
 } family;
 
 static const double dur_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+static const double batch_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 #define NB(a) (sizeof(a) / sizeof((a)[0]))
 
 static const family families[] = {
@@ -44,6 +45,7 @@ static const family families[] = {
     {"gateway_kubernetes_requests_total", M_COUNTER, "Kubernetes API calls (after retries), by verb and status code (0 = no answer).", NULL, 0},
     {"gateway_kubernetes_request_duration_seconds", M_HISTOGRAM, "Kubernetes API call duration including retries, by verb.", dur_buckets, NB(dur_buckets)},
     {"gateway_kubernetes_retries_total", M_COUNTER, "Kubernetes API call attempts retried, by verb.", NULL, 0},
+    {"gateway_redis_decide_batch_requests", M_HISTOGRAM, "Decide calls (requests or retry rounds) sent together in one EVALSHA.", batch_buckets, NB(batch_buckets)},
     {"gateway_redis_disconnects_total", M_COUNTER, "Redis connections lost (per worker connection).", NULL, 0},
     {"gateway_auth_total", M_COUNTER, "Authentication decisions, by result.", NULL, 0},
     {"gateway_auth_cache_hits_total", M_COUNTER, "Authentication decisions served from the cache.", NULL, 0},

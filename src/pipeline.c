@@ -596,6 +596,26 @@ void pipeline_handle(http_request *req, void *data)
     auth_check(rt->auth, w->kc, req->authorization, on_auth, p);
 }
 
+/* ---- routes ---------------------------------------------------------------------------- */
+
+void pipeline_routes(worker *w)
+{
+    w->rc_prom = (route_ctx){w, ROUTE_PROMETHEUS};
+    w->rc_event = (route_ctx){w, ROUTE_K8S_EVENT};
+    size_t n = 0;
+    w->routes[n++] = (http_route){"/api/v1/signals/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_prom};
+    w->routes[n++] = (http_route){"/webhook/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_prom};
+    w->routes[n++] = (http_route){"/api/v1/signals/kubernetes-event", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_event};
+    w->routes[n++] = (http_route){"/healthz", "GET", 0, pipeline_healthz, w};
+    w->routes[n++] = (http_route){"/readyz", "GET", 0, pipeline_readyz, w};
+    w->routes[n++] = (http_route){"/metrics", "GET", 0, pipeline_metrics, w};
+    w->nroutes = n;
+    w->mroutes[0] = w->routes[3];
+    w->mroutes[1] = w->routes[4];
+    w->mroutes[2] = w->routes[5];
+    w->nmroutes = 3;
+}
+
 /* ---- health, readiness, metrics ------------------------------------------------------------- */
 
 void pipeline_healthz(http_request *req, void *data)

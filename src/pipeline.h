@@ -16,6 +16,11 @@ void pipeline_healthz(http_request *req, void *data);
 void pipeline_readyz(http_request *req, void *data);
 void pipeline_metrics(http_request *req, void *data);
 
+/* The worker's route tables: w->routes (signals, health, metrics) and w->mroutes (the
+ * separate metrics listener: health and metrics only). main.c and the fuzz harness both
+ * serve exactly these. */
+void pipeline_routes(worker *w);
+
 /* Storm RR updates: claims due windows and rewrites their RRs (worker 0's timer). */
 void pipeline_flush_storms(worker *w);
 

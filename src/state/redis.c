@@ -59,6 +59,13 @@ typedef struct rstore {
     bool               closing;
     int                pending_handles;
     uint64_t           seed;
+    /* decide calls of this loop iteration, sent as ONE EVALSHA at its end (dq_check) */
+    struct dentry     *dq;
+    size_t             ndq, capdq, dq_items;
+    store_params       dq_params;
+    int64_t            dq_now;
+    uv_check_t         dq_check;
+    uv_idle_t          dq_idle;       /* while calls are queued: the poll must not block */
 } rstore;
 
 static void connect_start(rstore *s);
@@ -744,68 +751,106 @@ static void storm_hash_of(const char *name, const char *ns, int64_t start, char 
     hash_sha256_hex(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), out);
 }
 
-static void decide_reply(rstore *s, redisReply *r, const char *err, void *ctx)
+/* ---- decide, batched -------------------------------------------------------------------
+ * Every decide() of one loop iteration (the requests whose bodies arrived together, the
+ * rounds whose retry timers fired) goes to Redis as ONE EVALSHA at the end of the
+ * iteration (a uv_check handle; an idle handle keeps the poll phase from blocking while
+ * calls wait, so a call queued from a timer is not held until the next I/O), up to
+ * DECIDE_BATCH_MAX items: the script's fixed cost
+ * (the call, its 13 parameters, its set-up, the reply) is paid once per batch, not once per
+ * request. decide.lua is atomic over its whole batch, so the batch decides as if its
+ * requests had come as one webhook (the same fingerprint twice: the later one waits,
+ * IN_PROGRESS, as it would behind another request's lease). Calls with different
+ * parameters (a SIGHUP reload between them) go in different batches. */
+
+#define DECIDE_BATCH_MAX 1000
+
+typedef struct dentry {
+    store_item *items;
+    size_t      n;
+    arena      *a;
+    store_cb    cb;
+    void       *ctx;
+} dentry;
+
+typedef struct dbatch {
+    dentry *e;
+    size_t  ne, n_items;
+} dbatch;
+
+/* Parses the reply elements [off, off+n) into one caller's items. */
+static int decide_parse(redisReply *r, size_t off, store_item *items, size_t n, arena *a)
 {
-    op_ctx *o = ctx;
-    int status = STORE_OK;
-    if (err || !r || r->type != REDIS_REPLY_ARRAY || r->elements != o->n) {
-        if (!err) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
-        status = err ? STORE_E_UNAVAILABLE : STORE_E_PROTOCOL;
-        goto out;
-    }
-    for (size_t i = 0; i < o->n; i++) {
-        redisReply *e = r->element[i];
-        store_item *it = &o->items[i];
+    for (size_t i = 0; i < n; i++) {
+        redisReply *e = r->element[off + i];
+        store_item *it = &items[i];
         long long v[8] = {0};
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 9 || !reply_int(e->element[0], &v[0]) ||
             !reply_int(e->element[1], &v[1]) || !reply_int(e->element[2], &v[2]) || !reply_int(e->element[3], &v[3]) ||
-            !reply_int(e->element[4], &v[4]) || !reply_int(e->element[7], &v[7])) {
-            status = STORE_E_PROTOCOL;
-            goto out;
-        }
+            !reply_int(e->element[4], &v[4]) || !reply_int(e->element[7], &v[7]))
+            return STORE_E_PROTOCOL;
         it->verdict = (store_verdict)v[0];
         it->count = v[1];
         it->first_seen_ms = v[2];
         it->last_seen_ms = v[3];
         it->lease = (uint64_t)v[4];
-        const char *ref = reply_str(e->element[5], o->a);
+        const char *ref = reply_str(e->element[5], a);
         if (ref && *ref) it->ref = ref;
         else if (it->verdict != STORE_CREATE) it->ref = NULL;
-        const char *type = reply_str(e->element[6], o->a);
+        const char *type = reply_str(e->element[6], a);
         it->storm_type = type && *type ? type : NULL;
         it->storm_start_ms = v[7];
         if (it->storm_type) storm_hash_of(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
         redisReply *res = e->element[8];
         if (res->type == REDIS_REPLY_ARRAY && res->elements > 0) {
-            it->storm_resources = arena_alloc(o->a, res->elements * sizeof(char *));
+            it->storm_resources = arena_alloc(a, res->elements * sizeof(char *));
             it->n_storm_resources = 0;
             for (size_t k = 0; k < res->elements; k++) {
-                const char *rs = reply_str(res->element[k], o->a);
+                const char *rs = reply_str(res->element[k], a);
                 if (rs) it->storm_resources[it->n_storm_resources++] = rs;
             }
         }
-        if (it->verdict < STORE_CREATE || it->verdict > STORE_STALE) {
-            status = STORE_E_PROTOCOL;
-            goto out;
-        }
+        if (it->verdict < STORE_CREATE || it->verdict > STORE_STALE) return STORE_E_PROTOCOL;
     }
-out:
-    {
-        store_cb cb = o->cb;
-        void *uctx = o->ctx;
-        free(o);
-        cb(status, uctx);
-    }
+    return STORE_OK;
 }
 
-static void r_decide(store *st, const store_params *p, store_item *items, size_t n, int64_t now, arena *a,
-                     store_cb cb, void *ctx)
+static void decide_reply(rstore *s, redisReply *r, const char *err, void *ctx)
 {
-    rstore *s = (rstore *)st;
-    if (s->state != R_READY) {
-        cb(STORE_E_UNAVAILABLE, ctx);
+    (void)s;
+    dbatch *b = ctx;
+    bool shape_ok = !err && r && r->type == REDIS_REPLY_ARRAY && r->elements == b->n_items;
+    if (!err && !shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
+    /* each caller's items are filled before its callback, which may free its request */
+    size_t off = 0;
+    for (size_t k = 0; k < b->ne; k++) {
+        dentry *e = &b->e[k];
+        int status = err ? STORE_E_UNAVAILABLE : !shape_ok ? STORE_E_PROTOCOL : decide_parse(r, off, e->items, e->n, e->a);
+        off += e->n;
+        e->cb(status, e->ctx);
+    }
+    free(b->e);
+    free(b);
+}
+
+/* Sends the queued decide calls as one EVALSHA. */
+static void decide_flush(rstore *s)
+{
+    if (!s->ndq) return;
+    dbatch *b = xcalloc(1, sizeof *b);
+    b->e = s->dq;
+    b->ne = s->ndq;
+    b->n_items = s->dq_items;
+    s->dq = NULL;
+    s->ndq = s->capdq = s->dq_items = 0;
+    uv_check_stop(&s->dq_check);
+    uv_idle_stop(&s->dq_idle);
+    if (s->state != R_READY) {   /* lost since the calls were queued */
+        decide_reply(s, NULL, "connection lost", b);
         return;
     }
+    const store_params *p = &s->dq_params;
+    size_t n = b->n_items;
     int argc = 3 + 13 + (int)n * 7;
     resp_cmd cmd;
     resp_begin(&cmd, argc, 512 + n * 256);
@@ -813,7 +858,7 @@ static void r_decide(store *st, const store_params *p, store_item *items, size_t
     size_t sha_off = resp_arg(&cmd, s->sha[SCRIPT_DECIDE], 40);
     resp_arg(&cmd, "0", 1);
     resp_str(&cmd, s->t.prefix);
-    resp_i64(&cmd, now);
+    resp_i64(&cmd, s->dq_now);
     resp_i64(&cmd, p->dedup_ttl_ms);
     resp_i64(&cmd, p->lease_ms);
     resp_arg(&cmd, p->storm_enabled ? "1" : "0", 1);
@@ -825,24 +870,58 @@ static void r_decide(store *st, const store_params *p, store_item *items, size_t
     resp_i64(&cmd, p->storm_flag_ttl_ms);
     resp_i64(&cmd, p->storm_max_resources);
     resp_i64(&cmd, (int64_t)n);
-    for (size_t i = 0; i < n; i++) {
-        resp_str(&cmd, items[i].fingerprint);
-        resp_str(&cmd, items[i].name);
-        resp_str(&cmd, items[i].namespace);
-        resp_str(&cmd, items[i].resource_id);
-        resp_arg(&cmd, items[i].resolved ? "1" : "0", 1);
-        resp_i64(&cmd, items[i].firing_ms);
-        resp_str(&cmd, items[i].ref);
+    for (size_t k = 0; k < b->ne; k++) {
+        const store_item *items = b->e[k].items;
+        for (size_t i = 0; i < b->e[k].n; i++) {
+            resp_str(&cmd, items[i].fingerprint);
+            resp_str(&cmd, items[i].name);
+            resp_str(&cmd, items[i].namespace);
+            resp_str(&cmd, items[i].resource_id);
+            resp_arg(&cmd, items[i].resolved ? "1" : "0", 1);
+            resp_i64(&cmd, items[i].firing_ms);
+            resp_str(&cmd, items[i].ref);
+        }
     }
-    op_ctx *o = xcalloc(1, sizeof *o);
-    *o = (op_ctx){.cb = cb, .ctx = ctx, .items = items, .n = n, .a = a};
-    rcall *c = rcall_frame(s, decide_reply, o, &cmd, sha_off, SCRIPT_DECIDE);
-    if (!c) {
-        free(o);
+    metrics_observe("gateway_redis_decide_batch_requests", "", (double)b->ne);
+    if (!rcall_frame(s, decide_reply, b, &cmd, sha_off, SCRIPT_DECIDE))
+        decide_reply(s, NULL, "connection lost", b);
+    /* decide is timed by the pipeline, for every store */
+}
+
+static void on_dq_check(uv_check_t *h) { decide_flush(h->data); }
+static void on_dq_idle(uv_idle_t *h) { (void)h; }
+
+static bool params_equal(const store_params *a, const store_params *b)
+{
+    return a->dedup_ttl_ms == b->dedup_ttl_ms && a->lease_ms == b->lease_ms && a->storm_enabled == b->storm_enabled &&
+           a->rate_threshold == b->rate_threshold && a->rate_window_ms == b->rate_window_ms &&
+           a->pattern_threshold == b->pattern_threshold && a->pattern_window_ms == b->pattern_window_ms &&
+           a->storm_window_ms == b->storm_window_ms && a->storm_flag_ttl_ms == b->storm_flag_ttl_ms &&
+           a->storm_max_resources == b->storm_max_resources;
+}
+
+static void r_decide(store *st, const store_params *p, store_item *items, size_t n, int64_t now, arena *a,
+                     store_cb cb, void *ctx)
+{
+    rstore *s = (rstore *)st;
+    if (s->state != R_READY || s->closing) {
         cb(STORE_E_UNAVAILABLE, ctx);
         return;
     }
-    (void)c;   /* decide is timed by the pipeline, for every store */
+    if (s->ndq && (!params_equal(&s->dq_params, p) || s->dq_items + n > DECIDE_BATCH_MAX)) decide_flush(s);
+    if (!s->ndq) {
+        s->dq_params = *p;
+        s->dq_now = now;
+        uv_check_start(&s->dq_check, on_dq_check);
+        uv_idle_start(&s->dq_idle, on_dq_idle);
+    }
+    if (now > s->dq_now) s->dq_now = now;
+    if (s->ndq == s->capdq) {
+        s->capdq = s->capdq ? s->capdq * 2 : 8;
+        s->dq = xrealloc(s->dq, s->capdq * sizeof *s->dq);
+    }
+    s->dq[s->ndq++] = (dentry){items, n, a, cb, ctx};
+    s->dq_items += n;
 }
 
 static void simple_reply(rstore *s, redisReply *r, const char *err, void *ctx)
@@ -1016,7 +1095,8 @@ static void r_close(store *st)
 {
     rstore *s = (rstore *)st;
     s->closing = true;
-    s->pending_handles = 2;
+    s->pending_handles = 4;
+    decide_flush(s);   /* queued decides fail now (state is no longer READY, or they are sent and fail below) */
     uv_timer_stop(&s->backoff_timer);
     uv_timer_stop(&s->connect_timer);
     if (s->sac) {
@@ -1039,6 +1119,8 @@ static void r_close(store *st)
     }
     uv_close((uv_handle_t *)&s->backoff_timer, handle_closed);
     uv_close((uv_handle_t *)&s->connect_timer, handle_closed);
+    uv_close((uv_handle_t *)&s->dq_check, handle_closed);
+    uv_close((uv_handle_t *)&s->dq_idle, handle_closed);
 }
 
 static const store_ops redis_ops = {
@@ -1067,7 +1149,10 @@ store *store_redis_open(uv_loop_t *loop, const char *url, const char *prefix, in
     if (getrandom(&s->seed, sizeof s->seed, 0) != sizeof s->seed || !s->seed) s->seed = 0x9e3779b97f4a7c15ULL;
     uv_timer_init(loop, &s->backoff_timer);
     uv_timer_init(loop, &s->connect_timer);
+    uv_check_init(loop, &s->dq_check);
+    uv_idle_init(loop, &s->dq_idle);
     s->backoff_timer.data = s->connect_timer.data = s;
+    s->dq_check.data = s->dq_idle.data = s;
     snprintf(s->last_error, sizeof s->last_error, "connecting");
     connect_start(s);
     return &s->base;

@@ -184,16 +184,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     uv_loop_init(&W.loop);
     W.sk = sink_dir_open(&W.loop, c->sink + 4, err, sizeof err);
     if (!W.sk) die_setup("sink_dir_open", err);
-    W.rc_prom = (route_ctx){&W, ROUTE_PROMETHEUS};
-    W.rc_event = (route_ctx){&W, ROUTE_K8S_EVENT};
-    size_t n = 0;
-    W.routes[n++] = (http_route){"/api/v1/signals/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &W.rc_prom};
-    W.routes[n++] = (http_route){"/webhook/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &W.rc_prom};
-    W.routes[n++] = (http_route){"/api/v1/signals/kubernetes-event", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &W.rc_event};
-    W.routes[n++] = (http_route){"/healthz", "GET", 0, pipeline_healthz, &W};
-    W.routes[n++] = (http_route){"/readyz", "GET", 0, pipeline_readyz, &W};
-    W.routes[n++] = (http_route){"/metrics", "GET", 0, pipeline_metrics, &W};
-    W.nroutes = n;
+    pipeline_routes(&W);   /* the routes main.c serves */
     http_limits lim = {
         .max_body_bytes = 24 << 10,
         .max_header_bytes = 8 << 10,

@@ -499,6 +499,61 @@ static void test_storm_disabled_creates_individually(void **state)
     for (int i = 0; i < 20; i++) assert_int_equal(it[i].verdict, STORE_CREATE);
 }
 
+/* Redis only: decide calls made in one loop iteration go to Redis as one EVALSHA, and each
+ * caller gets its own verdicts; calls with different parameters are sent separately. */
+static int n_cb, cb_seen[8];
+static void cb_n(int status, void *ctx)
+{
+    assert_int_equal(status, STORE_OK);
+    cb_seen[n_cb++] = (int)(intptr_t)ctx;
+}
+
+static long long evalsha_calls(void)
+{
+    redisContext *c = redisConnect("127.0.0.1", redis_port);
+    redisReply *r = redisCommand(c, "INFO commandstats");
+    const char *p = r && r->str ? strstr(r->str, "cmdstat_evalsha:calls=") : NULL;
+    long long n = p ? atoll(p + strlen("cmdstat_evalsha:calls=")) : 0;
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+static void test_decides_of_one_iteration_are_one_evalsha(void **state)
+{
+    fx *f = *state;
+    if (!use_redis) skip();
+    store_item a = item("b1", "A", "ns", "ns:Pod:a"), b = item("b2", "B", "ns", "ns:Pod:b");
+    store_item a2 = item("b1", "A", "ns", "ns:Pod:a"), c = item("b3", "C", "ns", "ns:Pod:c");
+    long long before = evalsha_calls();
+    n_cb = 0;
+    f->st->ops->decide(f->st, &f->p, &a, 1, T0, &f->a, cb_n, (void *)1);
+    f->st->ops->decide(f->st, &f->p, &b, 1, T0, &f->a, cb_n, (void *)2);
+    f->st->ops->decide(f->st, &f->p, &a2, 1, T0, &f->a, cb_n, (void *)3);   /* a's fingerprint again */
+    for (int i = 0; i < 100000 && n_cb < 3; i++) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(n_cb, 3);
+    assert_int_equal(cb_seen[0], 1);   /* callbacks in call order */
+    assert_int_equal(cb_seen[1], 2);
+    assert_int_equal(cb_seen[2], 3);
+    assert_int_equal(evalsha_calls() - before, 1);   /* one script call for the three */
+    assert_int_equal(a.verdict, STORE_CREATE);
+    assert_int_equal(b.verdict, STORE_CREATE);
+    assert_int_equal(a2.verdict, STORE_IN_PROGRESS);   /* behind a's lease, as across requests */
+
+    /* different parameters (a reload between the calls): two script calls */
+    store_params p2 = f->p;
+    p2.dedup_ttl_ms += 1000;
+    before = evalsha_calls();
+    n_cb = 0;
+    f->st->ops->decide(f->st, &f->p, &c, 1, T0 + 1, &f->a, cb_n, (void *)4);
+    f->st->ops->decide(f->st, &p2, &b, 1, T0 + 1, &f->a, cb_n, (void *)5);
+    for (int i = 0; i < 100000 && n_cb < 2; i++) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(n_cb, 2);
+    assert_int_equal(evalsha_calls() - before, 2);
+    assert_int_equal(c.verdict, STORE_CREATE);
+    assert_int_equal(b.verdict, STORE_IN_PROGRESS);   /* still pending under b's first lease */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +572,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storm_window_ends_and_a_new_one_opens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_claims_a_changed_window_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storm_disabled_creates_individually, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decides_of_one_iteration_are_one_evalsha, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("store_memory", tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("store_redis", tests, redis_group_setup, redis_group_teardown);
