@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
@@ -198,7 +199,13 @@ static void on_timer(uv_timer_t *t)
         /* write_timeout is a time without progress (as nginx's send_timeout), not a bound
          * on the whole response: a slow reader that keeps reading gets its bytes */
         size_t left = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
-        if (left > 0 && left < c->write_left) {
+        /* or the socket takes bytes now: the loop was not running (a stalled process, a
+         * paused VM) and this timer came before the poll that would have written them */
+        uv_os_fd_t fd;
+        struct pollfd pfd = {.events = POLLOUT};
+        bool writable = uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && (pfd.fd = fd, poll(&pfd, 1, 0) == 1) &&
+                        (pfd.revents & POLLOUT) && !(pfd.revents & (POLLERR | POLLHUP));
+        if (left > 0 && (left < c->write_left || writable)) {
             c->write_left = left;
             timer_set(c, c->srv->lim.write_timeout_ms);
             return;

@@ -11,7 +11,7 @@
  * flags bit 1: close the client socket right after writing (the client goes away while its
  *              requests are processed) instead of half-closing and reading the answers;
  * flags bit 2: slow client: serve on a second server whose header/request/idle timeouts are
- *              30 ms, and never half-close: the server must end the connection itself
+ *              30 ms (its write timeout 2 s), and never half-close: the server must end the connection itself
  *              (408, idle keep-alive close);
  * flags bit 3: small socket buffers and a late reader (reads only when its own write would
  *              block, and at the end): responses leave through uv_write's queue;
@@ -200,7 +200,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (lfd < 0) die_setup("http_listen_socket", err);
     W.srv = http_server_new(&W.loop, lfd, W.routes, W.nroutes, &lim, pipeline_observe, &W, err, sizeof err);
     if (!W.srv) die_setup("http_server_new", err);
-    lim.header_timeout_ms = lim.request_timeout_ms = lim.idle_timeout_ms = lim.write_timeout_ms = 30;
+    lim.header_timeout_ms = lim.request_timeout_ms = lim.idle_timeout_ms = 30;
+    /* Not 30 ms for writes: the client is this same thread, so when the process is not
+     * scheduled for 30 ms (a loaded machine, nice 19) the client has "not read for 30 ms"
+     * and a large response was cut, a false finding (long run 2). The cut-off of a reader
+     * that stops is tested in tests/unit/test_http_server.c. */
+    lim.write_timeout_ms = 2000;
     lfd = http_listen_socket("127.0.0.1:0", -1, &port, err, sizeof err);
     if (lfd < 0) die_setup("http_listen_socket", err);
     slow_srv = http_server_new(&W.loop, lfd, W.routes, W.nroutes, &lim, pipeline_observe, &W, err, sizeof err);
