@@ -10,9 +10,11 @@
 #include "state/redis.h"
 #include "util/cjson_arena.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 #include "util/xalloc.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +115,23 @@ static void free_runtimes(gw_runtime *r)
 
 /* ---- workers ------------------------------------------------------------------------- */
 
-static void on_flush_timer(uv_timer_t *t) { pipeline_flush_storms(t->data); }
+/* After a burst (a thousand storm webhooks at once) glibc keeps the freed heap mapped: give it
+ * back once nothing is in flight, at most every 10 s (a trim of a mostly free heap is
+ * about a millisecond; worker 0's timer, so one thread does it). */
+static void maybe_trim(worker *w)
+{
+    static int64_t last_ms;
+    int64_t now = time_mono_ms();
+    if (now - last_ms < 10000 || atomic_load(&w->gw->inflight) != 0) return;
+    last_ms = now;
+    malloc_trim(0);
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+    pipeline_flush_storms(t->data);
+    maybe_trim(t->data);
+}
 
 static void worker_server_drained(http_server *s, void *data)
 {
