@@ -100,8 +100,11 @@ if [ ${#REDIS_WRAP[@]} != 0 ]; then
     args[4]=$(date +%s%3N)
     RB_CG_N=${RB_CG_N:-1000}
     NOOP_SHA=$(rcli SCRIPT LOAD "return 1")
-    rkey="sgw:d:bench-floor"
+    rkey="sgw:d:bench-floor"    # the hash form of the dedup record (up to a7dce5a), for comparison
     rcli HSET "$rkey" s c ref production/rr-x n 1 f 1 l 1 x 1 lease 1 le 1 rf 0 >/dev/null
+    skey="sgw:d1:bench-floor"   # the string form decide.lua uses now (docs/redis-keys.md)
+    srec="c|2|1764201600000|1764201600000|4102444800000|1|1764201610000|0|production/rr-0123456789abcdef"
+    rcli SET "$skey" "$srec" >/dev/null
     dargs=("${args[@]}")
     margs=("${args[@]}")
     margs[1]=$MIN_SHA
@@ -123,9 +126,11 @@ if [ ${#REDIS_WRAP[@]} != 0 ]; then
     rbcg "EVALSHA bench/min-dup.lua, same ARGV" "${margs[@]}"
     rbcg "EVALSHA 'return 1', same ARGV" "${nargs[@]}"
     rbcg "EVALSHA 'return 1', no ARGV" EVALSHA "$NOOP_SHA" 0
-    rbcg "HGETALL of a dedup record" HGETALL "$rkey"
-    rbcg "HSET of its 9 fields" HSET "$rkey" s c ref production/rr-x n 2 f 1 l 1 x 1 lease 1 le 1 rf 0
-    rbcg "PEXPIREAT" PEXPIREAT "$rkey" 4102444800000
+    rbcg "GET of a dedup record (string form, now)" GET "$skey"
+    rbcg "SET ... PXAT of it (string form, now)" SET "$skey" "$srec" PXAT 4102444800000
+    rbcg "HGETALL of a dedup record (hash form, before)" HGETALL "$rkey"
+    rbcg "HSET of its 9 fields (hash form, before)" HSET "$rkey" s c ref production/rr-x n 2 f 1 l 1 x 1 lease 1 le 1 rf 0
+    rbcg "PEXPIREAT (hash form, before)" PEXPIREAT "$rkey" 4102444800000
     rbcg "PING (the per-command floor: read, parse, reply)" PING
 else
     stop_pid "$GW_PID"
