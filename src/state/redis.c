@@ -751,6 +751,18 @@ static void storm_hash_of(const char *name, const char *ns, int64_t start, char 
     hash_sha256_hex(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), out);
 }
 
+/* Starts "EVALSHA <sha> 0 <prefix>" followed by nargs more arguments; returns where the SHA
+ * sits in the frame (patched if Redis answers NOSCRIPT). */
+static size_t evalsha_begin(rstore *s, resp_cmd *cmd, int script, int nargs, size_t cap_hint)
+{
+    resp_begin(cmd, 4 + nargs, cap_hint);
+    resp_arg(cmd, "EVALSHA", 7);
+    size_t sha_off = resp_arg(cmd, s->sha[script], 40);
+    resp_arg(cmd, "0", 1);
+    resp_str(cmd, s->t.prefix);
+    return sha_off;
+}
+
 /* ---- decide, batched -------------------------------------------------------------------
  * Every decide() of one loop iteration (the requests whose bodies arrived together, the
  * rounds whose retry timers fired) goes to Redis as ONE EVALSHA at the end of the
@@ -851,13 +863,8 @@ static void decide_flush(rstore *s)
     }
     const store_params *p = &s->dq_params;
     size_t n = b->n_items;
-    int argc = 3 + 13 + (int)n * 7;
     resp_cmd cmd;
-    resp_begin(&cmd, argc, 512 + n * 256);
-    resp_arg(&cmd, "EVALSHA", 7);
-    size_t sha_off = resp_arg(&cmd, s->sha[SCRIPT_DECIDE], 40);
-    resp_arg(&cmd, "0", 1);
-    resp_str(&cmd, s->t.prefix);
+    size_t sha_off = evalsha_begin(s, &cmd, SCRIPT_DECIDE, 12 + (int)n * 7, 512 + n * 256);
     resp_i64(&cmd, s->dq_now);
     resp_i64(&cmd, p->dedup_ttl_ms);
     resp_i64(&cmd, p->lease_ms);
@@ -941,13 +948,8 @@ static void r_commit(store *st, const store_params *p, const store_commit *items
         cb(STORE_E_UNAVAILABLE, ctx);
         return;
     }
-    int argc = 3 + 4 + (int)n * 7;
     resp_cmd cmd;
-    resp_begin(&cmd, argc, 256 + n * 192);
-    resp_arg(&cmd, "EVALSHA", 7);
-    size_t sha_off = resp_arg(&cmd, s->sha[SCRIPT_COMMIT], 40);
-    resp_arg(&cmd, "0", 1);
-    resp_str(&cmd, s->t.prefix);
+    size_t sha_off = evalsha_begin(s, &cmd, SCRIPT_COMMIT, 3 + (int)n * 7, 256 + n * 192);
     resp_i64(&cmd, now);
     resp_i64(&cmd, p->dedup_ttl_ms);
     resp_i64(&cmd, (int64_t)n);
