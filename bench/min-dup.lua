@@ -1,8 +1,8 @@
 -- min-dup.lua: NOT the gateway's script. The Redis work that decide.lua does for one duplicate alert
 -- (HGETALL the record, HSET its 9 fields back, PEXPIREAT), with nothing else: the floor that a slimmer
 -- duplicate path could reach. Takes decide.lua's ARGV (so redis-benchmark can send the same arguments):
--- prefix, now_ms, dedup_ttl_ms, ... n=1, then fingerprint ... ref (ARGV[14] .. ARGV[20]).
-local k = ARGV[1] .. 'd:' .. ARGV[14]
+-- prefix, now_ms, dedup_ttl_ms, ... n=1, callers, then fingerprint ... ref (ARGV[15] .. ARGV[21]).
+local k = ARGV[1] .. 'd:' .. ARGV[15]
 local now = tonumber(ARGV[2])
 local h = redis.call('HGETALL', k)
 local t = {}

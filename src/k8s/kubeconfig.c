@@ -107,12 +107,19 @@ static const char *read_err(int e)
     return e == EINVAL ? "not a regular file" : strerror(e);
 }
 
-/* 0 if path can be opened for reading (the file is not read), -1 with errno otherwise. */
+/* 0 if path is a regular file that can be opened for reading (the file is not read), -1
+ * with errno otherwise (EINVAL: not a regular file; a FIFO would block a later read). */
 static int check_readable(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block here */
     if (fd < 0) return -1;
+    struct stat st;
+    int e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : !S_ISREG(st.st_mode) ? EINVAL : 0;
     close(fd);
+    if (e) {
+        errno = e;
+        return -1;
+    }
     return 0;
 }
 
@@ -400,7 +407,7 @@ static int load_user(struct fy_node *u, const char *name, const char *file, cons
         c->token_file = resolve_path(dir, tf);
         free(tf);
         if (check_readable(c->token_file) < 0) {
-            seterr(err, errlen, "%s: tokenFile %s: %s", what, c->token_file, strerror(errno));
+            seterr(err, errlen, "%s: tokenFile %s: %s", what, c->token_file, read_err(errno));
             return -1;
         }
     }
@@ -487,7 +494,7 @@ int k8s_config_from_kubeconfig(const char *path, k8s_config *out, char *err, siz
     /* fail on a missing or unreadable file with errno's words, not a parser's */
     struct stat st;
     if (check_readable(path) < 0 || stat(path, &st) < 0) {
-        seterr(err, errlen, "kubeconfig %s: %s", path, strerror(errno));
+        seterr(err, errlen, "kubeconfig %s: %s", path, read_err(errno));
         return -1;
     }
     if (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && st.st_size == 0)) {
@@ -585,7 +592,7 @@ int k8s_config_in_cluster(const char *sa_dir, char *const *envp, k8s_config *out
     c.token_file = xmalloc(dl);
     snprintf(c.token_file, dl, "%s/token", sa_dir);
     if (check_readable(c.token_file) < 0) {
-        seterr(err, errlen, "in-cluster: service account token %s: %s", c.token_file, strerror(errno));
+        seterr(err, errlen, "in-cluster: service account token %s: %s", c.token_file, read_err(errno));
         goto out;
     }
     path = xmalloc(dl);

@@ -864,7 +864,7 @@ static void decide_flush(rstore *s)
     const store_params *p = &s->dq_params;
     size_t n = b->n_items;
     resp_cmd cmd;
-    size_t sha_off = evalsha_begin(s, &cmd, SCRIPT_DECIDE, 12 + (int)n * 7, 512 + n * 256);
+    size_t sha_off = evalsha_begin(s, &cmd, SCRIPT_DECIDE, 13 + (int)n * 7, 512 + n * 256);
     resp_i64(&cmd, s->dq_now);
     resp_i64(&cmd, p->dedup_ttl_ms);
     resp_i64(&cmd, p->lease_ms);
@@ -877,6 +877,15 @@ static void decide_flush(rstore *s)
     resp_i64(&cmd, p->storm_flag_ttl_ms);
     resp_i64(&cmd, p->storm_max_resources);
     resp_i64(&cmd, (int64_t)n);
+    /* the callers' sizes: decide.lua keeps each caller's storm groups apart */
+    char *sizes = xmalloc(b->ne * 21 + 1);
+    size_t sl = 0;
+    for (size_t k = 0; k < b->ne; k++) {
+        if (k) sizes[sl++] = ',';
+        sl += fmt_u64(sizes + sl, b->e[k].n);
+    }
+    resp_arg(&cmd, sizes, sl);
+    free(sizes);
     for (size_t k = 0; k < b->ne; k++) {
         const store_item *items = b->e[k].items;
         for (size_t i = 0; i < b->e[k].n; i++) {

@@ -162,12 +162,14 @@ class Store:
         return self.r.evalsha(self.shas[script], 0, *[str(a) for a in args])
 
     # ---- the four operations, as redis.c calls them ------------------------------------
-    def decide(self, items, now):
+    def decide(self, items, now, callers=None):
+        """callers: the sizes of the parts of items that belong to different callers (as
+        redis.c batches the decide calls of one loop iteration); None = one caller."""
         p = self.p
         args = [self.prefix, now, p['dedup_ttl_ms'], p['lease_ms'], 1 if p['storm_enabled'] else 0,
                 p['rate_threshold'], p['rate_window_ms'], p['pattern_threshold'],
                 p['pattern_window_ms'], p['storm_window_ms'], p['storm_flag_ttl_ms'],
-                p['storm_max_resources'], len(items)]
+                p['storm_max_resources'], len(items), ','.join(str(c) for c in callers or [])]
         for it in items:
             args += [it.fingerprint, it.name, it.namespace, it.resource_id,
                      1 if it.resolved else 0, it.firing_ms, it.ref or '']

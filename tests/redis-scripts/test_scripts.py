@@ -7,6 +7,7 @@ Part 2 covers what only Redis has: TTLs on every key, the key schema, one script
 batch, NOSCRIPT, large batches, bounded detector sets, the dirty-set trim, flush leases, and
 the memory used per fingerprint (printed, not asserted).
 """
+import copy
 import socket
 import sys
 import time
@@ -48,6 +49,76 @@ class Base(unittest.TestCase):
 
     def commit_one(self, it, ok, ref, now):
         self.assertEqual(self.s.commit_one(it, ok, ref, now), 1)
+
+
+# ---------------------------------------------------------------------------------------
+# Batches of callers (redis.c sends the decide calls of one loop iteration as one script
+# call): a batch must decide as the same calls made one after the other, in batch order.
+# ---------------------------------------------------------------------------------------
+class BatchedCallers(unittest.TestCase):
+    def setUp(self):
+        self.r = SERVER.client()
+        self.r.flushall()
+        self.T0 = now_ms()
+
+    def tearDown(self):
+        self.r.close()
+
+    @staticmethod
+    def outcome(items):
+        # lease tokens differ (one per script call), everything else must not
+        return [(x.verdict, x.count, x.storm_type, x.ref, sorted(x.storm_resources)) for x in items]
+
+    def run_both(self, parts, now, seq, bat):
+        """Decides parts (lists of item factories' results) one call each on seq and as one
+        batch on bat; returns (sequential items, batched items)."""
+        s_items = [[copy.copy(x) for x in part] for part in parts]
+        b_items = [[copy.copy(x) for x in part] for part in parts]
+        for part in s_items:
+            seq.decide(part, now)
+        flat = [x for part in b_items for x in part]
+        bat.decide(flat, now, callers=[len(part) for part in b_items])
+        return s_items, b_items
+
+    def check_same(self, parts, now, seq, bat):
+        s_items, b_items = self.run_both(parts, now, seq, bat)
+        for k, (sp, bp) in enumerate(zip(s_items, b_items)):
+            self.assertEqual(self.outcome(sp), self.outcome(bp), 'caller %d' % k)
+        return s_items, b_items
+
+    def commit_all(self, store, parts, now, ref='checkout/rr-s'):
+        store.commit([(x.fingerprint, x.name, x.namespace, x.verdict, x.lease, True, x.ref or ref)
+                      for part in parts for x in part if x.verdict in (CREATE, STORM_CREATE, MEMBER)], now)
+
+    def test_callers_in_one_batch_decide_as_sequential_calls(self):
+        T0 = self.T0
+        seq, bat = Store(self.r, prefix='seq:'), Store(self.r, prefix='bat:')
+
+        def pods(name, ns, lo, hi):
+            return [item(f'{name}-{i}', name, ns, f'{ns}:Pod:p{i}') for i in range(lo, hi)]
+
+        # below the pattern threshold (5) each, above it together: the second caller opens the storm
+        s1, b1 = self.check_same([pods('OOM', 'checkout', 0, 3), pods('OOM', 'checkout', 3, 6)], T0, seq, bat)
+        self.assertEqual([x.verdict for x in b1[0]], [CREATE] * 3)
+        self.assertEqual(b1[1][0].verdict, STORM_CREATE)
+        # a storm in the first caller: the second caller's alerts of that storm wait for it
+        s2, b2 = self.check_same([pods('Disk', 'db', 0, 7), pods('Disk', 'db', 7, 9) + pods('Other', 'db', 0, 1)],
+                                 T0 + 1, seq, bat)
+        self.assertEqual(b2[0][0].verdict, STORM_CREATE)
+        self.assertEqual([x.verdict for x in b2[1][:2]], [IN_PROGRESS, IN_PROGRESS])
+        self.assertEqual(b2[1][2].verdict, CREATE)
+        # the same alert in two callers: the second waits behind the first's lease
+        s3, b3 = self.check_same([pods('Net', 'edge', 0, 1), pods('Net', 'edge', 0, 1)], T0 + 2, seq, bat)
+        self.assertEqual([b3[0][0].verdict, b3[1][0].verdict], [CREATE, IN_PROGRESS])
+        for st, parts in ((seq, s1 + s2 + s3), (bat, b1 + b2 + b3)):
+            self.commit_all(st, parts, T0 + 3)
+        # after the commits: the waiting alerts are folded in / duplicates, the same way
+        self.check_same([pods('Disk', 'db', 7, 9), pods('Net', 'edge', 0, 1) + pods('OOM', 'checkout', 0, 2)],
+                        T0 + 4, seq, bat)
+        # and the storm windows hold the same counts and resources
+        for key in ('OOM\x1fcheckout', 'Disk\x1fdb'):
+            self.assertEqual(self.r.hget('seq:w:' + key, 'n'), self.r.hget('bat:w:' + key, 'n'), key)
+            self.assertEqual(self.r.lrange('seq:wr:' + key, 0, -1), self.r.lrange('bat:wr:' + key, 0, -1), key)
 
 
 # ---------------------------------------------------------------------------------------
@@ -343,6 +414,26 @@ class RedisSpecific(Base):
             return {}
         parts = v.split('|', 8)
         return dict(zip(('s', 'n', 'f', 'l', 'x', 'lease', 'le', 'rf', 'ref'), parts))
+
+    def test_records_of_the_hash_form_are_read_during_an_upgrade(self):
+        # an older replica wrote P d:<fp> as a hash (up to a7dce5a): its count, state and ref
+        # carry on, and the record continues in the string form
+        T0, p = self.T0, self.s.p
+        self.r.hset('sgw:d:old1', mapping={'s': 'c', 'ref': 'ns/rr-old1', 'n': 4, 'f': T0 - 5000, 'l': T0 - 1000,
+                                           'x': T0 + 60000, 'lease': 7, 'le': T0 - 4000, 'rf': 0})
+        self.r.pexpireat('sgw:d:old1', T0 + 60000)
+        a = item('old1', 'A', 'ns', 'ns:Pod:a')
+        self.decide(a, T0)
+        self.assertEqual((a.verdict, a.count, a.first_seen_ms, a.ref), (DUPLICATE, 5, T0 - 5000, 'ns/rr-old1'))
+        self.assertEqual(self.rec('sgw:d1:old1')['n'], '5')
+        # a resolution recorded by the old form still makes a later stale firing STALE
+        self.r.hset('sgw:d:old2', mapping={'s': 'r', 'ref': 'ns/rr-old2', 'n': 1, 'f': T0 - 5000, 'l': T0 - 5000,
+                                           'x': T0 + 60000, 'lease': 0, 'le': 0, 'rf': T0 - 6000})
+        self.r.pexpireat('sgw:d:old2', T0 + 60000)
+        b = item('old2', 'B', 'ns', 'ns:Pod:b')
+        b.firing_ms = T0 - 6000
+        self.decide(b, T0)
+        self.assertEqual(b.verdict, STALE)
 
     def test_key_schema_and_fields(self):
         T0, p = self.T0, self.s.p

@@ -627,6 +627,17 @@ static void test_ca_that_is_a_fifo_or_directory_is_refused_without_blocking(void
     assert_int_equal(k8s_config_from_kubeconfig(kc, &c, err, sizeof err), -1);
     assert_contains(err, "client-certificate");
     assert_contains(err, "Is a directory");
+    /* a FIFO as the token file, or as the kubeconfig itself: refused, not accepted and then
+     * skipped (the token) or waited on (the kubeconfig) */
+    write_file(sa, "kubeconfig",
+               "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+               "users:\n- name: u\n  user: {tokenFile: ca.crt}\n"
+               "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n");
+    assert_int_equal(k8s_config_from_kubeconfig(kc, &c, err, sizeof err), -1);
+    assert_contains(err, "tokenFile");
+    assert_contains(err, "not a regular file");
+    assert_int_equal(k8s_config_from_kubeconfig(fifo, &c, err, sizeof err), -1);
+    assert_contains(err, "not a regular file");
     free(kc);
     free(fifo);
     rm_tmpdir(sa);

@@ -3,9 +3,16 @@
 --
 -- ARGV: prefix, now_ms, dedup_ttl_ms, lease_ms, storm_enabled(0/1), rate_threshold,
 --       rate_window_ms, pattern_threshold, pattern_window_ms, storm_window_ms,
---       storm_flag_ttl_ms, storm_max_resources, n,
+--       storm_flag_ttl_ms, storm_max_resources, n, callers,
 --       then n groups of 7: fingerprint, name, namespace, resource_id, resolved(0/1),
 --       firing_ms, ref
+--   callers: the sizes of the parts of the batch that belong to different callers,
+--   comma-separated ("3,1,2"; "" = one caller): redis.c sends the decide calls of one
+--   event-loop iteration as one script call. A storm group never spans two callers: each
+--   caller's alerts of a (name, namespace) are a group of their own, decided in batch order,
+--   exactly as separate calls in that order would (a later caller's alerts wait, IN_PROGRESS,
+--   behind an earlier caller's pending storm window instead of becoming its MEMBERs, which
+--   only the caller holding STORM_CREATE can settle).
 -- Reply: n arrays, in input order:
 --   {verdict, count, first_seen_ms, last_seen_ms, lease, ref or "", storm_type or "",
 --    storm_start_ms, resources}
@@ -35,6 +42,21 @@ local storm_win    = tonumber(ARGV[10])
 local flag_ttl     = tonumber(ARGV[11])
 local max_res      = tonumber(ARGV[12])
 local n            = tonumber(ARGV[13])
+local ITEM0        = 14                 -- ARGV[14] callers; item i's 7 fields follow ARGV[ITEM0 + 7(i-1)]
+
+-- the caller of each item (1-based), from the sizes in ARGV[14]
+local caller_of = {}
+do
+    local i, c = 0, 0
+    for size in string.gmatch(ARGV[14] or '', '%d+') do
+        c = c + 1
+        for _ = 1, tonumber(size) do
+            i = i + 1
+            caller_of[i] = c
+        end
+    end
+    for j = i + 1, n do caller_of[j] = c + 1 end   -- the rest (or all, for ""): one more caller
+end
 
 local CREATE, STORM_CREATE, MEMBER, DUPLICATE, AGGREGATED, IN_PROGRESS, RESOLVED, STALE =
     1, 2, 3, 4, 5, 6, 7, 8
@@ -46,7 +68,7 @@ local function istr(v) return string.format('%d', v) end
 
 local items, out = {}, {}
 for i = 1, n do
-    local b = 13 + (i - 1) * 7
+    local b = ITEM0 + (i - 1) * 7
     items[i] = {
         fp = ARGV[b + 1], name = ARGV[b + 2], ns = ARGV[b + 3], res = ARGV[b + 4],
         resolved = ARGV[b + 5] == '1', firing = tonumber(ARGV[b + 6]) or 0, ref = ARGV[b + 7],
@@ -79,9 +101,22 @@ local REC_FORMAT = '%s|%d|%d|%d|%d|%d|%d|%d|%s'
 
 local function dkey(fp) return P .. 'd1:' .. fp end
 
+-- The hash form of the record (P d:<fp>, up to a7dce5a), read when there is no string form:
+-- a rolling upgrade keeps counts, resolutions and pending leases of records an older
+-- replica wrote. Only a fingerprint without a d1: record pays this second call.
+local function rec_load_v0(fp)
+    local h = redis.call('HMGET', P .. 'd:' .. fp, 's', 'ref', 'n', 'f', 'l', 'x', 'lease', 'le', 'rf')
+    if not (h[1] and h[6]) then return false end
+    return {
+        s = h[1], ref = h[2] or '', n = tonumber(h[3]) or 0, f = tonumber(h[4]) or 0,
+        l = tonumber(h[5]) or 0, x = tonumber(h[6]) or 0, lease = tonumber(h[7]) or 0,
+        le = tonumber(h[8]) or 0, rf = tonumber(h[9]) or 0,
+    }
+end
+
 local function rec_load(fp)
     local v = redis.call('GET', dkey(fp))
-    if not v then return false end
+    if not v then return rec_load_v0(fp) end
     local s, n, f, l, x, lease, le, rf, ref = string.match(v, REC_PATTERN)
     if not s then return false end   -- not ours (or damaged): treated as absent, rewritten
     return {
@@ -287,10 +322,11 @@ local groups, group_of = {}, {}
 for i = 1, n do
     if fresh[i] then
         local key = items[i].name .. '\31' .. items[i].ns
-        local g = group_of[key]
+        local gk = key .. '\31' .. caller_of[i]     -- one group per storm key and caller
+        local g = group_of[gk]
         if not g then
             g = {key = key, idxs = {}}
-            group_of[key] = g
+            group_of[gk] = g
             groups[#groups + 1] = g
         end
         g.idxs[#g.idxs + 1] = i
