@@ -716,9 +716,7 @@ static const char *arena_i64(arena *a, int64_t v)
 typedef struct op_ctx {
     store_cb    cb;
     void       *ctx;
-    store_item *items;
-    size_t      n;
-    arena      *a;
+    arena      *a;            /* claim: where the claimed windows go */
     store_flush **fout;
     size_t      *fn;
 } op_ctx;
