@@ -119,6 +119,33 @@ cpu_ticks() {
     echo "$total"
 }
 
+# nginx_conf MASTER(on|off): writes $WORK/nginx/nginx.conf for the scenario-1 ceiling on
+# $NGINX_PORT (one worker, `return 200` of the gateway's duplicate reply, no access log)
+nginx_conf() {
+    mkdir -p "$WORK/nginx/logs"
+    cat >"$WORK/nginx/nginx.conf" <<NGX
+daemon off;
+master_process $1;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    client_body_temp_path $WORK/nginx/body;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            default_type application/json;
+            return 200 '{"status":"duplicate","results":[{"status":"duplicate","count":2}]}';
+        }
+    }
+}
+NGX
+}
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' /proc/"$1"/status; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' /proc/"$1"/status; }
 

@@ -140,27 +140,7 @@ fi # GATEWAY_CG
 if [ "${NGINX_CG:-1}" = 1 ]; then
     need nginx
     NGINX_PORT=$(free_port)
-    mkdir -p "$WORK/nginx/logs"
-    cat >"$WORK/nginx/nginx.conf" <<NGX
-daemon off;
-master_process off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $WORK/nginx/body;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / {
-            default_type application/json;
-            return 200 '{"status":"duplicate","results":[{"status":"duplicate","count":2}]}';
-        }
-    }
-}
-NGX
+    nginx_conf off
     bg "$GW_CPU" "$RAW/nginx.log" valgrind --tool=callgrind --callgrind-out-file="$RAW/ncg.out" nginx -p "$WORK/nginx" \
         -c "$WORK/nginx/nginx.conf"
     NGINX_PID=$LAST_PID

@@ -77,28 +77,7 @@ fi
 if has nginx; then
     need nginx
     NGINX_PORT=$(free_port)
-    mkdir -p "$WORK/nginx/logs"
-    cat >"$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    client_body_temp_path $WORK/nginx/body;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / {
-            default_type application/json;
-            return 200 '{"status":"duplicate","results":[{"status":"duplicate","count":2}]}';
-        }
-    }
-}
-EOF
+    nginx_conf on
     bg "$GW_CPU" "$RAW/nginx.log" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
     NGINX_PID=$LAST_PID
     wait_http "http://127.0.0.1:$NGINX_PORT/" "$NGINX_PID" || exit 1
