@@ -10,7 +10,8 @@
 #include "adapters/adapter.h"
 #include "metrics.h"
 #include "policy.h"
-#include "util/cjson_arena.h"
+#include "util/fmt.h"
+#include "util/jsonw.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -111,7 +112,7 @@ static void fail(preq *p, const char *code, const char *msg)
 static void count_outcome(const char *source, const char *outcome, long long n)
 {
     char labels[128];
-    snprintf(labels, sizeof labels, "source=\"%s\",outcome=\"%s\"", source, outcome);
+    fmt_cat(labels, sizeof labels, "source=\"", source, "\",outcome=\"", outcome, "\"", (char *)NULL);
     metrics_add("gateway_signals_total", labels, (double)n);
 }
 
@@ -126,27 +127,8 @@ static void finish(preq *p)
      * would otherwise take the metrics lock 50 times) */
     static const char *outcomes[] = {"created", "duplicate", "aggregated", "ignored", "failed", "resolved", "stale"};
     long long counts[7] = {0};
-    /* the reply tree and its text live in the request's arena: no malloc per node */
-    cjson_arena_enter(&req->arena);
-    cJSON *root = cJSON_CreateObject();
-    cJSON *status_item = cJSON_AddStringToObject(root, "status", "");
-    cJSON *arr = cJSON_AddArrayToObject(root, "results");
     for (size_t i = 0; i < p->n; i++) {
-        const sig_signal *s = &p->sigs[i];
-        sig_result *r = &p->res[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "fingerprint", s->fingerprint);
-        if (s->am_fingerprint[0]) cJSON_AddStringToObject(o, "alertmanagerFingerprint", s->am_fingerprint);
-        cJSON_AddStringToObject(o, "signalName", s->name);
-        const char *st = r->failed ? "failed" : r->status ? r->status : "pending";
-        if (!r->status || r->failed) undecided = true;
-        cJSON_AddStringToObject(o, "status", st);
-        if (r->ref) cJSON_AddStringToObject(o, "remediationRequest", r->ref);
-        if (r->count) cJSON_AddNumberToObject(o, "count", (double)r->count);
-        cJSON_AddBoolToObject(o, "isStorm", r->is_storm);
-        if (r->storm_window) cJSON_AddStringToObject(o, "stormWindow", r->storm_window);
-        if (r->reason) cJSON_AddStringToObject(o, "reason", r->reason);
-        cJSON_AddItemToArray(arr, o);
+        const sig_result *r = &p->res[i];
         if (r->status && !r->failed) {
             if (!strcmp(r->status, "created")) any_created = true;
             if (!overall) overall = r->status;
@@ -155,6 +137,7 @@ static void finish(preq *p)
             for (int k = 0; k < 7; k++)
                 if (!strcmp(oc, outcomes[k])) counts[k]++;
         } else {
+            undecided = true;
             counts[4]++;
         }
     }
@@ -162,20 +145,50 @@ static void finish(preq *p)
     char hdr[64] = "";
     if (p->fail_status || undecided) {
         code = 503;
-        snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", p->cfg->retry_after_s);
-        cJSON *err = cJSON_AddObjectToObject(root, "error");
-        cJSON_AddStringToObject(err, "code", p->fail_code ? p->fail_code : "in_progress");
-        cJSON_AddStringToObject(err, "message", p->fail_msg ? p->fail_msg
-                                                           : "another request is still creating this signal's RemediationRequest; retry");
-        cJSON_SetValuestring(status_item, "retry");
+        memcpy(hdr, "Retry-After: ", 13);
+        size_t hn = 13 + fmt_i64(hdr + 13, p->cfg->retry_after_s);
+        memcpy(hdr + hn, "\r\n", 3);
     } else {
         code = any_created ? 201 : 202;
-        cJSON_SetValuestring(status_item, overall ? overall : "ignored");
     }
     for (int k = 0; k < 7; k++)
         if (counts[k]) count_outcome(p->source, outcomes[k], counts[k]);
-    char *body = cJSON_PrintUnformatted(root);
-    cjson_arena_leave();   /* root and body go with the arena, in http_respond */
+    /* the reply, written straight into the request's arena (it goes with it in http_respond):
+     * {"status":…,"results":[{…},…][,"error":{"code":…,"message":…}]} */
+    jsonw w;
+    jw_init(&w, &req->arena, 128 + p->n * 320);
+    jw_lit(&w, "{");
+    jw_kstr(&w, false, "status", code == 503 ? "retry" : overall ? overall : "ignored");
+    jw_lit(&w, ",\"results\":[");
+    for (size_t i = 0; i < p->n; i++) {
+        const sig_signal *s = &p->sigs[i];
+        const sig_result *r = &p->res[i];
+        if (i) jw_lit(&w, ",");
+        jw_lit(&w, "{");
+        jw_kstr(&w, false, "fingerprint", s->fingerprint);
+        if (s->am_fingerprint[0]) jw_kstr(&w, true, "alertmanagerFingerprint", s->am_fingerprint);
+        jw_kstr(&w, true, "signalName", s->name);
+        jw_kstr(&w, true, "status", r->failed ? "failed" : r->status ? r->status : "pending");
+        if (r->ref) jw_kstr(&w, true, "remediationRequest", r->ref);
+        if (r->count) {
+            jw_lit(&w, ",\"count\":");
+            jw_i64(&w, r->count);
+        }
+        jw_lit(&w, ",\"isStorm\":");
+        jw_bool(&w, r->is_storm);
+        if (r->storm_window) jw_kstr(&w, true, "stormWindow", r->storm_window);
+        if (r->reason) jw_kstr(&w, true, "reason", r->reason);
+        jw_lit(&w, "}");
+    }
+    jw_lit(&w, "]");
+    if (code == 503) {
+        jw_lit(&w, ",\"error\":{");
+        jw_kstr(&w, false, "code", p->fail_code ? p->fail_code : "in_progress");
+        jw_kstr(&w, true, "message",
+                p->fail_msg ? p->fail_msg : "another request is still creating this signal's RemediationRequest; retry");
+        jw_lit(&w, "}");
+    }
+    jw_lit(&w, "}");
     /* a request that only repeated known signals is routine: debug, as upstream did */
     int level = code >= 500 ? LOG_WARN : (any_created || counts[2] || counts[3] || counts[5]) ? LOG_INFO : LOG_DEBUG;
     log_line l;
@@ -190,7 +203,7 @@ static void finish(preq *p)
         log_dbl(&l, "duration_ms", (time_mono_s() - p->t0) * 1000);
         log_end(&l);
     }
-    http_respond(req, code, hdr[0] ? hdr : NULL, body ? body : "{}", body ? strlen(body) : 2);
+    http_respond(req, code, hdr[0] ? hdr : NULL, w.buf, w.len);
     preq_done(p);
 }
 
@@ -512,7 +525,7 @@ static void start(preq *p)
         return;
     }
     char labels[64];
-    snprintf(labels, sizeof labels, "source=\"%s\"", p->source);
+    fmt_cat(labels, sizeof labels, "source=\"", p->source, "\"", (char *)NULL);
     metrics_add("gateway_signals_received_total", labels, (double)p->n);
     arena *a = &req->arena;
     p->items = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->items);
@@ -534,7 +547,11 @@ static void start(preq *p)
         it->resolved = s->status == SIG_RESOLVED;
         it->firing_ms = s->firing_ms;
         const char *ns = sig_namespace_valid(s->namespace) ? s->namespace : c->fallback_namespace;
-        it->ref = arena_printf(a, "%s/rr-%.16s", ns, s->fingerprint);
+        char short_fp[17];
+        size_t fl = strnlen(s->fingerprint, 16);
+        memcpy(short_fp, s->fingerprint, fl);
+        short_fp[fl] = '\0';
+        it->ref = arena_cat(a, ns, "/rr-", short_fp, (char *)NULL);
     }
     round_start(p);
 }
@@ -545,7 +562,7 @@ static void on_auth(auth_result r, void *ctx)
     http_request *req = p->req;
     static const char *names[] = {"allowed", "unauthenticated", "forbidden", "unavailable"};
     char labels[48];
-    snprintf(labels, sizeof labels, "result=\"%s\"", names[r]);
+    fmt_cat(labels, sizeof labels, "result=\"", names[r], "\"", (char *)NULL);
     metrics_add("gateway_auth_total", labels, 1);
     switch (r) {
     case AUTH_ALLOW:
@@ -668,7 +685,9 @@ void pipeline_observe(const http_request *req, int status, double seconds, void 
 {
     char route[128], labels[200];
     metrics_label_escape(req->route ? req->route : "unmatched", route, sizeof route);
-    snprintf(labels, sizeof labels, "route=\"%s\",code=\"%d\"", route, status);
+    char num[24];
+    fmt_i64(num, status);
+    fmt_cat(labels, sizeof labels, "route=\"", route, "\",code=\"", num, "\"", (char *)NULL);
     metrics_add("gateway_http_requests_total", labels, 1);
     metrics_observe("gateway_http_request_duration_seconds", labels, seconds);
     if (status >= 400) {

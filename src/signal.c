@@ -83,8 +83,8 @@ const char *sig_resource_id(const sig_signal *s, arena *a)
     const char *ns = s->res_namespace ? s->res_namespace : s->namespace;
     const char *kind = s->kind ? s->kind : "";
     const char *name = s->res_name ? s->res_name : "";
-    if (ns && *ns) return arena_printf(a, "%s:%s:%s", ns, kind, name);
-    return arena_printf(a, "%s:%s", kind, name);
+    if (ns && *ns) return arena_cat(a, ns, ":", kind, ":", name, (char *)NULL);
+    return arena_cat(a, kind, ":", name, (char *)NULL);
 }
 
 const char *sig_map_get(const sig_map *m, const char *key)

@@ -310,8 +310,20 @@ const cJSON *ajson_get(const cJSON *obj, const char *name)
 
 const char *ajson_field(char *buf, size_t n, const char *path, const char *name)
 {
-    if (path && *path) snprintf(buf, n, "%s.%.*s", path, AJSON_KEY(name));
-    else snprintf(buf, n, "%.*s", AJSON_KEY(name));
+    /* path "." key, cut to n-1 bytes at a character boundary (no printf: this runs for
+     * every field an adapter reads) */
+    size_t pl = path ? strlen(path) : 0, kl = ajson_key_len(name), o = 0;
+    if (n == 0) return buf;
+    const char *parts[3] = {path, ".", name};
+    size_t lens[3] = {pl, pl ? 1 : 0, kl};
+    for (int i = 0; i < 3; i++) {
+        size_t room = n - 1 - o, l = lens[i];
+        if (l > room) l = utf8_truncate(parts[i], lens[i], room);
+        if (l) memcpy(buf + o, parts[i], l);
+        o += l;
+        if (l < lens[i]) break;
+    }
+    buf[o] = '\0';
     return buf;
 }
 

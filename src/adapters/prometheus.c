@@ -3,6 +3,7 @@
  * whole webhook, because Alertmanager does not retry a 4xx and a partial accept would hide it. */
 #include "adapters/adapter.h"
 #include "adapters/json_util.h"
+#include "util/fmt.h"
 #include "util/utf8.h"
 
 #include <stdbool.h>
@@ -56,7 +57,9 @@ static int parse_alert(const cJSON *al, size_t i, const sig_map *common_labels,
 {
     char path[48], field[64];
     int rc;
-    snprintf(path, sizeof path, "alerts[%zu]", i);
+    char num[24];
+    fmt_u64(num, i);
+    fmt_cat(path, sizeof path, "alerts[", num, "]", (char *)NULL);
     if (!cJSON_IsObject(al)) return ajson_fail(err, ADAPTER_E_TYPE, "%s: expected an object", path);
 
     const cJSON *lv = ajson_get(al, "labels");

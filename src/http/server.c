@@ -2,12 +2,15 @@
  *
  * A connection is a small state machine:
  *   READ   parser active; bytes arrive in conn->in and are fed to llhttp
- *   BUSY   a complete request was dispatched; parser paused, reading stopped
+ *   BUSY   a complete request was dispatched; parser paused; bytes that arrive meanwhile
+ *          are kept (up to BUSY_BUFFER_MAX, then reading stops)
  *   WRITE  the response is being written
  * After the response, a keep-alive connection resumes the parser on whatever pipelined
  * bytes are already buffered, so pipelined requests are answered strictly in order and at
  * most one request per connection is in memory at a time. */
 #include "http/server.h"
+#include "util/fmt.h"
+#include "util/jsonw.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #define READ_CHUNK 65536
+#define BUSY_BUFFER_MAX 16384   /* pipelined bytes kept while a request is busy */
 #define BUSY_BODY_LEN 78   /* checked by a _Static_assert below */
 
 enum conn_state { ST_READ, ST_BUSY, ST_WRITE, ST_LINGER, ST_CLOSED };
@@ -334,20 +338,41 @@ static void conn_write2(http_conn *c, const char *a, size_t alen, const char *b,
     c->write_left = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
 }
 
+/* The head, without printf (it runs for every response). Returns its length, or cap if
+ * it does not fit (the caller retries without `extra`). */
 static size_t format_response(char *out, size_t cap, int status, const char *ctype, const char *rid,
                               bool keep_alive, const char *extra, size_t body_len)
 {
-    int n = snprintf(out, cap,
-                     "HTTP/1.1 %d %s\r\n"
-                     "Content-Type: %s\r\n"
-                     "Content-Length: %zu\r\n"
-                     "X-Request-ID: %s\r\n"
-                     "X-Content-Type-Options: nosniff\r\n"
-                     "Cache-Control: no-store\r\n"
-                     "%s%s\r\n",
-                     status, http_status_text(status), ctype, body_len, rid,
-                     keep_alive ? "" : "Connection: close\r\n", extra ? extra : "");
-    return n < 0 ? 0 : (size_t)n;
+    const char *parts[12];
+    size_t lens[12], np = 0;
+    char code[24], clen[24];
+#define PART(str, n) (parts[np] = (str), lens[np++] = (n))
+#define LIT(str) PART(str, sizeof(str) - 1)
+    LIT("HTTP/1.1 ");
+    size_t cl = fmt_u64(code, (uint64_t)(status < 0 ? 0 : status));
+    code[cl++] = ' ';
+    PART(code, cl);
+    const char *text = http_status_text(status);
+    PART(text, strlen(text));
+    LIT("\r\nContent-Type: ");
+    PART(ctype, strlen(ctype));
+    LIT("\r\nContent-Length: ");
+    PART(clen, fmt_u64(clen, body_len));
+    LIT("\r\nX-Request-ID: ");
+    PART(rid, strlen(rid));
+    LIT("\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n");
+    if (!keep_alive) LIT("Connection: close\r\n");
+    if (extra) PART(extra, strlen(extra));
+    LIT("\r\n");
+#undef LIT
+#undef PART
+    size_t n = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (lens[i] >= cap - n) return cap;
+        memcpy(out + n, parts[i], lens[i]);
+        n += lens[i];
+    }
+    return n;
 }
 
 void http_respond(http_request *req, int status, const char *extra, const char *body, size_t len)
@@ -375,41 +400,25 @@ void http_respond_typed(http_request *req, int status, const char *ctype, const 
     request_free(req);
 }
 
-static size_t json_escape(char *out, size_t cap, const char *s)
-{
-    size_t n = 0;
-    for (; *s && n + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)ch;
-        } else if (ch < 0x20) {
-            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
-        } else {
-            out[n++] = (char)ch;
-        }
-    }
-    out[n] = '\0';
-    return n;
-}
-
 void http_respond_error(http_request *req, int status, const char *code, const char *message,
                         const char *extra)
 {
-    char msg[512], body[700];
-    json_escape(msg, sizeof msg, message ? message : "");
-    int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"requestId\":\"%s\"}}",
-                     code, msg, req->request_id);
-    if (n < 0 || (size_t)n >= sizeof body) n = (int)strlen(body);
-    http_respond(req, status, extra, body, (size_t)n);
+    jsonw w;
+    jw_init(&w, &req->arena, 160 + (message ? strlen(message) : 0));
+    jw_lit(&w, "{\"error\":{");
+    jw_kstr(&w, false, "code", code);
+    jw_kstr(&w, true, "message", message ? message : "");
+    jw_kstr(&w, true, "requestId", req->request_id);
+    jw_lit(&w, "}}");
+    http_respond(req, status, extra, w.buf, w.len);   /* the body goes with the arena */
 }
 
 /* ---- requests ----------------------------------------------------------------------- */
 
 static void new_request_id(http_server *s, char out[40])
 {
-    snprintf(out, 40, "%016llx%08llx", (unsigned long long)s->rid_prefix,
-             (unsigned long long)(++s->rid_counter & 0xffffffffULL));
+    fmt_hex(out, s->rid_prefix, 16);
+    fmt_hex(out + 16, ++s->rid_counter & 0xffffffffULL, 8);
 }
 
 static http_request *request_new(http_conn *c)
@@ -767,16 +776,16 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     memcpy(c->in + c->in_len, buf->base, (size_t)n);
     c->in_len += (size_t)n;
     if (c->state != ST_READ) {
-        /* pipelined bytes while busy: keep them, stop reading until the response is out */
-        uv_read_stop(st);
-        c->reading = false;
+        /* pipelined bytes while busy: keep them. Reading goes on while a request is in
+         * flight (stopping and restarting it cost an epoll_ctl per request); it stops only
+         * once BUSY_BUFFER_MAX bytes wait, until the response is out. */
+        if (c->in_len >= BUSY_BUFFER_MAX && c->reading) {
+            uv_read_stop(st);
+            c->reading = false;
+        }
         return;
     }
     conn_process(c);
-    if (c->state != ST_READ && c->state != ST_LINGER && c->state != ST_CLOSED && c->reading) {
-        uv_read_stop(st);
-        c->reading = false;
-    }
 }
 
 static void conn_start_reading(http_conn *c)

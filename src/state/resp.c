@@ -4,26 +4,6 @@
 
 #include <string.h>
 
-size_t fmt_u64(char *out, uint64_t v)
-{
-    char tmp[21];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
-    return n;
-}
-
-size_t fmt_i64(char *out, int64_t v)
-{
-    if (v >= 0) return fmt_u64(out, (uint64_t)v);
-    out[0] = '-';
-    return 1 + fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);   /* INT64_MIN too */
-}
-
 static void reserve(resp_cmd *c, size_t more)
 {
     if (c->len + more <= c->cap) return;

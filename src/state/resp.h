@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/fmt.h"   /* fmt_u64, fmt_i64 */
+
 typedef struct resp_cmd {
     char  *buf;
     size_t len, cap;
@@ -19,9 +21,5 @@ size_t resp_arg(resp_cmd *c, const char *s, size_t n);
 size_t resp_str(resp_cmd *c, const char *s);   /* NULL is "" */
 void   resp_i64(resp_cmd *c, int64_t v);
 void   resp_u64(resp_cmd *c, uint64_t v);
-
-/* Decimal digits of v into out (at least 21 bytes, NUL-terminated); returns the length. */
-size_t fmt_u64(char *out, uint64_t v);
-size_t fmt_i64(char *out, int64_t v);
 
 #endif

@@ -99,3 +99,22 @@ char *arena_printf(arena *a, const char *fmt, ...)
     va_end(ap);
     return d;
 }
+
+char *arena_cat(arena *a, ...)
+{
+    va_list ap;
+    size_t n = 0;
+    va_start(ap, a);
+    for (const char *s; (s = va_arg(ap, const char *));) n += strlen(s);
+    va_end(ap);
+    char *d = arena_alloc(a, n + 1), *o = d;
+    va_start(ap, a);
+    for (const char *s; (s = va_arg(ap, const char *));) {
+        size_t l = strlen(s);
+        memcpy(o, s, l);
+        o += l;
+    }
+    va_end(ap);
+    *o = '\0';
+    return d;
+}

@@ -19,5 +19,7 @@ void *arena_calloc(arena *a, size_t n);
 char *arena_strndup(arena *a, const char *s, size_t n);
 char *arena_strdup(arena *a, const char *s);
 char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The strings up to a NULL, concatenated (no printf: for ids built on every request). */
+char *arena_cat(arena *a, ...) __attribute__((sentinel));
 
 #endif
