@@ -66,6 +66,7 @@ typedef struct rstore {
     int64_t            dq_now;
     uv_check_t         dq_check;
     uv_idle_t          dq_idle;       /* while calls are queued: the poll must not block */
+    int                dq_inflight;   /* decide batches sent, not yet answered */
 } rstore;
 
 static void connect_start(rstore *s);
@@ -766,14 +767,15 @@ static size_t evalsha_begin(rstore *s, resp_cmd *cmd, int script, int nargs, siz
  * rounds whose retry timers fired) goes to Redis as ONE EVALSHA at the end of the
  * iteration (a uv_check handle; an idle handle keeps the poll phase from blocking while
  * calls wait, so a call queued from a timer is not held until the next I/O), up to
- * DECIDE_BATCH_MAX items: the script's fixed cost
- * (the call, its 13 parameters, its set-up, the reply) is paid once per batch, not once per
- * request. decide.lua is atomic over its whole batch, so the batch decides as if its
+ * DECIDE_BATCH_MAX items; the first DECIDE_EAGER_ITEMS may go ahead (the eager flush
+ * below). The script's fixed cost (the call, its 13 parameters, its set-up, the reply) is
+ * paid once per batch, not once per request. decide.lua is atomic over its whole batch, so the batch decides as if its
  * requests had come as one webhook (the same fingerprint twice: the later one waits,
  * IN_PROGRESS, as it would behind another request's lease). Calls with different
  * parameters (a SIGHUP reload between them) go in different batches. */
 
 #define DECIDE_BATCH_MAX 1000
+#define DECIDE_EAGER_ITEMS 16
 
 typedef struct dentry {
     store_item *items;
@@ -786,6 +788,7 @@ typedef struct dentry {
 typedef struct dbatch {
     dentry *e;
     size_t  ne, n_items;
+    bool    sent;
 } dbatch;
 
 /* Parses the reply elements [off, off+n) into one caller's items. */
@@ -827,8 +830,8 @@ static int decide_parse(redisReply *r, size_t off, store_item *items, size_t n, 
 
 static void decide_reply(rstore *s, redisReply *r, const char *err, void *ctx)
 {
-    (void)s;
     dbatch *b = ctx;
+    if (b->sent) s->dq_inflight--;
     bool shape_ok = !err && r && r->type == REDIS_REPLY_ARRAY && r->elements == b->n_items;
     if (!err && !shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
     /* each caller's items are filled before its callback, which may free its request */
@@ -897,9 +900,27 @@ static void decide_flush(rstore *s)
         }
     }
     metrics_observe("gateway_redis_decide_batch_requests", "", (double)b->ne);
+    b->sent = true;
+    s->dq_inflight++;
     if (!rcall_frame(s, decide_reply, b, &cmd, sha_off, SCRIPT_DECIDE))
         decide_reply(s, NULL, "connection lost", b);
     /* decide is timed by the pipeline, for every store */
+}
+
+/* The eager flush: once DECIDE_EAGER_ITEMS alerts wait and Redis has no decide batch of
+ * ours in hand, the batch goes out now and its bytes are written at once, so Redis works on
+ * it while this iteration goes on reading requests (otherwise everything read in one
+ * iteration waits for one write at the next poll, and gateway and Redis take turns instead
+ * of overlapping). With a batch already in flight the rest waits for the iteration's end
+ * as before, so under heavy load batches stay large and Redis' cost per alert does not grow
+ * (docs/benchmarks.md, session 3). Never from inside a hiredis callback: a failed write
+ * frees the context there. */
+static void decide_flush_now(rstore *s)
+{
+    decide_flush(s);
+    redisAsyncContext *ac = s->ac;
+    if (ac && s->state == R_READY && !(ac->c.flags & (REDIS_IN_CALLBACK | REDIS_DISCONNECTING | REDIS_FREEING)))
+        redisAsyncHandleWrite(ac);
 }
 
 static void on_dq_check(uv_check_t *h) { decide_flush(h->data); }
@@ -936,6 +957,7 @@ static void r_decide(store *st, const store_params *p, store_item *items, size_t
     }
     s->dq[s->ndq++] = (dentry){items, n, a, cb, ctx};
     s->dq_items += n;
+    if (s->dq_items >= DECIDE_EAGER_ITEMS && s->dq_inflight == 0) decide_flush_now(s);
 }
 
 static void simple_reply(rstore *s, redisReply *r, const char *err, void *ctx)

@@ -154,20 +154,41 @@ class HostileTests(unittest.TestCase):
         g = self.gw("server:\n  max_inflight: 1000\n  max_inflight_alerts: 300\n  retry_after: 4\n", workers=1)
         alone = g.alert(webhook([pod_alert("Big%d" % i, "b-%d" % i) for i in range(400)]))
         self.assertEqual(alone.status, 201, alone)
+        # 12 webhooks of 200 new alerts each (each creates 200 RRs on the thread pool, so it
+        # stays in flight for a while), every body held back by its last byte until all are
+        # sent: they complete together, whatever the machine's speed
+        bodies = [webhook([pod_alert("Many%d" % i, "m%d-%d" % (t, i)) for i in range(200)]) for t in range(12)]
+        socks = []
+        for b in bodies:
+            data = json.dumps(b).encode()
+            head = ("POST /api/v1/signals/prometheus HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Content-Length: %d\r\n\r\n" % len(data)).encode()
+            s = socket.create_connection(("127.0.0.1", g.port), timeout=60)
+            s.sendall(head + data[:-1])
+            socks.append((s, data[-1:]))
+        time.sleep(0.3)
+        for s, last in socks:
+            s.sendall(last)
         statuses = []
-        lock = threading.Lock()
-        body = webhook([pod_alert("Many%d" % i, "m-%d" % i) for i in range(200)])
-
-        def send():
-            r = g.alert(body)
-            with lock:
-                statuses.append((r.status, r.headers.get("retry-after"), (r.json or {}).get("error", {})))
-
-        threads = [threading.Thread(target=send) for _ in range(12)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        for s, _ in socks:
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            head, _, rest = buf.partition(b"\r\n\r\n")
+            lines = head.decode().split("\r\n")
+            hdrs = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+            n = int(hdrs.get("content-length", "0"))
+            while len(rest) < n:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                rest += chunk
+            s.close()
+            statuses.append((int(lines[0].split()[1]), hdrs.get("retry-after"), json.loads(rest or b"{}").get("error", {})))
+        body = bodies[0]
         codes = [s for s, _, _ in statuses]
         self.assertEqual(len(codes), 12)
         self.assertIn(503, codes)

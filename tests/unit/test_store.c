@@ -554,6 +554,59 @@ static void test_decides_of_one_iteration_are_one_evalsha(void **state)
     assert_int_equal(b.verdict, STORE_IN_PROGRESS);   /* still pending under b's first lease */
 }
 
+
+/* Redis only: the first 16 alerts of an iteration go out at once (written before the loop
+ * runs again, so Redis works while the gateway reads more requests); while that batch is in
+ * flight the rest waits for the iteration's end: 40 calls are 2 script calls, all verdicts
+ * right, callbacks in call order. */
+static int eager_seen[64], n_eager;
+static void cb_eager(int status, void *ctx)
+{
+    assert_int_equal(status, STORE_OK);
+    eager_seen[n_eager++] = (int)(intptr_t)ctx;
+}
+
+static void test_first_sixteen_alerts_go_out_at_once(void **state)
+{
+    fx *f = *state;
+    if (!use_redis) skip();
+    enum { N = 40 };
+    store_item it[N];
+    char fps[N][16], res[N][24];
+    for (int i = 0; i < N; i++) {
+        snprintf(fps[i], sizeof fps[i], "e%d", i);
+        snprintf(res[i], sizeof res[i], "ns:Pod:p%d", i);
+        it[i] = item(fps[i], i % 2 ? "A" : "B", i < 20 ? "ns1" : "ns2", res[i]);
+    }
+    f->p.storm_enabled = false;
+    long long before = evalsha_calls();
+    n_eager = 0;
+    for (int i = 0; i < 15; i++) f->st->ops->decide(f->st, &f->p, &it[i], 1, T0, &f->a, cb_eager, (void *)(intptr_t)i);
+    usleep(100000);
+    assert_int_equal(evalsha_calls() - before, 0);   /* 15 wait for the iteration's end */
+    f->st->ops->decide(f->st, &f->p, &it[15], 1, T0, &f->a, cb_eager, (void *)15);
+    /* the 16th sends the batch: Redis runs it although this loop has not run since */
+    long long sent = 0;
+    for (int i = 0; i < 100 && (sent = evalsha_calls() - before) == 0; i++) usleep(10000);
+    assert_int_equal(sent, 1);
+    for (int i = 16; i < N; i++) f->st->ops->decide(f->st, &f->p, &it[i], 1, T0, &f->a, cb_eager, (void *)(intptr_t)i);
+    usleep(100000);
+    assert_int_equal(evalsha_calls() - before, 1);   /* the first is in flight: the rest waits */
+    for (int i = 0; i < 100000 && n_eager < N; i++) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(n_eager, N);
+    assert_int_equal(evalsha_calls() - before, 2);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(eager_seen[i], i);
+        assert_int_equal(it[i].verdict, STORE_CREATE);
+    }
+    /* the same again, split the same way: every one waits behind its lease */
+    n_eager = 0;
+    for (int i = 0; i < N; i++) f->st->ops->decide(f->st, &f->p, &it[i], 1, T0 + 1, &f->a, cb_eager, (void *)(intptr_t)i);
+    for (int i = 0; i < 100000 && n_eager < N; i++) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(n_eager, N);
+    for (int i = 0; i < N; i++) assert_int_equal(it[i].verdict, STORE_IN_PROGRESS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +626,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flush_claims_a_changed_window_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storm_disabled_creates_individually, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decides_of_one_iteration_are_one_evalsha, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_sixteen_alerts_go_out_at_once, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("store_memory", tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("store_redis", tests, redis_group_setup, redis_group_teardown);
