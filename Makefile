@@ -123,6 +123,8 @@ $(FUZZ)/libllhttp.a: $(LLHTTP_SRC)
 	@rm -f $@
 	ar rcs $@ $(FUZZ)/llhttp/*.o
 
-$(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ)/libsgw.a $(FUZZ)/libllhttp.a
+# the YAML targets count libfyaml documents (tests/fuzz/fuzz_yaml.h)
+$(FUZZ)/fuzz_config $(FUZZ)/fuzz_kubeconfig: FUZZ_LDEXTRA := -Wl,--wrap=fy_document_build_from_file -Wl,--wrap=fy_document_destroy
+$(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h tests/fuzz/fuzz_yaml.h $(FUZZ)/libsgw.a $(FUZZ)/libllhttp.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(DEFS) -Itests/fuzz -o $@ $< \
-	    $(FUZZ)/libsgw.a $(FUZZ)/libllhttp.a $(LIBS)
+	    $(FUZZ)/libsgw.a $(FUZZ)/libllhttp.a $(LIBS) $(FUZZ_LDEXTRA)

@@ -5,6 +5,7 @@
  * libFuzzer's leak check catches anything config_free misses. */
 #include "config.h"
 #include "fuzz_util.h"
+#include "fuzz_yaml.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -97,5 +98,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         config_free(c);
     }
     free(envbuf);
+    fuzz_yaml_check_balanced();
     return 0;
 }

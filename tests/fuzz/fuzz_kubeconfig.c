@@ -15,6 +15,7 @@
  * libFuzzer's leak check. */
 #include "k8s/kubeconfig.h"
 #include "fuzz_util.h"
+#include "fuzz_yaml.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -163,5 +164,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         free(envbuf);
     }
+    fuzz_yaml_check_balanced();
     return 0;
 }
