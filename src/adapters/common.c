@@ -135,6 +135,11 @@ static size_t scan_number(const unsigned char *s, size_t len, size_t i)
  * microseconds, not a recursive parse), raw control bytes (JSON requires them escaped; a raw
  * NUL would truncate a C string), non-JSON bytes outside strings, number syntax, and the
  * ordinal of the first string token holding a \u0000 escape (*nul_string). */
+/* Bytes that end the fast run inside a string: '"', '\\' and control characters. */
+static const unsigned char str_special[256] = {
+    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
 static int prescan(const char *body, size_t len, int max_depth, size_t *nul_string,
                    adapter_error *err)
 {
@@ -147,6 +152,7 @@ static int prescan(const char *body, size_t len, int max_depth, size_t *nul_stri
         if (c == '"') {                                   /* a string token */
             size_t start = i++;
             for (;;) {
+                while (i < len && !str_special[s[i]]) i++;   /* the common bytes, one test each */
                 if (i >= len) return ajson_fail(err, ADAPTER_E_JSON, "unterminated string at byte offset %zu", start);
                 c = s[i];
                 if (c == '"') break;
