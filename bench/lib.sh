@@ -183,6 +183,17 @@ start_gateway() {
     exit 1
 }
 
+# gateway_idle: waits (at most 30 s) until the gateway has no signal in flight, so that one
+# measurement does not start while the previous one's backlog (1,000 storm webhooks) is
+# still being decided: its first requests would be refused as overloaded
+gateway_idle() {
+    for _ in $(seq 1 300); do
+        curl -s "http://127.0.0.1:$GW_PORT/metrics" | grep -q '^gateway_signals_in_flight 0$' && return 0
+        sleep 0.1
+    done
+    echo "bench: gateway still busy after 30 s" >&2
+}
+
 # post URL BODYFILE: one POST; prints the HTTP status
 post() {
     curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "@$2" "$1"

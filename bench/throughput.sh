@@ -108,6 +108,7 @@ measure() { # measure ROUND TARGET CONNS
     storm) pid=$GW_PID url=$GW body=$B/storm-50.json ;;
     esac
     out=$RAW/wrk-r$r-$t-c$c.txt
+    [ "$pid" = "${GW_PID:-}" ] && gateway_idle
     e0=$(evalsha_calls) rt0=$(cpu_ticks "$REDIS_PID") st0=$(cpu_ticks "$pid")
     run_wrk "$out" "$c" "$url" "$body"
     e1=$(evalsha_calls) rt1=$(cpu_ticks "$REDIS_PID") st1=$(cpu_ticks "$pid")
