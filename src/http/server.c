@@ -343,8 +343,8 @@ static void conn_write2(http_conn *c, const char *a, size_t alen, const char *b,
 static size_t format_response(char *out, size_t cap, int status, const char *ctype, const char *rid,
                               bool keep_alive, const char *extra, size_t body_len)
 {
-    const char *parts[12];
-    size_t lens[12], np = 0;
+    const char *parts[16];   /* 13 at most: see the PART/LIT calls below */
+    size_t lens[16], np = 0;
     char code[24], clen[24];
 #define PART(str, n) (parts[np] = (str), lens[np++] = (n))
 #define LIT(str) PART(str, sizeof(str) - 1)

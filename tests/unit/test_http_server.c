@@ -25,7 +25,22 @@ static void big_handler(http_request *req, void *data)
     http_respond_typed(req, 200, "text/plain", NULL, big_body, BIG);
 }
 
-static const http_route routes[] = {{"/big", "GET", 0, big_handler, NULL}};
+/* answers on a timer (the request stays busy meanwhile), with an extra header */
+static uv_timer_t late_timer;
+static http_request *late_req;
+static void late_fire(uv_timer_t *t)
+{
+    (void)t;
+    http_respond(late_req, 503, "Retry-After: 5\r\n", "{\"late\":true}", 13);
+}
+static void late_handler(http_request *req, void *data)
+{
+    (void)data;
+    late_req = req;
+    uv_timer_start(&late_timer, late_fire, 30, 0);
+}
+
+static const http_route routes[] = {{"/big", "GET", 0, big_handler, NULL}, {"/late", "GET", 0, late_handler, NULL}};
 
 typedef struct client {
     int      fd;
@@ -75,7 +90,7 @@ static size_t run_client(int write_timeout_ms, int reads_before_stopping, double
     http_limits lim = {.max_body_bytes = 1 << 20, .max_header_bytes = 8192, .max_url_bytes = 8192,
                        .header_timeout_ms = 5000, .request_timeout_ms = 5000, .idle_timeout_ms = 5000,
                        .write_timeout_ms = write_timeout_ms, .max_connections = 10};
-    http_server *srv = http_server_new(&loop, lfd, routes, 1, &lim, NULL, NULL, err, sizeof err);
+    http_server *srv = http_server_new(&loop, lfd, routes, 2, &lim, NULL, NULL, err, sizeof err);
     assert_non_null(srv);
 
     int sv[2];
@@ -128,6 +143,64 @@ static void test_a_reader_that_stops_is_cut_off_after_write_timeout(void **state
     assert_true(secs < 5.0);                   /* closed by the server, not by our 20 s bound */
 }
 
+
+/* A response head with every optional part (Connection: close and an extra header: 13
+ * pieces; fuzz_http found the head builder sized for 12), and pipelined requests that
+ * arrive while the first is busy: kept, then answered in order. */
+static void test_heads_with_every_part_and_requests_pipelined_while_busy(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    uv_timer_init(&loop, &late_timer);
+    char err[256];
+    int port;
+    int lfd = http_listen_socket("127.0.0.1:0", -1, &port, err, sizeof err);
+    assert_true(lfd >= 0);
+    http_limits lim = {.max_body_bytes = 1 << 20, .max_header_bytes = 8192, .max_url_bytes = 8192,
+                       .header_timeout_ms = 5000, .request_timeout_ms = 5000, .idle_timeout_ms = 5000,
+                       .write_timeout_ms = 5000, .max_connections = 10};
+    http_server *srv = http_server_new(&loop, lfd, routes, 2, &lim, NULL, NULL, err, sizeof err);
+    assert_non_null(srv);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
+    assert_int_equal(http_server_adopt(srv, sv[0]), 0);
+    /* the first request is busy for 30 ms; the second arrives (and is read) meanwhile */
+    static const char r1[] = "GET /late HTTP/1.1\r\nHost: t\r\n\r\n";
+    static const char r2[] = "GET /late HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    assert_int_equal(write(sv[1], r1, sizeof r1 - 1), (ssize_t)(sizeof r1 - 1));
+    for (int i = 0; i < 5; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(write(sv[1], r2, sizeof r2 - 1), (ssize_t)(sizeof r2 - 1));
+    char got[4096];
+    size_t n = 0;
+    bool eof = false;
+    uint64_t t0 = uv_hrtime();
+    while (!eof && uv_hrtime() - t0 < 10ull * 1000000000ull) {
+        uv_run(&loop, UV_RUN_ONCE);
+        ssize_t k = read(sv[1], got + n, sizeof got - 1 - n);
+        if (k == 0) eof = true;
+        else if (k > 0) n += (size_t)k;
+    }
+    got[n] = '\0';
+    assert_true(eof);   /* closed after the second (Connection: close) */
+    const char *second = strstr(got + 1, "HTTP/1.1 503");
+    assert_non_null(second);
+    assert_int_equal(strncmp(got, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                  "Content-Length: 13\r\nX-Request-ID: ", 87), 0);
+    /* keep-alive: no Connection header; then the extra header and the body */
+    assert_non_null(strstr(got, "Cache-Control: no-store\r\nRetry-After: 5\r\n\r\n{\"late\":true}HTTP/1.1 503"));
+    assert_non_null(strstr(second, "Cache-Control: no-store\r\nConnection: close\r\nRetry-After: 5\r\n\r\n{\"late\":true}"));
+    assert_int_equal((size_t)(strstr(second, "{\"late\":true}") + 13 - got), n);
+    close(sv[1]);
+    uv_close((uv_handle_t *)&late_timer, NULL);
+    http_server_drain(srv, NULL, NULL);
+    for (int i = 0; i < 1000 && http_server_connections(srv) > 0; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    http_server_free(srv);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_loop_close(&loop);
+}
+
 int main(void)
 {
     big_body = malloc(BIG);
@@ -135,6 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_reader_that_keeps_reading_gets_everything_past_write_timeout),
         cmocka_unit_test(test_a_reader_that_stops_is_cut_off_after_write_timeout),
+        cmocka_unit_test(test_heads_with_every_part_and_requests_pipelined_while_busy),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(big_body);
