@@ -4,11 +4,15 @@
 
 #include <string.h>
 
+/* Room for `more` bytes and the NUL that always follows the frame: hiredis'
+ * redisAsyncFormattedCommand looks at the byte after the command name to see whether an
+ * argument follows, which for a one-word command ("ROLE") is the byte after the frame
+ * (valgrind: an uninitialised read, or one past the buffer when it was full). */
 static void reserve(resp_cmd *c, size_t more)
 {
-    if (c->len + more <= c->cap) return;
+    if (c->len + more + 1 <= c->cap) return;
     size_t cap = c->cap ? c->cap : 256;
-    while (cap < c->len + more) cap *= 2;
+    while (cap < c->len + more + 1) cap *= 2;
     c->buf = xrealloc(c->buf, cap);
     c->cap = cap;
 }
@@ -18,6 +22,7 @@ static void put(resp_cmd *c, const void *p, size_t n)
     reserve(c, n);
     memcpy(c->buf + c->len, p, n);
     c->len += n;
+    c->buf[c->len] = '\0';
 }
 
 void resp_begin(resp_cmd *c, int argc, size_t cap_hint)
@@ -47,6 +52,7 @@ size_t resp_arg(resp_cmd *c, const char *s, size_t n)
     c->len += n;
     c->buf[c->len++] = '\r';
     c->buf[c->len++] = '\n';
+    c->buf[c->len] = '\0';
     return at;
 }
 

@@ -1,7 +1,8 @@
 /* resp.h: a Redis command written once, as the RESP frame hiredis sends
  * (redisAsyncFormattedCommand), so no argv is copied or re-formatted on the hot path.
  * Integers are written straight into the frame. The buffer is malloc'd; whoever holds
- * the frame frees buf. */
+ * the frame frees buf. buf[len] is always a NUL (hiredis reads one byte past a one-word
+ * command). */
 #ifndef SGW_STATE_RESP_H
 #define SGW_STATE_RESP_H
 #include <stddef.h>
