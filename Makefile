@@ -80,7 +80,15 @@ $(SAN)/tests/%: tests/unit/%.c $(SAN)/libsgw.a $(SAN)/libllhttp.a tests/unit/tes
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) $(DEFS) -Itests/unit -o $@ $< $(SAN)/libsgw.a $(SAN)/libllhttp.a $(LIBS) $(shell pkg-config --libs cmocka)
 
-unit-bins: $(UNIT_BIN)
+# the metrics shards are the one part shared between worker threads: their unit test runs
+# under ThreadSanitizer too (scripts/unit-tests)
+TSAN_METRICS := build/tsan/tests/test_metrics
+$(TSAN_METRICS): tests/unit/test_metrics.c src/metrics.c src/util/strmap.c src/util/xalloc.c src/util/hash.c tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O1 -g -fsanitize=thread -Itests/unit -o $@ $(filter %.c,$^) \
+	    $(shell pkg-config --libs cmocka libcrypto) -lpthread
+
+unit-bins: $(UNIT_BIN) $(TSAN_METRICS)
 
 unit:
 	scripts/unit-tests

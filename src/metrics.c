@@ -55,44 +55,102 @@ static const family families[] = {
 
 typedef struct series {
     const family *fam;
-    char         *labels;
     double        value;          /* counter/gauge; histogram: sum */
     unsigned long long count;     /* histogram */
     unsigned long long bucket[MAX_BUCKETS];
 } series;
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static strmap table;
+/* Counters and histograms live in one shard per thread: an update takes the thread's own
+ * mutex, which only a scrape ever contends for (one global mutex taken ~7 times per request
+ * by every worker was a point of contention with many workers). Gauges are set, not added,
+ * so they live in one shared shard. A scrape sums each series over the shards. */
+typedef struct shard {
+    pthread_mutex_t mu;
+    strmap          table;         /* "name{labels}" -> series */
+    struct shard   *next;
+} shard;
+
+/* every series key ever created, in creation order (a stable exposition) */
+typedef struct okey {
+    const family *fam;
+    char         *labels;
+    char         *key;
+} okey;
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;   /* shards, order, known, gen */
+static shard *shards;
+static shard gauges = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static bool inited;
-static series **order;           /* insertion order, for a stable exposition */
+static strmap known;
+static okey *order;
 static size_t norder;
+static unsigned gen = 1;             /* bumped by metrics_free: thread shards are re-made */
+static __thread shard *tls;
+static __thread unsigned tls_gen;
+
+static void init_locked(void)
+{
+    if (inited) return;
+    strmap_init(&known);
+    strmap_init(&gauges.table);
+    inited = true;
+}
 
 void metrics_init(void)
 {
-    pthread_mutex_lock(&mu);
-    if (!inited) {
-        strmap_init(&table);
-        inited = true;
-    }
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_lock(&reg_mu);
+    init_locked();
+    pthread_mutex_unlock(&reg_mu);
 }
 
-static void series_free(void *p)
-{
-    series *s = p;
-    free(s->labels);
-    free(s);
-}
+static void series_free(void *p) { free(p); }
 
 void metrics_free(void)
 {
-    pthread_mutex_lock(&mu);
-    if (inited) strmap_free(&table, series_free);
-    free(order);
-    order = NULL;
-    norder = 0;
-    inited = false;
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_lock(&reg_mu);
+    if (inited) {
+        for (shard *sh = shards, *next; sh; sh = next) {
+            next = sh->next;
+            strmap_free(&sh->table, series_free);
+            pthread_mutex_destroy(&sh->mu);
+            free(sh);
+        }
+        shards = NULL;
+        strmap_free(&gauges.table, series_free);
+        strmap_free(&known, NULL);
+        for (size_t i = 0; i < norder; i++) {
+            free(order[i].labels);
+            free(order[i].key);
+        }
+        free(order);
+        order = NULL;
+        norder = 0;
+        inited = false;
+        __atomic_add_fetch(&gen, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&reg_mu);
+}
+
+/* This thread's shard (made and registered on its first update). */
+static shard *my_shard(void)
+{
+    pthread_mutex_lock(&reg_mu);   /* only when the thread has none yet: see the callers */
+    init_locked();
+    shard *sh = xcalloc(1, sizeof *sh);
+    pthread_mutex_init(&sh->mu, NULL);
+    strmap_init(&sh->table);
+    sh->next = shards;
+    shards = sh;
+    tls = sh;
+    tls_gen = gen;
+    pthread_mutex_unlock(&reg_mu);
+    return sh;
+}
+
+static shard *thread_shard(void)
+{
+    if (tls && tls_gen == __atomic_load_n(&gen, __ATOMIC_ACQUIRE)) return tls;
+    return my_shard();
 }
 
 static const family *find_family(const char *name)
@@ -102,7 +160,8 @@ static const family *find_family(const char *name)
     return NULL;
 }
 
-static series *get_series(const char *name, const char *labels)
+/* The series `name{labels}` of shard sh (whose mutex the caller holds), made on first use. */
+static series *get_series(shard *sh, const char *name, const char *labels)
 {
     char key[512];   /* "name{labels}", cut to fit as snprintf would (not on the hot path's cost) */
     size_t nl = strlen(name), ll = strlen(labels);
@@ -115,45 +174,52 @@ static series *get_series(const char *name, const char *labels)
     } else {
         snprintf(key, sizeof key, "%s{%s}", name, labels);
     }
-    series *s = strmap_get(&table, key);
+    series *s = strmap_get(&sh->table, key);
     if (s) return s;
     const family *f = find_family(name);
     if (!f) abort();   /* a programming error: every family is in the table */
     s = xcalloc(1, sizeof *s);
     s->fam = f;
-    s->labels = xstrdup(labels);
-    strmap_put(&table, key, s);
-    order = xrealloc(order, (norder + 1) * sizeof *order);
-    order[norder++] = s;
+    strmap_put(&sh->table, key, s);
+    pthread_mutex_lock(&reg_mu);   /* shard mutex, then reg_mu: the scrape never nests them */
+    init_locked();
+    if (!strmap_get(&known, key)) {
+        strmap_put(&known, key, (void *)f);
+        order = xrealloc(order, (norder + 1) * sizeof *order);
+        order[norder++] = (okey){f, xstrdup(labels), xstrdup(key)};
+    }
+    pthread_mutex_unlock(&reg_mu);
     return s;
 }
 
 void metrics_add(const char *name, const char *labels, double v)
 {
-    pthread_mutex_lock(&mu);
-    if (!inited) { strmap_init(&table); inited = true; }
-    get_series(name, labels)->value += v;
-    pthread_mutex_unlock(&mu);
+    shard *sh = thread_shard();
+    pthread_mutex_lock(&sh->mu);
+    get_series(sh, name, labels)->value += v;
+    pthread_mutex_unlock(&sh->mu);
 }
 
 void metrics_set(const char *name, const char *labels, double v)
 {
-    pthread_mutex_lock(&mu);
-    if (!inited) { strmap_init(&table); inited = true; }
-    get_series(name, labels)->value = v;
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_lock(&reg_mu);
+    init_locked();
+    pthread_mutex_unlock(&reg_mu);
+    pthread_mutex_lock(&gauges.mu);
+    get_series(&gauges, name, labels)->value = v;
+    pthread_mutex_unlock(&gauges.mu);
 }
 
 void metrics_observe(const char *name, const char *labels, double v)
 {
-    pthread_mutex_lock(&mu);
-    if (!inited) { strmap_init(&table); inited = true; }
-    series *s = get_series(name, labels);
+    shard *sh = thread_shard();
+    pthread_mutex_lock(&sh->mu);
+    series *s = get_series(sh, name, labels);
     s->value += v;
     s->count++;
     for (size_t i = 0; i < s->fam->nbuckets; i++)
         if (v <= s->fam->buckets[i]) s->bucket[i]++;
-    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&sh->mu);
 }
 
 void metrics_label_escape(const char *in, char *out, size_t cap)
@@ -201,26 +267,55 @@ static void fmt_value(char *buf, size_t cap, double v)
     else snprintf(buf, cap, "%.9g", v);
 }
 
+/* The sum of series `key` over the gauge shard and every thread shard. */
+static void sum_series(shard *const *sh, size_t nsh, const char *key, series *out)
+{
+    for (size_t i = 0; i < nsh; i++) {
+        pthread_mutex_lock(&sh[i]->mu);
+        const series *s = strmap_get(&sh[i]->table, key);
+        if (s) {
+            out->value += s->value;
+            out->count += s->count;
+            for (size_t b = 0; b < MAX_BUCKETS; b++) out->bucket[b] += s->bucket[b];
+        }
+        pthread_mutex_unlock(&sh[i]->mu);
+    }
+}
+
 char *metrics_render(size_t *len)
 {
     outbuf o = {xmalloc(8192), 0, 8192};
-    pthread_mutex_lock(&mu);
+    /* a snapshot of the keys and shards (reg_mu is never held while a shard is locked) */
+    pthread_mutex_lock(&reg_mu);
+    size_t nk = norder, nsh = 1;
+    okey *keys = xmalloc((nk ? nk : 1) * sizeof *keys);
+    for (size_t i = 0; i < nk; i++)
+        keys[i] = (okey){order[i].fam, xstrdup(order[i].labels), xstrdup(order[i].key)};
+    for (shard *sh = shards; sh; sh = sh->next) nsh++;
+    shard **shs = xmalloc(nsh * sizeof *shs);
+    shs[0] = &gauges;
+    nsh = 1;
+    for (shard *sh = shards; sh; sh = sh->next) shs[nsh++] = sh;
+    pthread_mutex_unlock(&reg_mu);
     for (size_t fi = 0; fi < NFAM; fi++) {
         const family *f = &families[fi];
         bool any = false;
-        for (size_t i = 0; i < norder; i++) {
-            series *s = order[i];
-            if (s->fam != f) continue;
+        for (size_t i = 0; i < nk; i++) {
+            if (keys[i].fam != f) continue;
+            series sum = {.fam = f};
+            sum_series(shs, nsh, keys[i].key, &sum);
+            const series *s = &sum;
+            const char *labels = keys[i].labels;
             if (!any) {
                 static const char *tn[] = {"counter", "gauge", "histogram"};
                 outf(&o, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, tn[f->type]);
                 any = true;
             }
             char v[64];
-            const char *sep = *s->labels ? "," : "";
+            const char *sep = *labels ? "," : "";
             if (f->type != M_HISTOGRAM) {
                 fmt_value(v, sizeof v, s->value);
-                if (*s->labels) outf(&o, "%s{%s} %s\n", f->name, s->labels, v);
+                if (*labels) outf(&o, "%s{%s} %s\n", f->name, labels, v);
                 else outf(&o, "%s %s\n", f->name, v);
                 continue;
             }
@@ -228,19 +323,24 @@ char *metrics_render(size_t *len)
                 char le[32];
                 fmt_value(le, sizeof le, f->buckets[b]);
                 if (strchr(le, '.') == NULL && strchr(le, 'e') == NULL) strcat(le, ".0");
-                outf(&o, "%s_bucket{%s%sle=\"%s\"} %llu\n", f->name, s->labels, sep, le, s->bucket[b]);
+                outf(&o, "%s_bucket{%s%sle=\"%s\"} %llu\n", f->name, labels, sep, le, s->bucket[b]);
             }
-            outf(&o, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name, s->labels, sep, s->count);
+            outf(&o, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name, labels, sep, s->count);
             fmt_value(v, sizeof v, s->value);
-            if (*s->labels) {
-                outf(&o, "%s_sum{%s} %s\n", f->name, s->labels, v);
-                outf(&o, "%s_count{%s} %llu\n", f->name, s->labels, s->count);
+            if (*labels) {
+                outf(&o, "%s_sum{%s} %s\n", f->name, labels, v);
+                outf(&o, "%s_count{%s} %llu\n", f->name, labels, s->count);
             } else {
                 outf(&o, "%s_sum %s\n%s_count %llu\n", f->name, v, f->name, s->count);
             }
         }
     }
-    pthread_mutex_unlock(&mu);
+    for (size_t i = 0; i < nk; i++) {
+        free(keys[i].labels);
+        free(keys[i].key);
+    }
+    free(keys);
+    free(shs);
     *len = o.n;
     return o.p;
 }

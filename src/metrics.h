@@ -1,6 +1,7 @@
 /* metrics.h: Prometheus text exposition (format 0.0.4) without a client library (none is
  * packaged for C). Families are declared once; a series is "name{labels}" created on first
- * use. Updates take one mutex (a few tens of ns uncontended); the exposition walks all. */
+ * use. Counters and histograms are kept per thread (an update takes only the thread's own,
+ * uncontended mutex), gauges in one shared table; the exposition sums over the threads. */
 #ifndef SGW_METRICS_H
 #define SGW_METRICS_H
 #include <stddef.h>
