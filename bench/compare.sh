@@ -16,7 +16,7 @@ B=$(git -C "$ROOT" rev-parse --short "$2")
 BODY=${BODY:-dup-1}
 CONNS=${CONNS:-64 1000}
 DURATION=${DURATION:-5s}
-SKIP_BUILD=1 GW_SOURCE_BIN=/bin/true bench_init compare
+SKIP_BUILD=1 GW_SOURCE_BIN=none bench_init compare
 echo "commits: A=$A B=$B body=$BODY rounds=$ROUNDS conns=$CONNS duration=$DURATION" | tee -a "$RAW/machine.txt"
 B_DIR=$WORK/bodies
 $PY "$BENCH/tools.py" bodies "$B_DIR" "$FIXTURES" >/dev/null
@@ -29,6 +29,7 @@ for c in "$A" "$B"; do
     BIN[$c]=$WORK/signal-gateway-$c
     cp "$wt/build/signal-gateway" "${BIN[$c]}"
     git -C "$ROOT" worktree remove --force "$wt"
+    echo "gateway $c: $("${BIN[$c]}" --version 2>&1 | head -1), binary sha256 $(sha256sum "${BIN[$c]}" | cut -c1-12)" >>"$RAW/machine.txt"
 done
 
 start_redis
@@ -65,7 +66,12 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo "loadavg_end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW/machine.txt"
 bench_cleanup
-$PY - "$TSV" "$A" "$B" "$(getconf CLK_TCK)" <<'PY' | tee "$RAW/summary.md"
+{
+echo "# bench/compare.sh: A = $A, B = $B, body $BODY, $ROUNDS rounds of $DURATION, wrk -t1"
+echo
+sed 's/^/    /' "$RAW/machine.txt"
+$PY - "$TSV" "$A" "$B" "$(getconf CLK_TCK)" <<'PY'
+
 import statistics as st, sys
 tsv, a, b, tck = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rows = [l.rstrip("\n").split("\t") for l in open(tsv)][1:]
@@ -85,5 +91,6 @@ for conns in sorted({k[0] for k in m}):
     ra = [m[(conns, b)][r]['rps'] / m[(conns, a)][r]['rps'] for r in m[(conns, a)] if r in m[(conns, b)]]
     print(f"\nB ÷ A req/s, median of per-round ratios: **{st.median(ra):.2f}** ({', '.join(f'{x:.2f}' for x in ra)})")
 PY
+} | tee "$RAW/summary.md"
 cp "$RAW/summary.md" "$BENCH/results/compare-${RAW##*/}.md"
 echo "raw outputs: $RAW"

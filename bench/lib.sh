@@ -56,7 +56,7 @@ bench_init() {
     mkdir -p "$BENCH/build"
     GW_BIN=$BENCH/build/signal-gateway-$$
     GW_SOURCE_BIN=${GW_SOURCE_BIN:-$ROOT/build/signal-gateway} # run-all.sh: one copy for every scenario
-    cp "$GW_SOURCE_BIN" "$GW_BIN"
+    if [ "$GW_SOURCE_BIN" = none ]; then : >"$GW_BIN"; else cp "$GW_SOURCE_BIN" "$GW_BIN"; fi   # none: compare.sh builds its own
     trap 'bench_cleanup; rm -f "$GW_BIN"' EXIT
     machine_info >"$RAW/machine.txt"
     $PY "$BENCH/tools.py" bodies "$WORK/bodies" "$FIXTURES"
@@ -69,7 +69,7 @@ machine_info() {
     echo "cpu_family_model: $(lscpu | awk -F: '/^CPU family|^Model:|^Hypervisor vendor/ {gsub(/^ +/, "", $2); printf "%s ", $2}')"
     echo "kernel: $(uname -r)"
     echo "loadavg_start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "gateway: $("$GW_BIN" --version 2>&1 | head -1), binary sha256 $(sha256sum "$GW_BIN" | cut -c1-12) built $(date -u -r "$GW_SOURCE_BIN" '+%Y-%m-%d %H:%M:%S') UTC; repo HEAD now $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ', src has uncommitted changes')"
+    [ "$GW_SOURCE_BIN" = none ] || echo "gateway: $("$GW_BIN" --version 2>&1 | head -1), binary sha256 $(sha256sum "$GW_BIN" | cut -c1-12) built $(date -u -r "$GW_SOURCE_BIN" '+%Y-%m-%d %H:%M:%S') UTC; repo HEAD now $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ', src has uncommitted changes')"
     echo "layout: gateway/nginx/alertmanager CPU $GW_CPU; load generator CPU $LOAD_CPU; redis-server CPU $REDIS_CPU"
     dpkg-query -W -f='pkg: ${Package} ${Version}\n' nginx-light prometheus-alertmanager redis-server wrk valgrind \
         libuv1 libhiredis0.14 libcjson1 libcurl4 2>/dev/null || true
