@@ -35,6 +35,12 @@ DEFS    := -DSGW_VERSION='"$(VERSION)"' -DSGW_GIT_REV='"$(GIT_REV)"'
 .PHONY: all test unit unit-bins san clean fuzz
 all: build/signal-gateway
 
+# main.c prints GIT_REV (--version, gateway_build_info): rebuild it when HEAD moves
+REV_STAMP := build/gen/rev-$(GIT_REV)
+$(REV_STAMP):
+	@mkdir -p $(dir $@) && rm -f build/gen/rev-* && touch $@
+$(REL)/main.o $(SAN)/main.o: $(REV_STAMP)
+
 build/signal-gateway: $(REL)/main.o $(REL)/libsgw.a $(REL)/libllhttp.a
 	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS)
 
