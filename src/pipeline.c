@@ -93,11 +93,19 @@ static void preq_done(preq *p)
     }
 }
 
+/* "Retry-After: N\r\n" into hdr (64 bytes), for every 503 */
+static const char *retry_after_header(char hdr[64], const config *cfg)
+{
+    memcpy(hdr, "Retry-After: ", 13);
+    size_t n = 13 + fmt_i64(hdr + 13, cfg->retry_after_s);
+    memcpy(hdr + n, "\r\n", 3);
+    return hdr;
+}
+
 static void respond_503(http_request *req, const config *cfg, const char *code, const char *msg)
 {
     char hdr[64];
-    snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", cfg->retry_after_s);
-    http_respond_error(req, 503, code, msg, hdr);
+    http_respond_error(req, 503, code, msg, retry_after_header(hdr, cfg));
 }
 
 static void fail(preq *p, const char *code, const char *msg)
@@ -141,16 +149,8 @@ static void finish(preq *p)
             counts[4]++;
         }
     }
-    int code;
-    char hdr[64] = "";
-    if (p->fail_status || undecided) {
-        code = 503;
-        memcpy(hdr, "Retry-After: ", 13);
-        size_t hn = 13 + fmt_i64(hdr + 13, p->cfg->retry_after_s);
-        memcpy(hdr + hn, "\r\n", 3);
-    } else {
-        code = any_created ? 201 : 202;
-    }
+    int code = p->fail_status || undecided ? 503 : any_created ? 201 : 202;
+    char hdr[64];
     for (int k = 0; k < 7; k++)
         if (counts[k]) count_outcome(p->source, outcomes[k], counts[k]);
     /* the reply, written straight into the request's arena (it goes with it in http_respond):
@@ -203,7 +203,7 @@ static void finish(preq *p)
         log_dbl(&l, "duration_ms", (time_mono_s() - p->t0) * 1000);
         log_end(&l);
     }
-    http_respond(req, code, hdr[0] ? hdr : NULL, w.buf, w.len);
+    http_respond(req, code, code == 503 ? retry_after_header(hdr, p->cfg) : NULL, w.buf, w.len);
     preq_done(p);
 }
 

@@ -769,8 +769,8 @@ static size_t evalsha_begin(rstore *s, resp_cmd *cmd, int script, int nargs, siz
  * calls wait, so a call queued from a timer is not held until the next I/O), up to
  * DECIDE_BATCH_MAX items; the first DECIDE_EAGER_ITEMS may go ahead (the eager flush
  * below). The script's fixed cost (the call, its 13 parameters, its set-up, the reply) is
- * paid once per batch, not once per request. decide.lua is atomic over its whole batch, so the batch decides as if its
- * requests had come as one webhook (the same fingerprint twice: the later one waits,
+ * paid once per batch, not once per request. decide.lua is atomic over its whole batch,
+ * so the batch decides as if its requests had come as one webhook (the same fingerprint twice: the later one waits,
  * IN_PROGRESS, as it would behind another request's lease). Calls with different
  * parameters (a SIGHUP reload between them) go in different batches. */
 
@@ -788,7 +788,6 @@ typedef struct dentry {
 typedef struct dbatch {
     dentry *e;
     size_t  ne, n_items;
-    bool    sent;
 } dbatch;
 
 /* Parses the reply elements [off, off+n) into one caller's items. */
@@ -831,7 +830,7 @@ static int decide_parse(redisReply *r, size_t off, store_item *items, size_t n, 
 static void decide_reply(rstore *s, redisReply *r, const char *err, void *ctx)
 {
     dbatch *b = ctx;
-    if (b->sent) s->dq_inflight--;
+    s->dq_inflight--;   /* counted in decide_flush, answered or failed here exactly once */
     bool shape_ok = !err && r && r->type == REDIS_REPLY_ARRAY && r->elements == b->n_items;
     if (!err && !shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
     /* each caller's items are filled before its callback, which may free its request */
@@ -858,6 +857,7 @@ static void decide_flush(rstore *s)
     s->ndq = s->capdq = s->dq_items = 0;
     uv_check_stop(&s->dq_check);
     uv_idle_stop(&s->dq_idle);
+    s->dq_inflight++;
     if (s->state != R_READY) {   /* lost since the calls were queued */
         decide_reply(s, NULL, "connection lost", b);
         return;
@@ -900,8 +900,6 @@ static void decide_flush(rstore *s)
         }
     }
     metrics_observe("gateway_redis_decide_batch_requests", "", (double)b->ne);
-    b->sent = true;
-    s->dq_inflight++;
     if (!rcall_frame(s, decide_reply, b, &cmd, sha_off, SCRIPT_DECIDE))
         decide_reply(s, NULL, "connection lost", b);
     /* decide is timed by the pipeline, for every store */
