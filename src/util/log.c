@@ -1,5 +1,6 @@
 /* log.c: see log.h. Lines longer than the buffer are cut and marked "truncated":true. */
 #include "util/log.h"
+#include "util/jsonw.h"
 #include "util/timeutil.h"
 
 #include <stdatomic.h>
@@ -34,22 +35,14 @@ static void put(log_line *l, const char *s, size_t n)
     l->n += n;
 }
 
+/* JSON-escaped (util/jsonw's escaping), a piece at a time through put's bound */
 static void put_escaped(log_line *l, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        put(l, s + start, i - start);
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        if (c == '"') put(l, "\\\"", 2);
-        else if (c == '\\') put(l, "\\\\", 2);
-        else if (c == '\n') put(l, "\\n", 2);
-        else put(l, esc, 6);
-        start = i + 1;
+    char esc[6 * 64 + 1];
+    for (size_t i = 0; i < n && !l->truncated; i += 64) {
+        size_t k = n - i < 64 ? n - i : 64;
+        put(l, esc, json_escape_into(esc, s + i, k));
     }
-    put(l, s + start, n - start);
 }
 
 bool log_begin(log_line *l, int level, const char *msg)
