@@ -42,6 +42,31 @@ static void late_handler(http_request *req, void *data)
 
 static const http_route routes[] = {{"/big", "GET", 0, big_handler, NULL}, {"/late", "GET", 0, late_handler, NULL}};
 
+/* A server on loop with the tests' limits (write timeout as given) and both routes. */
+static http_server *server_new(uv_loop_t *loop, int write_timeout_ms)
+{
+    char err[256];
+    int port;
+    int lfd = http_listen_socket("127.0.0.1:0", -1, &port, err, sizeof err);
+    assert_true(lfd >= 0);
+    http_limits lim = {.max_body_bytes = 1 << 20, .max_header_bytes = 8192, .max_url_bytes = 8192,
+                       .header_timeout_ms = 5000, .request_timeout_ms = 5000, .idle_timeout_ms = 5000,
+                       .write_timeout_ms = write_timeout_ms, .max_connections = 10};
+    http_server *srv = http_server_new(loop, lfd, routes, 2, &lim, NULL, NULL, err, sizeof err);
+    assert_non_null(srv);
+    return srv;
+}
+
+/* Drains and frees srv, then closes its loop. */
+static void server_free(uv_loop_t *loop, http_server *srv)
+{
+    http_server_drain(srv, NULL, NULL);
+    for (int i = 0; i < 1000 && http_server_connections(srv) > 0; i++) uv_run(loop, UV_RUN_NOWAIT);
+    http_server_free(srv);
+    uv_run(loop, UV_RUN_NOWAIT);
+    uv_loop_close(loop);
+}
+
 typedef struct client {
     int      fd;
     size_t   got;             /* bytes of the response read so far */
@@ -83,15 +108,7 @@ static size_t run_client(int write_timeout_ms, int reads_before_stopping, double
 {
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
-    char err[256];
-    int port;
-    int lfd = http_listen_socket("127.0.0.1:0", -1, &port, err, sizeof err);
-    assert_true(lfd >= 0);
-    http_limits lim = {.max_body_bytes = 1 << 20, .max_header_bytes = 8192, .max_url_bytes = 8192,
-                       .header_timeout_ms = 5000, .request_timeout_ms = 5000, .idle_timeout_ms = 5000,
-                       .write_timeout_ms = write_timeout_ms, .max_connections = 10};
-    http_server *srv = http_server_new(&loop, lfd, routes, 2, &lim, NULL, NULL, err, sizeof err);
-    assert_non_null(srv);
+    http_server *srv = server_new(&loop, write_timeout_ms);
 
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -117,11 +134,7 @@ static size_t run_client(int write_timeout_ms, int reads_before_stopping, double
     uv_timer_stop(&c.timer);
     uv_close((uv_handle_t *)&c.timer, NULL);
     close(sv[1]);
-    http_server_drain(srv, NULL, NULL);
-    for (int i = 0; i < 1000 && http_server_connections(srv) > 0; i++) uv_run(&loop, UV_RUN_NOWAIT);
-    http_server_free(srv);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    uv_loop_close(&loop);
+    server_free(&loop, srv);
     return body;
 }
 
@@ -153,15 +166,7 @@ static void test_heads_with_every_part_and_requests_pipelined_while_busy(void **
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     uv_timer_init(&loop, &late_timer);
-    char err[256];
-    int port;
-    int lfd = http_listen_socket("127.0.0.1:0", -1, &port, err, sizeof err);
-    assert_true(lfd >= 0);
-    http_limits lim = {.max_body_bytes = 1 << 20, .max_header_bytes = 8192, .max_url_bytes = 8192,
-                       .header_timeout_ms = 5000, .request_timeout_ms = 5000, .idle_timeout_ms = 5000,
-                       .write_timeout_ms = 5000, .max_connections = 10};
-    http_server *srv = http_server_new(&loop, lfd, routes, 2, &lim, NULL, NULL, err, sizeof err);
-    assert_non_null(srv);
+    http_server *srv = server_new(&loop, 5000);
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
@@ -194,11 +199,7 @@ static void test_heads_with_every_part_and_requests_pipelined_while_busy(void **
     assert_int_equal((size_t)(strstr(second, "{\"late\":true}") + 13 - got), n);
     close(sv[1]);
     uv_close((uv_handle_t *)&late_timer, NULL);
-    http_server_drain(srv, NULL, NULL);
-    for (int i = 0; i < 1000 && http_server_connections(srv) > 0; i++) uv_run(&loop, UV_RUN_NOWAIT);
-    http_server_free(srv);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    uv_loop_close(&loop);
+    server_free(&loop, srv);
 }
 
 int main(void)
