@@ -57,6 +57,7 @@ struct worker {
     int          listen_fd, metrics_fd;
     uv_async_t   wake;              /* drain / stop requests from the main thread */
     uv_timer_t   flush_timer;       /* storm RR updates (worker 0) */
+    uv_prepare_t log_prep;          /* writes the iteration's log lines before the loop blocks */
     bool         flushing;
     route_ctx    rc_prom, rc_event;
     http_route   routes[8];

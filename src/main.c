@@ -162,10 +162,21 @@ static void on_wake(uv_async_t *a)
     }
 }
 
+static void on_log_prepare(uv_prepare_t *p)
+{
+    (void)p;
+    log_flush();
+}
+
+/* The worker's log lines are written once per loop iteration (util/log.h log_buffering): a
+ * request's line no longer costs a write(2) of its own. */
 static void *worker_main(void *arg)
 {
     worker *w = arg;
+    log_buffering(true);
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    log_buffering(false);
+    uv_close((uv_handle_t *)&w->log_prep, NULL);   /* completed by main's last uv_run of this loop */
     return NULL;
 }
 
@@ -212,6 +223,9 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
     }
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
+    uv_prepare_init(&w->loop, &w->log_prep);
+    uv_prepare_start(&w->log_prep, on_log_prepare);
+    uv_unref((uv_handle_t *)&w->log_prep);   /* never what keeps the loop running */
     uv_timer_init(&w->loop, &w->flush_timer);
     w->flush_timer.data = w;
     if (w->id == 0) {

@@ -11,6 +11,31 @@
 static atomic_int log_level = LOG_INFO;
 static atomic_int log_fd = 2;
 
+/* this thread's pending lines (log_buffering) */
+static __thread struct {
+    bool   on;
+    size_t n;
+    char   buf[LOG_BATCH_MAX];
+} tb;
+
+static void write_all(const char *s, size_t n)
+{
+    ssize_t w = write(atomic_load(&log_fd), s, n);
+    (void)w;   /* nowhere better to report a failed log write */
+}
+
+void log_flush(void)
+{
+    if (tb.n) write_all(tb.buf, tb.n);
+    tb.n = 0;
+}
+
+void log_buffering(bool on)
+{
+    if (!on) log_flush();
+    tb.on = on;
+}
+
 void log_set_level(int level) { atomic_store(&log_level, level); }
 int  log_get_level(void) { return atomic_load(&log_level); }
 void log_set_fd(int fd) { atomic_store(&log_fd, fd); }
@@ -104,8 +129,14 @@ void log_end(log_line *l)
     }
     l->buf[l->n++] = '}';
     l->buf[l->n++] = '\n';
-    ssize_t w = write(atomic_load(&log_fd), l->buf, l->n);
-    (void)w;   /* nowhere better to report a failed log write */
+    if (!tb.on) {
+        write_all(l->buf, l->n);
+        return;
+    }
+    _Static_assert(sizeof l->buf <= sizeof tb.buf, "a line always fits an empty buffer");
+    if (tb.n + l->n > sizeof tb.buf) log_flush();
+    memcpy(tb.buf + tb.n, l->buf, l->n);
+    tb.n += l->n;
 }
 
 void log_msg(int level, const char *msg, const char *key, const char *value)

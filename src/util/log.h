@@ -1,4 +1,6 @@
-/* log.h: JSON-lines logging, one write(2) per line, safe from any thread.
+/* log.h: JSON-lines logging, safe from any thread: one write(2) per line, or, on a thread that
+ * asked for it (the workers), one write(2) per LOG_BATCH_MAX bytes of whole lines, made by
+ * log_flush() once per event-loop iteration.
  *   log_line l;
  *   if (log_begin(&l, LOG_INFO, "signal created")) { log_str(&l, "fingerprint", fp); log_end(&l); }
  * Secrets are never passed here: the Authorization header is not a field anywhere. */
@@ -26,6 +28,16 @@ void log_strn(log_line *l, const char *key, const char *value, size_t len);
 void log_int(log_line *l, const char *key, long long value);
 void log_dbl(log_line *l, const char *key, double value);
 void log_end(log_line *l);
+
+/* Buffering for this thread (an event-loop worker): log_end appends the line to the thread's
+ * buffer; log_flush() writes the buffer, whole lines only, at most LOG_BATCH_MAX bytes per
+ * write(2) (PIPE_BUF: a write to a pipe that size is never interleaved with another
+ * thread's). A line that does not fit the rest of the buffer flushes it first. The worker
+ * calls log_flush before its loop would block, so a line waits at most one iteration.
+ * log_buffering(false) flushes and turns it off. */
+#define LOG_BATCH_MAX 4096
+void log_buffering(bool on);
+void log_flush(void);
 
 /* One-liner for messages with at most one string field. */
 void log_msg(int level, const char *msg, const char *key, const char *value);

@@ -1,0 +1,175 @@
+/* test_log.c: util/log.c's per-thread buffering (log_buffering / log_flush). The log fd is
+ * one end of a SOCK_SEQPACKET pair, which keeps the boundaries of every write(2): each
+ * message received is one write, so the tests see how lines were grouped. */
+#include "testutil.h"
+
+#include "util/log.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int sp[2];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) != 0) return -1;
+    int big = 1 << 20;
+    setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    fcntl(sp[1], F_SETFL, O_NONBLOCK);
+    log_set_fd(sp[0]);
+    log_set_level(LOG_INFO);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    log_buffering(false);
+    log_set_fd(2);
+    close(sp[0]);
+    close(sp[1]);
+    return 0;
+}
+
+/* the next write(2) received, NUL-terminated; 0 = nothing written */
+static size_t next_write(char *buf, size_t cap)
+{
+    ssize_t n = recv(sp[1], buf, cap - 1, 0);
+    if (n < 0) {
+        assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+        n = 0;
+    }
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
+static void log_numbered(int i, size_t pad)
+{
+    char filler[1024];
+    memset(filler, 'x', pad);
+    filler[pad] = '\0';
+    log_line l;
+    assert_true(log_begin(&l, LOG_INFO, "request"));
+    log_int(&l, "i", i);
+    log_str(&l, "pad", filler);
+    log_end(&l);
+}
+
+/* every line of a write is a whole JSON object; returns how many, checking they are
+ * numbered from *next on */
+static int check_lines(char *buf, int *next)
+{
+    int lines = 0;
+    for (char *line = buf, *nl; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        assert_non_null(nl);   /* a write ends at a line's end */
+        *nl = '\0';
+        cJSON *o = cJSON_Parse(line);
+        assert_non_null(o);
+        assert_int_equal(cJSON_GetObjectItem(o, "i")->valueint, *next);
+        cJSON_Delete(o);
+        (*next)++;
+        lines++;
+    }
+    return lines;
+}
+
+static void test_unbuffered_lines_are_written_one_by_one(void **state)
+{
+    (void)state;
+    char buf[8192];
+    int next = 0;
+    log_numbered(0, 10);
+    log_numbered(1, 10);
+    assert_true(next_write(buf, sizeof buf) > 0);
+    assert_int_equal(check_lines(buf, &next), 1);
+    assert_true(next_write(buf, sizeof buf) > 0);
+    assert_int_equal(check_lines(buf, &next), 1);
+    assert_int_equal(next_write(buf, sizeof buf), 0);
+}
+
+static void test_buffered_lines_wait_for_the_flush_and_go_out_together(void **state)
+{
+    (void)state;
+    char buf[8192];
+    int next = 0;
+    log_buffering(true);
+    for (int i = 0; i < 5; i++) log_numbered(i, 10);
+    assert_int_equal(next_write(buf, sizeof buf), 0);   /* nothing before the flush */
+    log_flush();
+    assert_true(next_write(buf, sizeof buf) > 0);
+    assert_int_equal(check_lines(buf, &next), 5);       /* one write, in order */
+    assert_int_equal(next_write(buf, sizeof buf), 0);
+    log_flush();                                        /* nothing pending: no write */
+    assert_int_equal(next_write(buf, sizeof buf), 0);
+    log_numbered(5, 10);
+    log_buffering(false);                               /* turning it off flushes */
+    assert_true(next_write(buf, sizeof buf) > 0);
+    assert_int_equal(check_lines(buf, &next), 1);
+    log_numbered(6, 10);                                /* and lines go out at once again */
+    assert_true(next_write(buf, sizeof buf) > 0);
+    assert_int_equal(check_lines(buf, &next), 1);
+}
+
+static void test_buffered_writes_are_whole_lines_of_at_most_pipe_buf(void **state)
+{
+    (void)state;
+    char buf[16384];
+    int next = 0, lines = 0, writes = 0;
+    log_buffering(true);
+    for (int i = 0; i < 100; i++) log_numbered(i, 300 + (size_t)(i * 37) % 600);
+    log_numbered(100, 1000);
+    log_flush();
+    size_t n;
+    while ((n = next_write(buf, sizeof buf)) > 0) {
+        assert_true(n <= LOG_BATCH_MAX);
+        lines += check_lines(buf, &next);
+        writes++;
+    }
+    assert_int_equal(lines, 101);
+    assert_int_equal(next, 101);
+    assert_true(writes > 1 && writes < 101 / 2);   /* grouped, but never over the bound */
+}
+
+static void *other_thread(void *arg)
+{
+    (void)arg;
+    log_numbered(1, 10);   /* this thread never asked for buffering */
+    return NULL;
+}
+
+static void test_buffering_is_per_thread(void **state)
+{
+    (void)state;
+    char buf[8192];
+    log_buffering(true);
+    log_numbered(0, 10);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, other_thread, NULL), 0);
+    pthread_join(t, NULL);
+    int next = 1;
+    assert_true(next_write(buf, sizeof buf) > 0);   /* the other thread's line, written at once */
+    assert_int_equal(check_lines(buf, &next), 1);
+    assert_int_equal(next_write(buf, sizeof buf), 0);
+    log_flush();
+    next = 0;
+    assert_true(next_write(buf, sizeof buf) > 0);
+    assert_int_equal(check_lines(buf, &next), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_unbuffered_lines_are_written_one_by_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buffered_lines_wait_for_the_flush_and_go_out_together, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buffered_writes_are_whole_lines_of_at_most_pipe_buf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buffering_is_per_thread, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
