@@ -140,6 +140,25 @@ static const unsigned char str_special[256] = {
     [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
 };
 
+/* The first offset at or after i holding a str_special byte (or len). Eight bytes per step
+ * (SWAR: a byte of x is zero, or below 0x20, exactly where has_zero / has_below sets its high
+ * bit), then the table for the rest. */
+#define SWAR_ONES  0x0101010101010101ULL
+#define SWAR_HIGHS 0x8080808080808080ULL
+static inline uint64_t has_zero(uint64_t x) { return (x - SWAR_ONES) & ~x & SWAR_HIGHS; }
+static inline uint64_t has_below(uint64_t x, unsigned char b) { return (x - SWAR_ONES * b) & ~x & SWAR_HIGHS; }
+
+static size_t skip_plain(const unsigned char *s, size_t len, size_t i)
+{
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        if (has_below(x, 0x20) | has_zero(x ^ (SWAR_ONES * '"')) | has_zero(x ^ (SWAR_ONES * '\\'))) break;
+    }
+    while (i < len && !str_special[s[i]]) i++;
+    return i;
+}
+
 static int prescan(const char *body, size_t len, int max_depth, size_t *nul_string,
                    adapter_error *err)
 {
@@ -152,7 +171,7 @@ static int prescan(const char *body, size_t len, int max_depth, size_t *nul_stri
         if (c == '"') {                                   /* a string token */
             size_t start = i++;
             for (;;) {
-                while (i < len && !str_special[s[i]]) i++;   /* the common bytes, one test each */
+                i = skip_plain(s, len, i);   /* the common bytes, eight at a time */
                 if (i >= len) return ajson_fail(err, ADAPTER_E_JSON, "unterminated string at byte offset %zu", start);
                 c = s[i];
                 if (c == '"') break;

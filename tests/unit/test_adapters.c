@@ -607,6 +607,46 @@ static void test_raw_nul_and_control_bytes_are_rejected(void **state)
     expect_error(c, prom(c, "{'alerts':\x01[]}"), ADAPTER_E_JSON, "control character");
 }
 
+/* The pre-scan skips plain string bytes eight at a time: a control byte, quote or backslash
+ * at any position of a long value (every offset in an 8-byte word, both sides of a word
+ * edge, the last bytes before the closing quote) is still found. */
+static void test_special_bytes_are_found_at_every_offset_of_a_long_string(void **state)
+{
+    ctx *c = *state;
+    for (size_t at = 0; at < 40; at++) {
+        char value[41], body[256];
+        memset(value, 'v', 40);
+        value[40] = '\0';
+        /* a raw control byte: rejected, with its offset */
+        value[at] = '\x1f';
+        snprintf(body, sizeof body, "{\"alerts\":[{\"labels\":{\"alertname\":\"%s\"}}]}", value);
+        size_t off = (size_t)(strstr(body, "\x1f") - body);
+        char want[64];
+        snprintf(want, sizeof want, "control character in a string at byte offset %zu", off);
+        expect_error(c, prom_lim(c, body, strlen(body), &LIM), ADAPTER_E_JSON, want);
+        /* an escaped quote there and an escaped backslash at the end: accepted, decoded */
+        char json_value[64];
+        size_t o = 0;
+        for (size_t k = 0; k < 40; k++) {
+            if (k == at) json_value[o++] = '\\';
+            json_value[o++] = k == at ? '"' : 'v';
+        }
+        json_value[o++] = '\\';
+        json_value[o++] = '\\';
+        json_value[o] = '\0';
+        snprintf(body, sizeof body, "{\"alerts\":[{\"labels\":{\"alertname\":\"%s\"}}]}", json_value);
+        expect_ok(c, prom_lim(c, body, strlen(body), &LIM), 1);
+        assert_int_equal(strlen(c->s[0].name), 41);
+        assert_int_equal(c->s[0].name[at], '"');
+        assert_int_equal(c->s[0].name[40], '\\');
+        /* a quote that ends the string early: the rest is not JSON */
+        memset(value, 'v', 40);
+        value[at] = '"';
+        snprintf(body, sizeof body, "{\"alerts\":[{\"labels\":{\"alertname\":\"%s\"}}]}", value);
+        expect_error(c, prom_lim(c, body, strlen(body), &LIM), ADAPTER_E_JSON, NULL);
+    }
+}
+
 static void test_non_standard_numbers_are_rejected(void **state)
 {
     ctx *c = *state;
@@ -1084,6 +1124,7 @@ int main(void)
         T(test_invalid_utf8_is_rejected_with_its_offset),
         T(test_escaped_nul_is_rejected_naming_the_field),
         T(test_raw_nul_and_control_bytes_are_rejected),
+        T(test_special_bytes_are_found_at_every_offset_of_a_long_string),
         T(test_non_standard_numbers_are_rejected),
         T(test_wrong_types_are_rejected_naming_the_field),
         T(test_top_level_must_be_an_object),
