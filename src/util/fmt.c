@@ -6,13 +6,26 @@
 
 size_t fmt_u64(char *out, uint64_t v)
 {
-    char tmp[21];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    static const char pairs[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    char tmp[20];
+    size_t at = sizeof tmp;   /* written from the end, two digits per division */
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--at] = pairs[d + 1];
+        tmp[--at] = pairs[d];
+    }
+    if (v >= 10) {
+        tmp[--at] = pairs[v * 2 + 1];
+        tmp[--at] = pairs[v * 2];
+    } else {
+        tmp[--at] = (char)('0' + v);
+    }
+    size_t n = sizeof tmp - at;
+    memcpy(out, tmp + at, n);
     out[n] = '\0';
     return n;
 }

@@ -1,4 +1,4 @@
-/* strmap.c: see strmap.h. FNV-1a hashing, power-of-two buckets, grows at load 1. */
+/* strmap.c: see strmap.h. hash_table64 hashing, power-of-two buckets, grows at load 1. */
 #include "util/strmap.h"
 #include "util/hash.h"
 #include "util/xalloc.h"
@@ -36,7 +36,7 @@ void strmap_free(strmap *m, void (*free_value)(void *))
     m->count = m->nbuckets = 0;
 }
 
-static size_t hkey(const char *k) { return (size_t)hash_fnv64a_add(HASH_FNV64_OFFSET, k, strlen(k)); }
+static size_t hkey(const char *k) { return (size_t)hash_table64(k, strlen(k)); }
 
 void *strmap_get(const strmap *m, const char *key)
 {

@@ -91,6 +91,29 @@ static void test_hex_and_concatenation_match_printf(void **state)
         snprintf(want, sizeof want, "%016" PRIx64 "%08" PRIx64, vals[i], (uint64_t)(vals[i] & 0xffffffffu));
         assert_string_equal(got, want);
     }
+    /* decimal: every length, both sides of each power of ten, the extremes */
+    for (uint64_t p = 1, k = 0; k < 20; k++, p *= 10) {
+        const uint64_t around[] = {p - 1, p, p + 1, p * 3 + 7};
+        for (size_t j = 0; j < 4; j++) {
+            char got[24], want[24];
+            assert_int_equal(fmt_u64(got, around[j]), (size_t)snprintf(want, sizeof want, "%" PRIu64, around[j]));
+            assert_string_equal(got, want);
+            int64_t sv = -(int64_t)(around[j] >> 1);
+            assert_int_equal(fmt_i64(got, sv), (size_t)snprintf(want, sizeof want, "%" PRId64, sv));
+            assert_string_equal(got, want);
+        }
+    }
+    const int64_t ext[] = {INT64_MIN, INT64_MAX, 0, -1, -10, 99, 100};
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        char got[24], want[24];
+        snprintf(want, sizeof want, "%" PRId64, ext[i]);
+        assert_int_equal(fmt_i64(got, ext[i]), strlen(want));
+        assert_string_equal(got, want);
+    }
+    char u[24];
+    fmt_u64(u, UINT64_MAX);
+    assert_string_equal(u, "18446744073709551615");
+
     char out[16];
     assert_int_equal(fmt_cat(out, sizeof out, "source=\"", "prom", "\"", (char *)NULL), 13);
     assert_string_equal(out, "source=\"prom\"");
