@@ -25,6 +25,7 @@
 #include <hiredis/hiredis.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -790,39 +791,63 @@ typedef struct dbatch {
     size_t  ne, n_items;
 } dbatch;
 
-/* Parses the reply elements [off, off+n) into one caller's items. */
-static int decide_parse(redisReply *r, size_t off, store_item *items, size_t n, arena *a)
+/* One decimal field of a decide reply string, up to the next '|': false if malformed. */
+static bool take_int(const char **p, const char *end, long long *out)
+{
+    const char *q = *p;
+    bool neg = q < end && *q == '-';
+    if (neg) q++;
+    if (q >= end || *q < '0' || *q > '9') return false;
+    long long v = 0;
+    for (; q < end && *q >= '0' && *q <= '9'; q++) {
+        if (v > (LLONG_MAX - (*q - '0')) / 10) return false;
+        v = v * 10 + (*q - '0');
+    }
+    if (q >= end || *q != '|') return false;
+    *out = neg ? -v : v;
+    *p = q + 1;
+    return true;
+}
+
+/* Parses one caller's items, the reply strings [off, off+n) (decide.lua's flat reply:
+ * "verdict|count|first|last|lease|storm_start|type|ref"); each STORM_CREATE takes the next
+ * resources array from *win (the arrays after the batch's strings). */
+static int decide_parse(const redisReply *r, size_t off, size_t *win, store_item *items, size_t n, arena *a)
 {
     for (size_t i = 0; i < n; i++) {
-        redisReply *e = r->element[off + i];
+        const redisReply *e = r->element[off + i];
         store_item *it = &items[i];
-        long long v[8] = {0};
-        if (e->type != REDIS_REPLY_ARRAY || e->elements < 9 || !reply_int(e->element[0], &v[0]) ||
-            !reply_int(e->element[1], &v[1]) || !reply_int(e->element[2], &v[2]) || !reply_int(e->element[3], &v[3]) ||
-            !reply_int(e->element[4], &v[4]) || !reply_int(e->element[7], &v[7]))
-            return STORE_E_PROTOCOL;
+        if (e->type != REDIS_REPLY_STRING) return STORE_E_PROTOCOL;
+        const char *p = e->str, *end = e->str + e->len;
+        long long v[6];
+        for (int k = 0; k < 6; k++)
+            if (!take_int(&p, end, &v[k])) return STORE_E_PROTOCOL;
+        const char *bar = memchr(p, '|', (size_t)(end - p));
+        if (!bar) return STORE_E_PROTOCOL;
+        if (v[0] < STORE_CREATE || v[0] > STORE_STALE) return STORE_E_PROTOCOL;
         it->verdict = (store_verdict)v[0];
         it->count = v[1];
         it->first_seen_ms = v[2];
         it->last_seen_ms = v[3];
         it->lease = (uint64_t)v[4];
-        const char *ref = reply_str(e->element[5], a);
-        if (ref && *ref) it->ref = ref;
+        it->storm_start_ms = v[5];
+        it->storm_type = bar > p ? arena_strndup(a, p, (size_t)(bar - p)) : NULL;
+        if (bar + 1 < end) it->ref = arena_strndup(a, bar + 1, (size_t)(end - bar - 1));
         else if (it->verdict != STORE_CREATE) it->ref = NULL;
-        const char *type = reply_str(e->element[6], a);
-        it->storm_type = type && *type ? type : NULL;
-        it->storm_start_ms = v[7];
         if (it->storm_type) storm_hash_of(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
-        redisReply *res = e->element[8];
-        if (res->type == REDIS_REPLY_ARRAY && res->elements > 0) {
-            it->storm_resources = arena_alloc(a, res->elements * sizeof(char *));
-            it->n_storm_resources = 0;
-            for (size_t k = 0; k < res->elements; k++) {
-                const char *rs = reply_str(res->element[k], a);
-                if (rs) it->storm_resources[it->n_storm_resources++] = rs;
+        if (it->verdict == STORE_STORM_CREATE) {
+            if (*win >= r->elements) return STORE_E_PROTOCOL;
+            const redisReply *res = r->element[(*win)++];
+            if (res->type != REDIS_REPLY_ARRAY) return STORE_E_PROTOCOL;
+            if (res->elements > 0) {
+                it->storm_resources = arena_alloc(a, res->elements * sizeof(char *));
+                it->n_storm_resources = 0;
+                for (size_t k = 0; k < res->elements; k++) {
+                    const char *rs = reply_str(res->element[k], a);
+                    if (rs) it->storm_resources[it->n_storm_resources++] = rs;
+                }
             }
         }
-        if (it->verdict < STORE_CREATE || it->verdict > STORE_STALE) return STORE_E_PROTOCOL;
     }
     return STORE_OK;
 }
@@ -831,13 +856,16 @@ static void decide_reply(rstore *s, redisReply *r, const char *err, void *ctx)
 {
     dbatch *b = ctx;
     s->dq_inflight--;   /* counted in decide_flush, answered or failed here exactly once */
-    bool shape_ok = !err && r && r->type == REDIS_REPLY_ARRAY && r->elements == b->n_items;
+    bool shape_ok = !err && r && r->type == REDIS_REPLY_ARRAY && r->elements >= b->n_items;
     if (!err && !shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
     /* each caller's items are filled before its callback, which may free its request */
-    size_t off = 0;
+    size_t off = 0, win = b->n_items;
     for (size_t k = 0; k < b->ne; k++) {
         dentry *e = &b->e[k];
-        int status = err ? STORE_E_UNAVAILABLE : !shape_ok ? STORE_E_PROTOCOL : decide_parse(r, off, e->items, e->n, e->a);
+        int status = err ? STORE_E_UNAVAILABLE
+                   : !shape_ok ? STORE_E_PROTOCOL
+                   : decide_parse(r, off, &win, e->items, e->n, e->a);
+        if (status == STORE_E_PROTOCOL && shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
         off += e->n;
         e->cb(status, e->ctx);
     }

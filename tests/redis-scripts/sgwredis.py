@@ -175,12 +175,15 @@ class Store:
                      1 if it.resolved else 0, it.firing_ms, it.ref or '']
         reply = self.evalsha('decide', *args)
         self._after('decide')
-        assert isinstance(reply, list) and len(reply) == len(items), reply
-        for it, e in zip(items, reply):
-            assert isinstance(e, list) and len(e) == 9, e
-            for k in (0, 1, 2, 3, 4, 7):
-                assert isinstance(e[k], int), e
-            assert isinstance(e[5], str) and isinstance(e[6], str) and isinstance(e[8], list), e
+        # the flat reply (decide.lua): n strings, then one array per STORM_CREATE item
+        assert isinstance(reply, list) and len(reply) >= len(items), reply
+        windows = iter(reply[len(items):])
+        for it, s in zip(items, reply):
+            assert isinstance(s, str), reply
+            f = s.split('|', 7)
+            assert len(f) == 8, s
+            e = [int(f[0]), int(f[1]), int(f[2]), int(f[3]), int(f[4]), f[7], f[6], int(f[5])]
+            e.append(list(next(windows)) if e[0] == STORM_CREATE else [])
             it.raw = e
             it.verdict, it.count, it.first_seen_ms, it.last_seen_ms, it.lease = e[0:5]
             # redis.c decide_reply(): "" keeps the intended ref only for CREATE
@@ -192,6 +195,7 @@ class Store:
             it.storm_start_ms = e[7]
             it.storm_hash = storm_hash(it.name, it.namespace, e[7]) if it.storm_type else None
             it.storm_resources = list(e[8])
+        assert next(windows, None) is None, reply   # exactly one array per STORM_CREATE
         return items
 
     def commit(self, commits, now):

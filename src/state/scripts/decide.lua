@@ -13,14 +13,17 @@
 --   exactly as separate calls in that order would (a later caller's alerts wait, IN_PROGRESS,
 --   behind an earlier caller's pending storm window instead of becoming its MEMBERs, which
 --   only the caller holding STORM_CREATE can settle).
--- Reply: n arrays, in input order:
---   {verdict, count, first_seen_ms, last_seen_ms, lease, ref or "", storm_type or "",
---    storm_start_ms, resources}
+-- Reply: one flat array: n strings, in input order, then one array per STORM_CREATE item
+-- (in input order): the window's resources after the whole batch. Each string is
+--   "verdict|count|first_seen_ms|last_seen_ms|lease|storm_start_ms|storm_type|ref"
 --   verdict: 1 CREATE 2 STORM_CREATE 3 MEMBER 4 DUPLICATE 5 AGGREGATED 6 IN_PROGRESS
 --            7 RESOLVED 8 STALE
---   ref: what memory.c leaves in item->ref: the record's / storm RR's ref for DUPLICATE,
---        AGGREGATED, RESOLVED, STALE ("" = none); the caller's ref echoed otherwise.
---   resources: STORM_CREATE only: the window's resources after the whole batch.
+--   storm_type: "", "rate" or "pattern"
+--   ref (last: it may hold any byte): what memory.c leaves in item->ref: the record's /
+--        storm RR's ref for DUPLICATE, AGGREGATED, RESOLVED, STALE ("" = none); the
+--        caller's ref echoed otherwise.
+--   One string per alert, not an array of nine: Redis encodes and hiredis allocates one
+--   object per alert instead of ten (docs/benchmarks.md, session 4).
 --   The storm hash is not computed here: the caller hashes "<name>:<ns>:<storm_start_ms>".
 --
 -- Time is ARGV now_ms only. Every record carries its expiry (x) and is checked against
@@ -73,8 +76,8 @@ for i = 1, n do
         fp = ARGV[b + 1], name = ARGV[b + 2], ns = ARGV[b + 3], res = ARGV[b + 4],
         resolved = ARGV[b + 5] == '1', firing = tonumber(ARGV[b + 6]) or 0, ref = ARGV[b + 7],
     }
-    -- verdict, count, first, last, lease, ref, storm type, storm start, resources
-    out[i] = {IN_PROGRESS, 0, 0, 0, 0, items[i].ref, '', 0, {}}
+    -- verdict, count, first, last, lease, ref, storm type, storm start, resources (STORM_CREATE)
+    out[i] = {IN_PROGRESS, 0, 0, 0, 0, items[i].ref, '', 0, false}
 end
 
 local function set_counts(o, count, first, last)
@@ -419,4 +422,12 @@ for _, g in ipairs(groups) do
 end
 
 rec_write_all()
-return out
+
+local reply, windows = {}, {}
+for i = 1, n do
+    local o = out[i]
+    reply[i] = string.format('%d|%d|%d|%d|%d|%d|%s|%s', o[1], o[2], o[3], o[4], o[5], o[8], o[7], o[6])
+    if o[1] == STORM_CREATE then windows[#windows + 1] = o[9] end
+end
+for k = 1, #windows do reply[n + k] = windows[k] end
+return reply
