@@ -72,6 +72,8 @@ struct http_conn {
     const char      *fail_msg;
     bool             keep_alive;
     size_t           write_left;       /* bytes queued when the write timer was last armed */
+    uint64_t         deadline;         /* loop ms when the current timeout expires; 0 = none */
+    uint64_t         timer_due;        /* loop ms the uv timer is armed for (while active) */
     bool             linger;           /* after an error response: drain before closing */
     size_t           body_cap;
     /* llhttp 8.1 predates three upstream fixes; see on_header_value */
@@ -191,6 +193,16 @@ static void timer_set(http_conn *c, int ms);
 static void on_timer(uv_timer_t *t)
 {
     http_conn *c = t->data;
+    /* timer_set leaves an earlier armed timer running: it may fire before the deadline
+     * (re-armed for the rest) or after the timeout was cleared (nothing to do) */
+    if (!c->deadline) return;
+    uint64_t now = uv_now(t->loop);
+    if (now < c->deadline) {
+        c->timer_due = c->deadline;
+        uv_timer_start(&c->timer, on_timer, c->deadline - now, 0);
+        return;
+    }
+    c->deadline = 0;
     if (c->state == ST_LINGER) {
         conn_close(c);
         return;
@@ -218,10 +230,22 @@ static void on_timer(uv_timer_t *t)
     conn_close(c);   /* idle keep-alive, or a write that did not drain */
 }
 
+/* The connection's one timeout: ms from now, or none (ms <= 0). A request moves it four
+ * times (header, request, none, idle); re-arming the uv timer each time was four timer-heap
+ * operations per request. Now the uv timer is re-armed only when the new deadline comes
+ * before the armed one; otherwise it fires early and on_timer re-arms it for the rest (about
+ * once per header_timeout per busy connection). */
 static void timer_set(http_conn *c, int ms)
 {
-    if (ms > 0) uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
-    else uv_timer_stop(&c->timer);
+    if (ms <= 0) {
+        c->deadline = 0;
+        return;
+    }
+    uint64_t d = uv_now(c->timer.loop) + (uint64_t)ms;
+    c->deadline = d;
+    if (uv_is_active((uv_handle_t *)&c->timer) && c->timer_due <= d) return;
+    c->timer_due = d;
+    uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
 }
 
 /* ---- writing ------------------------------------------------------------------------ */

@@ -40,21 +40,35 @@ static void late_handler(http_request *req, void *data)
     uv_timer_start(&late_timer, late_fire, 30, 0);
 }
 
-static const http_route routes[] = {{"/big", "GET", 0, big_handler, NULL}, {"/late", "GET", 0, late_handler, NULL}};
+static void ok_handler(http_request *req, void *data)
+{
+    (void)data;
+    http_respond_typed(req, 200, "text/plain", NULL, "ok", 2);
+}
 
-/* A server on loop with the tests' limits (write timeout as given) and both routes. */
-static http_server *server_new(uv_loop_t *loop, int write_timeout_ms)
+static const http_route routes[] = {{"/big", "GET", 0, big_handler, NULL},
+                                    {"/late", "GET", 0, late_handler, NULL},
+                                    {"/ok", "GET", 0, ok_handler, NULL}};
+
+/* A server on loop with the given limits and every route. */
+static http_server *server_new_lim(uv_loop_t *loop, const http_limits *lim)
 {
     char err[256];
     int port;
     int lfd = http_listen_socket("127.0.0.1:0", -1, &port, err, sizeof err);
     assert_true(lfd >= 0);
+    http_server *srv = http_server_new(loop, lfd, routes, 3, lim, NULL, NULL, err, sizeof err);
+    assert_non_null(srv);
+    return srv;
+}
+
+/* ... with the tests' usual limits (write timeout as given) */
+static http_server *server_new(uv_loop_t *loop, int write_timeout_ms)
+{
     http_limits lim = {.max_body_bytes = 1 << 20, .max_header_bytes = 8192, .max_url_bytes = 8192,
                        .header_timeout_ms = 5000, .request_timeout_ms = 5000, .idle_timeout_ms = 5000,
                        .write_timeout_ms = write_timeout_ms, .max_connections = 10};
-    http_server *srv = http_server_new(loop, lfd, routes, 2, &lim, NULL, NULL, err, sizeof err);
-    assert_non_null(srv);
-    return srv;
+    return server_new_lim(loop, &lim);
 }
 
 /* Drains and frees srv, then closes its loop. */
@@ -202,6 +216,71 @@ static void test_heads_with_every_part_and_requests_pipelined_while_busy(void **
     server_free(&loop, srv);
 }
 
+/* Runs loop until the client end fd sees EOF (or 10 s); returns the seconds it took and
+ * appends what was read to buf. */
+static double read_until_eof(uv_loop_t *loop, int fd, char *buf, size_t cap, size_t *n)
+{
+    uint64_t t0 = uv_hrtime();
+    while (uv_hrtime() - t0 < 10ull * 1000000000ull) {
+        uv_run(loop, UV_RUN_ONCE);
+        ssize_t k = read(fd, buf + *n, cap - 1 - *n);
+        if (k == 0) break;
+        if (k > 0) *n += (size_t)k;
+    }
+    buf[*n] = '\0';
+    return (double)(uv_hrtime() - t0) / 1e9;
+}
+
+/* The connection's timeouts move on every request (header, request, none, idle) and the
+ * uv timer is only re-armed when a deadline comes earlier than the armed one: a short
+ * header timeout after a long idle one must still fire on time, and a long idle timeout
+ * after a short header one must not fire early. */
+static void test_timeouts_fire_on_time_as_a_connection_moves_between_them(void **state)
+{
+    (void)state;
+    http_limits lim = {.max_body_bytes = 1 << 20, .max_header_bytes = 8192, .max_url_bytes = 8192,
+                       .header_timeout_ms = 150, .request_timeout_ms = 5000, .idle_timeout_ms = 600,
+                       .write_timeout_ms = 5000, .max_connections = 10};
+    static const char full[] = "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n";
+    static const char partial[] = "GET /ok HTTP/1.1\r\nHost: t\r\n";
+    for (int round = 0; round < 2; round++) {
+        uv_loop_t loop;
+        assert_int_equal(uv_loop_init(&loop), 0);
+        http_server *srv = server_new_lim(&loop, &lim);
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
+        assert_int_equal(http_server_adopt(srv, sv[0]), 0);
+        char got[4096] = "";
+        size_t n = 0;
+        /* a request answered: the idle timeout (600 ms) is armed */
+        assert_int_equal(write(sv[1], full, sizeof full - 1), (ssize_t)(sizeof full - 1));
+        for (int i = 0; i < 100 && !strstr(got, "\r\n\r\nok"); i++) {
+            uv_run(&loop, UV_RUN_NOWAIT);
+            ssize_t k = read(sv[1], got + n, sizeof got - 1 - n);
+            if (k > 0) n += (size_t)k;
+            got[n] = '\0';
+        }
+        assert_non_null(strstr(got, "HTTP/1.1 200"));
+        if (round == 0) {
+            /* then half a request: the header timeout (150 ms from now) comes first */
+            assert_int_equal(write(sv[1], partial, sizeof partial - 1), (ssize_t)(sizeof partial - 1));
+            double secs = read_until_eof(&loop, sv[1], got, sizeof got, &n);
+            assert_non_null(strstr(got, "HTTP/1.1 408"));
+            assert_true(secs >= 0.14 && secs < 0.5);   /* not at the idle timeout's 600 ms */
+        } else {
+            /* nothing more: closed at the idle timeout, not at the header timeout's 150 ms
+             * that was armed when the request began */
+            size_t before = n;
+            double secs = read_until_eof(&loop, sv[1], got, sizeof got, &n);
+            assert_int_equal(n, before);                /* closed without a response */
+            assert_true(secs >= 0.55 && secs < 3.0);
+        }
+        close(sv[1]);
+        server_free(&loop, srv);
+    }
+}
+
 int main(void)
 {
     big_body = malloc(BIG);
@@ -210,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_a_reader_that_keeps_reading_gets_everything_past_write_timeout),
         cmocka_unit_test(test_a_reader_that_stops_is_cut_off_after_write_timeout),
         cmocka_unit_test(test_heads_with_every_part_and_requests_pipelined_while_busy),
+        cmocka_unit_test(test_timeouts_fire_on_time_as_a_connection_moves_between_them),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(big_body);
