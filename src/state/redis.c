@@ -20,7 +20,7 @@
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
-#include <hiredis/adapters/libuv.h>
+#include "state/redis_uv.h"
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdatomic.h>
@@ -576,7 +576,7 @@ static void connect_ip(rstore *s, const char *ip)
         return;
     }
     ac->data = s;
-    if (redisLibuvAttach(ac, s->loop) != REDIS_OK) {
+    if (redis_uv_attach(ac, s->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         set_down(s, "libuv attach failed");
         schedule_reconnect(s);
@@ -691,7 +691,7 @@ static void sentinel_try(rstore *s)
         return;
     }
     ac->data = s;
-    redisLibuvAttach(ac, s->loop);
+    redis_uv_attach(ac, s->loop);
     redisAsyncSetConnectCallback(ac, sentinel_connected);
     redisAsyncSetDisconnectCallback(ac, sentinel_disconnected);
     s->sac = ac;

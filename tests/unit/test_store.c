@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -15,6 +16,7 @@
 
 #include "state/memory.h"
 #include "state/redis.h"
+#include "state/redis_uv.h"
 #include "util/timeutil.h"
 
 typedef struct fixture_s {
@@ -607,6 +609,68 @@ static void test_first_sixteen_alerts_go_out_at_once(void **state)
     for (int i = 0; i < N; i++) assert_int_equal(it[i].verdict, STORE_IN_PROGRESS);
 }
 
+/* state/redis_uv.c, hiredis' hooks on our loop: a write larger than the socket takes at
+ * once (a 16 MiB SET while redis-server is stopped) goes out in pieces as the socket
+ * drains, which needs the poll handle to watch for writable exactly while bytes wait; and a
+ * small command after it is written by the deferred write before the loop blocks. */
+static int uv_replies;
+static long long uv_strlen;
+static void on_uv_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *rep = r;
+    if (rep && rep->type == REDIS_REPLY_INTEGER) uv_strlen = rep->integer;
+    uv_replies++;
+}
+static void on_tick(uv_timer_t *t) { (void)t; }
+static void on_uv_connect(const redisAsyncContext *ac, int status) { assert_int_equal(status, REDIS_OK); }
+
+static void test_hiredis_hooks_write_past_a_full_socket(void **state)
+{
+    (void)state;
+    if (!use_redis) skip();
+    redisAsyncContext *ac = redisAsyncConnect("127.0.0.1", redis_port);
+    assert_true(ac && !ac->err);
+    assert_int_equal(redis_uv_attach(ac, &loop), REDIS_OK);
+    assert_int_equal(redis_uv_attach(ac, &loop), REDIS_ERR);   /* once only */
+    redisAsyncSetConnectCallback(ac, on_uv_connect);
+    int small = 4096;
+    setsockopt(ac->c.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    enum { BIG = 16 << 20 };
+    char *v = malloc(BIG);
+    memset(v, 'v', BIG);
+    uv_replies = 0;
+    uv_strlen = -1;
+    uv_timer_t tick;   /* so that a loop waiting for an event that never comes still returns */
+    uv_timer_init(&loop, &tick);
+    uv_timer_start(&tick, on_tick, 100, 100);
+    /* connected first, then Redis stopped: nothing reads the socket, so the write stops short */
+    uint64_t t0 = uv_hrtime();
+    redisAsyncCommand(ac, on_uv_reply, NULL, "PING");
+    while (uv_replies < 1 && uv_hrtime() - t0 < 10ull * 1000000000ull) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(uv_replies, 1);
+    assert_int_equal(kill(redis_pid, SIGSTOP), 0);
+    redisAsyncCommand(ac, on_uv_reply, NULL, "SET uvbig %b", v, (size_t)BIG);
+    redisAsyncCommand(ac, on_uv_reply, NULL, "STRLEN uvbig");
+    free(v);
+    for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    bool waiting = sdslen(ac->c.obuf) > 0;   /* bytes still wait */
+    assert_int_equal(kill(redis_pid, SIGCONT), 0);
+    assert_true(waiting);
+    t0 = uv_hrtime();
+    while (uv_replies < 3 && uv_hrtime() - t0 < 20ull * 1000000000ull) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(uv_replies, 3);
+    assert_int_equal(uv_strlen, BIG);
+    /* and a small one, after the big write is done */
+    redisAsyncCommand(ac, on_uv_reply, NULL, "STRLEN uvbig");
+    uv_strlen = -1;
+    t0 = uv_hrtime();
+    while (uv_replies < 4 && uv_hrtime() - t0 < 10ull * 1000000000ull) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(uv_strlen, BIG);
+    redisAsyncDisconnect(ac);
+    uv_close((uv_handle_t *)&tick, NULL);
+    for (int i = 0; i < 10; i++) uv_run(&loop, UV_RUN_NOWAIT);   /* closes both handles */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +690,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flush_claims_a_changed_window_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storm_disabled_creates_individually, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decides_of_one_iteration_are_one_evalsha, setup, teardown),
+        cmocka_unit_test(test_hiredis_hooks_write_past_a_full_socket),
         cmocka_unit_test_setup_teardown(test_first_sixteen_alerts_go_out_at_once, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("store_memory", tests, NULL, NULL);
