@@ -368,9 +368,6 @@ static void on_decided(int status, void *ctx)
     if (status < 0) {
         metrics_add("gateway_store_errors_total", "op=\"decide\"", 1);
         fail(p, "state_store_unavailable", "the state store is unavailable; retry");
-        free(rc->idx);
-        free(rc->items);
-        free(rc);
         finish(p);
         return;
     }
@@ -417,9 +414,6 @@ static void on_decided(int status, void *ctx)
             break;
         }
     }
-    free(rc->idx);
-    free(rc->items);
-    free(rc);
     if (--p->pending == 0) after_sink(p);
 }
 
@@ -457,10 +451,13 @@ static void after_commit(int status, void *ctx)
 static void round_start(preq *p)
 {
     p->rounds++;
-    round_ctx *rc = xcalloc(1, sizeof *rc);
+    /* in the request's arena, as the decide's reply strings: the request outlives its rounds
+     * (a retry round adds one more; their number is bounded) */
+    arena *a = &p->req->arena;
+    round_ctx *rc = arena_calloc(a, sizeof *rc);
     rc->p = p;
-    rc->idx = xmalloc((p->n ? p->n : 1) * sizeof *rc->idx);
-    rc->items = xcalloc(p->n ? p->n : 1, sizeof *rc->items);
+    rc->idx = arena_alloc(a, (p->n ? p->n : 1) * sizeof *rc->idx);
+    rc->items = arena_calloc(a, (p->n ? p->n : 1) * sizeof *rc->items);
     for (size_t i = 0; i < p->n; i++) {
         if (p->res[i].status || p->res[i].failed) continue;
         store_item *src = &p->items[i];
@@ -476,9 +473,6 @@ static void round_start(preq *p)
     }
     rc->t0 = time_mono_s();
     if (rc->n == 0) {
-        free(rc->idx);
-        free(rc->items);
-        free(rc);
         finish(p);
         return;
     }
