@@ -8,11 +8,26 @@
 
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ctx_key;   /* frees a thread's context when the thread ends */
+
+static void ctx_free(void *ctx) { EVP_MD_CTX_free(ctx); }
 
 static void sha256_init(void)
 {
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (!sha256_md) abort();
+    if (!sha256_md || pthread_key_create(&ctx_key, ctx_free) != 0) abort();
+}
+
+/* One digest context per thread, re-initialised per hash: EVP_Digest allocates and frees a
+ * context on every call (a fingerprint on every signal). */
+static EVP_MD_CTX *thread_ctx(void)
+{
+    static __thread EVP_MD_CTX *ctx;
+    if (!ctx) {
+        ctx = EVP_MD_CTX_new();
+        if (!ctx || pthread_setspecific(ctx_key, ctx) != 0) abort();
+    }
+    return ctx;
 }
 
 void hash_sha256_hex(const void *data, size_t len, char out[65])
@@ -21,7 +36,10 @@ void hash_sha256_hex(const void *data, size_t len, char out[65])
     unsigned char md[32];
     unsigned int mdlen = 0;
     pthread_once(&sha256_once, sha256_init);
-    if (!EVP_Digest(data, len, md, &mdlen, sha256_md, NULL) || mdlen != 32) abort();
+    EVP_MD_CTX *ctx = thread_ctx();
+    if (!EVP_DigestInit_ex2(ctx, sha256_md, NULL) || !EVP_DigestUpdate(ctx, data, len) ||
+        !EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32)
+        abort();
     for (int i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
