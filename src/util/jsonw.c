@@ -94,10 +94,15 @@ void jw_bool(jsonw *w, bool v)
     else jw_lit(w, "false");
 }
 
-void jw_kstr(jsonw *w, bool comma, const char *key, const char *value)
+void jw_kstr_raw(jsonw *w, bool comma, const char *quoted_key, size_t kn, const char *value)
 {
-    if (comma) jw_lit(w, ",");
-    jw_str(w, key);
-    jw_lit(w, ":");
-    jw_str(w, value);
+    size_t n = value ? strlen(value) : 0;
+    reserve(w, 1 + kn + 6 * n + 2);
+    if (comma) w->buf[w->len++] = ',';
+    memcpy(w->buf + w->len, quoted_key, kn);
+    w->len += kn;
+    w->buf[w->len++] = '"';
+    w->len += json_escape_into(w->buf + w->len, value ? value : "", n);
+    w->buf[w->len++] = '"';
+    w->buf[w->len] = '\0';
 }

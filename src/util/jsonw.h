@@ -23,8 +23,10 @@ void jw_raw(jsonw *w, const char *s, size_t n);
 void jw_str(jsonw *w, const char *s);                  /* "s", escaped; NULL is "" */
 void jw_i64(jsonw *w, int64_t v);
 void jw_bool(jsonw *w, bool v);
-/* ,"key":"value" / ,"key":number; the leading comma only when `comma` */
-void jw_kstr(jsonw *w, bool comma, const char *key, const char *value);
+/* ,"key":"value"; the leading comma only when `comma`. key: a string literal that needs no
+ * escaping (written as one piece with its quotes and colon, not escaped per call). */
+#define jw_kstr(w, comma, key, value) jw_kstr_raw((w), (comma), "\"" key "\":", sizeof("\"" key "\":") - 1, (value))
+void jw_kstr_raw(jsonw *w, bool comma, const char *quoted_key, size_t n, const char *value);
 
 /* Escapes s into out (room for 6 bytes per input byte + 1 assumed); returns the length. */
 size_t json_escape_into(char *out, const char *s, size_t n);
