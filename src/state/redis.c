@@ -834,7 +834,16 @@ static int decide_parse(const redisReply *r, size_t off, size_t *win, store_item
         it->storm_type = bar > p ? arena_strndup(a, p, (size_t)(bar - p)) : NULL;
         if (bar + 1 < end) it->ref = arena_strndup(a, bar + 1, (size_t)(end - bar - 1));
         else if (it->verdict != STORE_CREATE) it->ref = NULL;
-        if (it->storm_type) storm_hash_of(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
+        if (it->storm_type) {
+            /* a storm's alerts come together: the window's hash once, not once per alert */
+            const store_item *prev = i ? &items[i - 1] : NULL;
+            if (prev && prev->storm_type && prev->storm_start_ms == it->storm_start_ms &&
+                prev->name && it->name && strcmp(prev->name, it->name) == 0 && prev->namespace && it->namespace &&
+                strcmp(prev->namespace, it->namespace) == 0)
+                memcpy(it->storm_hash, prev->storm_hash, sizeof it->storm_hash);
+            else
+                storm_hash_of(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
+        }
         if (it->verdict == STORE_STORM_CREATE) {
             if (*win >= r->elements) return STORE_E_PROTOCOL;
             const redisReply *res = r->element[(*win)++];

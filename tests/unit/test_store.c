@@ -17,6 +17,7 @@
 #include "state/memory.h"
 #include "state/redis.h"
 #include "state/redis_uv.h"
+#include "util/hash.h"
 #include "util/timeutil.h"
 
 typedef struct fixture_s {
@@ -363,6 +364,47 @@ static void test_storm_is_per_name_and_namespace(void **state)
     }
 }
 
+/* Two storms in one batch, their alerts interleaved (A, B, A, B, ...), then new alerts of
+ * both folded into them in runs (A, A, ..., B, B, ...): every alert carries the hash of its
+ * own window, sha256("name:namespace:start"), whichever alert came before it. */
+static void check_window_hashes(const store_item *it, int n)
+{
+    for (int i = 0; i < n; i++) {
+        assert_non_null(it[i].storm_type);
+        char key[64], want[65];
+        snprintf(key, sizeof key, "%s:ns:%lld", it[i].name, (long long)it[i].storm_start_ms);
+        hash_sha256_hex(key, strlen(key), want);
+        assert_memory_equal(it[i].storm_hash, want, 64);
+    }
+}
+
+static void test_interleaved_storms_in_a_batch_carry_their_own_window_hash(void **state)
+{
+    fx *f = *state;
+    enum { N = 14 };
+    store_item it[N], more[N];
+    char fp[2 * N][8], res[2 * N][24];
+    for (int i = 0; i < 2 * N; i++) {
+        snprintf(fp[i], sizeof fp[i], "il%d", i);
+        snprintf(res[i], sizeof res[i], "ns:Pod:il%d", i);
+    }
+    for (int i = 0; i < N; i++) it[i] = item(fp[i], i % 2 ? "B" : "A", "ns", res[i]);
+    decide(f, it, N, T0);
+    assert_int_equal(it[0].verdict, STORE_STORM_CREATE);
+    assert_int_equal(it[1].verdict, STORE_STORM_CREATE);
+    check_window_hashes(it, N);
+    assert_memory_not_equal(it[0].storm_hash, it[1].storm_hash, 64);
+    store_commit c[2] = {{it[0].fingerprint, "A", "ns", STORE_STORM_CREATE, it[0].lease, true, "ns/rr-storm-a"},
+                         {it[1].fingerprint, "B", "ns", STORE_STORM_CREATE, it[1].lease, true, "ns/rr-storm-b"}};
+    commit_many(f, c, 2, T0 + 1);
+    for (int i = 0; i < N; i++) more[i] = item(fp[N + i], i < N / 2 ? "A" : "B", "ns", res[N + i]);
+    decide(f, more, N, T0 + 2);
+    for (int i = 0; i < N; i++) assert_int_equal(more[i].verdict, STORE_AGGREGATED);
+    check_window_hashes(more, N);
+    assert_memory_equal(more[0].storm_hash, it[0].storm_hash, 64);
+    assert_memory_equal(more[N - 1].storm_hash, it[1].storm_hash, 64);
+}
+
 static void test_batch_of_fifty_is_one_storm_with_count_fifty(void **state)
 {
     fx *f = *state;
@@ -684,6 +726,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_same_alert_twice_in_one_batch_is_created_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pattern_storm_opens_on_the_sixth_distinct_resource, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storm_is_per_name_and_namespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interleaved_storms_in_a_batch_carry_their_own_window_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_of_fifty_is_one_storm_with_count_fifty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_storm_uses_a_sliding_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storm_window_ends_and_a_new_one_opens, setup, teardown),
