@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,11 +193,44 @@ static series *get_series(shard *sh, const char *name, const char *labels)
     return s;
 }
 
+/* A thread's recently used series, direct-mapped by the name's address and the labels'
+ * length and last byte: a request updates ~7 series, and a hit costs two short strcmps
+ * instead of building "name{labels}", hashing it and comparing it in the shard's map. Valid
+ * while the shard is (same generation); the series never move or go while it lives. */
+#define MCACHE 32
+#define MCACHE_LABELS 120
+static __thread struct mcache {
+    const shard *sh;
+    unsigned     gen;
+    series      *s;
+    const char  *name;            /* as passed (literals); compared by content as well */
+    char         labels[MCACHE_LABELS];
+} mcache[MCACHE];
+
+static series *thread_series(shard *sh, const char *name, const char *labels)
+{
+    size_t ll = strlen(labels);
+    unsigned slot = (unsigned)(((uintptr_t)name >> 3) ^ ll ^ (ll ? (unsigned char)labels[ll - 1] << 2 : 0)) % MCACHE;
+    struct mcache *m = &mcache[slot];
+    if (m->s && m->sh == sh && m->gen == tls_gen && strcmp(m->labels, labels) == 0 &&
+        (m->name == name || strcmp(m->name, name) == 0))
+        return m->s;
+    series *s = get_series(sh, name, labels);
+    if (ll < MCACHE_LABELS) {
+        m->sh = sh;
+        m->gen = tls_gen;
+        m->s = s;
+        m->name = s->fam->name;   /* the family table's own copy: never a caller's buffer */
+        memcpy(m->labels, labels, ll + 1);
+    }
+    return s;
+}
+
 void metrics_add(const char *name, const char *labels, double v)
 {
     shard *sh = thread_shard();
     pthread_mutex_lock(&sh->mu);
-    get_series(sh, name, labels)->value += v;
+    thread_series(sh, name, labels)->value += v;
     pthread_mutex_unlock(&sh->mu);
 }
 
@@ -214,7 +248,7 @@ void metrics_observe(const char *name, const char *labels, double v)
 {
     shard *sh = thread_shard();
     pthread_mutex_lock(&sh->mu);
-    series *s = get_series(sh, name, labels);
+    series *s = thread_series(sh, name, labels);
     s->value += v;
     s->count++;
     for (size_t i = 0; i < s->fam->nbuckets; i++)

@@ -90,11 +90,51 @@ static void test_series_keep_their_creation_order(void **state)
     metrics_free();
 }
 
+/* Each thread remembers its recently used series (metrics.c's cache): many series through
+ * the same few slots, labels from one reused buffer whose content changes, long labels
+ * that are never cached, and a metrics_free in between all still count exactly. */
+static void test_series_cache_never_mixes_series_up(void **state)
+{
+    (void)state;
+    enum { SERIES = 100, PASSES = 7 };
+    char labels[256];
+    for (int round = 0; round < 2; round++) {
+        for (int pass = 0; pass < PASSES; pass++)
+            for (int i = 0; i < SERIES; i++) {
+                snprintf(labels, sizeof labels, "route=\"/r%d\",code=\"%d\"", i % 10, 200 + i / 10);
+                metrics_add("gateway_http_requests_total", labels, 1);
+                metrics_observe("gateway_http_request_duration_seconds", labels, 0.001 * (i % 10));
+            }
+        char long_labels[200];
+        memset(long_labels, 'x', sizeof long_labels);
+        memcpy(long_labels, "reason=\"", 8);
+        memcpy(long_labels + sizeof long_labels - 2, "\"", 2);
+        long_labels[sizeof long_labels - 1] = '\0';
+        for (int k = 0; k < 3; k++) metrics_add("gateway_requests_rejected_total", long_labels, 1);
+        size_t len;
+        char *text = metrics_render(&len);
+        for (int i = 0; i < SERIES; i++) {
+            char line[128];
+            snprintf(line, sizeof line, "gateway_http_requests_total{route=\"/r%d\",code=\"%d\"}", i % 10, 200 + i / 10);
+            assert_true(value_of(text, line) == PASSES);
+            snprintf(line, sizeof line, "gateway_http_request_duration_seconds_count{route=\"/r%d\",code=\"%d\"}", i % 10,
+                     200 + i / 10);
+            assert_true(value_of(text, line) == PASSES);
+        }
+        char want[256];
+        snprintf(want, sizeof want, "gateway_requests_rejected_total{%s}", long_labels);
+        assert_true(value_of(text, want) == 3);
+        free(text);
+        metrics_free();   /* the second round starts from nothing: no cached series survives */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_updates_from_many_threads_add_up_exactly),
         cmocka_unit_test(test_series_keep_their_creation_order),
+        cmocka_unit_test(test_series_cache_never_mixes_series_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
