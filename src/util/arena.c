@@ -12,7 +12,7 @@
 
 struct arena_chunk {
     arena_chunk *next;
-    size_t       cap, off;
+    size_t       cap;
     _Alignas(16) unsigned char data[];
 };
 
@@ -65,7 +65,12 @@ static void chunk_free(arena_chunk *c)
     free(c);
 }
 
-void arena_init(arena *a) { a->head = NULL; a->used = 0; }
+void arena_init(arena *a)
+{
+    a->head = NULL;
+    a->used = 0;
+    a->cur = a->end = NULL;
+}
 
 void arena_free(arena *a)
 {
@@ -77,31 +82,26 @@ void arena_free(arena *a)
     }
     a->head = NULL;
     a->used = 0;
+    a->cur = a->end = NULL;
 }
 
-void *arena_alloc(arena *a, size_t n)
+/* n is already rounded to 16 and does not fit the head chunk's free part [cur, end). */
+void *arena_alloc_slow(arena *a, size_t n)
 {
-    n = (n + 15) & ~(size_t)15;
-    arena_chunk *c = a->head;
-    if (!c || c->cap - c->off < n) {
-        size_t cap = n > ARENA_CHUNK / 2 ? n : ARENA_CHUNK;
-        arena_chunk *nc = chunk_new(cap);
-        nc->cap = cap;
-        nc->off = 0;
-        if (c && cap == n) {          /* big block: keep the current chunk as the head */
-            nc->next = c->next;
-            c->next = nc;
-            nc->off = n;
-            a->used += n;
-            return nc->data;
-        }
-        nc->next = c;
-        a->head = c = nc;
-    }
-    void *p = c->data + c->off;
-    c->off += n;
+    size_t cap = n > ARENA_CHUNK / 2 ? n : ARENA_CHUNK;
+    arena_chunk *nc = chunk_new(cap);
+    nc->cap = cap;
     a->used += n;
-    return p;
+    if (a->head && cap == n) {        /* big block: keep the current chunk as the head */
+        nc->next = a->head->next;
+        a->head->next = nc;
+        return nc->data;
+    }
+    nc->next = a->head;
+    a->head = nc;
+    a->cur = nc->data + n;
+    a->end = nc->data + cap;
+    return nc->data;
 }
 
 void *arena_calloc(arena *a, size_t n)
@@ -125,16 +125,16 @@ char *arena_printf(arena *a, const char *fmt, ...)
 {
     /* one pass when the text fits in the current chunk (the usual case: short ids) */
     va_list ap;
-    arena_chunk *c = a->head;
-    if (c && c->cap - c->off > 16) {
-        size_t room = c->cap - c->off;
-        char *d = (char *)c->data + c->off;
+    if (a->end - a->cur > 16) {
+        size_t room = (size_t)(a->end - a->cur);
+        char *d = (char *)a->cur;
         va_start(ap, fmt);
         int n = vsnprintf(d, room, fmt, ap);
         va_end(ap);
         if (n >= 0 && (size_t)n < room) {
             size_t used = ((size_t)n + 1 + 15) & ~(size_t)15;
-            c->off += used;
+            if (used > room) used = room;   /* the chunk's end need not be 16-aligned past cap */
+            a->cur += used;
             a->used += used;
             return d;
         }

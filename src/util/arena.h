@@ -8,13 +8,27 @@
 
 typedef struct arena_chunk arena_chunk;
 typedef struct arena {
-    arena_chunk *head;   /* newest chunk first */
-    size_t       used;   /* bytes handed out, for metrics and limits */
+    arena_chunk   *head;       /* newest chunk first */
+    size_t         used;       /* bytes handed out, for metrics and limits */
+    unsigned char *cur, *end;  /* the free part of the head chunk */
 } arena;
 
 void  arena_init(arena *a);
 void  arena_free(arena *a);                       /* releases every allocation */
-void *arena_alloc(arena *a, size_t n);            /* 16-byte aligned, never NULL */
+void *arena_alloc_slow(arena *a, size_t n);       /* arena_alloc when the head chunk is full */
+
+/* 16-byte aligned, never NULL. Inline: a request makes ~100 of these (every cJSON node). */
+static inline void *arena_alloc(arena *a, size_t n)
+{
+    n = ((n ? n : 1) + 15) & ~(size_t)15;   /* 0 bytes still get a distinct, non-NULL block */
+    if ((size_t)(a->end - a->cur) >= n) {
+        void *p = a->cur;
+        a->cur += n;
+        a->used += n;
+        return p;
+    }
+    return arena_alloc_slow(a, n);
+}
 void *arena_calloc(arena *a, size_t n);
 char *arena_strndup(arena *a, const char *s, size_t n);
 char *arena_strdup(arena *a, const char *s);

@@ -10,6 +10,11 @@ size_t fmt_u64(char *out, uint64_t v)
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
+    if (v < 10) {   /* RESP lengths and counts: mostly one or two digits */
+        out[0] = (char)('0' + v);
+        out[1] = '\0';
+        return 1;
+    }
     char tmp[20];
     size_t at = sizeof tmp;   /* written from the end, two digits per division */
     while (v >= 100) {
