@@ -275,7 +275,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) { free(req); }
 
 /* Lingering close (as nginx does): after an error answer the client may still be sending
  * its body; closing with unread input would reset the connection and could destroy our
- * response before it is read. Half-close, discard input for up to 2 s, then close. */
+ * response before it is read. Half-close, discard input for up to 2 s (linger_ms), then close. */
 static void conn_linger(http_conn *c)
 {
     if (c->peer_eof) {   /* the client already finished sending: nothing to drain */
@@ -292,7 +292,7 @@ static void conn_linger(http_conn *c)
     if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = true;
     uv_read_start((uv_stream_t *)&c->tcp, on_linger_alloc, on_linger_read);
-    timer_set(c, 2000);
+    timer_set(c, c->srv->lim.linger_ms > 0 ? c->srv->lim.linger_ms : 2000);
 }
 
 static void after_response(http_conn *c, bool close_after)

@@ -59,6 +59,7 @@ typedef struct http_limits {
     int    idle_timeout_ms;        /* keep-alive idle */
     int    write_timeout_ms;
     int    max_connections;        /* per process, over all workers */
+    int    linger_ms;              /* lingering close after an error answer; 0 = 2000 */
 } http_limits;
 
 /* Called once per finished response, for metrics and access logs. */
