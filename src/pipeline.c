@@ -52,6 +52,7 @@ typedef struct preq {
     const char   *fail_code;
     const char   *fail_msg;
     int           rounds;
+    struct round_ctx *round;   /* the decide round's context: one per request, reused by every round */
     int64_t       deadline;    /* time_mono_ms */
     uv_timer_t    timer;
     bool          timer_init;
@@ -451,13 +452,19 @@ static void after_commit(int status, void *ctx)
 static void round_start(preq *p)
 {
     p->rounds++;
-    /* in the request's arena, as the decide's reply strings: the request outlives its rounds
-     * (a retry round adds one more; their number is bounded) */
-    arena *a = &p->req->arena;
-    round_ctx *rc = arena_calloc(a, sizeof *rc);
-    rc->p = p;
-    rc->idx = arena_alloc(a, (p->n ? p->n : 1) * sizeof *rc->idx);
-    rc->items = arena_calloc(a, (p->n ? p->n : 1) * sizeof *rc->items);
+    /* in the request's arena, made by the first round and reused by the retry rounds (one
+     * round is in flight at a time): a request of 1,000 alerts retrying for its whole
+     * processing timeout must not add 200 KiB per round */
+    round_ctx *rc = p->round;
+    if (!rc) {
+        arena *a = &p->req->arena;
+        rc = p->round = arena_alloc(a, sizeof *rc);
+        rc->p = p;
+        rc->idx = arena_alloc(a, (p->n ? p->n : 1) * sizeof *rc->idx);
+        rc->items = arena_alloc(a, (p->n ? p->n : 1) * sizeof *rc->items);
+    }
+    rc->n = 0;
+    memset(rc->items, 0, (p->n ? p->n : 1) * sizeof *rc->items);
     for (size_t i = 0; i < p->n; i++) {
         if (p->res[i].status || p->res[i].failed) continue;
         store_item *src = &p->items[i];
