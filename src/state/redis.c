@@ -809,6 +809,12 @@ static bool take_int(const char **p, const char *end, long long *out)
     return true;
 }
 
+/* A reply string whose verdict is STORM_CREATE: its resources array follows the strings. */
+static bool is_storm_create(const redisReply *e)
+{
+    return e->type == REDIS_REPLY_STRING && e->len >= 2 && e->str[0] == '0' + STORE_STORM_CREATE && e->str[1] == '|';
+}
+
 /* Parses one caller's items, the reply strings [off, off+n) (decide.lua's flat reply:
  * "verdict|count|first|last|lease|storm_start|type|ref"); each STORM_CREATE takes the next
  * resources array from *win (the arrays after the batch's strings). */
@@ -845,7 +851,7 @@ static int decide_parse(const redisReply *r, size_t off, size_t *win, store_item
                 storm_hash_of(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
         }
         if (it->verdict == STORE_STORM_CREATE) {
-            if (*win >= r->elements) return STORE_E_PROTOCOL;
+            if (*win >= r->elements || !is_storm_create(e)) return STORE_E_PROTOCOL;
             const redisReply *res = r->element[(*win)++];
             if (res->type != REDIS_REPLY_ARRAY) return STORE_E_PROTOCOL;
             if (res->elements > 0) {
@@ -866,15 +872,25 @@ static void decide_reply(rstore *s, redisReply *r, const char *err, void *ctx)
     dbatch *b = ctx;
     s->dq_inflight--;   /* counted in decide_flush, answered or failed here exactly once */
     bool shape_ok = !err && r && r->type == REDIS_REPLY_ARRAY && r->elements >= b->n_items;
+    if (shape_ok) {   /* exactly one resources array per STORM_CREATE: no caller reads another's */
+        size_t windows = 0;
+        for (size_t i = 0; i < b->n_items; i++) windows += is_storm_create(r->element[i]);
+        shape_ok = r->elements == b->n_items + windows;
+    }
     if (!err && !shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
     /* each caller's items are filled before its callback, which may free its request */
     size_t off = 0, win = b->n_items;
     for (size_t k = 0; k < b->ne; k++) {
         dentry *e = &b->e[k];
+        size_t win0 = win;
         int status = err ? STORE_E_UNAVAILABLE
                    : !shape_ok ? STORE_E_PROTOCOL
                    : decide_parse(r, off, &win, e->items, e->n, e->a);
-        if (status == STORE_E_PROTOCOL && shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
+        if (status == STORE_E_PROTOCOL && shape_ok) {
+            log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
+            win = win0;   /* the next caller's arrays start after all of this caller's */
+            for (size_t i = 0; i < e->n; i++) win += is_storm_create(r->element[off + i]);
+        }
         off += e->n;
         e->cb(status, e->ctx);
     }

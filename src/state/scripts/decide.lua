@@ -22,8 +22,8 @@
 --   ref (last: it may hold any byte): what memory.c leaves in item->ref: the record's /
 --        storm RR's ref for DUPLICATE, AGGREGATED, RESOLVED, STALE ("" = none); the
 --        caller's ref echoed otherwise.
---   One string per alert, not an array of nine: Redis encodes and hiredis allocates one
---   object per alert instead of ten (docs/benchmarks.md, session 4).
+--   One string per alert, not an array of nine: hiredis allocates one object per alert
+--   instead of ten (docs/benchmarks.md, session 4).
 --   The storm hash is not computed here: the caller hashes "<name>:<ns>:<storm_start_ms>".
 --
 -- Time is ARGV now_ms only. Every record carries its expiry (x) and is checked against
@@ -426,7 +426,8 @@ rec_write_all()
 local reply, windows = {}, {}
 for i = 1, n do
     local o = out[i]
-    reply[i] = string.format('%d|%d|%d|%d|%d|%d|%s|%s', o[1], o[2], o[3], o[4], o[5], o[8], o[7], o[6])
+    -- the ref appended with .., not %s: Lua 5.1's %s stops at a NUL in a short string
+    reply[i] = string.format('%d|%d|%d|%d|%d|%d|%s|', o[1], o[2], o[3], o[4], o[5], o[8], o[7]) .. o[6]
     if o[1] == STORM_CREATE then windows[#windows + 1] = o[9] end
 end
 for k = 1, #windows do reply[n + k] = windows[k] end
