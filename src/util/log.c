@@ -74,6 +74,7 @@ bool log_begin(log_line *l, int level, const char *msg)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
     if (level < atomic_load(&log_level)) return false;
+    l->level = level;
     l->n = 0;
     l->truncated = false;
     int64_t ms = time_now_ms();
@@ -137,6 +138,7 @@ void log_end(log_line *l)
     if (tb.n + l->n > sizeof tb.buf) log_flush();
     memcpy(tb.buf + tb.n, l->buf, l->n);
     tb.n += l->n;
+    if (l->level >= LOG_ERROR) log_flush();   /* an error goes out at once, after what led to it */
 }
 
 void log_msg(int level, const char *msg, const char *key, const char *value)

@@ -15,6 +15,7 @@ typedef struct log_line {
     char   buf[4096];
     size_t n;
     bool   truncated;
+    int    level;
 } log_line;
 
 void log_set_level(int level);
@@ -33,7 +34,8 @@ void log_end(log_line *l);
  * buffer; log_flush() writes the buffer, whole lines only, at most LOG_BATCH_MAX bytes per
  * write(2) (PIPE_BUF: a write to a pipe that size is never interleaved with another
  * thread's). A line that does not fit the rest of the buffer flushes it first. The worker
- * calls log_flush before its loop would block, so a line waits at most one iteration.
+ * calls log_flush before its loop would block, so a line waits at most one iteration; an
+ * error line (and what the thread logged before it) is written at once.
  * log_buffering(false) flushes and turns it off. */
 #define LOG_BATCH_MAX 4096
 void log_buffering(bool on);

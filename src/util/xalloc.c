@@ -5,8 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* util/log.c's, when it is linked in (a weak reference: the tests that link this file alone
+ * need no logger) */
+extern void log_flush(void) __attribute__((weak));
+
 static void oom(size_t n)
 {
+    if (log_flush) log_flush();   /* this thread's buffered lines first: they led here */
     fprintf(stderr, "{\"level\":\"fatal\",\"msg\":\"out of memory\",\"bytes\":%zu}\n", n);
     abort();
 }
