@@ -10,7 +10,13 @@ static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 static pthread_key_t ctx_key;   /* frees a thread's context when the thread ends */
 
-static void ctx_free(void *ctx) { EVP_MD_CTX_free(ctx); }
+static __thread EVP_MD_CTX *tctx;   /* this thread's context (thread_ctx) */
+
+static void ctx_free(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+    tctx = NULL;   /* the destructor runs on the exiting thread: a later hash makes a new one */
+}
 
 static void sha256_init(void)
 {
@@ -22,12 +28,11 @@ static void sha256_init(void)
  * context on every call (a fingerprint on every signal). */
 static EVP_MD_CTX *thread_ctx(void)
 {
-    static __thread EVP_MD_CTX *ctx;
-    if (!ctx) {
-        ctx = EVP_MD_CTX_new();
-        if (!ctx || pthread_setspecific(ctx_key, ctx) != 0) abort();
+    if (!tctx) {
+        tctx = EVP_MD_CTX_new();
+        if (!tctx || pthread_setspecific(ctx_key, tctx) != 0) abort();
     }
-    return ctx;
+    return tctx;
 }
 
 void hash_sha256_hex(const void *data, size_t len, char out[65])
