@@ -9,8 +9,9 @@ typedef struct ruv {
     redisAsyncContext *ac;           /* NULL once hiredis cleaned up */
     uv_poll_t          poll;
     uv_prepare_t       prep;         /* the deferred write */
-    int                events;       /* UV_READABLE | UV_WRITABLE the poll handle watches */
+    int                events;       /* UV_READABLE | UV_WRITABLE the poll handle watches now */
     bool               reading;      /* hiredis wants readable events */
+    bool               poll_write;   /* we want writable events (connecting, or the socket is full) */
     bool               want_write;   /* hiredis has bytes to write */
     bool               in_write;     /* inside on_prepare's redisAsyncHandleWrite */
     int                open;         /* handles not yet closed */
@@ -18,13 +19,15 @@ typedef struct ruv {
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
-static void set_events(ruv *p, bool poll_write)
+/* Registers what reading and poll_write ask for, only if that differs from what the poll
+ * handle watches (each uv_poll_start is an epoll_ctl DEL and ADD in libuv 1.44). */
+static void sync_events(ruv *p)
 {
-    int ev = (p->reading ? UV_READABLE : 0) | (poll_write ? UV_WRITABLE : 0);
+    int ev = (p->reading ? UV_READABLE : 0) | (p->poll_write ? UV_WRITABLE : 0);
     if (ev == p->events) return;
     p->events = ev;
-    if (ev) uv_poll_start(&p->poll, ev, on_poll);
-    else uv_poll_stop(&p->poll);
+    if (!ev) uv_poll_stop(&p->poll);
+    else if (uv_poll_start(&p->poll, ev, on_poll) != 0) p->events = 0;   /* retried at the next change */
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -32,7 +35,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     ruv *p = h->data;
     if (status < 0) {
         /* libuv stopped the handle (POLLERR): let hiredis read the socket's error and
-         * disconnect, instead of leaving the connection silent until a command times out */
+         * disconnect, instead of leaving the connection silent until a command times out;
+         * what we want stays in reading / poll_write for the next sync_events */
         p->events = 0;
         if (p->ac) redisAsyncHandleRead(p->ac);
         return;
@@ -49,38 +53,48 @@ static void on_prepare(uv_prepare_t *h)
     p->in_write = true;
     redisAsyncHandleWrite(p->ac);   /* calls del_write when everything went out */
     p->in_write = false;
-    if (p->ac && p->want_write) set_events(p, true);   /* the socket is full: wait for it */
+    if (p->ac && p->want_write) {   /* the socket is full: wait for it */
+        p->poll_write = true;
+        sync_events(p);
+    }
 }
 
 static void add_read(void *d)
 {
     ruv *p = d;
     p->reading = true;
-    set_events(p, p->events & UV_WRITABLE);
+    sync_events(p);
 }
 
 static void del_read(void *d)
 {
     ruv *p = d;
     p->reading = false;
-    set_events(p, p->events & UV_WRITABLE);
+    sync_events(p);
 }
 
 static void add_write(void *d)
 {
     ruv *p = d;
     p->want_write = true;
-    if (p->in_write || (p->events & UV_WRITABLE)) return;   /* decided after the write / already watched */
-    if (!(p->ac->c.flags & REDIS_CONNECTED)) set_events(p, true);   /* connecting: writable = connected */
-    else uv_prepare_start(&p->prep, on_prepare);
+    if (p->in_write || p->poll_write) return;   /* decided after the write / already watched */
+    if (!(p->ac->c.flags & REDIS_CONNECTED)) {   /* connecting: writable = connected */
+        p->poll_write = true;
+        sync_events(p);
+    } else {
+        /* written just before the loop blocks. (A prepare handle started from a prepare
+         * callback runs only at the next iteration: no command is sent from one.) */
+        uv_prepare_start(&p->prep, on_prepare);
+    }
 }
 
 static void del_write(void *d)
 {
     ruv *p = d;
     p->want_write = false;
+    p->poll_write = false;
     uv_prepare_stop(&p->prep);
-    set_events(p, false);
+    sync_events(p);
 }
 
 static void on_close(uv_handle_t *h)
