@@ -179,7 +179,7 @@ static int prescan(const char *body, size_t len, int max_depth, size_t *nul_stri
         if (c == '"') {                                   /* a string token */
             size_t start = i++;
             for (;;) {
-                i = skip_plain(s, len, i);   /* the common bytes, eight at a time */
+                i = skip_plain(s, len, i);   /* the common bytes, sixteen at a time */
                 if (i >= len) return ajson_fail(err, ADAPTER_E_JSON, "unterminated string at byte offset %zu", start);
                 c = s[i];
                 if (c == '"') break;

@@ -32,6 +32,11 @@ static uv_loop_t loop;
 static pid_t     redis_pid;
 static int       redis_port;
 static int64_t   T0;
+/* test_hiredis_hooks_write_past_a_full_socket's timer and context: static, so that when an
+ * assertion ends it midway the group's teardown can still close them */
+static uv_timer_t         uv_tick;
+static bool               uv_tick_open;
+static redisAsyncContext *uv_ac;
 
 static int free_port(void)
 {
@@ -72,6 +77,13 @@ static int redis_group_setup(void **state)
 
 static int redis_group_teardown(void **state)
 {
+    if (uv_ac) {   /* test_hiredis_hooks_write_past_a_full_socket failed midway */
+        kill(redis_pid, SIGCONT);
+        redisAsyncFree(uv_ac);
+        uv_ac = NULL;
+    }
+    if (uv_tick_open) uv_close((uv_handle_t *)&uv_tick, NULL);
+    uv_tick_open = false;
     uv_run(&loop, UV_RUN_NOWAIT);
     uv_loop_close(&loop);
     if (redis_pid > 0) {
@@ -654,8 +666,9 @@ static void test_first_sixteen_alerts_go_out_at_once(void **state)
 /* state/redis_uv.c, hiredis' hooks on our loop: a write larger than the socket takes at
  * once (a 16 MiB SET while redis-server is stopped) goes out in pieces as the socket
  * drains, which needs the poll handle to watch for writable exactly while bytes wait; and a
- * small command after it is written by the deferred write before the loop blocks. */
-static int uv_replies;
+ * small command is written by the deferred write before the loop blocks (with only a 2 s
+ * timer besides, its reply comes long before the timer). */
+static int uv_replies, uv_connect_status = -99;
 static long long uv_strlen;
 static void on_uv_reply(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -664,52 +677,55 @@ static void on_uv_reply(redisAsyncContext *ac, void *r, void *priv)
     uv_replies++;
 }
 static void on_tick(uv_timer_t *t) { (void)t; }
-static void on_uv_connect(const redisAsyncContext *ac, int status) { assert_int_equal(status, REDIS_OK); }
+static void on_uv_connect(const redisAsyncContext *ac, int status) { uv_connect_status = status; }
 
 static void test_hiredis_hooks_write_past_a_full_socket(void **state)
 {
     (void)state;
     if (!use_redis) skip();
-    redisAsyncContext *ac = redisAsyncConnect("127.0.0.1", redis_port);
-    assert_true(ac && !ac->err);
-    assert_int_equal(redis_uv_attach(ac, &loop), REDIS_OK);
-    assert_int_equal(redis_uv_attach(ac, &loop), REDIS_ERR);   /* once only */
-    redisAsyncSetConnectCallback(ac, on_uv_connect);
-    int small = 4096;
-    setsockopt(ac->c.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    uv_ac = redisAsyncConnect("127.0.0.1", redis_port);
+    assert_true(uv_ac && !uv_ac->err);
+    assert_int_equal(redis_uv_attach(uv_ac, &loop), REDIS_OK);
+    assert_int_equal(redis_uv_attach(uv_ac, &loop), REDIS_ERR);   /* once only */
+    redisAsyncSetConnectCallback(uv_ac, on_uv_connect);
     enum { BIG = 16 << 20 };
     char *v = malloc(BIG);
     memset(v, 'v', BIG);
     uv_replies = 0;
     uv_strlen = -1;
-    uv_timer_t tick;   /* so that a loop waiting for an event that never comes still returns */
-    uv_timer_init(&loop, &tick);
-    uv_timer_start(&tick, on_tick, 100, 100);
+    uv_timer_init(&loop, &uv_tick);   /* so that a loop waiting for an event that never comes still returns */
+    uv_tick_open = true;
+    uv_timer_start(&uv_tick, on_tick, 100, 100);
     /* connected first, then Redis stopped: nothing reads the socket, so the write stops short */
     uint64_t t0 = uv_hrtime();
-    redisAsyncCommand(ac, on_uv_reply, NULL, "PING");
+    redisAsyncCommand(uv_ac, on_uv_reply, NULL, "PING");
     while (uv_replies < 1 && uv_hrtime() - t0 < 10ull * 1000000000ull) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(uv_connect_status, REDIS_OK);
     assert_int_equal(uv_replies, 1);
     assert_int_equal(kill(redis_pid, SIGSTOP), 0);
-    redisAsyncCommand(ac, on_uv_reply, NULL, "SET uvbig %b", v, (size_t)BIG);
-    redisAsyncCommand(ac, on_uv_reply, NULL, "STRLEN uvbig");
+    redisAsyncCommand(uv_ac, on_uv_reply, NULL, "SET uvbig %b", v, (size_t)BIG);
+    redisAsyncCommand(uv_ac, on_uv_reply, NULL, "STRLEN uvbig");
     free(v);
     for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
-    bool waiting = sdslen(ac->c.obuf) > 0;   /* bytes still wait */
+    bool waiting = sdslen(uv_ac->c.obuf) > 0;   /* bytes still wait */
     assert_int_equal(kill(redis_pid, SIGCONT), 0);
     assert_true(waiting);
     t0 = uv_hrtime();
     while (uv_replies < 3 && uv_hrtime() - t0 < 20ull * 1000000000ull) uv_run(&loop, UV_RUN_ONCE);
     assert_int_equal(uv_replies, 3);
     assert_int_equal(uv_strlen, BIG);
-    /* and a small one, after the big write is done */
-    redisAsyncCommand(ac, on_uv_reply, NULL, "STRLEN uvbig");
+    /* a small command with nothing else to wake the loop for 2 s */
+    uv_timer_start(&uv_tick, on_tick, 2000, 2000);
     uv_strlen = -1;
+    redisAsyncCommand(uv_ac, on_uv_reply, NULL, "STRLEN uvbig");
     t0 = uv_hrtime();
     while (uv_replies < 4 && uv_hrtime() - t0 < 10ull * 1000000000ull) uv_run(&loop, UV_RUN_ONCE);
     assert_int_equal(uv_strlen, BIG);
-    redisAsyncDisconnect(ac);
-    uv_close((uv_handle_t *)&tick, NULL);
+    assert_true(uv_hrtime() - t0 < 1000000000ull);   /* not at the 2 s timer */
+    redisAsyncDisconnect(uv_ac);
+    uv_ac = NULL;
+    uv_close((uv_handle_t *)&uv_tick, NULL);
+    uv_tick_open = false;
     for (int i = 0; i < 10; i++) uv_run(&loop, UV_RUN_NOWAIT);   /* closes both handles */
 }
 
