@@ -137,6 +137,24 @@ static void test_buffered_writes_are_whole_lines_of_at_most_pipe_buf(void **stat
     assert_true(writes > 1 && writes < 101 / 2);   /* grouped, but never over the bound */
 }
 
+static void test_an_error_line_goes_out_at_once_with_what_came_before(void **state)
+{
+    (void)state;
+    char buf[8192];
+    int next = 0;
+    log_buffering(true);
+    log_numbered(0, 10);
+    log_numbered(1, 10);
+    assert_int_equal(next_write(buf, sizeof buf), 0);
+    log_line l;
+    assert_true(log_begin(&l, LOG_ERROR, "failed"));
+    log_int(&l, "i", 2);
+    log_end(&l);
+    assert_true(next_write(buf, sizeof buf) > 0);   /* no log_flush needed */
+    assert_non_null(strstr(buf, "\"level\":\"error\""));
+    assert_int_equal(check_lines(buf, &next), 3);
+}
+
 static void *other_thread(void *arg)
 {
     (void)arg;
@@ -169,6 +187,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unbuffered_lines_are_written_one_by_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffered_lines_wait_for_the_flush_and_go_out_together, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffered_writes_are_whole_lines_of_at_most_pipe_buf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_error_line_goes_out_at_once_with_what_came_before, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffering_is_per_thread, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
