@@ -20,12 +20,12 @@
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
+#include "state/decide_reply.h"
 #include "state/redis_uv.h"
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -744,13 +744,6 @@ static const char *reply_str(const redisReply *r, arena *a)
     return arena_strndup(a, r->str, r->len);
 }
 
-static void storm_hash_of(const char *name, const char *ns, int64_t start, char out[65])
-{
-    char buf[1200];
-    int n = snprintf(buf, sizeof buf, "%s:%s:%lld", name, ns, (long long)start);
-    hash_sha256_hex(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), out);
-}
-
 /* Starts "EVALSHA <sha> 0 <prefix>" followed by nargs more arguments; returns where the SHA
  * sits in the frame (patched if Redis answers NOSCRIPT). */
 static size_t evalsha_begin(rstore *s, resp_cmd *cmd, int script, int nargs, size_t cap_hint)
@@ -791,106 +784,20 @@ typedef struct dbatch {
     size_t  ne, n_items;
 } dbatch;
 
-/* One decimal field of a decide reply string, up to the next '|': false if malformed. */
-static bool take_int(const char **p, const char *end, long long *out)
-{
-    const char *q = *p;
-    bool neg = q < end && *q == '-';
-    if (neg) q++;
-    if (q >= end || *q < '0' || *q > '9') return false;
-    long long v = 0;
-    for (; q < end && *q >= '0' && *q <= '9'; q++) {
-        if (v > (LLONG_MAX - (*q - '0')) / 10) return false;
-        v = v * 10 + (*q - '0');
-    }
-    if (q >= end || *q != '|') return false;
-    *out = neg ? -v : v;
-    *p = q + 1;
-    return true;
-}
-
-/* A reply string whose verdict is STORM_CREATE: its resources array follows the strings. */
-static bool is_storm_create(const redisReply *e)
-{
-    return e->type == REDIS_REPLY_STRING && e->len >= 2 && e->str[0] == '0' + STORE_STORM_CREATE && e->str[1] == '|';
-}
-
-/* Parses one caller's items, the reply strings [off, off+n) (decide.lua's flat reply:
- * "verdict|count|first|last|lease|storm_start|type|ref"); each STORM_CREATE takes the next
- * resources array from *win (the arrays after the batch's strings). */
-static int decide_parse(const redisReply *r, size_t off, size_t *win, store_item *items, size_t n, arena *a)
-{
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *e = r->element[off + i];
-        store_item *it = &items[i];
-        if (e->type != REDIS_REPLY_STRING) return STORE_E_PROTOCOL;
-        const char *p = e->str, *end = e->str + e->len;
-        long long v[6];
-        for (int k = 0; k < 6; k++)
-            if (!take_int(&p, end, &v[k])) return STORE_E_PROTOCOL;
-        const char *bar = memchr(p, '|', (size_t)(end - p));
-        if (!bar) return STORE_E_PROTOCOL;
-        if (v[0] < STORE_CREATE || v[0] > STORE_STALE) return STORE_E_PROTOCOL;
-        it->verdict = (store_verdict)v[0];
-        it->count = v[1];
-        it->first_seen_ms = v[2];
-        it->last_seen_ms = v[3];
-        it->lease = (uint64_t)v[4];
-        it->storm_start_ms = v[5];
-        it->storm_type = bar > p ? arena_strndup(a, p, (size_t)(bar - p)) : NULL;
-        if (bar + 1 < end) it->ref = arena_strndup(a, bar + 1, (size_t)(end - bar - 1));
-        else if (it->verdict != STORE_CREATE) it->ref = NULL;
-        if (it->storm_type) {
-            /* a storm's alerts come together: the window's hash once, not once per alert */
-            const store_item *prev = i ? &items[i - 1] : NULL;
-            if (prev && prev->storm_type && prev->storm_start_ms == it->storm_start_ms &&
-                prev->name && it->name && strcmp(prev->name, it->name) == 0 && prev->namespace && it->namespace &&
-                strcmp(prev->namespace, it->namespace) == 0)
-                memcpy(it->storm_hash, prev->storm_hash, sizeof it->storm_hash);
-            else
-                storm_hash_of(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
-        }
-        if (it->verdict == STORE_STORM_CREATE) {
-            if (*win >= r->elements || !is_storm_create(e)) return STORE_E_PROTOCOL;
-            const redisReply *res = r->element[(*win)++];
-            if (res->type != REDIS_REPLY_ARRAY) return STORE_E_PROTOCOL;
-            if (res->elements > 0) {
-                it->storm_resources = arena_alloc(a, res->elements * sizeof(char *));
-                it->n_storm_resources = 0;
-                for (size_t k = 0; k < res->elements; k++) {
-                    const char *rs = reply_str(res->element[k], a);
-                    if (rs) it->storm_resources[it->n_storm_resources++] = rs;
-                }
-            }
-        }
-    }
-    return STORE_OK;
-}
-
 static void decide_reply(rstore *s, redisReply *r, const char *err, void *ctx)
 {
     dbatch *b = ctx;
     s->dq_inflight--;   /* counted in decide_flush, answered or failed here exactly once */
-    bool shape_ok = !err && r && r->type == REDIS_REPLY_ARRAY && r->elements >= b->n_items;
-    if (shape_ok) {   /* exactly one resources array per STORM_CREATE: no caller reads another's */
-        size_t windows = 0;
-        for (size_t i = 0; i < b->n_items; i++) windows += is_storm_create(r->element[i]);
-        shape_ok = r->elements == b->n_items + windows;
-    }
+    bool shape_ok = !err && decide_reply_shape_ok(r, b->n_items);
     if (!err && !shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
     /* each caller's items are filled before its callback, which may free its request */
     size_t off = 0, win = b->n_items;
     for (size_t k = 0; k < b->ne; k++) {
         dentry *e = &b->e[k];
-        size_t win0 = win;
         int status = err ? STORE_E_UNAVAILABLE
                    : !shape_ok ? STORE_E_PROTOCOL
-                   : decide_parse(r, off, &win, e->items, e->n, e->a);
-        if (status == STORE_E_PROTOCOL && shape_ok) {
-            log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
-            win = win0;   /* the next caller's arrays start after all of this caller's */
-            for (size_t i = 0; i < e->n; i++) win += is_storm_create(r->element[off + i]);
-        }
+                   : decide_reply_part(r, off, e->n, &win, e->items, e->a);
+        if (status == STORE_E_PROTOCOL && shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
         off += e->n;
         e->cb(status, e->ctx);
     }
@@ -1080,7 +987,7 @@ static void claim_reply(rstore *s, redisReply *r, const char *err, void *ctx)
         f->last_seen_ms = ls;
         f->storm_type = reply_str(e->element[5], o->a);
         f->lease = (uint64_t)lease;
-        storm_hash_of(f->name ? f->name : "", f->namespace ? f->namespace : "", start, f->storm_hash);
+        decide_storm_hash(f->name ? f->name : "", f->namespace ? f->namespace : "", start, f->storm_hash);
         redisReply *res = e->element[8];
         f->resources = arena_alloc(o->a, (res->elements ? res->elements : 1) * sizeof(char *));
         for (size_t k = 0; k < res->elements; k++) {

@@ -1,0 +1,109 @@
+/* decide_reply.c: see decide_reply.h. */
+#include "state/decide_reply.h"
+#include "util/hash.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+void decide_storm_hash(const char *name, const char *ns, int64_t start_ms, char out[65])
+{
+    char buf[1200];
+    int n = snprintf(buf, sizeof buf, "%s:%s:%lld", name, ns, (long long)start_ms);
+    hash_sha256_hex(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), out);
+}
+
+/* A reply string whose verdict is STORM_CREATE: its resources array follows the strings. */
+static bool is_storm_create(const redisReply *e)
+{
+    return e->type == REDIS_REPLY_STRING && e->len >= 2 && e->str[0] == '0' + STORE_STORM_CREATE && e->str[1] == '|';
+}
+
+bool decide_reply_shape_ok(const redisReply *r, size_t n_items)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < n_items) return false;
+    size_t windows = 0;
+    for (size_t i = 0; i < n_items; i++) windows += is_storm_create(r->element[i]);
+    return r->elements == n_items + windows;
+}
+
+/* One decimal field, up to the next '|': false if malformed or out of range. */
+static bool take_int(const char **p, const char *end, long long *out)
+{
+    const char *q = *p;
+    bool neg = q < end && *q == '-';
+    if (neg) q++;
+    if (q >= end || *q < '0' || *q > '9') return false;
+    long long v = 0;
+    for (; q < end && *q >= '0' && *q <= '9'; q++) {
+        if (v > (LLONG_MAX - (*q - '0')) / 10) return false;
+        v = v * 10 + (*q - '0');
+    }
+    if (q >= end || *q != '|') return false;
+    *out = neg ? -v : v;
+    *p = q + 1;
+    return true;
+}
+
+static int read_part(const redisReply *r, size_t off, size_t n, size_t *win, store_item *items, arena *a)
+{
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = r->element[off + i];
+        store_item *it = &items[i];
+        if (e->type != REDIS_REPLY_STRING) return STORE_E_PROTOCOL;
+        const char *p = e->str, *end = e->str + e->len;
+        long long v[6];
+        for (int k = 0; k < 6; k++)
+            if (!take_int(&p, end, &v[k])) return STORE_E_PROTOCOL;
+        const char *bar = memchr(p, '|', (size_t)(end - p));
+        if (!bar) return STORE_E_PROTOCOL;
+        if (v[0] < STORE_CREATE || v[0] > STORE_STALE) return STORE_E_PROTOCOL;
+        it->verdict = (store_verdict)v[0];
+        it->count = v[1];
+        it->first_seen_ms = v[2];
+        it->last_seen_ms = v[3];
+        it->lease = (uint64_t)v[4];
+        it->storm_start_ms = v[5];
+        it->storm_type = bar > p ? arena_strndup(a, p, (size_t)(bar - p)) : NULL;
+        /* "" = no ref: only a CREATE keeps the one the caller intended */
+        if (bar + 1 < end) it->ref = arena_strndup(a, bar + 1, (size_t)(end - bar - 1));
+        else if (it->verdict != STORE_CREATE) it->ref = NULL;
+        if (it->storm_type) {
+            /* a storm's alerts come together: the window's hash once, not once per alert */
+            const store_item *prev = i ? &items[i - 1] : NULL;
+            if (prev && prev->storm_type && prev->storm_start_ms == it->storm_start_ms &&
+                prev->name && it->name && strcmp(prev->name, it->name) == 0 && prev->namespace && it->namespace &&
+                strcmp(prev->namespace, it->namespace) == 0)
+                memcpy(it->storm_hash, prev->storm_hash, sizeof it->storm_hash);
+            else
+                decide_storm_hash(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
+        }
+        if (it->verdict == STORE_STORM_CREATE) {
+            if (*win >= r->elements || !is_storm_create(e)) return STORE_E_PROTOCOL;
+            const redisReply *res = r->element[(*win)++];
+            if (res->type != REDIS_REPLY_ARRAY) return STORE_E_PROTOCOL;
+            it->storm_resources = NULL;
+            it->n_storm_resources = 0;
+            if (res->elements > 0) {
+                it->storm_resources = arena_alloc(a, res->elements * sizeof(char *));
+                for (size_t k = 0; k < res->elements; k++) {
+                    const redisReply *rs = res->element[k];
+                    if (rs->type == REDIS_REPLY_STRING)
+                        it->storm_resources[it->n_storm_resources++] = arena_strndup(a, rs->str, rs->len);
+                }
+            }
+        }
+    }
+    return STORE_OK;
+}
+
+int decide_reply_part(const redisReply *r, size_t off, size_t n, size_t *win, store_item *items, arena *a)
+{
+    size_t win0 = *win;
+    int rc = read_part(r, off, n, win, items, a);
+    if (rc != STORE_OK) {   /* the next part's arrays start after all of this part's */
+        *win = win0;
+        for (size_t i = 0; i < n; i++) *win += is_storm_create(r->element[off + i]);
+    }
+    return rc;
+}

@@ -1,0 +1,192 @@
+/* test_decide_reply.c: state/decide_reply.c reads decide.lua's flat reply: the strings of a
+ * batch's items, then one resources array per STORM_CREATE. Replies are built by hand
+ * (hiredis' redisReply), so malformed ones can be tested too: what Redis sends is input. */
+#include "testutil.h"
+
+#include "state/decide_reply.h"
+#include "util/hash.h"
+
+#include <stdarg.h>
+
+/* ---- hand-made replies (freed with the test's list) ---------------------------------- */
+
+static redisReply *made[1024];
+static size_t nmade;
+
+static redisReply *mk(int type)
+{
+    redisReply *r = calloc(1, sizeof *r);
+    r->type = type;
+    made[nmade++] = r;
+    return r;
+}
+
+static redisReply *str(const char *s)
+{
+    redisReply *r = mk(REDIS_REPLY_STRING);
+    r->str = (char *)s;
+    r->len = strlen(s);
+    return r;
+}
+
+static redisReply *arr(size_t n, ...)
+{
+    redisReply *r = mk(REDIS_REPLY_ARRAY);
+    r->elements = n;
+    r->element = calloc(n ? n : 1, sizeof *r->element);
+    va_list ap;
+    va_start(ap, n);
+    for (size_t i = 0; i < n; i++) r->element[i] = va_arg(ap, redisReply *);
+    va_end(ap);
+    return r;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < nmade; i++) {
+        if (made[i]->type == REDIS_REPLY_ARRAY) free(made[i]->element);
+        free(made[i]);
+    }
+    nmade = 0;
+    return 0;
+}
+
+static store_item item(const char *name, const char *ref)
+{
+    return (store_item){.fingerprint = "fp", .name = name, .namespace = "ns", .resource_id = "ns:Pod:p", .ref = ref};
+}
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+/* Two callers in one batch; each STORM_CREATE gets its own window's resources, in order. */
+static void test_each_part_reads_its_items_and_its_own_windows(void **state)
+{
+    (void)state;
+    redisReply *r = arr(6, str("1|1|10|10|7|0||"),                      /* A: CREATE, no ref sent back */
+                        str("2|3|10|11|8|10|pattern|ns/rr-storm|x"),      /* A: STORM_CREATE; '|' in the ref */
+                        str("4|5|9|12|0|0||ns/rr-old"),                  /* B: DUPLICATE */
+                        str("2|2|20|20|9|20|rate|ns/rr-b"),              /* B: STORM_CREATE */
+                        arr(2, str("ns:Pod:a1"), str("ns:Pod:a2")),      /* A's window */
+                        arr(1, str("ns:Pod:b1")));                       /* B's window */
+    assert_true(decide_reply_shape_ok(r, 4));
+    arena a;
+    arena_init(&a);
+    store_item A[2] = {item("Crash", "ns/rr-intended"), item("OOM", "ns/rr-intended2")};
+    store_item B[2] = {item("Dup", "ns/rr-intended3"), item("Rate", "ns/rr-intended4")};
+    size_t win = 4;
+    assert_int_equal(decide_reply_part(r, 0, 2, &win, A, &a), STORE_OK);
+    assert_int_equal(decide_reply_part(r, 2, 2, &win, B, &a), STORE_OK);
+    assert_int_equal(win, 6);
+
+    assert_int_equal(A[0].verdict, STORE_CREATE);
+    assert_int_equal(A[0].count, 1);
+    assert_int_equal(A[0].lease, 7);
+    assert_string_equal(A[0].ref, "ns/rr-intended");   /* a CREATE keeps the intended ref */
+    assert_null(A[0].storm_type);
+    assert_int_equal(A[1].verdict, STORE_STORM_CREATE);
+    assert_int_equal(A[1].count, 3);
+    assert_int_equal(A[1].first_seen_ms, 10);
+    assert_int_equal(A[1].last_seen_ms, 11);
+    assert_int_equal(A[1].storm_start_ms, 10);
+    assert_string_equal(A[1].storm_type, "pattern");
+    assert_string_equal(A[1].ref, "ns/rr-storm|x");
+    assert_int_equal(A[1].n_storm_resources, 2);
+    assert_string_equal(A[1].storm_resources[1], "ns:Pod:a2");
+    char want[65];
+    decide_storm_hash("OOM", "ns", 10, want);
+    assert_string_equal(A[1].storm_hash, want);
+    hash_sha256_hex("OOM:ns:10", 9, want);   /* the id is sha256("name:namespace:start") */
+    assert_string_equal(A[1].storm_hash, want);
+
+    assert_int_equal(B[0].verdict, STORE_DUPLICATE);
+    assert_int_equal(B[0].count, 5);
+    assert_string_equal(B[0].ref, "ns/rr-old");
+    assert_int_equal(B[1].n_storm_resources, 1);
+    assert_string_equal(B[1].storm_resources[0], "ns:Pod:b1");
+    assert_string_equal(B[1].storm_type, "rate");
+    arena_free(&a);
+}
+
+static void test_a_duplicate_without_a_ref_has_none(void **state)
+{
+    (void)state;
+    redisReply *r = arr(1, str("8|0|0|0|0|0||"));   /* STALE, nothing recorded */
+    arena a;
+    arena_init(&a);
+    store_item it = item("X", "ns/rr-intended");
+    size_t win = 1;
+    assert_int_equal(decide_reply_part(r, 0, 1, &win, &it, &a), STORE_OK);
+    assert_int_equal(it.verdict, STORE_STALE);
+    assert_null(it.ref);
+    arena_free(&a);
+}
+
+/* Not the shape of a batch: refused before any part is read. */
+static void test_wrong_shapes_are_refused(void **state)
+{
+    (void)state;
+    assert_false(decide_reply_shape_ok(NULL, 1));
+    assert_false(decide_reply_shape_ok(str("1|1|1|1|1|0||"), 1));                     /* not an array */
+    assert_false(decide_reply_shape_ok(arr(1, str("4|1|1|1|0|0||")), 2));             /* too few */
+    assert_false(decide_reply_shape_ok(arr(1, str("2|1|1|1|1|1|rate|")), 1));         /* its window missing */
+    assert_false(decide_reply_shape_ok(arr(3, str("4|1|1|1|0|0||"), arr(0), arr(0)), 1));   /* extra windows */
+    assert_true(decide_reply_shape_ok(arr(2, str("2|1|1|1|1|1|rate|"), arr(0)), 1));
+    assert_true(decide_reply_shape_ok(arr(0), 0));
+}
+
+/* Malformed strings fail their own part only; the next part still gets its own window. */
+static void test_a_malformed_part_fails_alone(void **state)
+{
+    (void)state;
+    static const char *bad[] = {
+        "",                                   /* empty */
+        "4|1|1|1|0|0",                        /* no type/ref separator */
+        "4|1|1|1|0||",                        /* a field short */
+        "4|x|1|1|0|0||",                      /* not a number */
+        "4|99999999999999999999|1|1|0|0||",   /* beyond 64 bits */
+        "9|1|1|1|0|0||",                      /* no such verdict */
+        "0|1|1|1|0|0||",
+        "-4|1|1|1|0|0||",
+        "4 |1|1|1|0|0||",
+    };
+    for (size_t k = 0; k < 2 * sizeof bad / sizeof bad[0]; k++) {
+        /* part 1: a STORM_CREATE and the bad string (in both orders); part 2: a STORM_CREATE */
+        redisReply *sc = str("2|1|1|1|1|1|rate|ns/a"), *b = str(bad[k / 2]);
+        redisReply *r = arr(5, k % 2 ? b : sc, k % 2 ? sc : b, str("2|1|1|1|1|1|rate|ns/b"),
+                            arr(1, str("w-a")), arr(1, str("w-b")));
+        assert_true(decide_reply_shape_ok(r, 3));
+        arena a;
+        arena_init(&a);
+        store_item p1[2] = {item("A", "ns/a"), item("A", "ns/a2")}, p2[1] = {item("B", "ns/b")};
+        size_t win = 3;
+        assert_int_equal(decide_reply_part(r, 0, 2, &win, p1, &a), STORE_E_PROTOCOL);
+        assert_int_equal(win, 4);   /* past part 1's one window, read or not */
+        assert_int_equal(decide_reply_part(r, 2, 1, &win, p2, &a), STORE_OK);
+        assert_int_equal(p2[0].n_storm_resources, 1);
+        assert_string_equal(p2[0].storm_resources[0], "w-b");
+        arena_free(&a);
+    }
+    /* an integer where a string belongs, and a window that is not an array */
+    redisReply *r = arr(2, mk(REDIS_REPLY_INTEGER), str("4|1|1|1|0|0||"));
+    arena a;
+    arena_init(&a);
+    store_item it[2] = {item("A", NULL), item("A", NULL)};
+    size_t win = 2;
+    assert_int_equal(decide_reply_part(r, 0, 2, &win, it, &a), STORE_E_PROTOCOL);
+    r = arr(2, str("2|1|1|1|1|1|rate|"), str("w"));
+    win = 1;
+    assert_int_equal(decide_reply_part(r, 0, 1, &win, it, &a), STORE_E_PROTOCOL);
+    arena_free(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_each_part_reads_its_items_and_its_own_windows, teardown),
+        cmocka_unit_test_teardown(test_a_duplicate_without_a_ref_has_none, teardown),
+        cmocka_unit_test_teardown(test_wrong_shapes_are_refused, teardown),
+        cmocka_unit_test_teardown(test_a_malformed_part_fails_alone, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
