@@ -408,8 +408,8 @@ int ajson_string_map(const cJSON *obj, const char *path, arena *a, sig_map *out,
     for (const cJSON *c = obj->child; c; c = c->next) {
         if (!cJSON_IsString(c))
             return ajson_fail(err, ADAPTER_E_TYPE, "%s.%.*s: expected a string", path, AJSON_KEY(c->string));
-        items[i].key = arena_strdup(a, c->string);
-        items[i].value = arena_strdup(a, c->valuestring);
+        items[i].key = c->string;          /* the tree is in the arena too: no copies */
+        items[i].value = c->valuestring;
         i++;
     }
     out->items = items;

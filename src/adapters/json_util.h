@@ -52,8 +52,8 @@ int ajson_opt_string(const cJSON *obj, const char *name, const char *path, const
 int ajson_opt_time(const cJSON *obj, const char *name, const char *path, int64_t *ms,
                    adapter_error *err);
 
-/* Reads an optional object of strings into *out (unsorted; keys and values copied into the
- * arena). Absent or null → empty map. A non-object, or a non-string value, → ADAPTER_E_TYPE
+/* Reads an optional object of strings into *out (unsorted; keys and values borrowed from the
+ * cJSON tree, which lives in the request's arena as long as they do). Absent or null → empty map. A non-object, or a non-string value, → ADAPTER_E_TYPE
  * naming "path" or "path.key". */
 int ajson_string_map(const cJSON *obj, const char *path, arena *a, sig_map *out, adapter_error *err);
 
