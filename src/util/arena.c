@@ -132,8 +132,7 @@ char *arena_printf(arena *a, const char *fmt, ...)
         int n = vsnprintf(d, room, fmt, ap);
         va_end(ap);
         if (n >= 0 && (size_t)n < room) {
-            size_t used = ((size_t)n + 1 + 15) & ~(size_t)15;
-            if (used > room) used = room;   /* the chunk's end need not be 16-aligned past cap */
+            size_t used = ((size_t)n + 1 + 15) & ~(size_t)15;   /* <= room: both are multiples of 16 */
             a->cur += used;
             a->used += used;
             return d;
