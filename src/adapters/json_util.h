@@ -53,8 +53,8 @@ int ajson_opt_time(const cJSON *obj, const char *name, const char *path, int64_t
                    adapter_error *err);
 
 /* Reads an optional object of strings into *out (unsorted; keys and values borrowed from the
- * cJSON tree, which lives in the request's arena as long as they do). Absent or null → empty map. A non-object, or a non-string value, → ADAPTER_E_TYPE
- * naming "path" or "path.key". */
+ * cJSON tree, which lives in the request's arena as long as they do). Absent or null → empty
+ * map. A non-object, or a non-string value, → ADAPTER_E_TYPE naming "path" or "path.key". */
 int ajson_string_map(const cJSON *obj, const char *path, arena *a, sig_map *out, adapter_error *err);
 
 /* Bytes of a key worth showing in a message: printf("%.*s", AJSON_KEY(k)). */

@@ -764,8 +764,8 @@ static size_t evalsha_begin(rstore *s, resp_cmd *cmd, int script, int nargs, siz
  * DECIDE_BATCH_MAX items; the first DECIDE_EAGER_ITEMS may go ahead (the eager flush
  * below). The script's fixed cost (the call, its 13 parameters, its set-up, the reply) is
  * paid once per batch, not once per request. decide.lua is atomic over its whole batch,
- * so the batch decides as if its requests had come as one webhook (the same fingerprint twice: the later one waits,
- * IN_PROGRESS, as it would behind another request's lease). Calls with different
+ * so the batch decides as if its requests had come as one webhook (the same fingerprint
+ * twice: the later one waits, IN_PROGRESS, as it would behind another request's lease). Calls with different
  * parameters (a SIGHUP reload between them) go in different batches. */
 
 #define DECIDE_BATCH_MAX 1000

@@ -18,7 +18,8 @@ static __thread struct {
     char   buf[LOG_BATCH_MAX];
 } tb;
 
-static void write_all(const char *s, size_t n)
+/* one write(2), not retried: a log line is not worth blocking or looping for */
+static void write_once(const char *s, size_t n)
 {
     ssize_t w = write(atomic_load(&log_fd), s, n);
     (void)w;   /* nowhere better to report a failed log write */
@@ -26,7 +27,7 @@ static void write_all(const char *s, size_t n)
 
 void log_flush(void)
 {
-    if (tb.n) write_all(tb.buf, tb.n);
+    if (tb.n) write_once(tb.buf, tb.n);
     tb.n = 0;
 }
 
@@ -131,7 +132,7 @@ void log_end(log_line *l)
     l->buf[l->n++] = '}';
     l->buf[l->n++] = '\n';
     if (!tb.on) {
-        write_all(l->buf, l->n);
+        write_once(l->buf, l->n);
         return;
     }
     _Static_assert(sizeof l->buf <= sizeof tb.buf, "a line always fits an empty buffer");
