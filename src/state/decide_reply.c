@@ -52,6 +52,23 @@ static int read_part(const redisReply *r, size_t off, size_t n, size_t *win, sto
         store_item *it = &items[i];
         if (e->type != REDIS_REPLY_STRING) return STORE_E_PROTOCOL;
         const char *p = e->str, *end = e->str + e->len;
+        if (e->len >= 2 && p[0] == 'c' && p[1] == '|') {
+            /* decide.lua's fast path: a DUPLICATE answered with its new record,
+             * "c|count|first|last|expiry|lease|lease_end|resolved_firing|ref" */
+            long long f[7];
+            p += 2;
+            for (int k = 0; k < 7; k++)
+                if (!take_int(&p, end, &f[k])) return STORE_E_PROTOCOL;
+            it->verdict = STORE_DUPLICATE;
+            it->count = f[0];
+            it->first_seen_ms = f[1];
+            it->last_seen_ms = f[2];
+            it->lease = 0;
+            it->storm_start_ms = 0;
+            it->storm_type = NULL;
+            it->ref = p < end ? arena_strndup(a, p, (size_t)(end - p)) : NULL;
+            continue;
+        }
         long long v[6];
         for (int k = 0; k < 6; k++)
             if (!take_int(&p, end, &v[k])) return STORE_E_PROTOCOL;

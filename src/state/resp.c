@@ -56,6 +56,27 @@ size_t resp_arg(resp_cmd *c, const char *s, size_t n)
     return at;
 }
 
+void resp_parts(resp_cmd *c, const char *const *parts, const size_t *lens, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += lens[i];
+    char num[24];
+    size_t k = fmt_u64(num, total);
+    reserve(c, 1 + k + 2 + total + 2);
+    c->buf[c->len++] = '$';
+    memcpy(c->buf + c->len, num, k);
+    c->len += k;
+    c->buf[c->len++] = '\r';
+    c->buf[c->len++] = '\n';
+    for (int i = 0; i < n; i++) {
+        if (lens[i]) memcpy(c->buf + c->len, parts[i], lens[i]);
+        c->len += lens[i];
+    }
+    c->buf[c->len++] = '\r';
+    c->buf[c->len++] = '\n';
+    c->buf[c->len] = '\0';
+}
+
 size_t resp_str(resp_cmd *c, const char *s) { return resp_arg(c, s ? s : "", s ? strlen(s) : 0); }
 
 void resp_i64(resp_cmd *c, int64_t v)

@@ -34,6 +34,14 @@ DEFAULT_PARAMS = dict(
 )
 
 
+def decide_meta(it):
+    """An item's second decide argument, as redis.c decide_item_meta() writes it:
+    "resolved|firing_ms|len(name)|len(namespace)|len(resource_id)|" + the three + ref."""
+    name, ns, res, ref = (v.encode() for v in (it.name, it.namespace, it.resource_id, it.ref or ''))
+    head = b'%d|%d|%d|%d|%d|' % (1 if it.resolved else 0, it.firing_ms, len(name), len(ns), len(res))
+    return head + name + ns + res + ref
+
+
 def now_ms():
     return int(time.time() * 1000)
 
@@ -159,7 +167,7 @@ class Store:
                 raise AssertionError(f'after {what}: keys without a TTL: {bad}')
 
     def evalsha(self, script, *args):
-        return self.r.evalsha(self.shas[script], 0, *[str(a) for a in args])
+        return self.r.evalsha(self.shas[script], 0, *[a if isinstance(a, bytes) else str(a) for a in args])
 
     # ---- the four operations, as redis.c calls them ------------------------------------
     def decide(self, items, now, callers=None):
@@ -171,8 +179,7 @@ class Store:
                 p['pattern_window_ms'], p['storm_window_ms'], p['storm_flag_ttl_ms'],
                 p['storm_max_resources'], len(items), ','.join(str(c) for c in callers or [])]
         for it in items:
-            args += [it.fingerprint, it.name, it.namespace, it.resource_id,
-                     1 if it.resolved else 0, it.firing_ms, it.ref or '']
+            args += [it.fingerprint, decide_meta(it)]
         reply = self.evalsha('decide', *args)
         self._after('decide')
         # the flat reply (decide.lua): n strings, then one array per STORM_CREATE item
@@ -180,9 +187,17 @@ class Store:
         windows = iter(reply[len(items):])
         for it, s in zip(items, reply):
             assert isinstance(s, str), reply
-            f = s.split('|', 7)
-            assert len(f) == 8, s
-            e = [int(f[0]), int(f[1]), int(f[2]), int(f[3]), int(f[4]), f[7], f[6], int(f[5])]
+            if s.startswith('c|'):
+                # the fast path: a DUPLICATE answered with its new record (decide_reply.c)
+                f = s.split('|', 8)
+                assert len(f) == 9, s
+                e = [DUPLICATE, int(f[1]), int(f[2]), int(f[3]), 0, f[8], '', 0]
+                for k in (4, 5, 6, 7):
+                    int(f[k])
+            else:
+                f = s.split('|', 7)
+                assert len(f) == 8, s
+                e = [int(f[0]), int(f[1]), int(f[2]), int(f[3]), int(f[4]), f[7], f[6], int(f[5])]
             e.append(list(next(windows)) if e[0] == STORM_CREATE else [])
             it.raw = e
             it.verdict, it.count, it.first_seen_ms, it.last_seen_ms, it.lease = e[0:5]

@@ -475,6 +475,39 @@ class RedisSpecific(Base):
         self.assertEqual(verdicts.count(MEMBER), 49)
         self.assertEqual(len({x.lease for x in it}), 1)   # one lease: committed together
 
+    def test_item_fields_with_any_bytes_arrive_whole(self):
+        # an item's name, namespace, resource and ref travel in one argument, cut by their
+        # lengths: separators, NULs, UTF-8 and empty fields must come through unchanged
+        T0 = self.T0
+        self.s.p['storm_enabled'] = False
+        odd = [('a|b', 'n|s', 'n|s:Pod:x|y', 'ns/rr|1'), ('\x00z\x00', '', '', ''),
+               ('Zählung', 'prod-ü', 'prod-ü:Pod:ß', 'prod-ü/rr-ä'), ('12|3|4|', '5|', '|', '|')]
+        its = [Item(f'fp{k}', *o[:3], ref=o[3]) for k, o in enumerate(odd)]
+        self.s.decide(its, T0)
+        self.assertEqual([x.verdict for x in its], [CREATE] * 4)
+        self.assertEqual([x.ref for x in its[:3]], ['ns/rr|1', '', 'prod-ü/rr-ä'])
+        for x in its:
+            self.s.commit_one(x, True, x.ref or 'ns/rr', T0 + 1)
+        # the window keys are cut from name and namespace: each alert has its own
+        keys = {k for k in self.r.keys('sgw:*') if not k.startswith('sgw:d1:')}
+        self.assertEqual(keys, {'sgw:lease'})
+        self.s.p['storm_enabled'] = True
+        again = [Item(f'fp{k}', *o[:3], ref='ignored') for k, o in enumerate(odd)]
+        self.s.decide(again, T0 + 2)
+        self.assertEqual([x.verdict for x in again], [DUPLICATE] * 4)
+        self.assertEqual([x.ref for x in again], ['ns/rr|1', 'ns/rr', 'prod-ü/rr-ä', '|'])
+        # storms group by the exact name and namespace
+        grp = [Item(f'g{k}', 'a|b', 'n|s', f'n|s:Pod:{k}') for k in range(12)]
+        self.s.decide(grp, T0 + 3)
+        self.assertEqual(sorted({x.verdict for x in grp}), [STORM_CREATE, MEMBER])
+        self.assertEqual(grp[0].storm_resources, [f'n|s:Pod:{k}' for k in range(12)])
+
+    def test_a_malformed_item_fails_the_call(self):
+        for meta in (b'', b'0|', b'x|1|0|0|0|', b'0|1|5|0|0|abc', b'0|1|a|0|0|'):
+            with self.assertRaises(redis.exceptions.ResponseError, msg=meta):
+                self.s.evalsha('decide', 'sgw:', self.T0, 300000, 30000, 1, 10, 60000, 5, 120000, 60000,
+                               300000, 100, 1, '', 'fp', meta)
+
     def test_noscript_after_script_flush_is_detectable(self):
         self.r.script_flush()
         with self.assertRaises(redis.exceptions.NoScriptError):

@@ -180,6 +180,59 @@ static void test_a_malformed_part_fails_alone(void **state)
     arena_free(&a);
 }
 
+/* decide.lua's fast path answers a DUPLICATE with the record it wrote:
+ * "c|count|first|last|expiry|lease|lease_end|resolved_firing|ref". */
+static void test_a_fast_path_duplicate_is_read_from_its_record(void **state)
+{
+    (void)state;
+    redisReply *r = arr(4, str("c|42|1000|2000|302000|7|0|0|ns/rr-storm|x"), str("c|3|10|20|30|0|0|0|"),
+                        str("1|1|50|50|9|0||"), str("c|2|10|20|30|0|0|0|ns/rr-2"));
+    assert_true(decide_reply_shape_ok(r, 4));
+    arena a;
+    arena_init(&a);
+    store_item it[4] = {item("A", "ns/rr-mine"), item("A", "ns/rr-mine2"), item("B", "ns/rr-new"),
+                        item("C", "ns/rr-mine4")};
+    it[0].storm_type = "rate";   /* whatever was there is replaced */
+    size_t win = 4;
+    assert_int_equal(decide_reply_part(r, 0, 4, &win, it, &a), STORE_OK);
+    assert_int_equal(it[0].verdict, STORE_DUPLICATE);
+    assert_int_equal(it[0].count, 42);
+    assert_int_equal(it[0].first_seen_ms, 1000);
+    assert_int_equal(it[0].last_seen_ms, 2000);
+    assert_int_equal(it[0].lease, 0);
+    assert_int_equal(it[0].storm_start_ms, 0);
+    assert_null(it[0].storm_type);
+    assert_string_equal(it[0].ref, "ns/rr-storm|x");
+    assert_int_equal(it[1].verdict, STORE_DUPLICATE);
+    assert_int_equal(it[1].count, 3);
+    assert_null(it[1].ref);   /* no ref recorded: none, not the caller's */
+    assert_int_equal(it[2].verdict, STORE_CREATE);   /* the long form still follows */
+    assert_string_equal(it[2].ref, "ns/rr-new");
+    assert_int_equal(it[3].count, 2);
+    assert_string_equal(it[3].ref, "ns/rr-2");
+    arena_free(&a);
+}
+
+/* A record form that is cut short or overflows fails its part, as the long form does. */
+static void test_a_malformed_record_reply_is_refused(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "c|", "c|1|2|3|4|5|6|7", "c|1|2|3|4|5|6|x|ref", "c|99999999999999999999|2|3|4|5|6|7|r", "c|1|2|3|4|5|6|",
+        "c1|2|3|4|5|6|7|r",
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        redisReply *r = arr(1, str(bad[k]));
+        assert_true(decide_reply_shape_ok(r, 1));
+        arena a;
+        arena_init(&a);
+        store_item it[1] = {item("A", NULL)};
+        size_t win = 1;
+        if (decide_reply_part(r, 0, 1, &win, it, &a) != STORE_E_PROTOCOL) fail_msg("accepted: %s", bad[k]);
+        arena_free(&a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +240,8 @@ int main(void)
         cmocka_unit_test_teardown(test_a_duplicate_without_a_ref_has_none, teardown),
         cmocka_unit_test_teardown(test_wrong_shapes_are_refused, teardown),
         cmocka_unit_test_teardown(test_a_malformed_part_fails_alone, teardown),
+        cmocka_unit_test_teardown(test_a_fast_path_duplicate_is_read_from_its_record, teardown),
+        cmocka_unit_test_teardown(test_a_malformed_record_reply_is_refused, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,11 @@
 -- ARGV: prefix, now_ms, dedup_ttl_ms, lease_ms, storm_enabled(0/1), rate_threshold,
 --       rate_window_ms, pattern_threshold, pattern_window_ms, storm_window_ms,
 --       storm_flag_ttl_ms, storm_max_resources, n, callers,
---       then n groups of 7: fingerprint, name, namespace, resource_id, resolved(0/1),
---       firing_ms, ref
+--       then n pairs: fingerprint, meta; meta =
+--       "resolved(0/1)|firing_ms|len(name)|len(namespace)|len(resource_id)|" followed by
+--       name, namespace, resource_id and ref back to back (two arguments per alert, not
+--       seven: Redis makes an object and a Lua string of each argument; item_at() splits
+--       meta only for the alerts the generic path decides)
 --   callers: the sizes of the parts of the batch that belong to different callers,
 --   comma-separated ("3,1,2"; "" = one caller): redis.c sends the decide calls of one
 --   event-loop iteration as one script call. A storm group never spans two callers: each
@@ -45,7 +48,7 @@ local storm_win    = tonumber(ARGV[10])
 local flag_ttl     = tonumber(ARGV[11])
 local max_res      = tonumber(ARGV[12])
 local n            = tonumber(ARGV[13])
-local ITEM0        = 14                 -- ARGV[14] callers; item i's 7 fields follow ARGV[ITEM0 + 7(i-1)]
+local ITEM0        = 14                 -- ARGV[14] callers; item i's 2 follow ARGV[ITEM0 + 2(i-1)]
 
 -- the caller of each item (1-based), from the sizes in ARGV[14]
 local caller_of = {}
@@ -66,18 +69,31 @@ local CREATE, STORM_CREATE, MEMBER, DUPLICATE, AGGREGATED, IN_PROGRESS, RESOLVED
 local KEEP_MS = 60000           -- detector and window keys outlive their window by this
 
 local function istr(v) return string.format('%d', v) end
+local DUP_X_S = istr(now + dedup_ttl)   -- a duplicate's new expiry
 
 -- ---- items and replies ---------------------------------------------------------------
+-- items[i] / out[i] are built only for alerts the generic path decides; a duplicate of a
+-- created record is answered by the fast path (fast_dup) with out_s[i], its reply string.
 
-local items, out = {}, {}
-for i = 1, n do
-    local b = ITEM0 + (i - 1) * 7
-    items[i] = {
-        fp = ARGV[b + 1], name = ARGV[b + 2], ns = ARGV[b + 3], res = ARGV[b + 4],
-        resolved = ARGV[b + 5] == '1', firing = tonumber(ARGV[b + 6]) or 0, ref = ARGV[b + 7],
+local items, out, out_s = {}, {}, {}
+local META_PATTERN = '^([01])|(%-?%d+)|(%d+)|(%d+)|(%d+)|()'
+local function item_at(i)
+    local b = ITEM0 + (i - 1) * 2
+    local meta = ARGV[b + 2]
+    local rs, firing, ln, lns, lres, at = string.match(meta, META_PATTERN)
+    if not rs or at + ln + lns + lres > #meta + 1 then
+        error('decide: malformed item ' .. i)
+    end
+    local a2, a3 = at + ln, at + ln + lns
+    local it = {
+        fp = ARGV[b + 1], name = string.sub(meta, at, a2 - 1), ns = string.sub(meta, a2, a3 - 1),
+        res = string.sub(meta, a3, a3 + lres - 1), resolved = rs == '1', firing = tonumber(firing),
+        ref = string.sub(meta, a3 + lres),
     }
+    items[i] = it
     -- verdict, count, first, last, lease, ref, storm type, storm start, resources (STORM_CREATE)
-    out[i] = {IN_PROGRESS, 0, 0, 0, 0, items[i].ref, '', 0, false}
+    out[i] = {IN_PROGRESS, 0, 0, 0, 0, it.ref, '', 0, false}
+    return it, out[i]
 end
 
 local function set_counts(o, count, first, last)
@@ -99,6 +115,10 @@ end
 -- reads and writes the same format (REC_PATTERN / REC_FORMAT there).
 
 local recs, rec_dirty, rec_order = {}, {}, {}
+-- recs[fp]: a table (parsed), false (absent or deleted), or a string: the record as stored,
+-- or as the fast path rewrote it (a written string always expires at DUP_X_S). nod1[fp]:
+-- the batch's MGET found no string form (rec_load goes straight to the hash form).
+local nod1 = {}
 local REC_PATTERN = '^(%a)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(.*)$'
 local REC_FORMAT = '%s|%d|%d|%d|%d|%d|%d|%d|%s'
 
@@ -117,9 +137,7 @@ local function rec_load_v0(fp)
     }
 end
 
-local function rec_load(fp)
-    local v = redis.call('GET', dkey(fp))
-    if not v then return rec_load_v0(fp) end
+local function rec_parse(v)
     local s, n, f, l, x, lease, le, rf, ref = string.match(v, REC_PATTERN)
     if not s then return false end   -- not ours (or damaged): treated as absent, rewritten
     return {
@@ -128,12 +146,38 @@ local function rec_load(fp)
     }
 end
 
+local function rec_load(fp)
+    if nod1[fp] then return rec_load_v0(fp) end
+    local v = redis.call('GET', dkey(fp))
+    if not v then return rec_load_v0(fp) end
+    return v
+end
+
+-- every record the batch names, in one MGET per 500 distinct fingerprints
+local function rec_prefetch()
+    local keys, fps, seen = {}, {}, {}
+    for i = 1, n do
+        local fp = ARGV[ITEM0 + (i - 1) * 2 + 1]
+        if not seen[fp] then
+            seen[fp] = true
+            fps[#fps + 1] = fp
+            keys[#keys + 1] = dkey(fp)
+        end
+    end
+    for k = 1, #keys, 500 do
+        local vals = redis.call('MGET', unpack(keys, k, math.min(k + 499, #keys)))
+        for j = 1, #vals do
+            local fp = fps[k + j - 1]
+            if vals[j] then recs[fp] = vals[j] else nod1[fp] = true end
+        end
+    end
+end
+
 local function rec_get(fp)
     local r = recs[fp]
-    if r == nil then
-        r = rec_load(fp)
-        recs[fp] = r
-    end
+    if r == nil then r = rec_load(fp) end
+    if type(r) == 'string' then r = rec_parse(r) end
+    recs[fp] = r
     return r or nil
 end
 
@@ -168,7 +212,9 @@ end
 local function rec_write_all()
     for _, fp in ipairs(rec_order) do
         local r, k = recs[fp], dkey(fp)
-        if r then
+        if type(r) == 'string' then
+            redis.call('SET', k, r, 'PXAT', DUP_X_S)   -- fast_dup's
+        elseif r then
             redis.call('SET', k, string.format(REC_FORMAT, r.s, r.n, r.f, r.l, r.x, r.lease, r.le,
                 r.rf, r.ref), 'PXAT', istr(r.x))
         else
@@ -265,56 +311,82 @@ end
 
 -- ---- pass 1: what the fingerprint's own record decides -----------------------------------
 
+-- The fast path: a firing alert whose record is created and live (the steady state of a
+-- repeating alert, and of every alert of a storm after its first webhook) is a DUPLICATE.
+-- It is decided on the record's string: count + 1, last = now, expiry = now + TTL, the
+-- rest copied as it is; the same result as the generic path below (the differential test
+-- compares both with memory.c), without parsing nine fields or printing eight numbers.
+-- Its reply is the new record itself ("c|count|first|last|..."; decide_reply.c reads it).
+local DUP_LX = '|' .. istr(now) .. '|' .. DUP_X_S   -- "|last|expiry"
+-- count, first, expiry, where the rest ("|lease|le|rf|ref") starts; the whole shape checked
+local REC_C_PATTERN = '^c|(%d+)|(%d+)|%d+|(%d+)()|%-?%d+|%-?%d+|%-?%d+|'
+local function fast_dup(i)
+    local b = ITEM0 + (i - 1) * 2
+    if string.byte(ARGV[b + 2], 1) ~= 48 then return false end   -- '0': not resolved
+    local fp = ARGV[b + 1]
+    local v = recs[fp]
+    if type(v) ~= 'string' then return false end
+    local cnt, first, x, rest = string.match(v, REC_C_PATTERN)
+    if not cnt or x + 0 <= now then return false end
+    v = 'c|' .. istr(cnt + 1) .. '|' .. first .. DUP_LX .. string.sub(v, rest)
+    recs[fp], out_s[i] = v, v
+    rec_touch(fp)
+    return true
+end
+
+rec_prefetch()
 local fresh, fresh_fp = {}, {}
 for i = 1, n do
-    local it, o = items[i], out[i]
-    local r = rec_get(it.fp)
-    if r and rec_expired(r) then
-        rec_del(it.fp)
-        r = nil
-    end
-    local decided = false
-    if it.resolved then
-        if r and r.s == 'p' and r.le > now then
-            o[1] = IN_PROGRESS                       -- nothing recorded
-        else
-            r = r or rec_blank()
-            o[1], o[6] = RESOLVED, r.ref
-            set_counts(o, r.n, r.f, r.l)
-            r.s = 'r'
-            if it.firing > r.rf then r.rf = it.firing end
-            r.x = now + dedup_ttl
-            rec_put(it.fp, r)
-        end
-        decided = true
-    end
-    if not decided and r and r.s == 'r' then
-        if it.firing == 0 or it.firing <= r.rf then
-            o[1], o[6] = STALE, r.ref
-            decided = true
-        else
-            rec_del(it.fp)                           -- a new occurrence
+    if not fast_dup(i) then
+        local it, o = item_at(i)
+        local r = rec_get(it.fp)
+        if r and rec_expired(r) then
+            rec_del(it.fp)
             r = nil
         end
-    end
-    if not decided and r and r.s == 'c' then
-        r.n, r.l, r.x = r.n + 1, now, now + dedup_ttl
-        rec_put(it.fp, r)
-        o[1], o[6] = DUPLICATE, r.ref
-        set_counts(o, r.n, r.f, r.l)
-        decided = true
-    end
-    if not decided and r and r.s == 'p' and r.le > now then
-        o[1] = IN_PROGRESS                           -- another request is creating it
-        decided = true
-    end
-    if not decided then
-        -- absent, or a pending creation whose lease ran out (creator died): take over,
-        -- unless the same alert came earlier in this batch (it waits for that one)
-        if fresh_fp[it.fp] then
-            o[1] = IN_PROGRESS
-        else
-            fresh[i], fresh_fp[it.fp] = true, true
+        local decided = false
+        if it.resolved then
+            if r and r.s == 'p' and r.le > now then
+                o[1] = IN_PROGRESS                       -- nothing recorded
+            else
+                r = r or rec_blank()
+                o[1], o[6] = RESOLVED, r.ref
+                set_counts(o, r.n, r.f, r.l)
+                r.s = 'r'
+                if it.firing > r.rf then r.rf = it.firing end
+                r.x = now + dedup_ttl
+                rec_put(it.fp, r)
+            end
+            decided = true
+        end
+        if not decided and r and r.s == 'r' then
+            if it.firing == 0 or it.firing <= r.rf then
+                o[1], o[6] = STALE, r.ref
+                decided = true
+            else
+                rec_del(it.fp)                           -- a new occurrence
+                r = nil
+            end
+        end
+        if not decided and r and r.s == 'c' then
+            r.n, r.l, r.x = r.n + 1, now, now + dedup_ttl
+            rec_put(it.fp, r)
+            o[1], o[6] = DUPLICATE, r.ref
+            set_counts(o, r.n, r.f, r.l)
+            decided = true
+        end
+        if not decided and r and r.s == 'p' and r.le > now then
+            o[1] = IN_PROGRESS                           -- another request is creating it
+            decided = true
+        end
+        if not decided then
+            -- absent, or a pending creation whose lease ran out (creator died): take over,
+            -- unless the same alert came earlier in this batch (it waits for that one)
+            if fresh_fp[it.fp] then
+                o[1] = IN_PROGRESS
+            else
+                fresh[i], fresh_fp[it.fp] = true, true
+            end
         end
     end
 end
@@ -426,9 +498,13 @@ rec_write_all()
 local reply, windows = {}, {}
 for i = 1, n do
     local o = out[i]
-    -- the ref appended with .., not %s: Lua 5.1's %s stops at a NUL in a short string
-    reply[i] = string.format('%d|%d|%d|%d|%d|%d|%s|', o[1], o[2], o[3], o[4], o[5], o[8], o[7]) .. o[6]
-    if o[1] == STORM_CREATE then windows[#windows + 1] = o[9] end
+    if o then
+        -- the ref appended with .., not %s: Lua 5.1's %s stops at a NUL in a short string
+        reply[i] = string.format('%d|%d|%d|%d|%d|%d|%s|', o[1], o[2], o[3], o[4], o[5], o[8], o[7]) .. o[6]
+        if o[1] == STORM_CREATE then windows[#windows + 1] = o[9] end
+    else
+        reply[i] = out_s[i]
+    end
 end
 for k = 1, #windows do reply[n + k] = windows[k] end
 return reply
