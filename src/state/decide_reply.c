@@ -34,7 +34,11 @@ static bool take_int(const char **p, const char *end, long long *out)
     bool neg = q < end && *q == '-';
     if (neg) q++;
     if (q >= end || *q < '0' || *q > '9') return false;
+    const char *digits = q;
     long long v = 0;
+    /* 18 digits cannot overflow; a 19th is checked (no division per digit: this runs
+     * seven times per alert) */
+    for (; q < end && *q >= '0' && *q <= '9' && q - digits < 18; q++) v = v * 10 + (*q - '0');
     for (; q < end && *q >= '0' && *q <= '9'; q++) {
         if (v > (LLONG_MAX - (*q - '0')) / 10) return false;
         v = v * 10 + (*q - '0');

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #define ARENA_CHUNK 4096
+#define ARENA_BIG (32 * 1024)
+#define ARENA_GROW_AT (32 * 1024)
 
 struct arena_chunk {
     arena_chunk *next;
@@ -88,7 +90,10 @@ void arena_free(arena *a)
 /* n is already rounded to 16 and does not fit the head chunk's free part [cur, end). */
 void *arena_alloc_slow(arena *a, size_t n)
 {
-    size_t cap = n > ARENA_CHUNK / 2 ? n : ARENA_CHUNK;
+    /* a request past 32 KiB (a storm webhook: ~150 KiB) takes 32 KiB chunks: 12 mallocs
+     * instead of 37, and fewer, denser blocks to walk while other requests run */
+    size_t std = a->used >= ARENA_GROW_AT ? ARENA_BIG : ARENA_CHUNK;
+    size_t cap = n > std / 2 ? n : std;
     arena_chunk *nc = chunk_new(cap);
     nc->cap = cap;
     a->used += n;

@@ -213,6 +213,34 @@ static void test_a_fast_path_duplicate_is_read_from_its_record(void **state)
     arena_free(&a);
 }
 
+/* Counts and times up to 2^63-1 are read exactly (18 digits unchecked, the 19th checked);
+ * 2^63 and beyond fail. */
+static void test_integers_are_read_up_to_int64_max(void **state)
+{
+    (void)state;
+    redisReply *r = arr(3, str("4|9223372036854775807|123456789012345678|1000000000000000000|0|0||r"),
+                        str("c|999999999999999999|0|1|2|3|4|5|"), str("4|-9223372036854775807|1|1|0|0||"));
+    arena a;
+    arena_init(&a);
+    store_item it[3] = {item("A", NULL), item("A", NULL), item("A", NULL)};
+    size_t win = 3;
+    assert_int_equal(decide_reply_part(r, 0, 3, &win, it, &a), STORE_OK);
+    assert_true(it[0].count == INT64_MAX);
+    assert_true(it[0].first_seen_ms == 123456789012345678LL);
+    assert_true(it[0].last_seen_ms == 1000000000000000000LL);
+    assert_true(it[1].count == 999999999999999999LL);
+    assert_true(it[2].count == -INT64_MAX);
+    static const char *const over[] = {"4|9223372036854775808|1|1|0|0||", "4|10000000000000000000|1|1|0|0||",
+                                       "c|1|2|3|4|5|6|92233720368547758070|"};
+    for (size_t k = 0; k < sizeof over / sizeof over[0]; k++) {
+        redisReply *o = arr(1, str(over[k]));
+        store_item one[1] = {item("A", NULL)};
+        win = 1;
+        if (decide_reply_part(o, 0, 1, &win, one, &a) != STORE_E_PROTOCOL) fail_msg("accepted: %s", over[k]);
+    }
+    arena_free(&a);
+}
+
 /* A record form that is cut short or overflows fails its part, as the long form does. */
 static void test_a_malformed_record_reply_is_refused(void **state)
 {
@@ -242,6 +270,7 @@ int main(void)
         cmocka_unit_test_teardown(test_a_malformed_part_fails_alone, teardown),
         cmocka_unit_test_teardown(test_a_fast_path_duplicate_is_read_from_its_record, teardown),
         cmocka_unit_test_teardown(test_a_malformed_record_reply_is_refused, teardown),
+        cmocka_unit_test_teardown(test_integers_are_read_up_to_int64_max, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -245,6 +245,29 @@ static void test_validation_requires_name_kind_and_resource_name(void **state)
     assert_non_null(strstr(err.message, "resource name"));
 }
 
+/* The fingerprint must be exactly 64 lowercase hex digits: every position is checked. */
+static void test_validation_checks_every_fingerprint_digit(void **state)
+{
+    (void)state;
+    adapter_error err;
+    sig_signal s = valid_signal();
+    assert_int_equal(sig_validate(&s, &err), ADAPTER_OK);
+    static const char bad[] = {'A', 'g', '/', ':', '`', 'G', ' ', '\0'};
+    for (int i = 0; i < 64; i++)
+        for (size_t k = 0; k < sizeof bad; k++) {
+            s = valid_signal();
+            s.fingerprint[i] = bad[k];
+            if (sig_validate(&s, &err) != ADAPTER_E_TYPE) fail_msg("accepted 0x%02x at %d", bad[k], i);
+        }
+    s = valid_signal();
+    s.fingerprint[64] = 'a';   /* 65 digits: no terminator where it belongs */
+    assert_int_equal(sig_validate(&s, &err), ADAPTER_E_TYPE);
+    static const char good[] = "0123456789abcdef";
+    for (int i = 0; i < 64; i++) s.fingerprint[i] = good[(i * 7) % 16];
+    s.fingerprint[64] = '\0';
+    assert_int_equal(sig_validate(&s, &err), ADAPTER_OK);
+}
+
 static void test_validation_limits_name_and_namespace_to_253_bytes(void **state)
 {
     (void)state;
@@ -438,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_resource_id_has_namespace_unless_cluster_scoped),
         cmocka_unit_test(test_valid_signal_passes_validation),
         cmocka_unit_test(test_validation_requires_name_kind_and_resource_name),
+        cmocka_unit_test(test_validation_checks_every_fingerprint_digit),
         cmocka_unit_test(test_validation_limits_name_and_namespace_to_253_bytes),
         cmocka_unit_test(test_validation_requires_a_64_hex_fingerprint),
         cmocka_unit_test(test_error_codes_and_http_statuses),
