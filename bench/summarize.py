@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""summarize.py KIND RAW_DIR: markdown summary of one bench run (KIND: throughput, newsignal).
+"""summarize.py KIND RAW_DIR: markdown summary of one bench run (KIND: throughput, newsignal, latency).
 
 Throughput and p99 are medians over rounds. A ratio is the median of the per-round ratios, each taken
 between two targets measured in the same round (noise on the shared machine hits a round's targets alike).
@@ -174,5 +174,29 @@ def newsignal(raw):
     print()
 
 
+def latency(raw):
+    """s4-latency.sh: per offered rate, medians over rounds of the rate reached and the latency."""
+    rows = load(raw)
+    header(raw)
+    by = {}
+    for r in rows:
+        by.setdefault((r["target"] if "target" in r else "", int(r["rate"])), []).append(r)
+    print("| offered req/s | reached req/s (median) | alerts/s | per-round req/s | p50 ms | p99 ms (median) "
+          "| p99 per round | max ms (median) | gateway CPU µs/req | Redis CPU µs/req | non-2xx, socket errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for (_, rate), rs in sorted(by.items(), key=lambda kv: kv[0][1]):
+        body = open(os.path.join(raw, "machine.txt")).read()
+        alerts = 50 if "body: storm-50" in body else 2 if "body: fixture-2" in body else 1
+        rps = med([x["rps"] for x in rs])
+        print(f"| {rate:,} | {fmt(rps)} | {fmt(rps * alerts)} | " + " / ".join(f"{x['rps']:.0f}" for x in rs)
+              + f" | {fmt(med([x['p50_ms'] for x in rs]), '.2f')} | **{fmt(med([x['p99_ms'] for x in rs]), '.2f')}** | "
+              + " / ".join(f"{x['p99_ms']:.1f}" for x in rs)
+              + f" | {fmt(med([x['max_ms'] for x in rs]), '.1f')} | "
+              f"{fmt(med([x['server_ticks'] * TICK_US / x['requests'] for x in rs if x['requests']]), '.1f')} | "
+              f"{fmt(med([x['redis_ticks'] * TICK_US / x['requests'] for x in rs if x['requests']]), '.1f')} | "
+              f"{int(sum(x['non2xx'] for x in rs))}, {int(sum(x['sock_errors'] for x in rs))} |")
+    print()
+
+
 if __name__ == "__main__":
-    {"throughput": throughput, "newsignal": newsignal}[sys.argv[1]](sys.argv[2])
+    {"throughput": throughput, "newsignal": newsignal, "latency": latency}[sys.argv[1]](sys.argv[2])

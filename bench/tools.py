@@ -62,6 +62,13 @@ def cmd_wrk(path):
     print(f"{rps} {p99} {reqs} {bad} {errs}")
 
 
+def cmd_ms(text):
+    """wrk's latency text ("812.00us", "2.13ms", "1.02s") in milliseconds."""
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    units = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    print(f"{float(m.group(1)) * units[m.group(2)]:.3f}" if m else "nan")
+
+
 def cmd_monitor(port, seconds, out):
     s = socket.create_connection(("127.0.0.1", int(port)), timeout=1)
     s.sendall(b"MONITOR\r\n")
@@ -307,7 +314,7 @@ def cmd_metric(port, name):
 if __name__ == "__main__":
     cmds = {"bodies": cmd_bodies, "wrk": cmd_wrk, "monitor": cmd_monitor, "evalsha": cmd_evalsha,
             "shas": cmd_shas, "count": cmd_count, "seq": cmd_seq, "idle": cmd_idle, "fill": cmd_fill,
-            "metric": cmd_metric}
+            "metric": cmd_metric, "ms": cmd_ms}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[sys.argv[1]](*sys.argv[2:])

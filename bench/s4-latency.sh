@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# s4-latency.sh: the storm webhook's latency at a set offered load (and the duplicate's, for
+# reference), next to the closed-loop saturation run of throughput.sh.
+# wrk's default closed loop keeps CONNS requests always in flight, so at saturation its p99 is
+# queueing: CONNS / throughput (Little's law; 64 / 5,000 per s = 12.8 ms on average before any
+# work is done). Here each of the CONNS connections waits an exponential think time after
+# every response (bench/paced.lua), so the connections together offer RATE requests/s with
+# Poisson-like bursts, and the latency is what a request meets at that load.
+#
+#   bench/s4-latency.sh [ROUNDS]     default 3 rounds
+#   env: BODY=storm-50 (or dup-1)  RATES="1000 2000 3000 4000"  CONNS=64  DURATION=10s
+#
+# Each round measures every rate once, in order; results per rate are the medians over rounds.
+# Layout as throughput.sh: gateway --workers 1 on CPU 0; wrk and redis-server on CPU 1.
+# Writes bench/results/raw/<ts>-latency/ and bench/results/latency-<ts>.md + latency.md.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+ROUNDS=${1:-3}
+BODY=${BODY:-storm-50}
+RATES=${RATES:-1000 2000 3000 4000}
+CONNS=${CONNS:-64}
+DURATION=${DURATION:-10s}
+bench_init latency
+B=$WORK/bodies
+$PY "$BENCH/tools.py" bodies "$B" "$FIXTURES" >/dev/null
+TSV=$RAW/measure.tsv
+echo -e "round\tbody\trate\tconns\trps\tp50_ms\tp99_ms\tmax_ms\trequests\tnon2xx\tsock_errors\tserver_ticks\tredis_ticks" >"$TSV"
+echo "rounds: $ROUNDS body: $BODY rates: $RATES conns: $CONNS duration: $DURATION" >>"$RAW/machine.txt"
+
+start_redis
+GW_LOG=$WORK/gateway.log
+start_gateway main --state "redis://127.0.0.1:$REDIS_PORT" --sink "dir:$WORK/rr"
+GW=http://127.0.0.1:$GW_PORT$GW_PATH
+first=$(post "$GW" "$B/$BODY.json")
+sleep 0.3
+second=$(post "$GW" "$B/$BODY.json")
+echo "warm-up $BODY: $first then $second" | tee -a "$RAW/checks.txt"
+[ "$second" = 202 ] || { echo "latency: $BODY did not become a duplicate" >&2; exit 1; }
+
+for r in $(seq 1 "$ROUNDS"); do
+    for rate in $RATES; do
+        out=$RAW/wrk-r$r-$BODY-rate$rate.txt
+        gateway_idle
+        rt0=$(cpu_ticks "$REDIS_PID") st0=$(cpu_ticks "$GW_PID")
+        CONNS=$CONNS RATE=$rate SEED=$r run_wrk "$out" "$CONNS" "$GW" "$B/$BODY.json" "$BENCH/paced.lua"
+        rt1=$(cpu_ticks "$REDIS_PID") st1=$(cpu_ticks "$GW_PID")
+        # wrk runs on without its script if the script fails: that would be the closed loop
+        if grep -q 'paced.lua' "$out"; then echo "latency: bench/paced.lua failed:" >&2; head -3 "$out" >&2; exit 1; fi
+        read -r rps p99 reqs bad errs < <($PY "$BENCH/tools.py" wrk "$out")
+        p50=$(awk '$1 == "50%" {print $2}' "$out")
+        mx=$(awk '$1 == "Latency" && NF >= 4 {print $4; exit}' "$out")
+        echo -e "$r\t$BODY\t$rate\t$CONNS\t$rps\t$($PY "$BENCH/tools.py" ms "$p50")\t$p99\t$($PY "$BENCH/tools.py" ms "$mx")\t$reqs\t$bad\t$errs\t$((st1 - st0))\t$((rt1 - rt0))" >>"$TSV"
+        printf 'round %s %-8s offered %5s/s: %7.0f req/s  p99 %7.2f ms  non-2xx %s errors %s\n' "$r" "$BODY" "$rate" "$rps" "$p99" "$bad" "$errs"
+    done
+done
+
+$PY "$BENCH/summarize.py" latency "$RAW" | tee "$BENCH/results/latency-$(basename "$RAW" | cut -d- -f1).md" >"$BENCH/results/latency.md"
+echo "summary: bench/results/latency.md"
