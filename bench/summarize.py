@@ -96,7 +96,7 @@ def throughput(raw):
                 "rb2": "redis-benchmark, fixture ARGV (n=2), client on CPU 1 with Redis (as wrk)",
                 "rb1-sep": "redis-benchmark, dup ARGV (n=1), client on CPU 0, Redis alone on CPU 1",
                 "rb2-sep": "redis-benchmark, fixture ARGV (n=2), client on CPU 0, Redis alone on CPU 1",
-                "rbmin1": "(experiment) redis-benchmark, dup ARGV, bench/min-dup.lua: only HGETALL+HSET+PEXPIREAT, "
+                "rbmin1": "(experiment) redis-benchmark, dup ARGV, bench/min-dup.lua: only GET + SET PXAT of the record string, "
                           "client on CPU 1"}
         for t, runs in rb.items():
             rs = [runs[k] for k in sorted(runs)]

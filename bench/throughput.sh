@@ -15,7 +15,7 @@
 #   rb       redis-benchmark -c 64 -P 1 EVALSHA <decide sha> 0 <the gateway's own ARGV for dup / fixture>,
 #            captured with MONITOR; client on CPU 1 beside Redis ("rb1", "rb2", as wrk is) and on CPU 0
 #            with Redis alone on CPU 1 ("rb1-sep", "rb2-sep"); and "rbmin1": bench/min-dup.lua, only the
-#            Redis commands of a duplicate (HGETALL, HSET, PEXPIREAT) with the same ARGV: the Lua floor
+#            Redis commands of a duplicate (GET, SET ... PXAT of the record string) with the same ARGV: the Lua floor
 # Writes bench/results/raw/<ts>-throughput/ (measure.tsv, every wrk/redis-benchmark output) and
 # bench/results/throughput-<ts>.md + bench/results/throughput.md (the summary).
 set -euo pipefail

@@ -9,11 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "util/cjson_arena.h"
+#include "util/jsonscan.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
 
@@ -140,35 +138,6 @@ static size_t scan_number(const unsigned char *s, size_t len, size_t i)
  * microseconds, not a recursive parse), raw control bytes (JSON requires them escaped; a raw
  * NUL would truncate a C string), non-JSON bytes outside strings, number syntax, and the
  * ordinal of the first string token holding a \u0000 escape (*nul_string). */
-/* Bytes that end the fast run inside a string: '"', '\\' and control characters. */
-static const unsigned char str_special[256] = {
-    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
-};
-
-/* The first offset at or after i holding a str_special byte (or len): sixteen bytes per step
- * with SSE2 (every x86-64 has it), the table for the last bytes (and on other machines). */
-#ifdef __SSE2__
-static size_t skip_plain(const unsigned char *s, size_t len, size_t i)
-{
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1f);
-    for (; i + 16 <= len; i += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
-                                   _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));   /* x <= 0x1f, unsigned */
-        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
-        if (mask) return i + (size_t)__builtin_ctz(mask);
-    }
-    while (i < len && !str_special[s[i]]) i++;
-    return i;
-}
-#else
-static size_t skip_plain(const unsigned char *s, size_t len, size_t i)
-{
-    while (i < len && !str_special[s[i]]) i++;
-    return i;
-}
-#endif
-
 static int prescan(const char *body, size_t len, int max_depth, size_t *nul_string,
                    adapter_error *err)
 {
@@ -181,7 +150,7 @@ static int prescan(const char *body, size_t len, int max_depth, size_t *nul_stri
         if (c == '"') {                                   /* a string token */
             size_t start = i++;
             for (;;) {
-                i = skip_plain(s, len, i);   /* the common bytes, sixteen at a time */
+                i = json_skip_plain(s, len, i);   /* the common bytes, sixteen at a time */
                 if (i >= len) return ajson_fail(err, ADAPTER_E_JSON, "unterminated string at byte offset %zu", start);
                 c = s[i];
                 if (c == '"') break;

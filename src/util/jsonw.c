@@ -1,6 +1,7 @@
 /* jsonw.c: see jsonw.h. */
 #include "util/jsonw.h"
 #include "util/fmt.h"
+#include "util/jsonscan.h"
 
 #include <string.h>
 
@@ -32,18 +33,13 @@ void jw_raw(jsonw *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
-/* Bytes that need an escape: '"', '\\' and control characters. */
-static const unsigned char needs_escape[256] = {
-    [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
-};
 
 size_t json_escape_into(char *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t run = i;
-        while (run < n && !needs_escape[(unsigned char)s[run]]) run++;   /* copied as one piece */
+        size_t run = json_skip_plain((const unsigned char *)s, n, i);   /* copied as one piece */
         if (run > i) {
             memcpy(out + o, s + i, run - i);
             o += run - i;

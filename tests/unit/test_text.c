@@ -43,6 +43,32 @@ static void test_strings_are_escaped_as_cjson_prints_them(void **state)
     }
 }
 
+/* The writer skips plain bytes sixteen at a time: a byte that needs an escape at any offset of
+ * a long string (both sides of a 16-byte edge, the tail after the last full word) is escaped. */
+static void test_a_special_byte_is_escaped_at_every_offset(void **state)
+{
+    (void)state;
+    static const char specials[] = {'"', '\\', '\n', '\x01', '\x1f'};
+    for (size_t len = 1; len <= 50; len++)
+        for (size_t at = 0; at < len; at++)
+            for (size_t k = 0; k < sizeof specials; k++) {
+                char value[51];
+                memset(value, 'v', len);
+                value[len] = '\0';
+                value[at] = specials[k];
+                if (k == 0 && at + 1 < len) value[len - 1] = '\x7f';   /* DEL is not escaped */
+                arena a;
+                arena_init(&a);
+                jsonw w;
+                jw_init(&w, &a, 1);
+                jw_str(&w, value);
+                char *want = cjson_string(value);
+                if (strcmp(w.buf, want) != 0) fail_msg("len %zu at %zu: %s, want %s", len, at, w.buf, want);
+                cJSON_free(want);
+                arena_free(&a);
+            }
+}
+
 static void test_a_written_reply_parses_back_to_the_same_values(void **state)
 {
     (void)state;
@@ -158,6 +184,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strings_are_escaped_as_cjson_prints_them),
+        cmocka_unit_test(test_a_special_byte_is_escaped_at_every_offset),
         cmocka_unit_test(test_a_written_reply_parses_back_to_the_same_values),
         cmocka_unit_test(test_hex_and_concatenation_match_printf),
         cmocka_unit_test(test_field_paths_are_cut_at_a_character_boundary),
