@@ -3,6 +3,7 @@ storms across 3 replicas, Redis killed mid-load (only 503s or recorded 2xx; reco
 itself), and a Sentinel failover (1 primary, 1 replica, 3 sentinels) followed."""
 import json
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -202,6 +203,38 @@ class RedisUrlTests(unittest.TestCase):
         self.assertEqual(new.status, 201, new)
         self.assertEqual(g.alert(webhook([pod_alert("Flushed", "f-2")])).json["results"][0]["count"], 2)
         self.assertGreaterEqual(g.logs().count("NOSCRIPT, reloading the script"), 2)
+
+    def test_at_the_signal_limit_a_request_is_refused_before_its_body_is_parsed(self):
+        # a webhook of 10 alerts held in flight by a stopped Redis fills max_inflight_alerts;
+        # then even a body that is not JSON is answered 503 overloaded, not 400: it was not
+        # parsed (under a flood of storm webhooks, parsing what is refused starved the rest)
+        r = Redis()
+        self.addCleanup(r.stop)
+        g = Gateway("state:\n  timeout: 5s\nserver:\n  max_inflight_alerts: 10\n  retry_after: 2\n",
+                    args=["--state", r.url()], workers=1)
+        self.addCleanup(g.stop)
+        self.assertEqual(g.alert(b"not json").status, 400)
+        r.proc.send_signal(signal.SIGSTOP)
+        self.addCleanup(lambda: r.proc.send_signal(signal.SIGCONT))
+        held = {}
+        t = threading.Thread(target=lambda: held.update(r=g.alert(webhook([pod_alert("Held%d" % i, "h-%d" % i)
+                                                                          for i in range(10)]))))
+        t.start()
+        deadline = time.time() + 4
+        while time.time() < deadline and "gateway_signals_in_flight 10" not in g.get("/metrics").body.decode():
+            time.sleep(0.02)
+        self.assertIn("gateway_signals_in_flight 10", g.get("/metrics").body.decode())
+        refused = g.alert(b"not json")
+        self.assertEqual(refused.status, 503, refused)
+        self.assertEqual(refused.headers.get("retry-after"), "2")
+        self.assertEqual(refused.json["error"]["code"], "overloaded")
+        valid = g.alert(webhook([pod_alert("Later", "l-1")]))
+        self.assertEqual(valid.status, 503, valid)
+        r.proc.send_signal(signal.SIGCONT)
+        t.join(10)
+        self.assertEqual(held["r"].status, 201, held.get("r"))
+        self.assertEqual(g.alert(b"not json").status, 400)   # parsed again once below the limit
+        self.assertEqual(g.alert(webhook([pod_alert("Later", "l-1")])).status, 201)
 
     def test_wrong_password_is_not_ready_and_answers_503(self):
         r = Redis(password="right")
