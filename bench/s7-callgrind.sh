@@ -122,7 +122,7 @@ if [ ${#REDIS_WRAP[@]} != 0 ]; then
         echo -e "$name\t$RB_CG_N\t$per" >>"$RAW/redis-scripts.tsv"
         echo "redis-server, $name: $per instructions per call"
     }
-    rbcg "EVALSHA decide.lua, a duplicate's ARGV (20 entries)" "${dargs[@]}"
+    rbcg "EVALSHA decide.lua, a duplicate's ARGV ($((${#args[@]} - 3)) entries)" "${dargs[@]}"
     rbcg "EVALSHA bench/min-dup.lua, same ARGV" "${margs[@]}"
     rbcg "EVALSHA 'return 1', same ARGV" "${nargs[@]}"
     rbcg "EVALSHA 'return 1', no ARGV" EVALSHA "$NOOP_SHA" 0
