@@ -306,6 +306,42 @@ class Differential(unittest.TestCase):
                 self.assertGreater(stats[v], 0, v)
             self.assertGreater(stats['claimed'], 0)
 
+    def test_large_groups_of_one_storm_key_match_memory_c(self):
+        # decide.lua feeds a group's resources to the pattern set in chunks (trimmed between
+        # them) and only its last rate_threshold+1 arrivals to the rate set: groups of 9-40
+        # alerts of one storm key over 2-12 pods, thresholds around their distinct counts
+        stats = collections.Counter()
+        for seed in range(60):
+            rnd = random.Random(seed)
+            p = dict(PARAM_SETS[0], rate_threshold=rnd.choice([8, 20, 100]), pattern_threshold=rnd.choice([2, 4, 5, 7]),
+                     storm_max_resources=rnd.choice([3, 100]))
+            mem = MemRef(p)
+            red = Store(self.r, prefix=f'big{seed}:', params=p)
+            try:
+                t = now_ms()
+                for step in range(5):
+                    pods = rnd.randrange(2, 13)
+                    items = [Item(f'{seed}-{step}-{i}', 'A', 'x', f'x:Pod:p{rnd.randrange(pods):02d}', ref=f'x/rr-{i}')
+                             for i in range(rnd.randrange(9, 41))]
+                    got = mem.decide(items, t)
+                    red.decide(items, t)
+                    for k, (it, m) in enumerate(zip(items, got)):
+                        rv = redis_view(it)
+                        if comparable(m) != comparable(rv):
+                            self.fail(f'seed {seed} step {step} item {k} ({pods} pods, {p}):\n  memory.c {m}\n  redis    {rv}')
+                        stats[VERDICT_NAMES[m['verdict']]] += 1
+                    red.commit([(x.fingerprint, x.name, x.namespace, x.verdict, x.lease, True, 'x/storm')
+                                for x in items if x.verdict in (CREATE, STORM_CREATE, MEMBER)], t + 1)
+                    mem.commit([(x.fingerprint, x.name, x.namespace, m['verdict'], m['lease'], True, 'x/storm')
+                                for x, m in zip(items, got) if m['verdict'] in (CREATE, STORM_CREATE, MEMBER)], t + 1)
+                    t += rnd.choice([2, 700, 4000, 9000])
+            finally:
+                mem.close()
+        print(f'\n    large groups, results compared: ' + ', '.join(f'{k} {v}' for k, v in sorted(stats.items())),
+              file=sys.stderr)
+        for v in ('CREATE', 'STORM_CREATE', 'MEMBER', 'AGGREGATED'):
+            self.assertGreater(stats[v], 0, v)
+
 
 if __name__ == '__main__':
     unittest.main()

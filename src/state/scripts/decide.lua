@@ -69,7 +69,8 @@ local CREATE, STORM_CREATE, MEMBER, DUPLICATE, AGGREGATED, IN_PROGRESS, RESOLVED
 local KEEP_MS = 60000           -- detector and window keys outlive their window by this
 
 local function istr(v) return string.format('%d', v) end
-local DUP_X_S = istr(now + dedup_ttl)   -- a duplicate's new expiry
+local NOW_S = istr(now)
+local DUP_X_S = istr(now + dedup_ttl)   -- a duplicate's (and a folded alert's) new expiry
 
 -- ---- items and replies ---------------------------------------------------------------
 -- items[i] / out[i] are built only for alerts the generic path decides; a duplicate of a
@@ -81,6 +82,7 @@ local function item_at(i)
     local b = ITEM0 + (i - 1) * 2
     local meta = ARGV[b + 2]
     local rs, firing, ln, lns, lres, at = string.match(meta, META_PATTERN)
+    ln, lns, lres = tonumber(ln), tonumber(lns), tonumber(lres)   -- once each, not per use
     if not rs or at + ln + lns + lres > #meta + 1 then
         error('decide: malformed item ' .. i)
     end
@@ -116,13 +118,14 @@ end
 
 local recs, rec_dirty, rec_order = {}, {}, {}
 -- recs[fp]: a table (parsed), false (absent or deleted), or a string: the record as stored,
--- or as the fast path rewrote it (a written string always expires at DUP_X_S). nod1[fp]:
+-- or as the fast path or a fold wrote it (a written string always expires at DUP_X_S). nod1[fp]:
 -- the batch's MGET found no string form (rec_load goes straight to the hash form).
 local nod1 = {}
 local REC_PATTERN = '^(%a)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(.*)$'
 local REC_FORMAT = '%s|%d|%d|%d|%d|%d|%d|%d|%s'
 
 local function dkey(fp) return P .. 'd1:' .. fp end
+local dkeys = {}   -- fp -> its key, built once (rec_prefetch) for the MGET and the SET
 
 -- The hash form of the record (P d:<fp>, up to a7dce5a), read when there is no string form:
 -- a rolling upgrade keeps counts, resolutions and pending leases of records an older
@@ -146,7 +149,9 @@ local function rec_parse(v)
     }
 end
 
+local no_v0 = false   -- rec_prefetch found no hash-form record for any missing fingerprint
 local function rec_load(fp)
+    if no_v0 then return false end
     if nod1[fp] then return rec_load_v0(fp) end
     local v = redis.call('GET', dkey(fp))
     if not v then return rec_load_v0(fp) end
@@ -161,16 +166,30 @@ local function rec_prefetch()
         if not seen[fp] then
             seen[fp] = true
             fps[#fps + 1] = fp
-            keys[#keys + 1] = dkey(fp)
+            local k = dkey(fp)
+            keys[#keys + 1], dkeys[fp] = k, k
         end
     end
+    local missing = {}
     for k = 1, #keys, 500 do
         local vals = redis.call('MGET', unpack(keys, k, math.min(k + 499, #keys)))
         for j = 1, #vals do
             local fp = fps[k + j - 1]
-            if vals[j] then recs[fp] = vals[j] else nod1[fp] = true end
+            if vals[j] then
+                recs[fp] = vals[j]
+            else
+                nod1[fp] = true
+                missing[#missing + 1] = P .. 'd:' .. fp
+            end
         end
     end
+    -- the hash form is read only if some of the missing fingerprints have one: one EXISTS
+    -- for all of them, not one HMGET per new alert (a storm's webhooks are all new alerts)
+    local any_v0 = false
+    for k = 1, #missing, 500 do
+        if redis.call('EXISTS', unpack(missing, k, math.min(k + 499, #missing))) > 0 then any_v0 = true end
+    end
+    no_v0 = not any_v0
 end
 
 local function rec_get(fp)
@@ -211,7 +230,7 @@ end
 
 local function rec_write_all()
     for _, fp in ipairs(rec_order) do
-        local r, k = recs[fp], dkey(fp)
+        local r, k = recs[fp], dkeys[fp] or dkey(fp)
         if type(r) == 'string' then
             redis.call('SET', k, r, 'PXAT', DUP_X_S)   -- fast_dup's
         elseif r then
@@ -293,10 +312,27 @@ end
 -- storm type the detectors see now, or nil.
 local function detect(key, idxs)
     local rk, pk = P .. 'r:' .. key, P .. 'p:' .. key
-    local lease = get_lease()
-    for _, j in ipairs(idxs) do
-        redis.call('ZADD', rk, istr(now), istr(lease) .. ':' .. j)
-        redis.call('ZADD', pk, istr(now), items[j].res)
+    local lease, now_s = istr(get_lease()), istr(now)
+    -- The rate set gets the group's last rate_thr+1 arrivals only: its members are unique
+    -- (lease:index) and all score now, so the trim below would keep rate_thr+1 of them and
+    -- the count is the same; a listpack ZADD is linear in the set, so 50 at once cost 50^2.
+    local ra = {}
+    for q = math.max(1, #idxs - rate_thr), #idxs do
+        ra[#ra + 1], ra[#ra + 2] = now_s, lease .. ':' .. idxs[q]
+    end
+    for k = 1, #ra, 1000 do redis.call('ZADD', rk, unpack(ra, k, math.min(k + 999, #ra))) end
+    -- The pattern set's members are resources, which may repeat: every one is added, in
+    -- chunks of PAT_CHUNK with the set cut back to its pat_thr+1 newest between them (what
+    -- the final trim keeps is the same: an element among the pat_thr+1 highest of the whole
+    -- is among the highest of every part that holds it; out-of-window members rank lowest).
+    local PAT_CHUNK = 8
+    for k = 1, #idxs, PAT_CHUNK do
+        local pa = {}
+        for q = k, math.min(k + PAT_CHUNK - 1, #idxs) do
+            pa[#pa + 1], pa[#pa + 2] = now_s, items[idxs[q]].res
+        end
+        redis.call('ZADD', pk, unpack(pa))
+        if k + PAT_CHUNK <= #idxs then redis.call('ZREMRANGEBYRANK', pk, 0, -(pat_thr + 2)) end
     end
     redis.call('ZREMRANGEBYSCORE', rk, '-inf', istr(now - rate_win))
     redis.call('ZREMRANGEBYRANK', rk, 0, -(rate_thr + 2))
@@ -317,7 +353,7 @@ end
 -- rest copied as it is; the same result as the generic path below (the differential test
 -- compares both with memory.c), without parsing nine fields or printing eight numbers.
 -- Its reply is the new record itself ("c|count|first|last|..."; decide_reply.c reads it).
-local DUP_LX = '|' .. istr(now) .. '|' .. DUP_X_S   -- "|last|expiry"
+local DUP_LX = '|' .. NOW_S .. '|' .. DUP_X_S   -- "|last|expiry"
 -- count, first, expiry, where the rest ("|lease|le|rf|ref") starts; the whole shape checked
 local REC_C_PATTERN = '^c|(%d+)|(%d+)|%d+|(%d+)()|%-?%d+|%-?%d+|%-?%d+|'
 local function fast_dup(i)
@@ -397,11 +433,15 @@ local groups, group_of = {}, {}
 for i = 1, n do
     if fresh[i] then
         local key = items[i].name .. '\31' .. items[i].ns
-        local gk = key .. '\31' .. caller_of[i]     -- one group per storm key and caller
-        local g = group_of[gk]
+        local by_caller = group_of[key]                -- one group per storm key and caller
+        if not by_caller then
+            by_caller = {}
+            group_of[key] = by_caller
+        end
+        local g = by_caller[caller_of[i]]
         if not g then
             g = {key = key, idxs = {}}
-            group_of[gk] = g
+            by_caller[caller_of[i]] = g
             groups[#groups + 1] = g
         end
         g.idxs[#g.idxs + 1] = i
@@ -438,6 +478,7 @@ local function decide_group(key, idxs)
     if flag_until <= now then return create_individually(idxs) end
 
     local lease = get_lease()
+    local agg_tail   -- a folded alert's reply after its count (the window is created: fixed)
     for _, j in ipairs(idxs) do
         local it, o = items[j], out[j]
         if pending_other then
@@ -459,18 +500,23 @@ local function decide_group(key, idxs)
             w.n, w.ls = w.n + 1, now
             win_add_resource(w, it.res)
             if o[1] == AGGREGATED then
-                -- folded: a created record pointing at the storm RR
+                -- folded: a created record pointing at the storm RR, count 1, seen now,
+                -- written as the string itself (a taken-over pending record keeps its lease
+                -- fields, as memory.c does); the reply as the generic one, built once per window
                 w.dirty = 1
-                local r = rec_get(it.fp) or rec_blank()
-                r.s, r.n, r.f, r.l, r.x, r.ref = 'c', 1, now, now, now + dedup_ttl, w.ref
-                rec_put(it.fp, r)
-                o[6] = w.ref
+                local r = rec_get(it.fp)
+                local mid = r and (istr(r.lease) .. '|' .. istr(r.le) .. '|' .. istr(r.rf)) or '0|0|0'
+                recs[it.fp] = 'c|1|' .. NOW_S .. DUP_LX .. '|' .. mid .. '|' .. w.ref
+                rec_touch(it.fp)
+                agg_tail = agg_tail or ('|' .. NOW_S .. '|' .. NOW_S .. '|0|' .. istr(w.start) .. '|' .. w.type ..
+                    '|' .. w.ref)
+                out_s[j], out[j] = '5|' .. istr(w.n) .. agg_tail, nil
             else
                 rec_pending(it.fp, rec_get(it.fp), it.ref, lease)
                 o[5] = lease
+                set_counts(o, w.n, now, now)
+                o[7], o[8] = w.type, w.start
             end
-            set_counts(o, w.n, now, now)
-            o[7], o[8] = w.type, w.start
         end
     end
     if pending_other then return end
@@ -478,7 +524,9 @@ local function decide_group(key, idxs)
     -- STORM_CREATE carries the window as it stands after the batch; MEMBER its count
     for _, j in ipairs(idxs) do
         local o = out[j]
-        if o[1] == STORM_CREATE then
+        if not o then
+            -- AGGREGATED: answered already (out_s)
+        elseif o[1] == STORM_CREATE then
             o[2] = w.n
             local snap = {}
             for k, r in ipairs(w.res) do snap[k] = r end
