@@ -3,7 +3,8 @@
 # two commits (git worktrees under /tmp), starts both against one redis-server, and
 # measures them alternately (A, B, B, A, ...) with wrk on the same body.
 #   bench/compare.sh [ROUNDS] COMMIT_A COMMIT_B
-#   env: BODY=dup-1|fixture-2|storm-50 (default dup-1)  CONNS="64 1000"  DURATION=5s
+#   env: BODY=dup-1|fixture-2|storm-50|storm-new-50 (default dup-1)  CONNS="64 1000"  DURATION=5s
+#   (storm-new-50 is a template: bench/unique.lua gives every webhook 50 new pods of one storm)
 # Prints, per connection count: medians of req/s, p99, gateway and Redis CPU per request,
 # and B ÷ A as the median of the per-round ratios. Raw outputs: bench/results/raw/<ts>-compare.
 set -euo pipefail
@@ -40,9 +41,14 @@ for c in "$A" "$B"; do
     PORT[$c]=$GW_PORT
     PIDOF[$c]=$GW_PID
     url=http://127.0.0.1:$GW_PORT$GW_PATH
-    first=$(post "$url" "$B_DIR/$BODY.json")
+    warm=$B_DIR/$BODY.json
+    if [ -f "$B_DIR/$BODY.tmpl" ]; then
+        warm=$WORK/warm-$c.json
+        sed "s/__POD__/warm-$c/g" "$B_DIR/$BODY.tmpl" >"$warm"
+    fi
+    first=$(post "$url" "$warm")
     sleep 0.3
-    second=$(post "$url" "$B_DIR/$BODY.json")
+    second=$(post "$url" "$warm")
     echo "warm-up $c: $first then $second" | tee -a "$RAW/checks.txt"
 done
 
@@ -56,7 +62,12 @@ for r in $(seq 1 "$ROUNDS"); do
             GW_PORT=${PORT[$c]} gateway_idle
             out=$RAW/wrk-r$r-$c-c$conns.txt
             st0=$(cpu_ticks "${PIDOF[$c]}") rt0=$(cpu_ticks "$REDIS_PID")
-            run_wrk "$out" "$conns" "http://127.0.0.1:${PORT[$c]}$GW_PATH" "$B_DIR/$BODY.json"
+            if [ -f "$B_DIR/$BODY.tmpl" ]; then
+                RUN_ID=r$r-$c-c$conns run_wrk "$out" "$conns" "http://127.0.0.1:${PORT[$c]}$GW_PATH" "$B_DIR/$BODY.tmpl" \
+                    "$BENCH/unique.lua"
+            else
+                run_wrk "$out" "$conns" "http://127.0.0.1:${PORT[$c]}$GW_PATH" "$B_DIR/$BODY.json"
+            fi
             st1=$(cpu_ticks "${PIDOF[$c]}") rt1=$(cpu_ticks "$REDIS_PID")
             read -r rps p99 reqs bad errs < <($PY "$BENCH/tools.py" wrk "$out")
             echo -e "$r\t$c\t$conns\t$rps\t$p99\t$reqs\t$bad\t$errs\t$((st1 - st0))\t$((rt1 - rt0))" >>"$TSV"

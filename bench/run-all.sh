@@ -19,6 +19,8 @@ log=results/run-all-$(date -u +%Y%m%dT%H%M%SZ).log
 {
     echo "== scenarios 1-4 + issue 3 (throughput.sh)"
     ./throughput.sh "$ROUNDS"
+    echo "== scenario 4, latency at set loads (s4-latency.sh)"
+    ./s4-latency.sh "$ROUNDS"
     echo "== scenario 5 (s5-new-signal.sh)"
     ./s5-new-signal.sh "$ROUNDS"
     echo "== scenario 6 (s6-memory.sh)"
@@ -27,4 +29,4 @@ log=results/run-all-$(date -u +%Y%m%dT%H%M%SZ).log
     ./s7-callgrind.sh
 } 2>&1 | tee "$log"
 echo
-echo "summaries: bench/results/{throughput,newsignal,memory,callgrind}.md; log: bench/$log"
+echo "summaries: bench/results/{throughput,latency,newsignal,memory,callgrind}.md; log: bench/$log"

@@ -8,7 +8,8 @@
 # Poisson-like bursts, and the latency is what a request meets at that load.
 #
 #   bench/s4-latency.sh [ROUNDS]     default 3 rounds
-#   env: BODY=storm-50 (or dup-1)  RATES="1000 2000 3000 4000"  CONNS=64  DURATION=10s
+#   env: BODY=storm-50 (or dup-1, or storm-new-50: 50 new alerts of one storm in every webhook)
+#        RATES="1000 2000 3000 4000"  CONNS=64  DURATION=10s
 #
 # Each round measures every rate once, in order; results per rate are the medians over rounds.
 # Layout as throughput.sh: gateway --workers 1 on CPU 0; wrk and redis-server on CPU 1.
@@ -32,9 +33,16 @@ start_redis
 GW_LOG=$WORK/gateway.log
 start_gateway main --state "redis://127.0.0.1:$REDIS_PORT" --sink "dir:$WORK/rr"
 GW=http://127.0.0.1:$GW_PORT$GW_PATH
-first=$(post "$GW" "$B/$BODY.json")
+BODY_PATH=$B/$BODY.json
+warm=$BODY_PATH
+if [ -f "$B/$BODY.tmpl" ]; then   # storm-new-50: every webhook brings new alerts (paced.lua)
+    BODY_PATH=$B/$BODY.tmpl
+    warm=$WORK/warm.json
+    sed "s/__POD__/warm/g" "$BODY_PATH" >"$warm"
+fi
+first=$(post "$GW" "$warm")
 sleep 0.3
-second=$(post "$GW" "$B/$BODY.json")
+second=$(post "$GW" "$warm")
 echo "warm-up $BODY: $first then $second" | tee -a "$RAW/checks.txt"
 [ "$second" = 202 ] || { echo "latency: $BODY did not become a duplicate" >&2; exit 1; }
 
@@ -43,7 +51,7 @@ for r in $(seq 1 "$ROUNDS"); do
         out=$RAW/wrk-r$r-$BODY-rate$rate.txt
         gateway_idle
         rt0=$(cpu_ticks "$REDIS_PID") st0=$(cpu_ticks "$GW_PID")
-        CONNS=$CONNS RATE=$rate SEED=$r run_wrk "$out" "$CONNS" "$GW" "$B/$BODY.json" "$BENCH/paced.lua"
+        CONNS=$CONNS RATE=$rate SEED=$r RUN_ID=r$r-$rate run_wrk "$out" "$CONNS" "$GW" "$BODY_PATH" "$BENCH/paced.lua"
         rt1=$(cpu_ticks "$REDIS_PID") st1=$(cpu_ticks "$GW_PID")
         # wrk runs on without its script if the script fails: that would be the closed loop
         if grep -q 'paced.lua' "$out"; then echo "latency: bench/paced.lua failed:" >&2; head -3 "$out" >&2; exit 1; fi

@@ -11,7 +11,11 @@
 #   dup      signal-gateway, Redis state, one alert per request, always the same: every request after the
 #            first is a duplicate = one EVALSHA decide
 #   fixture  signal-gateway, the 2-alert fixture pod-crashloop-firing-2-alerts.json (issue 3's benchmark)
-#   storm    signal-gateway, the 50-alert fixture oom-storm-50-alerts.json: 50 aggregated alerts per webhook
+#   storm    signal-gateway, the 50-alert fixture oom-storm-50-alerts.json, the same every time: after the first,
+#            50 duplicates of the storm's alerts per webhook
+#   stormnew signal-gateway, the same storm with 50 NEW pods in every webhook (bench/unique.lua on the template
+#            storm-new-50.tmpl): every alert is folded into the storm's window (AGGREGATED), the storm path
+#            proper; Redis keeps a record per alert (~280 B), so it grows by ~14 KB per webhook
 #   rb       redis-benchmark -c 64 -P 1 EVALSHA <decide sha> 0 <the gateway's own ARGV for dup / fixture>,
 #            captured with MONITOR; client on CPU 1 beside Redis ("rb1", "rb2", as wrk is) and on CPU 0
 #            with Redis alone on CPU 1 ("rb1-sep", "rb2-sep"); and "rbmin1": bench/min-dup.lua, only the
@@ -36,7 +40,7 @@ echo "rounds: $ROUNDS duration: $DURATION conns: $CONNS targets: $TARGETS" >>"$R
 
 start_redis
 GW_TARGETS=""
-for t in dup fixture storm rb; do has $t && GW_TARGETS="$GW_TARGETS $t"; done
+for t in dup fixture storm stormnew rb; do has $t && GW_TARGETS="$GW_TARGETS $t"; done
 if [ -n "$GW_TARGETS" ]; then
     GW_LOG=$WORK/gateway.log # one JSON line per request (info): large, so not kept in results
     start_gateway main --state "redis://127.0.0.1:$REDIS_PORT" --sink "dir:$WORK/rr"
@@ -99,18 +103,19 @@ if has am; then
 fi
 
 measure() { # measure ROUND TARGET CONNS
-    local r=$1 t=$2 c=$3 pid url body out e0 e1 rt0 rt1 st0 st1
+    local r=$1 t=$2 c=$3 pid url body out e0 e1 rt0 rt1 st0 st1 lua=$BENCH/http-libs/post.lua
     case $t in
     nginx) pid=$NGINX_PID url=http://127.0.0.1:$NGINX_PORT$GW_PATH body=$B/dup-1.json ;;
     am) pid=$AM_PID url=http://127.0.0.1:$AM_PORT/api/v2/alerts body=$B/am-1.json ;;
     dup) pid=$GW_PID url=$GW body=$B/dup-1.json ;;
     fixture) pid=$GW_PID url=$GW body=$B/fixture-2.json ;;
     storm) pid=$GW_PID url=$GW body=$B/storm-50.json ;;
+    stormnew) pid=$GW_PID url=$GW body=$B/storm-new-50.tmpl lua=$BENCH/unique.lua ;;
     esac
     out=$RAW/wrk-r$r-$t-c$c.txt
     [ "$pid" = "${GW_PID:-}" ] && gateway_idle
     e0=$(evalsha_calls) rt0=$(cpu_ticks "$REDIS_PID") st0=$(cpu_ticks "$pid")
-    run_wrk "$out" "$c" "$url" "$body"
+    RUN_ID=r$r-c$c run_wrk "$out" "$c" "$url" "$body" "$lua"
     e1=$(evalsha_calls) rt1=$(cpu_ticks "$REDIS_PID") st1=$(cpu_ticks "$pid")
     read -r rps p99 reqs bad errs < <($PY "$BENCH/tools.py" wrk "$out")
     echo -e "$r\t$t\t$c\t$rps\t$p99\t$reqs\t$bad\t$errs\t$((st1 - st0))\t$((rt1 - rt0))\t$((e1 - e0))" >>"$TSV"
@@ -136,7 +141,7 @@ measure_rb() { # measure_rb ROUND NAME ARGSFILE CPU [SHA]
 }
 
 WRK_TARGETS=()
-for t in nginx am dup fixture storm; do has $t && WRK_TARGETS+=("$t"); done
+for t in nginx am dup fixture storm stormnew; do has $t && WRK_TARGETS+=("$t"); done
 echo "== $ROUNDS rounds x conns {$CONNS} x (${WRK_TARGETS[*]}${GW_TARGETS:+ + redis-benchmark}), $DURATION each"
 for r in $(seq 1 "$ROUNDS"); do
     n=${#WRK_TARGETS[@]}

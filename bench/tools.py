@@ -34,6 +34,17 @@ def cmd_bodies(out, fixtures):
     json.dump(one, open(os.path.join(out, "dup-1.json"), "w"), separators=(",", ":"))
     shutil.copy(os.path.join(fixtures, "pod-crashloop-firing-2-alerts.json"), os.path.join(out, "fixture-2.json"))
     shutil.copy(os.path.join(fixtures, "oom-storm-50-alerts.json"), os.path.join(out, "storm-50.json"))
+    # storm-new-50.tmpl: the storm fixture with every pod renamed "<pod>-__POD__" (no Alertmanager
+    # fingerprints), for unique.lua: every webhook brings 50 NEW alerts of the same storm, folded
+    # into its window (AGGREGATED) instead of repeating known ones (DUPLICATE)
+    storm = json.load(open(os.path.join(fixtures, "oom-storm-50-alerts.json")))
+    for al in storm["alerts"]:
+        al.pop("fingerprint", None)
+        pod = al["labels"]["pod"]
+        for k, v in list(al["annotations"].items()):
+            al["annotations"][k] = v.replace(pod, pod + "-__POD__")
+        al["labels"]["pod"] = pod + "-__POD__"
+    json.dump(storm, open(os.path.join(out, "storm-new-50.tmpl"), "w"), separators=(",", ":"))
     # unique-1: dup-1 with the pod (and everything derived from it) as __POD__, for unique.lua
     a = one["alerts"][0]
     pod = a["labels"]["pod"]
