@@ -3,7 +3,7 @@
 # compares numbers measured in the same round (the 2-core machine is shared and noisy).
 #
 #   bench/throughput.sh [ROUNDS]         default 3 rounds
-#   env: DURATION=5s  CONNS="64 1000"  TARGETS="nginx am dup fixture storm rb"  RB_N=100000
+#   env: DURATION=5s  CONNS="64 1000"  TARGETS="nginx am dup fixture storm stormnew rb"  RB_N=100000
 #
 # targets (all keep-alive, wrk -t1 on CPU 1; servers on CPU 0; redis-server on CPU 1 with the client):
 #   nginx    nginx-light `return 200` + small JSON, same POST body as dup (the raw ceiling)
@@ -28,7 +28,7 @@ source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-3}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-64 1000}
-TARGETS=${TARGETS:-nginx am dup fixture storm rb}
+TARGETS=${TARGETS:-nginx am dup fixture storm stormnew rb}
 RB_N=${RB_N:-100000}
 has() { [[ " $TARGETS " == *" $1 "* ]]; }
 
