@@ -488,6 +488,14 @@ static void round_start(preq *p)
 
 /* ---- entry ---------------------------------------------------------------------------- */
 
+/* 503 + Retry-After: the signal limit (server.max_inflight_alerts) is reached. */
+static void refuse_signals_overload(preq *p)
+{
+    metrics_add("gateway_requests_rejected_total", "reason=\"overload\"", 1);
+    respond_503(p->req, p->cfg, "overloaded", "too many signals in flight; retry");
+    preq_done(p);
+}
+
 static void start(preq *p)
 {
     http_request *req = p->req;
@@ -497,9 +505,7 @@ static void start(preq *p)
      * connections of storm webhooks, parsing the ones then refused left the gateway ~1 % of
      * its throughput for the admitted ones (docs/benchmarks.md, session 5). */
     if (atomic_load(&p->w->gw->inflight_alerts) >= c->max_inflight_alerts) {
-        metrics_add("gateway_requests_rejected_total", "reason=\"overload\"", 1);
-        respond_503(req, c, "overloaded", "too many signals in flight; retry");
-        preq_done(p);
+        refuse_signals_overload(p);
         return;
     }
     adapter_limits lim = {c->max_alerts, c->max_payload_bytes, c->max_json_depth};
@@ -530,9 +536,7 @@ static void start(preq *p)
     int before = atomic_fetch_add(&p->w->gw->inflight_alerts, (int)p->n);
     p->admitted = p->n;
     if (before > 0 && before + (long long)p->n > c->max_inflight_alerts) {
-        metrics_add("gateway_requests_rejected_total", "reason=\"overload\"", 1);
-        respond_503(req, c, "overloaded", "too many signals in flight; retry");
-        preq_done(p);
+        refuse_signals_overload(p);
         return;
     }
     char labels[64];

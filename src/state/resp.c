@@ -37,26 +37,7 @@ void resp_begin(resp_cmd *c, int argc, size_t cap_hint)
     put(c, "\r\n", 2);
 }
 
-size_t resp_arg(resp_cmd *c, const char *s, size_t n)
-{
-    char num[24];
-    size_t k = fmt_u64(num, n);
-    reserve(c, 1 + k + 2 + n + 2);
-    c->buf[c->len++] = '$';
-    memcpy(c->buf + c->len, num, k);
-    c->len += k;
-    c->buf[c->len++] = '\r';
-    c->buf[c->len++] = '\n';
-    size_t at = c->len;
-    if (n) memcpy(c->buf + c->len, s, n);
-    c->len += n;
-    c->buf[c->len++] = '\r';
-    c->buf[c->len++] = '\n';
-    c->buf[c->len] = '\0';
-    return at;
-}
-
-void resp_parts(resp_cmd *c, const char *const *parts, const size_t *lens, int n)
+size_t resp_parts(resp_cmd *c, const char *const *parts, const size_t *lens, int n)
 {
     size_t total = 0;
     for (int i = 0; i < n; i++) total += lens[i];
@@ -68,6 +49,7 @@ void resp_parts(resp_cmd *c, const char *const *parts, const size_t *lens, int n
     c->len += k;
     c->buf[c->len++] = '\r';
     c->buf[c->len++] = '\n';
+    size_t at = c->len;
     for (int i = 0; i < n; i++) {
         if (lens[i]) memcpy(c->buf + c->len, parts[i], lens[i]);
         c->len += lens[i];
@@ -75,7 +57,10 @@ void resp_parts(resp_cmd *c, const char *const *parts, const size_t *lens, int n
     c->buf[c->len++] = '\r';
     c->buf[c->len++] = '\n';
     c->buf[c->len] = '\0';
+    return at;
 }
+
+size_t resp_arg(resp_cmd *c, const char *s, size_t n) { return resp_parts(c, &s, &n, 1); }
 
 size_t resp_str(resp_cmd *c, const char *s) { return resp_arg(c, s ? s : "", s ? strlen(s) : 0); }
 

@@ -20,8 +20,8 @@ void   resp_begin(resp_cmd *c, int argc, size_t cap_hint);
 /* One bulk-string argument; returns the offset of its bytes in buf (to patch in place). */
 size_t resp_arg(resp_cmd *c, const char *s, size_t n);
 size_t resp_str(resp_cmd *c, const char *s);   /* NULL is "" */
-/* One bulk-string argument made of n pieces, one after the other. */
-void   resp_parts(resp_cmd *c, const char *const *parts, const size_t *lens, int n);
+/* One bulk-string argument made of n pieces, one after the other; returns as resp_arg. */
+size_t resp_parts(resp_cmd *c, const char *const *parts, const size_t *lens, int n);
 void   resp_i64(resp_cmd *c, int64_t v);
 void   resp_u64(resp_cmd *c, uint64_t v);
 

@@ -118,14 +118,13 @@ end
 
 local recs, rec_dirty, rec_order = {}, {}, {}
 -- recs[fp]: a table (parsed), false (absent or deleted), or a string: the record as stored,
--- or as the fast path or a fold wrote it (a written string always expires at DUP_X_S). nod1[fp]:
--- the batch's MGET found no string form (rec_load goes straight to the hash form).
-local nod1 = {}
+-- or as the fast path or a fold wrote it (a written string always expires at DUP_X_S); nil:
+-- the batch's MGET found no string form (rec_load reads the hash form, if any exists).
 local REC_PATTERN = '^(%a)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(.*)$'
 local REC_FORMAT = '%s|%d|%d|%d|%d|%d|%d|%d|%s'
 
 local function dkey(fp) return P .. 'd1:' .. fp end
-local dkeys = {}   -- fp -> its key, built once (rec_prefetch) for the MGET and the SET
+local dkeys = {}   -- fp -> its key, for every fingerprint of the batch (rec_prefetch): MGET and SET
 
 -- The hash form of the record (P d:<fp>, up to a7dce5a), read when there is no string form:
 -- a rolling upgrade keeps counts, resolutions and pending leases of records an older
@@ -152,19 +151,15 @@ end
 local no_v0 = false   -- rec_prefetch found no hash-form record for any missing fingerprint
 local function rec_load(fp)
     if no_v0 then return false end
-    if nod1[fp] then return rec_load_v0(fp) end
-    local v = redis.call('GET', dkey(fp))
-    if not v then return rec_load_v0(fp) end
-    return v
+    return rec_load_v0(fp)
 end
 
 -- every record the batch names, in one MGET per 500 distinct fingerprints
 local function rec_prefetch()
-    local keys, fps, seen = {}, {}, {}
+    local keys, fps = {}, {}
     for i = 1, n do
         local fp = ARGV[ITEM0 + (i - 1) * 2 + 1]
-        if not seen[fp] then
-            seen[fp] = true
+        if not dkeys[fp] then
             fps[#fps + 1] = fp
             local k = dkey(fp)
             keys[#keys + 1], dkeys[fp] = k, k
@@ -178,7 +173,6 @@ local function rec_prefetch()
             if vals[j] then
                 recs[fp] = vals[j]
             else
-                nod1[fp] = true
                 missing[#missing + 1] = P .. 'd:' .. fp
             end
         end
@@ -230,7 +224,7 @@ end
 
 local function rec_write_all()
     for _, fp in ipairs(rec_order) do
-        local r, k = recs[fp], dkeys[fp] or dkey(fp)
+        local r, k = recs[fp], dkeys[fp]
         if type(r) == 'string' then
             redis.call('SET', k, r, 'PXAT', DUP_X_S)   -- fast_dup's
         elseif r then
