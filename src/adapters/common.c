@@ -296,21 +296,35 @@ static bool ascii_case_eq(const char *a, const char *b)
 {
     for (;; a++, b++) {
         unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x == y) {              /* the usual case: the same byte, no folding */
+            if (!x) return true;
+            continue;
+        }
         if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
         if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
         if (x != y) return false;
-        if (!x) return true;
     }
 }
 
 const cJSON *ajson_get(const cJSON *obj, const char *name)
 {
-    if (!cJSON_IsObject(obj)) return NULL;
-    const cJSON *found = NULL;
-    unsigned char first = (unsigned char)name[0] | 0x20;   /* ASCII letters: either case */
-    for (const cJSON *c = obj->child; c; c = c->next)
-        if (c->string && ((unsigned char)c->string[0] | 0x20) == first && ascii_case_eq(c->string, name)) found = c;
-    return cJSON_IsNull(found) ? NULL : found;
+    const cJSON *found;
+    ajson_get_many(obj, &name, 1, &found);
+    return found;
+}
+
+void ajson_get_many(const cJSON *obj, const char *const *names, size_t n, const cJSON **out)
+{
+    for (size_t k = 0; k < n; k++) out[k] = NULL;
+    if (!cJSON_IsObject(obj)) return;
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        if (!c->string) continue;
+        unsigned char first = (unsigned char)c->string[0] | 0x20;   /* ASCII letters: either case */
+        for (size_t k = 0; k < n; k++)
+            if (((unsigned char)names[k][0] | 0x20) == first && ascii_case_eq(c->string, names[k])) out[k] = c;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (cJSON_IsNull(out[k])) out[k] = NULL;
 }
 
 const char *ajson_field(char *buf, size_t n, const char *path, const char *name)
@@ -332,10 +346,8 @@ const char *ajson_field(char *buf, size_t n, const char *path, const char *name)
     return buf;
 }
 
-int ajson_opt_string(const cJSON *obj, const char *name, const char *path, const char **out,
-                     adapter_error *err)
+int ajson_string_value(const cJSON *v, const char *path, const char *name, const char **out, adapter_error *err)
 {
-    const cJSON *v = ajson_get(obj, name);
     *out = NULL;
     if (!v) return ADAPTER_OK;
     if (!cJSON_IsString(v)) {
@@ -346,10 +358,14 @@ int ajson_opt_string(const cJSON *obj, const char *name, const char *path, const
     return ADAPTER_OK;
 }
 
-int ajson_opt_time(const cJSON *obj, const char *name, const char *path, int64_t *ms,
-                   adapter_error *err)
+int ajson_opt_string(const cJSON *obj, const char *name, const char *path, const char **out,
+                     adapter_error *err)
 {
-    const cJSON *v = ajson_get(obj, name);
+    return ajson_string_value(ajson_get(obj, name), path, name, out, err);
+}
+
+int ajson_time_value(const cJSON *v, const char *path, const char *name, int64_t *ms, adapter_error *err)
+{
     char f[128];
     *ms = 0;
     if (!v) return ADAPTER_OK;
@@ -365,12 +381,21 @@ int ajson_opt_time(const cJSON *obj, const char *name, const char *path, int64_t
     return ADAPTER_OK;
 }
 
-int ajson_string_map(const cJSON *obj, const char *path, arena *a, sig_map *out, adapter_error *err)
+int ajson_opt_time(const cJSON *obj, const char *name, const char *path, int64_t *ms,
+                   adapter_error *err)
+{
+    return ajson_time_value(ajson_get(obj, name), path, name, ms, err);
+}
+
+int ajson_string_map(const cJSON *obj, const char *path, const char *name, arena *a, sig_map *out,
+                     adapter_error *err)
 {
     out->items = NULL;
     out->n = 0;
     if (!obj || cJSON_IsNull(obj)) return ADAPTER_OK;
-    if (!cJSON_IsObject(obj)) return ajson_fail(err, ADAPTER_E_TYPE, "%s: expected an object", path);
+    char f[128];
+    if (!cJSON_IsObject(obj))
+        return ajson_fail(err, ADAPTER_E_TYPE, "%s: expected an object", ajson_field(f, sizeof f, path, name));
     size_t n = 0;
     for (const cJSON *c = obj->child; c; c = c->next) n++;
     if (n == 0) return ADAPTER_OK;
@@ -378,7 +403,8 @@ int ajson_string_map(const cJSON *obj, const char *path, arena *a, sig_map *out,
     size_t i = 0;
     for (const cJSON *c = obj->child; c; c = c->next) {
         if (!cJSON_IsString(c))
-            return ajson_fail(err, ADAPTER_E_TYPE, "%s.%.*s: expected a string", path, AJSON_KEY(c->string));
+            return ajson_fail(err, ADAPTER_E_TYPE, "%s.%.*s: expected a string", ajson_field(f, sizeof f, path, name),
+                              AJSON_KEY(c->string));
         items[i].key = c->string;          /* the tree is in the arena too: no copies */
         items[i].value = c->valuestring;
         i++;

@@ -39,6 +39,11 @@ int ajson_parse(const char *body, size_t len, int max_depth, cJSON **root, adapt
  * the last matching member wins, JSON null counts as absent (returns NULL). */
 const cJSON *ajson_get(const cJSON *obj, const char *name);
 
+/* ajson_get for several names in one pass over obj's members: out[k] = the member names[k]
+ * names, with ajson_get's semantics. An adapter reads an object's fields with one walk of its
+ * member list instead of one walk per field. */
+void ajson_get_many(const cJSON *obj, const char *const *names, size_t n, const cJSON **out);
+
 /* Writes "path.name" (or "name" when path is empty) into buf, for error messages. */
 const char *ajson_field(char *buf, size_t n, const char *path, const char *name);
 
@@ -47,15 +52,22 @@ const char *ajson_field(char *buf, size_t n, const char *path, const char *name)
 int ajson_opt_string(const cJSON *obj, const char *name, const char *path, const char **out,
                      adapter_error *err);
 
+/* The same check of a member already found (v: from ajson_get_many, NULL = absent); name is
+ * the member's name, for the message. */
+int ajson_string_value(const cJSON *v, const char *path, const char *name, const char **out, adapter_error *err);
+
 /* Optional RFC 3339 member: absent, null or Go's zero time → *ms = 0; a non-string or an
  * unparsable string → ADAPTER_E_TYPE. */
 int ajson_opt_time(const cJSON *obj, const char *name, const char *path, int64_t *ms,
                    adapter_error *err);
+int ajson_time_value(const cJSON *v, const char *path, const char *name, int64_t *ms, adapter_error *err);
 
 /* Reads an optional object of strings into *out (unsorted; keys and values borrowed from the
  * cJSON tree, which lives in the request's arena as long as they do). Absent or null → empty
- * map. A non-object, or a non-string value, → ADAPTER_E_TYPE naming "path" or "path.key". */
-int ajson_string_map(const cJSON *obj, const char *path, arena *a, sig_map *out, adapter_error *err);
+ * map. A non-object, or a non-string value, → ADAPTER_E_TYPE naming the field "path.name"
+ * (ajson_field; built only for the message) or "path.name.key". */
+int ajson_string_map(const cJSON *obj, const char *path, const char *name, arena *a, sig_map *out,
+                     adapter_error *err);
 
 /* Bytes of a key worth showing in a message: printf("%.*s", AJSON_KEY(k)). */
 #define AJSON_KEY_MAX 64

@@ -124,7 +124,7 @@ static int parse_event(const cJSON *root, const char *body, size_t len, int64_t 
 
     sig_map meta_labels;
     if ((rc = optional_object(root, "metadata", &meta, err))) return rc;
-    if ((rc = ajson_string_map(ajson_get(meta, "labels"), "metadata.labels", a, &meta_labels, err))) return rc;
+    if ((rc = ajson_string_map(ajson_get(meta, "labels"), "metadata", "labels", a, &meta_labels, err))) return rc;
     if (meta_labels.n > AJSON_MAX_LABELS)
         return ajson_fail(err, ADAPTER_E_TYPE, "metadata.labels: %zu labels, more than the limit of %d",
                           meta_labels.n, AJSON_MAX_LABELS);

@@ -10,13 +10,37 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Resource labels in precedence order: the first one with a non-empty value wins, so
- * {pod, node} is a Pod. An empty label counts as absent, as everywhere in Prometheus
- * (upstream 4.2 used presence, which turned {pod:"", node:"w1"} into a 400). */
-static const struct { const char *label, *kind; } resource_labels[] = {
-    {"pod", "Pod"},          {"deployment", "Deployment"}, {"statefulset", "StatefulSet"},
-    {"daemonset", "DaemonSet"}, {"node", "Node"},          {"service", "Service"},
+/* The labels the adapter reads: alertname, severity, the namespace labels, then the resource
+ * labels in precedence order (the first one with a non-empty value wins, so {pod, node} is a
+ * Pod). An empty label counts as absent, as everywhere in Prometheus (upstream 4.2 used
+ * presence, which turned {pod:"", node:"w1"} into a 400). */
+enum { L_ALERTNAME, L_SEVERITY, L_NAMESPACE, L_EXPORTED_NAMESPACE, L_RESOURCE0, L_N = L_RESOURCE0 + 6 };
+static const char *const picked_labels[L_N] = {
+    "alertname", "severity", "namespace", "exported_namespace",
+    "pod", "deployment", "statefulset", "daemonset", "node", "service",
 };
+static const char *const resource_kinds[L_N - L_RESOURCE0] = {
+    "Pod", "Deployment", "StatefulSet", "DaemonSet", "Node", "Service",
+};
+
+/* v[k] = the value of label picked_labels[k] (NULL if absent), in one pass over the labels
+ * instead of a binary search per name. m's keys are unique (sig_map_sort_dedup). */
+static void pick_labels(const sig_map *m, const char *v[L_N])
+{
+    for (int k = 0; k < L_N; k++) v[k] = NULL;
+    for (size_t i = 0; i < m->n; i++) {
+        const char *key = m->items[i].key;
+        for (int k = 0; k < L_N; k++)
+            if (key[0] == picked_labels[k][0] && strcmp(key, picked_labels[k]) == 0) {
+                v[k] = m->items[i].value;
+                break;
+            }
+    }
+}
+
+/* The alert members parse_alert reads, found in one walk of its member list. */
+enum { F_LABELS, F_ANNOTATIONS, F_STARTS_AT, F_ENDS_AT, F_STATUS, F_FINGERPRINT, F_N };
+static const char *const alert_fields[F_N] = {"labels", "annotations", "startsAt", "endsAt", "status", "fingerprint"};
 
 static bool is_hex16(const char *s)
 {
@@ -55,28 +79,27 @@ static int parse_alert(const cJSON *al, size_t i, const sig_map *common_labels,
                        const sig_map *common_annotations, int64_t now_ms, const adapter_limits *lim,
                        arena *a, sig_signal *s, adapter_error *err)
 {
-    char path[48], field[64];
+    char path[48];
     int rc;
     char num[24];
     fmt_u64(num, i);
     fmt_cat(path, sizeof path, "alerts[", num, "]", (char *)NULL);
     if (!cJSON_IsObject(al)) return ajson_fail(err, ADAPTER_E_TYPE, "%s: expected an object", path);
 
-    const cJSON *lv = ajson_get(al, "labels");
-    if (!lv) return ajson_fail(err, ADAPTER_E_MISSING, "%s.labels is required", path);
+    const cJSON *f[F_N];
+    ajson_get_many(al, alert_fields, F_N, f);
+    if (!f[F_LABELS]) return ajson_fail(err, ADAPTER_E_MISSING, "%s.labels is required", path);
     sig_map own, annotations;
-    if ((rc = ajson_string_map(lv, ajson_field(field, sizeof field, path, "labels"), a, &own, err))) return rc;
+    if ((rc = ajson_string_map(f[F_LABELS], path, "labels", a, &own, err))) return rc;
     sig_map_sort_dedup(&own);
-    if ((rc = ajson_string_map(ajson_get(al, "annotations"), ajson_field(field, sizeof field, path, "annotations"),
-                               a, &annotations, err)))
-        return rc;
+    if ((rc = ajson_string_map(f[F_ANNOTATIONS], path, "annotations", a, &annotations, err))) return rc;
 
     int64_t starts, ends;
-    if ((rc = ajson_opt_time(al, "startsAt", path, &starts, err))) return rc;
-    if ((rc = ajson_opt_time(al, "endsAt", path, &ends, err))) return rc;
+    if ((rc = ajson_time_value(f[F_STARTS_AT], path, "startsAt", &starts, err))) return rc;
+    if ((rc = ajson_time_value(f[F_ENDS_AT], path, "endsAt", &ends, err))) return rc;
 
     const char *status;
-    if ((rc = ajson_opt_string(al, "status", path, &status, err))) return rc;
+    if ((rc = ajson_string_value(f[F_STATUS], path, "status", &status, err))) return rc;
     if (!status) s->status = ends && ends <= now_ms ? SIG_RESOLVED : SIG_FIRING;
     else if (strcmp(status, "firing") == 0) s->status = SIG_FIRING;
     else if (strcmp(status, "resolved") == 0) s->status = SIG_RESOLVED;
@@ -84,7 +107,7 @@ static int parse_alert(const cJSON *al, size_t i, const sig_map *common_labels,
                            (int)utf8_truncate(status, strlen(status), 32), status);
 
     const char *fp;
-    if ((rc = ajson_opt_string(al, "fingerprint", path, &fp, err))) return rc;
+    if ((rc = ajson_string_value(f[F_FINGERPRINT], path, "fingerprint", &fp, err))) return rc;
     if (fp && is_hex16(fp)) {
         for (int k = 0; k < 16; k++) {
             char c = fp[k];
@@ -103,21 +126,22 @@ static int parse_alert(const cJSON *al, size_t i, const sig_map *common_labels,
         return ajson_fail(err, ADAPTER_E_TYPE, "%s: %zu labels and %zu annotations, more than the limit of %d each",
                           path, s->labels.n, s->annotations.n, AJSON_MAX_LABELS);
 
-    s->name = sig_map_get(&s->labels, "alertname");
+    const char *lv[L_N];
+    pick_labels(&s->labels, lv);
+    s->name = lv[L_ALERTNAME];
     if (!s->name || !*s->name) return ajson_fail(err, ADAPTER_E_MISSING, "%s.labels.alertname is required", path);
-    s->severity = sig_severity_parse(sig_map_get(&s->labels, "severity"));
+    s->severity = sig_severity_parse(lv[L_SEVERITY]);
 
-    const char *ns = sig_map_get(&s->labels, "namespace");
-    if (!ns || !*ns) ns = sig_map_get(&s->labels, "exported_namespace");
+    const char *ns = lv[L_NAMESPACE];
+    if (!ns || !*ns) ns = lv[L_EXPORTED_NAMESPACE];
     s->namespace = ns ? ns : "";                       /* "" = cluster-scoped, not "default" */
     s->res_namespace = s->namespace;
     s->kind = "Unknown";
     s->res_name = "unknown";
-    for (size_t k = 0; k < sizeof resource_labels / sizeof resource_labels[0]; k++) {
-        const char *v = sig_map_get(&s->labels, resource_labels[k].label);
-        if (v && *v) {
-            s->kind = resource_labels[k].kind;
-            s->res_name = v;
+    for (int k = L_RESOURCE0; k < L_N; k++) {
+        if (lv[k] && *lv[k]) {
+            s->kind = resource_kinds[k - L_RESOURCE0];
+            s->res_name = lv[k];
             break;
         }
     }
@@ -160,8 +184,8 @@ static int parse_webhook(const cJSON *root, int64_t now_ms, const adapter_limits
                           count, lim->max_alerts);
 
     sig_map common_labels, common_annotations;
-    if ((rc = ajson_string_map(ajson_get(root, "commonLabels"), "commonLabels", a, &common_labels, err))) return rc;
-    if ((rc = ajson_string_map(ajson_get(root, "commonAnnotations"), "commonAnnotations", a, &common_annotations, err)))
+    if ((rc = ajson_string_map(ajson_get(root, "commonLabels"), "", "commonLabels", a, &common_labels, err))) return rc;
+    if ((rc = ajson_string_map(ajson_get(root, "commonAnnotations"), "", "commonAnnotations", a, &common_annotations, err)))
         return rc;
     sig_map_sort_dedup(&common_labels);
     sig_map_sort_dedup(&common_annotations);

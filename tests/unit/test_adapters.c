@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "adapters/adapter.h"
+#include "adapters/json_util.h"
 #include "signal.h"
 #include "util/arena.h"
 #include "util/timeutil.h"
@@ -819,6 +820,32 @@ static void test_field_names_match_case_insensitively_like_go(void **state)
     assert_string_equal(sig_map_get(&c->s[0].labels, "Pod"), "p");
 }
 
+/* ajson_get_many (parse_alert's one walk over an alert's members) keeps ajson_get's Go rules
+ * for every name at once: either case, the last match wins (a later null makes it absent), names
+ * sharing a first letter (status/startsAt) do not mix, an absent name and a non-object are NULL. */
+static void test_many_fields_are_found_in_one_pass_with_go_rules(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_Parse("{\"startsAt\":\"b\",\"Status\":\"a\",\"labels\":1,\"x\":2,\"LABELS\":3,"
+                           "\"STATUS\":null,\"sTaRtSaT\":\"c\",\"statusx\":4}");
+    assert_non_null(o);
+    const char *const names[] = {"status", "startsAt", "labels", "missing", "x"};
+    const cJSON *f[5];
+    ajson_get_many(o, names, 5, f);
+    assert_null(f[0]);                                   /* "Status", then null: absent */
+    assert_string_equal(f[1]->valuestring, "c");         /* the last spelling wins */
+    assert_int_equal(f[2]->valueint, 3);
+    assert_null(f[3]);
+    assert_int_equal(f[4]->valueint, 2);
+    for (size_t k = 0; k < 5; k++) assert_ptr_equal(ajson_get(o, names[k]), f[k]);
+    cJSON *arr = cJSON_Parse("[{\"status\":1}]");
+    f[0] = o;
+    ajson_get_many(arr, names, 1, f);
+    assert_null(f[0]);
+    cJSON_Delete(arr);
+    cJSON_Delete(o);
+}
+
 static void test_duplicate_keys_last_one_wins(void **state)
 {
     ctx *c = *state;
@@ -1138,6 +1165,7 @@ int main(void)
         T(test_100kb_label_value_is_accepted),
         T(test_10000_alerts_are_accepted_at_max_alerts_10000),
         T(test_field_names_match_case_insensitively_like_go),
+        T(test_many_fields_are_found_in_one_pass_with_go_rules),
         T(test_duplicate_keys_last_one_wins),
         T(test_null_optional_fields_are_absent),
         T(test_oomkilled_warning_event_is_a_critical_pod_signal),
