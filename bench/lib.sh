@@ -200,10 +200,15 @@ post() {
 }
 
 # run_wrk OUT CONNS URL BODYFILE [LUA]: wrk -t1 on LOAD_CPU, keep-alive, fixed body
+# run_wrk OUT CONNS URL BODY [LUA]: wrk's output in OUT and its CPU time (clock ticks, user + system)
+# in OUT.ticks: the subshell's cutime + cstime once wrk, its only child, has been waited for.
 run_wrk() {
     local out=$1 conns=$2 url=$3 body=$4 lua=${5:-$BENCH/http-libs/post.lua}
-    BODY_FILE=$body timeout 120 taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"$DURATION" --timeout 10s --latency \
-        -s "$lua" "$url" >"$out" 2>&1 || true
+    (
+        BODY_FILE=$body timeout 120 taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"$DURATION" --timeout 10s --latency \
+            -s "$lua" "$url" >"$out" 2>&1 || true
+        awk '{print $16 + $17}' "/proc/$BASHPID/stat" >"$out.ticks"
+    )
 }
 wrk_reqs() { awk '/requests in/ {print $1}' "$1"; }
 wrk_rps() { awk '/Requests\/sec/ {print $2}' "$1"; }

@@ -65,8 +65,9 @@ def throughput(raw):
     for c in conns:
         print(f"### wrk -t1 -c{c}, keep-alive\n")
         print("| target | req/s (median) | alerts/s | per-round req/s | p99 ms (median) | ÷ nginx | ÷ Alertmanager "
-              "| server CPU µs/req | Redis CPU µs/req | EVALSHA/req | non-2xx, socket errors |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+              "| server CPU µs/req | Redis CPU µs/req | wrk CPU µs/req | both CPUs busy | EVALSHA/req "
+              "| non-2xx, socket errors |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for t in ("nginx", "am", "dup", "fixture", "storm", "stormnew"):
             runs = by.get((t, c))
             if not runs:
@@ -76,13 +77,20 @@ def throughput(raw):
             cpu = med([x["server_ticks"] * TICK_US / x["requests"] for x in rs if x["requests"]])
             rcpu = med([x["redis_ticks"] * TICK_US / x["requests"] for x in rs if x["requests"]]) \
                 if t in ("dup", "fixture", "storm", "stormnew") else float("nan")
+            # the load generator's CPU (runs before this column existed have none: nan), and the share
+            # of the machine's 2 CPUs the server, Redis and wrk kept busy together
+            lcpu = med([x.get("load_ticks", float("nan")) * TICK_US / x["requests"] for x in rs if x["requests"]])
+            busy = med([((x["server_ticks"] + (x["redis_ticks"] if t in ("dup", "fixture", "storm", "stormnew") else 0)
+                          + x.get("load_ticks", float("nan"))) * TICK_US / x["requests"]) * x["rps"] / 2e6
+                        for x in rs if x["requests"]])
             ev = med([x["evalsha"] / x["requests"] for x in rs if x["requests"]]) \
                 if t in ("dup", "fixture", "storm", "stormnew") else float("nan")
             errs = f"{int(sum(x['non2xx'] for x in rs))}, {int(sum(x['sock_errors'] for x in rs))}"
             print(f"| {LABEL[t]} | {fmt(rps)} | {fmt(rps * ALERTS[t])} | "
                   + " / ".join(f"{x['rps'] / 1000:.1f}k" for x in rs)
                   + f" | {fmt(med([x['p99_ms'] for x in rs]), '.2f')} | {fmt(ratio(t, 'nginx', c), '.2f')} | "
-                  f"{fmt(ratio(t, 'am', c), '.2f')} | {fmt(cpu, '.1f')} | {fmt(rcpu, '.1f')} | {fmt(ev, '.3f')} | {errs} |")
+                  f"{fmt(ratio(t, 'am', c), '.2f')} | {fmt(cpu, '.1f')} | {fmt(rcpu, '.1f')} | {fmt(lcpu, '.1f')} | "
+                  f"{fmt(busy * 100, '.0f') + ' %' if busy == busy else '—'} | {fmt(ev, '.3f')} | {errs} |")
         print()
 
     rb = {t: by[(t, 64)] for t in ("rb1", "rb2", "rb1-sep", "rb2-sep", "rbmin1") if (t, 64) in by}

@@ -20,6 +20,9 @@
 #            captured with MONITOR; client on CPU 1 beside Redis ("rb1", "rb2", as wrk is) and on CPU 0
 #            with Redis alone on CPU 1 ("rb1-sep", "rb2-sep"); and "rbmin1": bench/min-dup.lua, only the
 #            Redis commands of a duplicate (GET, SET ... PXAT of the record string) with the same ARGV: the Lua floor
+# CPU per request: the server's and Redis' from /proc/<pid>/stat before and after each wrk run, wrk's
+# own (lib.sh run_wrk), and "both CPUs busy": the three together × req/s ÷ 2 CPUs (near 100 %: the
+# machine, not one process, is the limit).
 # Writes bench/results/raw/<ts>-throughput/ (measure.tsv, every wrk/redis-benchmark output) and
 # bench/results/throughput-<ts>.md + bench/results/throughput.md (the summary).
 set -euo pipefail
@@ -35,7 +38,7 @@ has() { [[ " $TARGETS " == *" $1 "* ]]; }
 bench_init throughput
 B=$WORK/bodies
 TSV=$RAW/measure.tsv
-echo -e "round\ttarget\tconns\trps\tp99_ms\trequests\tnon2xx\tsock_errors\tserver_ticks\tredis_ticks\tevalsha" >"$TSV"
+echo -e "round\ttarget\tconns\trps\tp99_ms\trequests\tnon2xx\tsock_errors\tserver_ticks\tredis_ticks\tevalsha\tload_ticks" >"$TSV"
 echo "rounds: $ROUNDS duration: $DURATION conns: $CONNS targets: $TARGETS" >>"$RAW/machine.txt"
 
 start_redis
@@ -118,7 +121,7 @@ measure() { # measure ROUND TARGET CONNS
     RUN_ID=r$r-c$c run_wrk "$out" "$c" "$url" "$body" "$lua"
     e1=$(evalsha_calls) rt1=$(cpu_ticks "$REDIS_PID") st1=$(cpu_ticks "$pid")
     read -r rps p99 reqs bad errs < <($PY "$BENCH/tools.py" wrk "$out")
-    echo -e "$r\t$t\t$c\t$rps\t$p99\t$reqs\t$bad\t$errs\t$((st1 - st0))\t$((rt1 - rt0))\t$((e1 - e0))" >>"$TSV"
+    echo -e "$r\t$t\t$c\t$rps\t$p99\t$reqs\t$bad\t$errs\t$((st1 - st0))\t$((rt1 - rt0))\t$((e1 - e0))\t$(cat "$out.ticks")" >>"$TSV"
     printf 'round %s c=%-4s %-8s %9.0f req/s  p99 %7.2f ms  non-2xx %s  errors %s\n' "$r" "$c" "$t" "$rps" "$p99" \
         "$bad" "$errs"
 }
@@ -136,7 +139,7 @@ measure_rb() { # measure_rb ROUND NAME ARGSFILE CPU [SHA]
     e1=$(evalsha_calls) rt1=$(cpu_ticks "$REDIS_PID")
     # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max"
     read -r rps p99 < <(tail -1 "$out" | awk -F'","' '{print $2, $7}')
-    echo -e "$r\t$name\t64\t$rps\t$p99\t$RB_N\t0\t0\t0\t$((rt1 - rt0))\t$((e1 - e0))" >>"$TSV"
+    echo -e "$r\t$name\t64\t$rps\t$p99\t$RB_N\t0\t0\t0\t$((rt1 - rt0))\t$((e1 - e0))\t0" >>"$TSV"
     printf 'round %s c=64   %-8s %9.0f EVALSHA/s  p99 %7.2f ms\n' "$r" "$name" "$rps" "$p99"
 }
 
