@@ -38,6 +38,25 @@ class OperabilityTests(unittest.TestCase):
         p = subprocess.run([promtool, "check", "metrics"], input=r.body, capture_output=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
 
+    def test_a_webhook_of_mixed_outcomes_is_mixed_and_each_outcome_is_counted(self):
+        g = self.gw()
+        a, b, c = (pod_alert("KubePodCrashLooping", "api-%d" % i) for i in range(3))
+        self.assertEqual(g.alert(webhook([a])).status, 201)
+        # duplicate, created, duplicate, created, resolved: the status strings change from
+        # alert to alert and repeat, in both orders
+        resolved = dict(a, status="resolved", endsAt="2026-11-26T21:55:10Z")
+        r = g.alert(webhook([a, b, a, c, resolved]))
+        self.assertEqual(r.status, 201, r.body)
+        doc = json.loads(r.body)
+        self.assertEqual(doc["status"], "mixed")
+        self.assertEqual([x["status"] for x in doc["results"]][:4], ["duplicate", "created", "duplicate", "created"])
+        text = g.get("/metrics").body.decode()
+        self.assertIn('gateway_signals_total{source="prometheus",outcome="created"} 3', text)
+        self.assertIn('gateway_signals_total{source="prometheus",outcome="duplicate"} 2', text)
+        self.assertIn('gateway_signals_total{source="prometheus",outcome="resolved"} 1', text)
+        r = g.alert(webhook([b, c]))
+        self.assertEqual((r.status, json.loads(r.body)["status"]), (202, "duplicate"))
+
     def test_separate_metrics_listener(self):
         import socket
         with socket.socket() as s:
