@@ -3,15 +3,17 @@
  * One hiredis async connection per worker loop (hiredis' libuv adapter), so commands of
  * concurrent requests pipeline on it. A connection goes
  *   resolve (uv_getaddrinfo: no blocking DNS on the loop) → connect → AUTH → SELECT →
- *   [sentinel: ROLE must be master] → SCRIPT LOAD ×4 → READY
+ *   [sentinel: ROLE must be master] → SCRIPT LOAD ×4 → FUNCTION LOAD (decide) → READY
  * and, when anything fails, back to the start after a capped, jittered exponential backoff.
  * With redis-sentinel://, the primary's address is first asked of the sentinels in turn
  * (SENTINEL get-master-addr-by-name), and asked again after every disconnect or READONLY
  * reply, which is how a failover is followed.
  * hiredis 0.14 has no command timeouts: each command carries its own uv timer; a timeout
  * fails that command (503 upstream) and drops the connection, which fails the others too.
- * Every decision is one EVALSHA of decide.lua; NOSCRIPT (e.g. after a Redis restart)
- * reloads the script and retries once. */
+ * Every decision is one FCALL of decide.lua loaded as a Redis function (its helpers are
+ * made once per load, not once per call), or one EVALSHA of it where FUNCTION LOAD is
+ * refused (Redis < 7.0, an ACL). NOSCRIPT or "Function not found" (e.g. after a Redis
+ * restart or FUNCTION FLUSH) reloads it and retries once. */
 #include "state/redis.h"
 #include "state/resp.h"
 #include "metrics.h"
@@ -46,6 +48,9 @@ typedef struct rstore {
     redisAsyncContext *sac;         /* a sentinel connection during discovery */
     _Atomic(rstate)    state;         /* read by /readyz from other workers */
     char               sha[N_SCRIPTS][41];
+    char               fn_name[32];  /* "sgw_decide_<16 hex of decide.lua's SHA>" */
+    char              *fn_code;      /* FUNCTION LOAD's library: two lines, then decide.lua */
+    bool               fn_ok;        /* decide is called with FCALL fn_name, else EVALSHA */
     int                handshake_step;
     uv_timer_t         backoff_timer;
     uv_timer_t         connect_timer;
@@ -205,6 +210,7 @@ struct rcall {
     rcall_fn     fn;
     void       *ctx;
     int         script;        /* >= 0: an EVALSHA that may be retried after NOSCRIPT */
+    bool        fcall;         /* an FCALL of s->fn_name, retried after "Function not found" */
     bool        retried;
     char       *frame;         /* the RESP command, written once (resp.h) */
     size_t      frame_len;
@@ -239,17 +245,14 @@ static void rcall_finish(rcall *c, redisReply *r, const char *err)
 
 static int rcall_send(rcall *c);
 
-static void script_reloaded(rstore *s, redisReply *r, const char *err, void *ctx)
+/* Sends orig again once its script or function is back; err: the reload failed. */
+static void retry_reloaded(rcall *orig, const char *err)
 {
-    rcall *orig = ctx;
-    if (err || !r || r->type != REDIS_REPLY_STRING || r->len != 40) {
-        rcall_finish(orig, NULL, err ? err : "script reload failed");
+    if (err) {
+        rcall_finish(orig, NULL, err);
         rcall_unref(orig);   /* the hiredis ref of the first send, already answered */
         return;
     }
-    memcpy(s->sha[orig->script], r->str, 40);
-    s->sha[orig->script][40] = '\0';
-    memcpy(orig->frame + orig->sha_off, r->str, 40);
     orig->retried = true;
     if (rcall_send(orig) < 0) {
         rcall_finish(orig, NULL, "connection lost");
@@ -257,6 +260,25 @@ static void script_reloaded(rstore *s, redisReply *r, const char *err, void *ctx
     } else {
         rcall_unref(orig);   /* the first send's hiredis ref; the new send holds its own */
     }
+}
+
+static void script_reloaded(rstore *s, redisReply *r, const char *err, void *ctx)
+{
+    rcall *orig = ctx;
+    if (err || !r || r->type != REDIS_REPLY_STRING || r->len != 40) {
+        retry_reloaded(orig, err ? err : "script reload failed");
+        return;
+    }
+    memcpy(s->sha[orig->script], r->str, 40);
+    s->sha[orig->script][40] = '\0';
+    memcpy(orig->frame + orig->sha_off, r->str, 40);
+    retry_reloaded(orig, NULL);
+}
+
+static void function_reloaded(rstore *s, redisReply *r, const char *err, void *ctx)
+{
+    (void)s;
+    retry_reloaded(ctx, err ? err : !r || r->type != REDIS_REPLY_STRING ? "function reload failed" : NULL);
 }
 
 static rcall *rcall_new(rstore *s, rcall_fn fn, void *ctx, int argc, const char **argv, const size_t *lens, int script);
@@ -277,6 +299,18 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     if (r->type == REDIS_REPLY_ERROR) {
+        if (c->fcall && !c->retried && !strncmp(r->str, "ERR Function not found", 22)) {
+            /* Redis lost its functions (restart without persistence, FUNCTION FLUSH): load
+             * the library again, then retry */
+            const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", s->fn_code};
+            size_t lens[4] = {8, 4, 7, strlen(s->fn_code)};
+            log_msg(LOG_WARN, "redis: the decide function is gone, reloading it", "function", s->fn_name);
+            if (!rcall_new(s, function_reloaded, c, 4, argv, lens, -1)) {
+                rcall_finish(c, NULL, "connection lost");
+                rcall_unref(c);
+            }
+            return;   /* c's hiredis ref is released by function_reloaded */
+        }
         if (c->script >= 0 && !c->retried && !strncmp(r->str, "NOSCRIPT", 8)) {
             /* Redis lost its script cache (restart, SCRIPT FLUSH): load it, then retry */
             static const char *const *srcs[N_SCRIPTS] = {&sgw_lua_decide, &sgw_lua_commit, &sgw_lua_claim, &sgw_lua_flushed};
@@ -463,6 +497,15 @@ static void handshake_next(rstore *s);
 
 static void handshake_reply(rstore *s, redisReply *r, const char *err, void *ctx)
 {
+    if (s->handshake_step == 4 + N_SCRIPTS && r) {   /* FUNCTION LOAD: an answer either way */
+        s->fn_ok = r->type == REDIS_REPLY_STRING;
+        if (!s->fn_ok)
+            log_msg(LOG_WARN, "redis: FUNCTION LOAD refused, decide runs as a script (EVALSHA)", "error",
+                    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        s->handshake_step++;
+        handshake_next(s);
+        return;
+    }
     if (err) {
         char why[300];
         snprintf(why, sizeof why, "handshake: %s", err);
@@ -487,6 +530,23 @@ static void handshake_reply(rstore *s, redisReply *r, const char *err, void *ctx
     }
     s->handshake_step++;
     handshake_next(s);
+}
+
+/* The library FUNCTION LOAD takes: a name per version of decide.lua (replicas of different
+ * versions each call their own during a rolling upgrade), the function's name, the file. */
+static void build_function(rstore *s)
+{
+    char hex[17];
+    memcpy(hex, s->sha[SCRIPT_DECIDE], 16);
+    hex[16] = '\0';
+    snprintf(s->fn_name, sizeof s->fn_name, "sgw_decide_%s", hex);
+    char head[128];
+    int h = snprintf(head, sizeof head, "#!lua name=sgw_%s\nlocal SGW_FUNCTION = '%s'\n", hex, s->fn_name);
+    size_t n = strlen(sgw_lua_decide);
+    free(s->fn_code);
+    s->fn_code = xmalloc((size_t)h + n + 1);
+    memcpy(s->fn_code, head, (size_t)h);
+    memcpy(s->fn_code + h, sgw_lua_decide, n + 1);
 }
 
 static void handshake_next(rstore *s)
@@ -518,6 +578,13 @@ static void handshake_next(rstore *s)
             argv[1] = "LOAD";
             argv[2] = *srcs[step - 4];
             argc = 3;
+        } else if (step == 4 + N_SCRIPTS) {
+            build_function(s);
+            argv[0] = "FUNCTION";
+            argv[1] = "LOAD";
+            argv[2] = "REPLACE";
+            argv[3] = s->fn_code;
+            argc = 4;
         } else {
             s->state = R_READY;
             s->backoff_ms = 0;
@@ -849,7 +916,18 @@ static void decide_flush(rstore *s)
     const store_params *p = &s->dq_params;
     size_t n = b->n_items;
     resp_cmd cmd;
-    size_t sha_off = evalsha_begin(s, &cmd, SCRIPT_DECIDE, 13 + (int)n * 2, 512 + n * 256);
+    /* "FCALL <function> 0 <prefix>", or the script's EVALSHA where functions are refused */
+    bool fcall = s->fn_ok;
+    size_t sha_off = 0;
+    if (fcall) {
+        resp_begin(&cmd, 4 + 13 + (int)n * 2, 512 + n * 256);
+        resp_arg(&cmd, "FCALL", 5);
+        resp_arg(&cmd, s->fn_name, strlen(s->fn_name));
+        resp_arg(&cmd, "0", 1);
+        resp_str(&cmd, s->t.prefix);
+    } else {
+        sha_off = evalsha_begin(s, &cmd, SCRIPT_DECIDE, 13 + (int)n * 2, 512 + n * 256);
+    }
     resp_i64(&cmd, s->dq_now);
     resp_i64(&cmd, p->dedup_ttl_ms);
     resp_i64(&cmd, p->lease_ms);
@@ -879,8 +957,9 @@ static void decide_flush(rstore *s)
         }
     }
     metrics_observe("gateway_redis_decide_batch_requests", "", (double)b->ne);
-    if (!rcall_frame(s, decide_reply, b, &cmd, sha_off, SCRIPT_DECIDE))
-        decide_reply(s, NULL, "connection lost", b);
+    rcall *c = rcall_frame(s, decide_reply, b, &cmd, sha_off, fcall ? -1 : SCRIPT_DECIDE);
+    if (!c) decide_reply(s, NULL, "connection lost", b);
+    else c->fcall = fcall;
     /* decide is timed by the pipeline, for every store */
 }
 
@@ -1087,6 +1166,7 @@ static void maybe_free(rstore *s)
 {
     if (!s->closing || s->pending_handles > 0) return;
     target_clear(&s->t);
+    free(s->fn_code);
     free(s);
 }
 

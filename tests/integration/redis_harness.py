@@ -25,8 +25,9 @@ def _ping(port, timeout=10):
 
 
 class Redis:
-    def __init__(self, port=None, durable=False, replica_of=None, dir=None, password=None):
+    def __init__(self, port=None, durable=False, replica_of=None, dir=None, password=None, extra=()):
         self.password = password
+        self.extra = list(extra)   # more redis-server arguments
         self.port = port or free_port()
         self.dir = dir or tempfile.mkdtemp(prefix="sgw-redis-")
         self.durable = durable
@@ -45,6 +46,7 @@ class Redis:
             cmd += ["--requirepass", self.password]
         if self.replica_of:
             cmd += ["--replicaof", "127.0.0.1", str(self.replica_of)]
+        cmd += self.extra
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not _ping(self.port):
             raise AssertionError("redis-server did not start on %d" % self.port)

@@ -187,22 +187,49 @@ class RedisUrlTests(unittest.TestCase):
         self.assertEqual(r.cli("-n", "0", "DBSIZE"), "0")
         self.assertNotIn("s3cret-pw", g.logs())
 
-    def test_script_cache_flushed_under_the_gateway_is_reloaded_and_nothing_is_lost(self):
+    def test_scripts_and_functions_flushed_under_the_gateway_are_reloaded_and_nothing_is_lost(self):
         r = Redis()
         self.addCleanup(r.stop)
         g = Gateway(args=["--state", r.url()], workers=1)
         self.addCleanup(g.stop)
         first = webhook([pod_alert("Flushed", "f-1")])
         self.assertEqual(g.alert(first).status, 201)
-        self.assertEqual(r.cli("SCRIPT", "FLUSH"), "OK")   # as after a Redis restart or failover
-        dup = g.alert(first)                      # decide: NOSCRIPT → SCRIPT LOAD → EVALSHA again
+        self.assertIn("sgw_decide_", r.cli("FUNCTION", "LIST"))   # decide runs as a Redis function
+        calls = r.cli("INFO", "commandstats")
+        self.assertIn("cmdstat_fcall:calls=1,", calls)           # the decide
+        self.assertIn("cmdstat_evalsha:calls=1,", calls)         # the commit, still a script
+        # as after a restart without persistence or a failover to an empty server
+        self.assertEqual(r.cli("SCRIPT", "FLUSH"), "OK")
+        self.assertEqual(r.cli("FUNCTION", "FLUSH"), "OK")
+        dup = g.alert(first)                      # decide: Function not found → FUNCTION LOAD → FCALL again
         self.assertEqual(dup.status, 202, dup)
         self.assertEqual(dup.json["results"][0]["count"], 2)
         r.cli("SCRIPT", "FLUSH")
+        r.cli("FUNCTION", "FLUSH")
         new = g.alert(webhook([pod_alert("Flushed", "f-2")]))   # decide and commit both reload
         self.assertEqual(new.status, 201, new)
         self.assertEqual(g.alert(webhook([pod_alert("Flushed", "f-2")])).json["results"][0]["count"], 2)
-        self.assertGreaterEqual(g.logs().count("NOSCRIPT, reloading the script"), 2)
+        self.assertGreaterEqual(g.logs().count("the decide function is gone, reloading it"), 2)
+        self.assertGreaterEqual(g.logs().count("NOSCRIPT, reloading the script"), 1)
+
+    def test_where_functions_are_refused_decide_runs_as_a_script(self):
+        # a server without FUNCTION (renamed away here; Redis < 7.0, or an ACL, in the field):
+        # the same decide.lua runs through EVALSHA, with the same results
+        r = Redis(extra=["--rename-command", "FUNCTION", ""])
+        self.addCleanup(r.stop)
+        g = Gateway(args=["--state", r.url()], workers=1)
+        self.addCleanup(g.stop)
+        first = webhook([pod_alert("NoFunctions", "n-1"), pod_alert("NoFunctions", "n-2")])
+        self.assertEqual(g.alert(first).status, 201)
+        dup = g.alert(first)
+        self.assertEqual((dup.status, [x["count"] for x in dup.json["results"]]), (202, [2, 2]))
+        self.assertIn("FUNCTION LOAD refused, decide runs as a script", g.logs())
+        calls = r.cli("INFO", "commandstats")
+        self.assertNotIn("cmdstat_fcall", calls)
+        self.assertIn("cmdstat_evalsha:calls=", calls)
+        self.assertEqual(r.cli("SCRIPT", "FLUSH"), "OK")
+        self.assertEqual(g.alert(first).json["results"][0]["count"], 3)   # NOSCRIPT → reload → again
+        self.assertIn("NOSCRIPT, reloading the script", g.logs())
 
     def test_at_the_signal_limit_a_request_is_refused_before_its_body_is_parsed(self):
         # a webhook of 10 alerts held in flight by a stopped Redis fills max_inflight_alerts;

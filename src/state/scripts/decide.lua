@@ -34,53 +34,40 @@
 -- Pass 1 decides everything the fingerprint's own record decides; pass 2 takes the new
 -- alerts grouped by (name, namespace): the group is counted into the storm detectors as
 -- a whole, then each alert is created, folded into the storm window, or waits.
+--
+-- Two ways to run this file, one code path:
+--   * as a Redis function (Redis >= 7.0; what the gateway does): redis.c loads it with
+--     FUNCTION LOAD, behind a "#!lua name=sgw_<sha>" line and a line that sets SGW_FUNCTION,
+--     and calls it with FCALL <SGW_FUNCTION> 0 <ARGV>. The helpers and constants below are
+--     then made once per load, not once per call: a lone duplicate costs Redis ~131 k
+--     instructions instead of ~183 k as a script (docs/benchmarks.md, session 6).
+--   * as a script (EVAL/EVALSHA with the same ARGV): the fallback when FUNCTION LOAD is
+--     refused (Redis < 7.0, an ACL without it), and what the script tests call.
+-- Either way decide(argv) does the work. The per-call state lives in the locals declared
+-- next, which begin_call() sets at the start of every call (the helpers reach them as
+-- upvalues; Redis runs one function at a time, so nothing else sees them in between).
 
-local P            = ARGV[1]
-local now          = tonumber(ARGV[2])
-local dedup_ttl    = tonumber(ARGV[3])
-local lease_ms     = tonumber(ARGV[4])
-local storm_on_cfg = ARGV[5] == '1'
-local rate_thr     = tonumber(ARGV[6])
-local rate_win     = tonumber(ARGV[7])
-local pat_thr      = tonumber(ARGV[8])
-local pat_win      = tonumber(ARGV[9])
-local storm_win    = tonumber(ARGV[10])
-local flag_ttl     = tonumber(ARGV[11])
-local max_res      = tonumber(ARGV[12])
-local n            = tonumber(ARGV[13])
-local ITEM0        = 14                 -- ARGV[14] callers; item i's 2 follow ARGV[ITEM0 + 2(i-1)]
-
--- the caller of each item (1-based), from the sizes in ARGV[14]
-local caller_of = {}
-do
-    local i, c = 0, 0
-    for size in string.gmatch(ARGV[14] or '', '%d+') do
-        c = c + 1
-        for _ = 1, tonumber(size) do
-            i = i + 1
-            caller_of[i] = c
-        end
-    end
-    for j = i + 1, n do caller_of[j] = c + 1 end   -- the rest (or all, for ""): one more caller
-end
+local A, P, now, dedup_ttl, lease_ms, storm_on_cfg, rate_thr, rate_win, pat_thr, pat_win
+local storm_win, flag_ttl, max_res, n, caller_of
+local ITEM0        = 14                 -- A[14] callers; item i's 2 follow A[ITEM0 + 2(i-1)]
 
 local CREATE, STORM_CREATE, MEMBER, DUPLICATE, AGGREGATED, IN_PROGRESS, RESOLVED, STALE =
     1, 2, 3, 4, 5, 6, 7, 8
 local KEEP_MS = 60000           -- detector and window keys outlive their window by this
 
 local function istr(v) return string.format('%d', v) end
-local NOW_S = istr(now)
-local DUP_X_S = istr(now + dedup_ttl)   -- a duplicate's (and a folded alert's) new expiry
+local NOW_S
+local DUP_X_S   -- a duplicate's (and a folded alert's) new expiry
 
 -- ---- items and replies ---------------------------------------------------------------
 -- items[i] / out[i] are built only for alerts the generic path decides; a duplicate of a
 -- created record is answered by the fast path (fast_dup) with out_s[i], its reply string.
 
-local items, out, out_s = {}, {}, {}
+local items, out, out_s
 local META_PATTERN = '^([01])|(%-?%d+)|(%d+)|(%d+)|(%d+)|()'
 local function item_at(i)
     local b = ITEM0 + (i - 1) * 2
-    local meta = ARGV[b + 2]
+    local meta = A[b + 2]
     local rs, firing, ln, lns, lres, at = string.match(meta, META_PATTERN)
     ln, lns, lres = tonumber(ln), tonumber(lns), tonumber(lres)   -- once each, not per use
     if not rs or at + ln + lns + lres > #meta + 1 then
@@ -88,7 +75,7 @@ local function item_at(i)
     end
     local a2, a3 = at + ln, at + ln + lns
     local it = {
-        fp = ARGV[b + 1], name = string.sub(meta, at, a2 - 1), ns = string.sub(meta, a2, a3 - 1),
+        fp = A[b + 1], name = string.sub(meta, at, a2 - 1), ns = string.sub(meta, a2, a3 - 1),
         res = string.sub(meta, a3, a3 + lres - 1), resolved = rs == '1', firing = tonumber(firing),
         ref = string.sub(meta, a3 + lres),
     }
@@ -104,7 +91,7 @@ end
 
 -- ---- the batch lease (one token per call, taken only when something needs it) ---------
 
-local batch_lease = nil
+local batch_lease
 local function get_lease()
     if not batch_lease then batch_lease = redis.call('INCR', P .. 'lease') end
     return batch_lease
@@ -116,7 +103,7 @@ end
 -- SET ... PXAT: a duplicate costs one GET and one SET (docs/redis-keys.md). commit.lua
 -- reads and writes the same format (REC_PATTERN / REC_FORMAT there).
 
-local recs, rec_dirty, rec_order = {}, {}, {}
+local recs, rec_dirty, rec_order
 -- recs[fp]: a table (parsed), false (absent or deleted), or a string: the record as stored,
 -- or as the fast path or a fold wrote it (a written string always expires at DUP_X_S); nil:
 -- the batch's MGET found no string form (rec_load reads the hash form, if any exists).
@@ -124,7 +111,7 @@ local REC_PATTERN = '^(%a)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)
 local REC_FORMAT = '%s|%d|%d|%d|%d|%d|%d|%d|%s'
 
 local function dkey(fp) return P .. 'd1:' .. fp end
-local dkeys = {}   -- fp -> its key, for every fingerprint of the batch (rec_prefetch): MGET and SET
+local dkeys   -- fp -> its key, for every fingerprint of the batch (rec_prefetch): MGET and SET
 
 -- The hash form of the record (P d:<fp>, up to a7dce5a), read when there is no string form:
 -- a rolling upgrade keeps counts, resolutions and pending leases of records an older
@@ -148,7 +135,7 @@ local function rec_parse(v)
     }
 end
 
-local no_v0 = false   -- rec_prefetch found no hash-form record for any missing fingerprint
+local no_v0   -- rec_prefetch found no hash-form record for any missing fingerprint
 local function rec_load(fp)
     if no_v0 then return false end
     return rec_load_v0(fp)
@@ -158,7 +145,7 @@ end
 local function rec_prefetch()
     local keys, fps = {}, {}
     for i = 1, n do
-        local fp = ARGV[ITEM0 + (i - 1) * 2 + 1]
+        local fp = A[ITEM0 + (i - 1) * 2 + 1]
         if not dkeys[fp] then
             fps[#fps + 1] = fp
             local k = dkey(fp)
@@ -347,13 +334,13 @@ end
 -- rest copied as it is; the same result as the generic path below (the differential test
 -- compares both with memory.c), without parsing nine fields or printing eight numbers.
 -- Its reply is the new record itself ("c|count|first|last|..."; decide_reply.c reads it).
-local DUP_LX = '|' .. NOW_S .. '|' .. DUP_X_S   -- "|last|expiry"
+local DUP_LX   -- "|last|expiry"
 -- count, first, expiry, where the rest ("|lease|le|rf|ref") starts; the whole shape checked
 local REC_C_PATTERN = '^c|(%d+)|(%d+)|%d+|(%d+)()|%-?%d+|%-?%d+|%-?%d+|'
 local function fast_dup(i)
     local b = ITEM0 + (i - 1) * 2
-    if string.byte(ARGV[b + 2], 1) ~= 48 then return false end   -- '0': not resolved
-    local fp = ARGV[b + 1]
+    if string.byte(A[b + 2], 1) ~= 48 then return false end   -- '0': not resolved
+    local fp = A[b + 1]
     local v = recs[fp]
     if type(v) ~= 'string' then return false end
     local cnt, first, x, rest = string.match(v, REC_C_PATTERN)
@@ -364,84 +351,45 @@ local function fast_dup(i)
     return true
 end
 
-rec_prefetch()
-local fresh, fresh_fp = {}, {}
-for i = 1, n do
-    if not fast_dup(i) then
-        local it, o = item_at(i)
-        local r = rec_get(it.fp)
-        if r and rec_expired(r) then
-            rec_del(it.fp)
-            r = nil
-        end
-        local decided = false
-        if it.resolved then
-            if r and r.s == 'p' and r.le > now then
-                o[1] = IN_PROGRESS                       -- nothing recorded
-            else
-                r = r or rec_blank()
-                o[1], o[6] = RESOLVED, r.ref
-                set_counts(o, r.n, r.f, r.l)
-                r.s = 'r'
-                if it.firing > r.rf then r.rf = it.firing end
-                r.x = now + dedup_ttl
-                rec_put(it.fp, r)
-            end
-            decided = true
-        end
-        if not decided and r and r.s == 'r' then
-            if it.firing == 0 or it.firing <= r.rf then
-                o[1], o[6] = STALE, r.ref
-                decided = true
-            else
-                rec_del(it.fp)                           -- a new occurrence
-                r = nil
-            end
-        end
-        if not decided and r and r.s == 'c' then
-            r.n, r.l, r.x = r.n + 1, now, now + dedup_ttl
-            rec_put(it.fp, r)
-            o[1], o[6] = DUPLICATE, r.ref
-            set_counts(o, r.n, r.f, r.l)
-            decided = true
-        end
-        if not decided and r and r.s == 'p' and r.le > now then
-            o[1] = IN_PROGRESS                           -- another request is creating it
-            decided = true
-        end
-        if not decided then
-            -- absent, or a pending creation whose lease ran out (creator died): take over,
-            -- unless the same alert came earlier in this batch (it waits for that one)
-            if fresh_fp[it.fp] then
-                o[1] = IN_PROGRESS
-            else
-                fresh[i], fresh_fp[it.fp] = true, true
-            end
+-- ---- one call ----------------------------------------------------------------------------
+
+-- the parameters, the callers' sizes and fresh per-call state
+local function begin_call(argv)
+    A = argv
+    P            = argv[1]
+    now          = tonumber(argv[2])
+    dedup_ttl    = tonumber(argv[3])
+    lease_ms     = tonumber(argv[4])
+    storm_on_cfg = argv[5] == '1'
+    rate_thr     = tonumber(argv[6])
+    rate_win     = tonumber(argv[7])
+    pat_thr      = tonumber(argv[8])
+    pat_win      = tonumber(argv[9])
+    storm_win    = tonumber(argv[10])
+    flag_ttl     = tonumber(argv[11])
+    max_res      = tonumber(argv[12])
+    n            = tonumber(argv[13])
+    caller_of = {}
+    local i, c = 0, 0
+    for size in string.gmatch(argv[14] or '', '%d+') do
+        c = c + 1
+        for _ = 1, tonumber(size) do
+            i = i + 1
+            caller_of[i] = c
         end
     end
+    for j = i + 1, n do caller_of[j] = c + 1 end   -- the rest (or all, for ""): one more caller
+    NOW_S = istr(now)
+    DUP_X_S = istr(now + dedup_ttl)
+    DUP_LX = '|' .. NOW_S .. '|' .. DUP_X_S
+    items, out, out_s = {}, {}, {}
+    batch_lease = nil
+    recs, rec_dirty, rec_order = {}, {}, {}
+    dkeys = {}
+    no_v0 = false
 end
 
--- ---- pass 2: new alerts, by storm key (name, namespace), groups in order ---------------
-
-local groups, group_of = {}, {}
-for i = 1, n do
-    if fresh[i] then
-        local key = items[i].name .. '\31' .. items[i].ns
-        local by_caller = group_of[key]                -- one group per storm key and caller
-        if not by_caller then
-            by_caller = {}
-            group_of[key] = by_caller
-        end
-        local g = by_caller[caller_of[i]]
-        if not g then
-            g = {key = key, idxs = {}}
-            by_caller[caller_of[i]] = g
-            groups[#groups + 1] = g
-        end
-        g.idxs[#g.idxs + 1] = i
-    end
-end
-
+-- pass 2, per group of new alerts (decide() below)
 local function create_individually(idxs)
     local lease = get_lease()
     for _, j in ipairs(idxs) do
@@ -531,22 +479,113 @@ local function decide_group(key, idxs)
     end
 end
 
-for _, g in ipairs(groups) do
-    if storm_on_cfg then decide_group(g.key, g.idxs) else create_individually(g.idxs) end
-end
-
-rec_write_all()
-
-local reply, windows = {}, {}
-for i = 1, n do
-    local o = out[i]
-    if o then
-        -- the ref appended with .., not %s: Lua 5.1's %s stops at a NUL in a short string
-        reply[i] = string.format('%d|%d|%d|%d|%d|%d|%s|', o[1], o[2], o[3], o[4], o[5], o[8], o[7]) .. o[6]
-        if o[1] == STORM_CREATE then windows[#windows + 1] = o[9] end
-    else
-        reply[i] = out_s[i]
+-- the whole decision of one call; its reply
+local function decide(argv)
+    begin_call(argv)
+    rec_prefetch()
+    local fresh, fresh_fp = {}, {}
+    for i = 1, n do
+        if not fast_dup(i) then
+            local it, o = item_at(i)
+            local r = rec_get(it.fp)
+            if r and rec_expired(r) then
+                rec_del(it.fp)
+                r = nil
+            end
+            local decided = false
+            if it.resolved then
+                if r and r.s == 'p' and r.le > now then
+                    o[1] = IN_PROGRESS                       -- nothing recorded
+                else
+                    r = r or rec_blank()
+                    o[1], o[6] = RESOLVED, r.ref
+                    set_counts(o, r.n, r.f, r.l)
+                    r.s = 'r'
+                    if it.firing > r.rf then r.rf = it.firing end
+                    r.x = now + dedup_ttl
+                    rec_put(it.fp, r)
+                end
+                decided = true
+            end
+            if not decided and r and r.s == 'r' then
+                if it.firing == 0 or it.firing <= r.rf then
+                    o[1], o[6] = STALE, r.ref
+                    decided = true
+                else
+                    rec_del(it.fp)                           -- a new occurrence
+                    r = nil
+                end
+            end
+            if not decided and r and r.s == 'c' then
+                r.n, r.l, r.x = r.n + 1, now, now + dedup_ttl
+                rec_put(it.fp, r)
+                o[1], o[6] = DUPLICATE, r.ref
+                set_counts(o, r.n, r.f, r.l)
+                decided = true
+            end
+            if not decided and r and r.s == 'p' and r.le > now then
+                o[1] = IN_PROGRESS                           -- another request is creating it
+                decided = true
+            end
+            if not decided then
+                -- absent, or a pending creation whose lease ran out (creator died): take over,
+                -- unless the same alert came earlier in this batch (it waits for that one)
+                if fresh_fp[it.fp] then
+                    o[1] = IN_PROGRESS
+                else
+                    fresh[i], fresh_fp[it.fp] = true, true
+                end
+            end
+        end
     end
+
+    -- ---- pass 2: new alerts, by storm key (name, namespace), groups in order ---------------
+
+    local groups, group_of = {}, {}
+    for i = 1, n do
+        if fresh[i] then
+            local key = items[i].name .. '\31' .. items[i].ns
+            local by_caller = group_of[key]                -- one group per storm key and caller
+            if not by_caller then
+                by_caller = {}
+                group_of[key] = by_caller
+            end
+            local g = by_caller[caller_of[i]]
+            if not g then
+                g = {key = key, idxs = {}}
+                by_caller[caller_of[i]] = g
+                groups[#groups + 1] = g
+            end
+            g.idxs[#g.idxs + 1] = i
+        end
+    end
+
+    for _, g in ipairs(groups) do
+        if storm_on_cfg then decide_group(g.key, g.idxs) else create_individually(g.idxs) end
+    end
+
+    rec_write_all()
+
+    local reply, windows = {}, {}
+    for i = 1, n do
+        local o = out[i]
+        if o then
+            -- the ref appended with .., not %s: Lua 5.1's %s stops at a NUL in a short string
+            reply[i] = string.format('%d|%d|%d|%d|%d|%d|%s|', o[1], o[2], o[3], o[4], o[5], o[8], o[7]) .. o[6]
+            if o[1] == STORM_CREATE then windows[#windows + 1] = o[9] end
+        else
+            reply[i] = out_s[i]
+        end
+    end
+    for k = 1, #windows do reply[n + k] = windows[k] end
+    return reply
+
 end
-for k = 1, #windows do reply[n + k] = windows[k] end
-return reply
+
+-- SGW_FUNCTION is set only by the lines redis.c puts before this file for FUNCTION LOAD,
+-- where redis.register_function exists; as a script the else branch runs.
+if redis.register_function then
+    redis.register_function{function_name = SGW_FUNCTION, callback = function(_, argv) return decide(argv) end}
+else
+    return decide(ARGV)
+end
