@@ -138,9 +138,26 @@ class Flush:
         self.raw = raw
 
 
+def load_decide_function(r):
+    """decide.lua as redis.c loads it (FUNCTION LOAD, two lines before the file); its name."""
+    with open(os.path.join(SCRIPTS_DIR, 'decide.lua')) as f:
+        code = f.read()
+    hex16 = hashlib.sha1(code.encode()).hexdigest()[:16]
+    name = 'sgw_decide_' + hex16
+    # loaded once per server, as by a gateway: the function's state carries over between
+    # calls (and between Stores with different parameters), which is what must be tested
+    if not r.execute_command('FUNCTION', 'LIST', 'LIBRARYNAME', 'sgw_' + hex16):
+        r.execute_command('FUNCTION', 'LOAD', f"#!lua name=sgw_{hex16}\nlocal SGW_FUNCTION = '{name}'\n" + code)
+    return name
+
+
 class Store:
-    def __init__(self, r, prefix='sgw:', params=None, check_ttl=True):
+    """function=True: decide runs as the gateway runs it where Redis allows (FCALL of the
+    function); False: as the script (EVALSHA, the fallback)."""
+
+    def __init__(self, r, prefix='sgw:', params=None, check_ttl=True, function=False):
         self.r = r
+        self.function = load_decide_function(r) if function else None
         self.prefix = prefix
         self.p = dict(DEFAULT_PARAMS)
         if params:
@@ -180,7 +197,11 @@ class Store:
                 p['storm_max_resources'], len(items), ','.join(str(c) for c in callers or [])]
         for it in items:
             args += [it.fingerprint, decide_meta(it)]
-        reply = self.evalsha('decide', *args)
+        if self.function:
+            reply = self.r.execute_command('FCALL', self.function, 0,
+                                           *[a if isinstance(a, bytes) else str(a) for a in args])
+        else:
+            reply = self.evalsha('decide', *args)
         self._after('decide')
         # the flat reply (decide.lua): n strings, then one array per STORM_CREATE item
         assert isinstance(reply, list) and len(reply) >= len(items), reply

@@ -172,11 +172,11 @@ STEPS = [0, 0, 1, 5, 50, 200, 700, 1500, 3000, 6000]
 
 
 class Scenario:
-    def __init__(self, seed, r, stats):
+    def __init__(self, seed, r, stats, function=False):
         self.seed, self.rnd, self.stats = seed, random.Random(seed), stats
         self.p = dict(PARAM_SETS[seed % len(PARAM_SETS)])
         self.mem = MemRef(self.p)
-        self.red = Store(r, prefix=f'diff{seed}:', params=self.p)
+        self.red = Store(r, prefix=f'diff{seed}:', params=self.p, function=function)
         self.log = collections.deque(maxlen=12)
         keys = [(name, ns) for name in ('A', 'B') for ns in ('x', '')]
         self.alerts = {}
@@ -305,6 +305,18 @@ class Differential(unittest.TestCase):
             for v in VERDICT_NAMES.values():
                 self.assertGreater(stats[v], 0, v)
             self.assertGreater(stats['claimed'], 0)
+
+    def test_the_decide_function_matches_memory_c(self):
+        # decide.lua as the gateway runs it where Redis allows: one function, loaded once, so
+        # what it keeps between calls (the helpers, the converted parameters) must not leak
+        # from one call into the next; consecutive scenarios use different parameter sets
+        stats = collections.Counter()
+        for seed in range(1, 1 + int(os.environ.get('SGW_DIFF_FUNCTION_SCENARIOS', '120'))):
+            Scenario(seed, self.r, stats, function=True).run()
+            if seed % 20 == 0:
+                self.r.flushall()
+        for v in VERDICT_NAMES.values():
+            self.assertGreater(stats[v], 0, v)
 
     def test_large_groups_of_one_storm_key_match_memory_c(self):
         # decide.lua feeds a group's resources to the pattern set in chunks (trimmed between

@@ -8,6 +8,7 @@ batch, NOSCRIPT, large batches, bounded detector sets, the dirty-set trim, flush
 the memory used per fingerprint (printed, not asserted).
 """
 import copy
+import random
 import socket
 import sys
 import time
@@ -15,7 +16,7 @@ import unittest
 
 import redis
 
-from sgwredis import (AGGREGATED, CREATE, DUPLICATE, IN_PROGRESS, MEMBER, RESOLVED, STALE,
+from sgwredis import (AGGREGATED, CREATE, DEFAULT_PARAMS, DUPLICATE, IN_PROGRESS, MEMBER, RESOLVED, STALE,
                       STORM_CREATE, Item, RedisServer, Store, load_scripts, now_ms)
 
 SERVER = None
@@ -695,6 +696,62 @@ class RedisSpecific(Base):
         one = self.r.memory_usage('sgw:d1:' + '%064x' % 12345, samples=0)
         print(f'\n    memory per fingerprint: MEMORY USAGE of one dedup record = {one} bytes; '
               f'INFO used_memory delta / {n} = {used / n:.0f} bytes', file=sys.stderr)
+
+
+class FunctionAndScript(unittest.TestCase):
+    """decide.lua as a function (FCALL; what the gateway runs where Redis allows) keeps its
+    helpers and its converted parameters between calls; as a script (EVALSHA) it starts
+    afresh every call. Every call here changes ONE parameter from the call before, and the
+    two must answer alike and leave the same keys, values and expiry times: a parameter the
+    function failed to convert again would show as a difference."""
+
+    PARAMS = dict(dedup_ttl_ms=[20000, 9000, 40000], lease_ms=[3000, 1000, 6000], storm_enabled=[True, False],
+                  rate_threshold=[1, 3, 10], rate_window_ms=[5000, 2000, 30000], pattern_threshold=[1, 2, 6],
+                  pattern_window_ms=[8000, 3000, 60000], storm_window_ms=[10000, 4000, 30000],
+                  storm_flag_ttl_ms=[20000, 7000, 50000], storm_max_resources=[3, 1, 50])
+
+    def setUp(self):
+        self.r = SERVER.client()
+        self.r.flushall()
+
+    def tearDown(self):
+        self.r.close()
+
+    def state(self, prefix):
+        out = {}
+        for k in sorted(self.r.scan_iter(match=prefix + '*', count=1000)):
+            t = self.r.type(k)
+            v = {'string': self.r.get, 'hash': self.r.hgetall, 'list': lambda k: self.r.lrange(k, 0, -1),
+                 'zset': lambda k: self.r.zrange(k, 0, -1, withscores=True)}[t](k)
+            out[k[len(prefix):]] = (t, v, self.r.execute_command('PEXPIRETIME', k))
+        return out
+
+    def test_each_parameter_changed_alone_is_used_by_the_function(self):
+        rnd = random.Random(7)
+        fn = Store(self.r, prefix='fn:', params=dict(DEFAULT_PARAMS), check_ttl=False, function=True)
+        sc = Store(self.r, prefix='sc:', params=dict(DEFAULT_PARAMS), check_ttl=False)
+        now = int(time.time() * 1000)
+        names = list(self.PARAMS)
+        for step in range(120):
+            key = names[step % len(names)]
+            value = rnd.choice([v for v in self.PARAMS[key] if v != fn.p[key]])
+            fn.p[key] = sc.p[key] = value
+            now += rnd.choice([1, 400, 1500, 5000])
+            items = [(f'{rnd.randrange(60):02d}' + 'e' * 14, rnd.choice(['A', 'B']), f'x:Pod:p{rnd.randrange(10)}',
+                      rnd.random() < 0.15) for _ in range(rnd.randrange(1, 7))]
+            got = []
+            for st in (fn, sc):
+                batch = [Item(fp, name, 'x', res, resolved=resolved, ref='x/rr-' + fp[:2])
+                         for fp, name, res, resolved in items]
+                st.decide(batch, now)
+                created = [(it.fingerprint, it.name, it.namespace, it.verdict, it.lease, True, 'x/rr-' + it.fingerprint[:2])
+                           for it in batch if it.verdict in (CREATE, STORM_CREATE, MEMBER)]
+                if created:
+                    st.commit(created, now + 1)
+                got.append([(it.verdict, it.count, it.first_seen_ms, it.last_seen_ms, it.ref, it.storm_type,
+                             it.storm_start_ms, tuple(it.storm_resources)) for it in batch])
+            self.assertEqual(got[0], got[1], f'step {step}: {key}={value}')
+            self.assertEqual(self.state('fn:'), self.state('sc:'), f'step {step}: {key}={value}')
 
 
 if __name__ == '__main__':

@@ -353,22 +353,34 @@ end
 
 -- ---- one call ----------------------------------------------------------------------------
 
+-- argv[3..12] as the last call that converted them had them: as a function, the next call
+-- with the same strings (every call, until a reload changes the configuration) skips the ten
+-- conversions. As a script every call starts afresh, so nothing is kept (AS_FUNCTION).
+local params_seen, AS_FUNCTION = {}, false
+
 -- the parameters, the callers' sizes and fresh per-call state
 local function begin_call(argv)
     A = argv
     P            = argv[1]
     now          = tonumber(argv[2])
-    dedup_ttl    = tonumber(argv[3])
-    lease_ms     = tonumber(argv[4])
-    storm_on_cfg = argv[5] == '1'
-    rate_thr     = tonumber(argv[6])
-    rate_win     = tonumber(argv[7])
-    pat_thr      = tonumber(argv[8])
-    pat_win      = tonumber(argv[9])
-    storm_win    = tonumber(argv[10])
-    flag_ttl     = tonumber(argv[11])
-    max_res      = tonumber(argv[12])
     n            = tonumber(argv[13])
+    local k = 3
+    while k <= 12 and argv[k] == params_seen[k] do k = k + 1 end
+    if k <= 12 then
+        dedup_ttl    = tonumber(argv[3])
+        lease_ms     = tonumber(argv[4])
+        storm_on_cfg = argv[5] == '1'
+        rate_thr     = tonumber(argv[6])
+        rate_win     = tonumber(argv[7])
+        pat_thr      = tonumber(argv[8])
+        pat_win      = tonumber(argv[9])
+        storm_win    = tonumber(argv[10])
+        flag_ttl     = tonumber(argv[11])
+        max_res      = tonumber(argv[12])
+        if AS_FUNCTION then
+            for j = 3, 12 do params_seen[j] = argv[j] end
+        end
+    end
     caller_of = {}
     local i, c = 0, 0
     for size in string.gmatch(argv[14] or '', '%d+') do
@@ -585,6 +597,7 @@ end
 -- SGW_FUNCTION is set only by the lines redis.c puts before this file for FUNCTION LOAD,
 -- where redis.register_function exists; as a script the else branch runs.
 if redis.register_function then
+    AS_FUNCTION = true
     redis.register_function{function_name = SGW_FUNCTION, callback = function(_, argv) return decide(argv) end}
 else
     return decide(ARGV)
