@@ -4,6 +4,8 @@ one decide.lua call, as the gateway batches a loop iteration's requests under lo
 
     bench/decide-batch.py [K ...]         default: 1 8
     env: SCRIPT=path/to/decide.lua (default: src/state/scripts/decide.lua)  N=20 calls per K
+         EVAL=1: call it as a script (EVALSHA, the fallback) instead of as a function (FCALL, as the
+         gateway does where Redis allows FUNCTION LOAD)
 
 redis-server runs under valgrind --tool=callgrind on a free loopback port; the 50 records are
 created (state c, live) beforehand, so every alert is a duplicate (the steady state of
@@ -59,7 +61,14 @@ def measure(k):
                 break
             except redis.exceptions.ConnectionError:
                 time.sleep(0.1)
-        sha = r.script_load(open(SCRIPT).read())
+        code = open(SCRIPT).read()
+        if os.environ.get("EVAL"):
+            sha = r.script_load(code)
+            call = lambda *a: r.evalsha(sha, 0, *a)
+        else:   # as the gateway calls it (redis.c): a function, loaded behind the same two lines
+            r.execute_command("FUNCTION", "LOAD", "REPLACE",
+                              "#!lua name=sgw_bench\nlocal SGW_FUNCTION = 'sgw_decide_bench'\n" + code)
+            call = lambda *a: r.execute_command("FCALL", "sgw_decide_bench", 0, *a)
         now = int(time.time() * 1000)
         fps = [hashlib.sha256(b"alert-%d" % i).hexdigest() for i in range(50)]
         for fp in fps:
@@ -67,11 +76,11 @@ def measure(k):
         t = now
         for _ in range(3):
             t += 1
-            r.evalsha(sha, 0, *argv(k, t, fps, now))
+            call(*argv(k, t, fps, now))
         subprocess.run(["callgrind_control", "-z", str(p.pid)], stdout=subprocess.DEVNULL, check=True)
         for _ in range(N):
             t += 1
-            rep = r.evalsha(sha, 0, *argv(k, t, fps, now))
+            rep = call(*argv(k, t, fps, now))
         if not all(x.startswith(b"c|") or x.startswith(b"4|") for x in rep):
             raise SystemExit("decide-batch: not every alert was a duplicate: %r" % rep[:3])
         subprocess.run(["callgrind_control", "--dump=k%d" % k, str(p.pid)], stdout=subprocess.DEVNULL, check=True)

@@ -161,7 +161,11 @@ start_redis() {
     exit 1
 }
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
-evalsha_calls() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p'; }
+# script calls so far: EVALSHA (commit, claim, flushed; decide where functions are refused) + FCALL (decide)
+evalsha_calls() {
+    rcli INFO commandstats | tr -d '\r' |
+        awk -F'[:=,]' '$1 == "cmdstat_evalsha" || $1 == "cmdstat_fcall" {n += $3} END {print n + 0}'
+}
 
 # start_gateway NAME [ARGS...]: GW_PORT, GW_PID; one worker on GW_CPU; log level info (one JSON line per
 # request, written to a file, as in production); extra env from GW_ENV (e.g. "SGW_STORM_ENABLED=false").

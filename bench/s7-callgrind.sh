@@ -107,9 +107,9 @@ if [ ${#REDIS_WRAP[@]} != 0 ]; then
     rcli SET "$skey" "$srec" >/dev/null
     dargs=("${args[@]}")
     margs=("${args[@]}")
-    margs[1]=$MIN_SHA
+    margs[0]=EVALSHA margs[1]=$MIN_SHA
     nargs=("${args[@]}")
-    nargs[1]=$NOOP_SHA
+    nargs[0]=EVALSHA nargs[1]=$NOOP_SHA
     rbk=0
     rbcg() { # rbcg LABEL CMD...: redis-server instructions per call of CMD (redis-benchmark -c 1 -n RB_CG_N)
         local name=$1
@@ -122,7 +122,7 @@ if [ ${#REDIS_WRAP[@]} != 0 ]; then
         echo -e "$name\t$RB_CG_N\t$per" >>"$RAW/redis-scripts.tsv"
         echo "redis-server, $name: $per instructions per call"
     }
-    rbcg "EVALSHA decide.lua, a duplicate's ARGV ($((${#args[@]} - 3)) entries)" "${dargs[@]}"
+    rbcg "${args[0]} decide.lua (the gateway's call), a duplicate's ARGV ($((${#args[@]} - 3)) entries)" "${dargs[@]}"
     rbcg "EVALSHA bench/min-dup.lua, same ARGV" "${margs[@]}"
     rbcg "EVALSHA 'return 1', same ARGV" "${nargs[@]}"
     rbcg "EVALSHA 'return 1', no ARGV" EVALSHA "$NOOP_SHA" 0

@@ -16,7 +16,8 @@
 #   stormnew signal-gateway, the same storm with 50 NEW pods in every webhook (bench/unique.lua on the template
 #            storm-new-50.tmpl): every alert is folded into the storm's window (AGGREGATED), the storm path
 #            proper; Redis keeps a record per alert (~280 B), so it grows by ~14 KB per webhook
-#   rb       redis-benchmark -c 64 -P 1 EVALSHA <decide sha> 0 <the gateway's own ARGV for dup / fixture>,
+#   rb       redis-benchmark -c 64 -P 1 with the gateway's own decide call for dup / fixture (FCALL of the
+#            decide function, or EVALSHA where functions are refused), with the gateway's own ARGV,
 #            captured with MONITOR; client on CPU 1 beside Redis ("rb1", "rb2", as wrk is) and on CPU 0
 #            with Redis alone on CPU 1 ("rb1-sep", "rb2-sep"); and "rbmin1": bench/min-dup.lua, only the
 #            Redis commands of a duplicate (GET, SET ... PXAT of the record string) with the same ARGV: the Lua floor
@@ -76,7 +77,7 @@ if [ -n "$GW_TARGETS" ]; then
     for _ in $(seq 1 20); do post "$GW" "$B/storm-50.json" >/dev/null; done
     e1=$(evalsha_calls)
     wait "$mpid"
-    echo "storm: 20 sequential 50-alert webhooks: INFO commandstats evalsha +$((e1 - e0));" \
+    echo "storm: 20 sequential 50-alert webhooks: INFO commandstats evalsha + fcall +$((e1 - e0));" \
         "MONITOR by script: $($PY "$BENCH/tools.py" count "$RAW/monitor-storm.txt" "$ROOT/src/state/scripts")" \
         "(claim = the storm-flush timer, every 250 ms, not a request)" | tee -a "$RAW/checks.txt"
 fi
@@ -131,7 +132,7 @@ measure_rb() { # measure_rb ROUND NAME ARGSFILE CPU [SHA]
     mapfile -d '' args <"$argsf"
     now=$(date +%s%3N)
     args[4]=$now
-    [ -n "${5:-}" ] && args[1]=$5
+    [ -n "${5:-}" ] && args[0]=EVALSHA args[1]=$5   # another script with the same ARGV
     out=$RAW/rb-r$r-$name.csv
     e0=$(evalsha_calls) rt0=$(cpu_ticks "$REDIS_PID")
     timeout 120 taskset -c "$cpu" redis-benchmark -p "$REDIS_PORT" -n "$RB_N" -c 64 -P 1 --csv "${args[@]}" \
@@ -140,7 +141,7 @@ measure_rb() { # measure_rb ROUND NAME ARGSFILE CPU [SHA]
     # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max"
     read -r rps p99 < <(tail -1 "$out" | awk -F'","' '{print $2, $7}')
     echo -e "$r\t$name\t64\t$rps\t$p99\t$RB_N\t0\t0\t0\t$((rt1 - rt0))\t$((e1 - e0))\t0" >>"$TSV"
-    printf 'round %s c=64   %-8s %9.0f EVALSHA/s  p99 %7.2f ms\n' "$r" "$name" "$rps" "$p99"
+    printf 'round %s c=64   %-8s %9.0f calls/s  p99 %7.2f ms\n' "$r" "$name" "$rps" "$p99"
 }
 
 WRK_TARGETS=()

@@ -4,10 +4,11 @@
   tools.py bodies OUTDIR FIXTURES          request bodies derived from tests/fixtures (see below)
   tools.py wrk FILE                        one wrk output -> "rps p99_ms requests non2xx socket_errors"
   tools.py monitor PORT SECONDS OUT        Redis MONITOR for SECONDS, raw lines to OUT
-  tools.py evalsha MONFILE SHA OUT         the last EVALSHA SHA in a MONITOR capture, args NUL-separated
+  tools.py evalsha MONFILE SHA OUT         the last decide call in a MONITOR capture (EVALSHA SHA, or FCALL of
+                                           the function sgw_decide_<SHA's first 16>), args NUL-separated
                                            (arg 4, now_ms, is written as the literal NOW)
   tools.py shas SCRIPTDIR                  "name sha1" of each Lua script (what SCRIPT LOAD returns)
-  tools.py count MONFILE SCRIPTDIR         EVALSHA calls in a MONITOR capture, by script name
+  tools.py count MONFILE SCRIPTDIR         EVALSHA and FCALL calls in a MONITOR capture, by script name
   tools.py seq PORT N BODY STATUS          N sequential keep-alive POSTs, each must answer STATUS
   tools.py idle PORT PID N BODY            VmRSS of PID: idle, N idle connections, after one request each
   tools.py fill PORT PID TOTAL BATCH RRDIR REDISPORT OUT
@@ -133,15 +134,22 @@ def monitor_lines(path):
             yield a
 
 
+def is_call_of(a, sha):
+    """a (MONITOR arguments) calls the script sha: EVALSHA sha, or FCALL of its function (redis.c
+    loads decide.lua as the function sgw_decide_<first 16 hex of its SHA>)."""
+    cmd = a[0].upper()
+    return (cmd == b"EVALSHA" and a[1].decode() == sha) or (cmd == b"FCALL" and a[1].decode() == "sgw_decide_" + sha[:16])
+
+
 def cmd_evalsha(monfile, sha, out):
     last = None
     for a in monitor_lines(monfile):
-        if a[0].upper() == b"EVALSHA" and a[1].decode() == sha:
+        if is_call_of(a, sha):
             last = a
     if not last:
-        sys.exit(f"no EVALSHA {sha} in {monfile}")
+        sys.exit(f"no EVALSHA or FCALL of {sha} in {monfile}")
     args = list(last)
-    args[4] = b"NOW"  # EVALSHA sha 0 prefix now_ms ...
+    args[4] = b"NOW"  # EVALSHA sha 0 prefix now_ms ... (or FCALL function 0 prefix now_ms ...)
     open(out, "wb").write(b"\0".join(args) + b"\0")
     print(f"{len(args) - 3} ARGV entries, n={int(last[15])} items")
 
@@ -159,9 +167,10 @@ def cmd_shas(d):
 def cmd_count(monfile, d):
     names = script_shas(d)
     counts = {}
+    funcs = {"sgw_decide_" + sha[:16]: name for sha, name in names.items()}
     for a in monitor_lines(monfile):
-        if a[0].upper() == b"EVALSHA":
-            k = names.get(a[1].decode(), a[1].decode())
+        if a[0].upper() in (b"EVALSHA", b"FCALL"):
+            k = names.get(a[1].decode()) or funcs.get(a[1].decode(), a[1].decode())
             counts[k] = counts.get(k, 0) + 1
     print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")
 
