@@ -169,7 +169,7 @@ raw, bodies = sys.argv[1], sys.argv[2].split()
 print(open(os.path.join(raw, "machine.txt")).read().rstrip().replace("\n", "  \n") + "\n")
 rows = list(csv.DictReader(open(os.path.join(raw, "callgrind.tsv")), delimiter="\t"))
 print("### Instructions per request (callgrind, sequential keep-alive, 0-request baseline subtracted)\n")
-print("| body | requests | gateway instructions per request | per alert | redis-server instructions per request (the EVALSHA) | per alert |")
+print("| body | requests | gateway instructions per request | per alert | redis-server instructions per request (the decide call) | per alert |")
 print("|---|---|---|---|---|---|")
 for r in rows:
     rp = int(r["redis_per_request"])
