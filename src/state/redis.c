@@ -277,7 +277,12 @@ static void script_reloaded(rstore *s, redisReply *r, const char *err, void *ctx
 
 static void function_reloaded(rstore *s, redisReply *r, const char *err, void *ctx)
 {
-    (void)s;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        /* refused now (an ACL or the server changed under us): this call fails (503, retried
+         * by the sender) and the next ones run decide as a script */
+        s->fn_ok = false;
+        log_msg(LOG_WARN, "redis: FUNCTION LOAD refused, decide runs as a script (EVALSHA)", "error", r->str);
+    }
     retry_reloaded(ctx, err ? err : !r || r->type != REDIS_REPLY_STRING ? "function reload failed" : NULL);
 }
 

@@ -211,6 +211,21 @@ class RedisUrlTests(unittest.TestCase):
         self.assertGreaterEqual(g.logs().count("the decide function is gone, reloading it"), 2)
         self.assertGreaterEqual(g.logs().count("NOSCRIPT, reloading the script"), 1)
 
+    def test_functions_lost_and_then_refused_fall_back_to_the_script(self):
+        r = Redis()
+        self.addCleanup(r.stop)
+        g = Gateway(args=["--state", r.url()], workers=1)
+        self.addCleanup(g.stop)
+        first = webhook([pod_alert("Later", "l-1")])
+        self.assertEqual(g.alert(first).status, 201)
+        self.assertEqual(r.cli("FUNCTION", "FLUSH"), "OK")
+        self.assertEqual(r.cli("ACL", "SETUSER", "default", "-function"), "OK")   # FCALL stays allowed
+        lost = g.alert(first)                     # FCALL: not found; FUNCTION LOAD: refused
+        self.assertEqual(lost.status, 503, lost)  # nothing recorded, so the sender retries
+        again = g.alert(first)                    # the same file through EVALSHA now
+        self.assertEqual((again.status, again.json["results"][0]["count"]), (202, 2))
+        self.assertIn("FUNCTION LOAD refused, decide runs as a script", g.logs())
+
     def test_where_functions_are_refused_decide_runs_as_a_script(self):
         # a server without FUNCTION (renamed away here; Redis < 7.0, or an ACL, in the field):
         # the same decide.lua runs through EVALSHA, with the same results
