@@ -136,28 +136,26 @@ static void finish(preq *p)
      * would otherwise take the metrics lock 50 times) */
     static const char *outcomes[] = {"created", "duplicate", "aggregated", "ignored", "failed", "resolved", "stale"};
     long long counts[7] = {0};
-    /* a webhook's alerts mostly share one status string: compare only when it changes */
-    const char *last_status = NULL, *last_oc = NULL;
-    bool last_created = false;
-    int last_k = -1;
+    /* a webhook's alerts mostly share one status and outcome: compare only when they change */
+    const char *seen_status = NULL, *seen_outcome = NULL;
+    bool created = false;
+    int k_outcome = -1;
     for (size_t i = 0; i < p->n; i++) {
         const sig_result *r = &p->res[i];
         if (r->status && !r->failed) {
-            if (r->status != last_status) {
-                last_status = r->status;
-                last_created = !strcmp(r->status, "created");
+            if (r->status != seen_status || r->outcome != seen_outcome) {
+                seen_status = r->status;
+                seen_outcome = r->outcome;
+                created = !strcmp(r->status, "created");
+                const char *oc = r->outcome ? r->outcome : r->status;
+                k_outcome = -1;
+                for (int k = 0; k < 7 && k_outcome < 0; k++)
+                    if (!strcmp(oc, outcomes[k])) k_outcome = k;
             }
-            if (last_created) any_created = true;
+            if (created) any_created = true;
             if (!overall) overall = r->status;
             else if (overall != r->status && strcmp(overall, r->status) != 0) overall = "mixed";
-            const char *oc = r->outcome ? r->outcome : r->status;
-            if (oc != last_oc) {
-                last_oc = oc;
-                last_k = -1;
-                for (int k = 0; k < 7 && last_k < 0; k++)
-                    if (!strcmp(oc, outcomes[k])) last_k = k;
-            }
-            if (last_k >= 0) counts[last_k]++;
+            if (k_outcome >= 0) counts[k_outcome]++;
         } else {
             undecided = true;
             counts[4]++;

@@ -37,6 +37,8 @@ static const char *script_names[N_SCRIPTS] = {"decide", "commit", "claim", "flus
 
 /* The script sources, generated from src/state/scripts at build time. */
 extern const char *const sgw_lua_decide, *const sgw_lua_commit, *const sgw_lua_claim, *const sgw_lua_flushed;
+static const char *const *const script_src[N_SCRIPTS] = {&sgw_lua_decide, &sgw_lua_commit, &sgw_lua_claim,
+                                                         &sgw_lua_flushed};
 
 typedef enum { R_IDLE, R_SENTINEL, R_RESOLVING, R_CONNECTING, R_HANDSHAKE, R_READY } rstate;
 
@@ -318,9 +320,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
         }
         if (c->script >= 0 && !c->retried && !strncmp(r->str, "NOSCRIPT", 8)) {
             /* Redis lost its script cache (restart, SCRIPT FLUSH): load it, then retry */
-            static const char *const *srcs[N_SCRIPTS] = {&sgw_lua_decide, &sgw_lua_commit, &sgw_lua_claim, &sgw_lua_flushed};
-            const char *argv[3] = {"SCRIPT", "LOAD", *srcs[c->script]};
-            size_t lens[3] = {6, 4, strlen(*srcs[c->script])};
+            const char *argv[3] = {"SCRIPT", "LOAD", *script_src[c->script]};
+            size_t lens[3] = {6, 4, strlen(*script_src[c->script])};
             log_msg(LOG_WARN, "redis: NOSCRIPT, reloading the script", "script", script_names[c->script]);
             rcall *load = rcall_new(s, script_reloaded, c, 3, argv, lens, -1);
             if (!load) {
@@ -578,10 +579,9 @@ static void handshake_next(rstore *s)
             argv[0] = "ROLE";
             argc = 1;
         } else if (step >= 4 && step < 4 + N_SCRIPTS) {
-            static const char *const *srcs[N_SCRIPTS] = {&sgw_lua_decide, &sgw_lua_commit, &sgw_lua_claim, &sgw_lua_flushed};
             argv[0] = "SCRIPT";
             argv[1] = "LOAD";
-            argv[2] = *srcs[step - 4];
+            argv[2] = *script_src[step - 4];
             argc = 3;
         } else if (step == 4 + N_SCRIPTS) {
             build_function(s);
@@ -816,16 +816,22 @@ static const char *reply_str(const redisReply *r, arena *a)
     return arena_strndup(a, r->str, r->len);
 }
 
-/* Starts "EVALSHA <sha> 0 <prefix>" followed by nargs more arguments; returns where the SHA
- * sits in the frame (patched if Redis answers NOSCRIPT). */
-static size_t evalsha_begin(rstore *s, resp_cmd *cmd, int script, int nargs, size_t cap_hint)
+/* Starts "<verb> <name> 0 <prefix>" (EVALSHA <sha> or FCALL <function>) followed by nargs
+ * more arguments; returns where the name sits in the frame (an EVALSHA's SHA is patched if
+ * Redis answers NOSCRIPT). */
+static size_t call_begin(rstore *s, resp_cmd *cmd, const char *verb, const char *name, int nargs, size_t cap_hint)
 {
     resp_begin(cmd, 4 + nargs, cap_hint);
-    resp_arg(cmd, "EVALSHA", 7);
-    size_t sha_off = resp_arg(cmd, s->sha[script], 40);
+    resp_str(cmd, verb);
+    size_t name_off = resp_str(cmd, name);
     resp_arg(cmd, "0", 1);
     resp_str(cmd, s->t.prefix);
-    return sha_off;
+    return name_off;
+}
+
+static size_t evalsha_begin(rstore *s, resp_cmd *cmd, int script, int nargs, size_t cap_hint)
+{
+    return call_begin(s, cmd, "EVALSHA", s->sha[script], nargs, cap_hint);
 }
 
 /* ---- decide, batched -------------------------------------------------------------------
@@ -921,18 +927,10 @@ static void decide_flush(rstore *s)
     const store_params *p = &s->dq_params;
     size_t n = b->n_items;
     resp_cmd cmd;
-    /* "FCALL <function> 0 <prefix>", or the script's EVALSHA where functions are refused */
+    /* FCALL of the function, or the script's EVALSHA where functions are refused */
     bool fcall = s->fn_ok;
-    size_t sha_off = 0;
-    if (fcall) {
-        resp_begin(&cmd, 4 + 13 + (int)n * 2, 512 + n * 256);
-        resp_arg(&cmd, "FCALL", 5);
-        resp_arg(&cmd, s->fn_name, strlen(s->fn_name));
-        resp_arg(&cmd, "0", 1);
-        resp_str(&cmd, s->t.prefix);
-    } else {
-        sha_off = evalsha_begin(s, &cmd, SCRIPT_DECIDE, 13 + (int)n * 2, 512 + n * 256);
-    }
+    size_t sha_off = fcall ? call_begin(s, &cmd, "FCALL", s->fn_name, 13 + (int)n * 2, 512 + n * 256)
+                           : evalsha_begin(s, &cmd, SCRIPT_DECIDE, 13 + (int)n * 2, 512 + n * 256);
     resp_i64(&cmd, s->dq_now);
     resp_i64(&cmd, p->dedup_ttl_ms);
     resp_i64(&cmd, p->lease_ms);

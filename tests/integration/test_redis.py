@@ -177,6 +177,14 @@ class ReplicaTests(unittest.TestCase):
 
 
 class RedisUrlTests(unittest.TestCase):
+    def redis_and_gateway(self, config="", **redis_kw):
+        """A Redis of its own and one gateway (one worker) on it; both stopped at the end."""
+        r = Redis(**redis_kw)
+        self.addCleanup(r.stop)
+        g = Gateway(config, args=["--state", r.url()], workers=1)
+        self.addCleanup(g.stop)
+        return r, g
+
     def test_password_and_database_come_from_the_url(self):
         r = Redis(password="s3cret-pw")
         self.addCleanup(r.stop)
@@ -188,10 +196,7 @@ class RedisUrlTests(unittest.TestCase):
         self.assertNotIn("s3cret-pw", g.logs())
 
     def test_scripts_and_functions_flushed_under_the_gateway_are_reloaded_and_nothing_is_lost(self):
-        r = Redis()
-        self.addCleanup(r.stop)
-        g = Gateway(args=["--state", r.url()], workers=1)
-        self.addCleanup(g.stop)
+        r, g = self.redis_and_gateway()
         first = webhook([pod_alert("Flushed", "f-1")])
         self.assertEqual(g.alert(first).status, 201)
         self.assertIn("sgw_decide_", r.cli("FUNCTION", "LIST"))   # decide runs as a Redis function
@@ -212,10 +217,7 @@ class RedisUrlTests(unittest.TestCase):
         self.assertGreaterEqual(g.logs().count("NOSCRIPT, reloading the script"), 1)
 
     def test_functions_lost_and_then_refused_fall_back_to_the_script(self):
-        r = Redis()
-        self.addCleanup(r.stop)
-        g = Gateway(args=["--state", r.url()], workers=1)
-        self.addCleanup(g.stop)
+        r, g = self.redis_and_gateway()
         first = webhook([pod_alert("Later", "l-1")])
         self.assertEqual(g.alert(first).status, 201)
         self.assertEqual(r.cli("FUNCTION", "FLUSH"), "OK")
@@ -229,10 +231,7 @@ class RedisUrlTests(unittest.TestCase):
     def test_where_functions_are_refused_decide_runs_as_a_script(self):
         # a server without FUNCTION (renamed away here; Redis < 7.0, or an ACL, in the field):
         # the same decide.lua runs through EVALSHA, with the same results
-        r = Redis(extra=["--rename-command", "FUNCTION", ""])
-        self.addCleanup(r.stop)
-        g = Gateway(args=["--state", r.url()], workers=1)
-        self.addCleanup(g.stop)
+        r, g = self.redis_and_gateway(extra=["--rename-command", "FUNCTION", ""])
         first = webhook([pod_alert("NoFunctions", "n-1"), pod_alert("NoFunctions", "n-2")])
         self.assertEqual(g.alert(first).status, 201)
         dup = g.alert(first)
@@ -249,11 +248,7 @@ class RedisUrlTests(unittest.TestCase):
         # a webhook of 10 alerts held in flight by a stopped Redis fills max_inflight_alerts;
         # then even a body that is not JSON is answered 503 overloaded, not 400: it was not
         # parsed (under a flood of storm webhooks, parsing what is refused starved the rest)
-        r = Redis()
-        self.addCleanup(r.stop)
-        g = Gateway("state:\n  timeout: 5s\nserver:\n  max_inflight_alerts: 10\n  retry_after: 2\n",
-                    args=["--state", r.url()], workers=1)
-        self.addCleanup(g.stop)
+        r, g = self.redis_and_gateway("state:\n  timeout: 5s\nserver:\n  max_inflight_alerts: 10\n  retry_after: 2\n")
         self.assertEqual(g.alert(b"not json").status, 400)
         r.proc.send_signal(signal.SIGSTOP)
         self.addCleanup(lambda: r.proc.send_signal(signal.SIGCONT))
