@@ -192,9 +192,15 @@ def latency(raw):
     by = {}
     for r in rows:
         by.setdefault((r["target"] if "target" in r else "", int(r["rate"])), []).append(r)
+    open_loop = "mode: open" in open(os.path.join(raw, "machine.txt")).read()
+    if open_loop:
+        print("Latency from each request's scheduled instant (bench/openloop.lua: open loop, corrected for "
+              "coordinated omission); \"late\" = requests sent after their instant because every connection "
+              "was busy, summed over rounds.\n")
     print("| offered req/s | reached req/s (median) | alerts/s | per-round req/s | p50 ms | p99 ms (median) "
-          "| p99 per round | max ms (median) | gateway CPU µs/req | Redis CPU µs/req | non-2xx, socket errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| p99 per round | max ms (median) | gateway CPU µs/req | Redis CPU µs/req | non-2xx, socket errors |"
+          + (" late |" if open_loop else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if open_loop else ""))
     for (_, rate), rs in sorted(by.items(), key=lambda kv: kv[0][1]):
         body = open(os.path.join(raw, "machine.txt")).read()
         alerts = 50 if ("body: storm-50" in body or "body: storm-new-50" in body) else 2 if "body: fixture-2" in body else 1
@@ -205,7 +211,8 @@ def latency(raw):
               + f" | {fmt(med([x['max_ms'] for x in rs]), '.1f')} | "
               f"{fmt(med([x['server_ticks'] * TICK_US / x['requests'] for x in rs if x['requests']]), '.1f')} | "
               f"{fmt(med([x['redis_ticks'] * TICK_US / x['requests'] for x in rs if x['requests']]), '.1f')} | "
-              f"{int(sum(x['non2xx'] for x in rs))}, {int(sum(x['sock_errors'] for x in rs))} |")
+              f"{int(sum(x['non2xx'] for x in rs))}, {int(sum(x['sock_errors'] for x in rs))} |"
+              + (f" {int(sum(x['late'] for x in rs))} |" if open_loop else ""))
     print()
 
 
