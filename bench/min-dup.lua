@@ -3,10 +3,10 @@
 -- floor that a slimmer duplicate path could reach. Takes decide.lua's ARGV (so redis-benchmark can send
 -- the same arguments): prefix, now_ms, dedup_ttl_ms, ... n=1, callers, then fingerprint and meta
 -- (ARGV[15], ARGV[16]). Replies as decide.lua's fast path does: the new record.
-local k = ARGV[1] .. 'd1:' .. ARGV[15]
-local v = redis.call('GET', k) or 'c|0|0|0|0|0|0|0|'
-local cnt, first, rest = string.match(v, '^c|(%d+)|(%d+)|%d+|%d+()')
-local x = string.format('%d', tonumber(ARGV[2]) + tonumber(ARGV[3]))
-v = 'c|' .. string.format('%d', cnt + 1) .. '|' .. first .. '|' .. ARGV[2] .. '|' .. x .. string.sub(v, rest)
-redis.call('SET', k, v, 'PXAT', x)
+local k = ARGV[1] .. 'd2:' .. ARGV[15]
+local v = redis.call('GET', k) or 'c00000000000000000000000000|0|0|0|0|0|'
+local bar = string.find(v, '|', 29, true)
+local x = tonumber(ARGV[2]) + tonumber(ARGV[3])
+v = string.format('c%013d%013d|%d', x, tonumber(ARGV[2]), string.sub(v, 29, bar - 1) + 1) .. string.sub(v, bar)
+redis.call('SET', k, v, 'PXAT', string.format('%d', x))
 return {v}

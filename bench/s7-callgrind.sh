@@ -102,8 +102,8 @@ if [ ${#REDIS_WRAP[@]} != 0 ]; then
     NOOP_SHA=$(rcli SCRIPT LOAD "return 1")
     rkey="sgw:d:bench-floor"    # the hash form of the dedup record (up to a7dce5a), for comparison
     rcli HSET "$rkey" s c ref production/rr-x n 1 f 1 l 1 x 1 lease 1 le 1 rf 0 >/dev/null
-    skey="sgw:d1:bench-floor"   # the string form decide.lua uses now (docs/redis-keys.md)
-    srec="c|2|1764201600000|1764201600000|4102444800000|1|1764201610000|0|production/rr-0123456789abcdef"
+    skey="sgw:d2:bench-floor"   # the string form decide.lua uses now (docs/redis-keys.md)
+    srec="c41024448000001764201600000|2|1764201600000|1|1764201610000|0|production/rr-0123456789abcdef"
     rcli SET "$skey" "$srec" >/dev/null
     dargs=("${args[@]}")
     margs=("${args[@]}")

@@ -49,6 +49,18 @@ static bool take_int(const char **p, const char *end, long long *out)
     return true;
 }
 
+/* Exactly 13 decimal digits (a record's fixed-width time). */
+static bool take_digits13(const char *p, long long *out)
+{
+    long long v = 0;
+    for (int k = 0; k < 13; k++) {
+        if (p[k] < '0' || p[k] > '9') return false;
+        v = v * 10 + (p[k] - '0');
+    }
+    *out = v;
+    return true;
+}
+
 static int read_part(const redisReply *r, size_t off, size_t n, size_t *win, store_item *items, arena *a)
 {
     for (size_t i = 0; i < n; i++) {
@@ -56,17 +68,18 @@ static int read_part(const redisReply *r, size_t off, size_t n, size_t *win, sto
         store_item *it = &items[i];
         if (e->type != REDIS_REPLY_STRING) return STORE_E_PROTOCOL;
         const char *p = e->str, *end = e->str + e->len;
-        if (e->len >= 2 && p[0] == 'c' && p[1] == '|') {
+        if (e->len >= 28 && p[0] == 'c') {
             /* decide.lua's fast path: a DUPLICATE answered with its new record,
-             * "c|count|first|last|expiry|lease|lease_end|resolved_firing|ref" */
-            long long f[7];
-            p += 2;
-            for (int k = 0; k < 7; k++)
+             * "c<expiry: 13 digits><last: 13 digits>|count|first|lease|lease_end|resolved_firing|ref" */
+            long long last, f[5];
+            if (!take_digits13(p + 14, &last) || p[27] != '|') return STORE_E_PROTOCOL;
+            p += 28;
+            for (int k = 0; k < 5; k++)
                 if (!take_int(&p, end, &f[k])) return STORE_E_PROTOCOL;
             it->verdict = STORE_DUPLICATE;
             it->count = f[0];
             it->first_seen_ms = f[1];
-            it->last_seen_ms = f[2];
+            it->last_seen_ms = last;
             it->lease = 0;
             it->storm_start_ms = 0;
             it->storm_type = NULL;

@@ -191,7 +191,7 @@ class RedisUrlTests(unittest.TestCase):
         g = Gateway(args=["--state", "redis://:s3cret-pw@127.0.0.1:%d/3" % r.port])
         self.addCleanup(g.stop)
         self.assertEqual(g.alert(webhook([pod_alert("Authd", "a-1")])).status, 201)
-        self.assertEqual(len(r.cli("-n", "3", "KEYS", "sgw:d1:*").split()), 1)   # the dedup record, in DB 3
+        self.assertEqual(len(r.cli("-n", "3", "KEYS", "sgw:d2:*").split()), 1)   # the dedup record, in DB 3
         self.assertEqual(r.cli("-n", "0", "DBSIZE"), "0")
         self.assertNotIn("s3cret-pw", g.logs())
 

@@ -17,7 +17,7 @@ import unittest
 import redis
 
 from sgwredis import (AGGREGATED, CREATE, DEFAULT_PARAMS, DUPLICATE, IN_PROGRESS, MEMBER, RESOLVED, STALE,
-                      STORM_CREATE, Item, RedisServer, Store, load_scripts, now_ms)
+                      STORM_CREATE, Item, RedisServer, Store, kx, load_scripts, now_ms)
 
 SERVER = None
 
@@ -141,6 +141,38 @@ class MemoryStoreCases(Base):
             self.assertEqual(d.first_seen_ms, T0)
             self.assertEqual(d.last_seen_ms, T0 + i)
 
+    def test_duplicates_in_one_second_keep_the_key_ttl(self):
+        # The fast path writes a duplicate with SET ... KEEPTTL when its new expiry is in the
+        # same second as the stored one (the key's expiry, kx(), is then the same); otherwise
+        # with PXAT. Seen from outside: an expiry moved by hand survives a same-second
+        # duplicate and is reset by the next second's. (The Store of the other tests checks
+        # after every call that each key expires exactly at kx() of its record.)
+        T0, p = self.T0, self.s.p
+        T0 -= T0 % 1000
+        s = Store(self.r, check_ttl=False)
+        a = item('fp1', 'A', 'ns', 'r')
+        s.decide([a], T0)
+        s.commit([(a.fingerprint, a.name, a.namespace, a.verdict, a.lease, True, 'ns/rr')], T0)
+        d = item('fp1', 'A', 'ns', 'r')
+        s.decide([d], T0 + 100)
+        self.assertEqual((d.verdict, d.count), (DUPLICATE, 2))
+        self.assertEqual(self.r.pexpiretime('sgw:d2:fp1'), kx(T0 + 100 + p['dedup_ttl_ms']))
+        self.r.pexpireat('sgw:d2:fp1', kx(T0 + p['dedup_ttl_ms']) + 777)
+        d = item('fp1', 'A', 'ns', 'r')
+        s.decide([d], T0 + 900)                      # the same second: the TTL is kept
+        self.assertEqual((d.verdict, d.count, d.last_seen_ms), (DUPLICATE, 3, T0 + 900))
+        self.assertEqual(self.r.pexpiretime('sgw:d2:fp1'), kx(T0 + p['dedup_ttl_ms']) + 777)
+        d = item('fp1', 'A', 'ns', 'r')
+        s.decide([d], T0 + 1000)                     # the next second: set again
+        self.assertEqual((d.verdict, d.count), (DUPLICATE, 4))
+        self.assertEqual(self.r.pexpiretime('sgw:d2:fp1'), kx(T0 + 1000 + p['dedup_ttl_ms']))
+        # the same fingerprint twice in one call: its first sighting decides for the key
+        self.r.pexpireat('sgw:d2:fp1', kx(T0 + 1000 + p['dedup_ttl_ms']) + 5)
+        two = [item('fp1', 'A', 'ns', 'r'), item('fp1', 'A', 'ns', 'r')]
+        s.decide(two, T0 + 2000)
+        self.assertEqual([x.count for x in two], [5, 6])
+        self.assertEqual(self.r.pexpiretime('sgw:d2:fp1'), kx(T0 + 2000 + p['dedup_ttl_ms']))
+
     def test_duplicate_refreshes_ttl(self):
         T0, p = self.T0, self.s.p
         a = item('fp1', 'A', 'ns', 'r')
@@ -152,8 +184,9 @@ class MemoryStoreCases(Base):
             d = item('fp1', 'A', 'ns', 'r')
             self.decide(d, t)
             self.assertEqual(d.verdict, DUPLICATE)
-            # the Redis TTL moves with it: expiry = last sighting + dedup TTL
-            self.assertEqual(self.r.pexpiretime('sgw:d1:fp1'), t + p['dedup_ttl_ms'])
+            # the Redis TTL moves with it: the record's expiry (last sighting + dedup TTL),
+            # rounded down to the second, plus two (decide.lua kx())
+            self.assertEqual(self.r.pexpiretime('sgw:d2:fp1'), kx(t + p['dedup_ttl_ms']))
         late = item('fp1', 'A', 'ns', 'r')
         self.decide(late, t + p['dedup_ttl_ms'])
         self.assertEqual(late.verdict, CREATE)
@@ -356,7 +389,7 @@ class MemoryStoreCases(Base):
         self.decide(it, self.T0)
         for x in it:
             self.assertEqual(x.verdict, CREATE)
-        self.assertEqual([k for k in self.s.keys() if ':d1:' not in k and not k.endswith('lease')], [])
+        self.assertEqual([k for k in self.s.keys() if ':d2:' not in k and not k.endswith('lease')], [])
 
 
 # ---------------------------------------------------------------------------------------
@@ -389,12 +422,13 @@ class RedisSpecific(Base):
         self.assertEqual(len(out), 1)
         s.flushed(out[0], True, T0 + 2001)
         kinds = {k[len('sgw:'):].split(':')[0] for k in s.keys()}
-        self.assertEqual(kinds, {'d1', 'r', 'p', 'f', 'w', 'wr', 'lease'})
+        self.assertEqual(kinds, {'d2', 'r', 'p', 'f', 'w', 'wr', 'lease'})
         self.assertEqual(s.keys_without_ttl(), [])
         self.assertEqual(self.r.pttl('sgw:lease'), -1)   # the token counter never restarts
         # the expiry instants follow now_ms (PEXPIREAT), as the records' own x fields
         key = 'OOM\x1fcheckout'
-        self.assertEqual(self.r.pexpiretime('sgw:d1:fp1'), T0 + 2 + p['dedup_ttl_ms'])
+        self.assertEqual(self.r.pexpiretime('sgw:d2:fp1'), kx(T0 + 2 + p['dedup_ttl_ms']))
+        self.assertEqual(int(self.rec('sgw:d2:fp1')['x']), T0 + 2 + p['dedup_ttl_ms'])
         self.assertEqual(self.r.pexpiretime('sgw:f:' + key), T0 + 5 + p['storm_flag_ttl_ms'])
         self.assertEqual(self.r.pexpiretime('sgw:r:' + key), T0 + 10 + p['rate_window_ms'] + 60000)
         self.assertEqual(self.r.pexpiretime('sgw:p:' + key), T0 + 10 + p['pattern_window_ms'] + 60000)
@@ -409,44 +443,68 @@ class RedisSpecific(Base):
         self.assertEqual(self.r.pexpiretime('sgw:ws'), T0 + 20 + p['storm_flag_ttl_ms'] + p['storm_window_ms'] + 60000)
 
     def rec(self, key):
-        """The dedup record at key, as a dict of its fields (the string "s|n|f|l|x|lease|le|rf|ref")."""
+        """The dedup record at key, as a dict of its fields: the string
+        "<s><x: 13 digits><l: 13 digits>|n|f|lease|le|rf|ref" (decide.lua)."""
         v = self.r.get(key)
         if v is None:
             return {}
-        parts = v.split('|', 8)
-        return dict(zip(('s', 'n', 'f', 'l', 'x', 'lease', 'le', 'rf', 'ref'), parts))
+        self.assertEqual(v[27], '|', v)
+        parts = v[28:].split('|', 5)
+        return dict(zip(('s', 'x', 'l', 'n', 'f', 'lease', 'le', 'rf', 'ref'),
+                        [v[0], str(int(v[1:14])), str(int(v[14:27]))] + parts))
 
-    def test_records_of_the_hash_form_are_read_during_an_upgrade(self):
-        # an older replica wrote P d:<fp> as a hash (up to a7dce5a): its count, state and ref
-        # carry on, and the record continues in the string form
-        T0, p = self.T0, self.s.p
+    def test_records_of_the_hash_form_are_no_longer_read(self):
+        # the form before d1: (a hash at P d:<fp>, up to a7dce5a) is two versions back: its
+        # fingerprints are new to this version (an RR's idempotent name makes a second creation
+        # a duplicate at the API), and the old key is left alone to expire
+        T0 = self.T0
         self.r.hset('sgw:d:old1', mapping={'s': 'c', 'ref': 'ns/rr-old1', 'n': 4, 'f': T0 - 5000, 'l': T0 - 1000,
                                            'x': T0 + 60000, 'lease': 7, 'le': T0 - 4000, 'rf': 0})
         self.r.pexpireat('sgw:d:old1', T0 + 60000)
         a = item('old1', 'A', 'ns', 'ns:Pod:a')
         self.decide(a, T0)
+        self.assertEqual((a.verdict, a.count), (CREATE, 1))
+        self.assertEqual(self.r.hget('sgw:d:old1', 'n'), '4')
+
+    def test_records_of_the_first_string_form_are_read_during_an_upgrade(self):
+        # an older replica (up to session 6) wrote P d1:<fp> = "s|n|f|l|x|lease|le|rf|ref": its
+        # count, state, lease and ref carry on at d2:, and the d1: record is left to the older
+        # replica (it expires with its TTL)
+        T0, p = self.T0, self.s.p
+        old = f'c|4|{T0 - 5000}|{T0 - 1000}|{T0 + 60000}|7|{T0 - 4000}|0|ns/rr-old1'
+        self.r.set('sgw:d1:old1', old, pxat=T0 + 60000)
+        a = item('old1', 'A', 'ns', 'ns:Pod:a')
+        self.decide(a, T0)
         self.assertEqual((a.verdict, a.count, a.first_seen_ms, a.ref), (DUPLICATE, 5, T0 - 5000, 'ns/rr-old1'))
-        self.assertEqual(self.rec('sgw:d1:old1')['n'], '5')
-        # a resolution recorded by the old form still makes a later stale firing STALE
-        self.r.hset('sgw:d:old2', mapping={'s': 'r', 'ref': 'ns/rr-old2', 'n': 1, 'f': T0 - 5000, 'l': T0 - 5000,
-                                           'x': T0 + 60000, 'lease': 0, 'le': 0, 'rf': T0 - 6000})
-        self.r.pexpireat('sgw:d:old2', T0 + 60000)
+        self.assertEqual(self.rec('sgw:d2:old1')['n'], '5')
+        self.assertEqual(self.r.get('sgw:d1:old1'), old)
+        a = item('old1', 'A', 'ns', 'ns:Pod:a')
+        self.decide(a, T0 + 1)                             # now from d2: (the fast path)
+        self.assertEqual((a.verdict, a.count, a.ref), (DUPLICATE, 6, 'ns/rr-old1'))
+        # a resolution recorded there still makes a later stale firing STALE
+        self.r.set('sgw:d1:old2', f'r|1|{T0 - 5000}|{T0 - 5000}|{T0 + 60000}|0|0|{T0 - 6000}|ns/rr-old2',
+                   pxat=T0 + 60000)
         b = item('old2', 'B', 'ns', 'ns:Pod:b')
         b.firing_ms = T0 - 6000
         self.decide(b, T0)
         self.assertEqual(b.verdict, STALE)
+        # a creation an older replica holds the lease of is waited for, not taken over
+        self.r.set('sgw:d1:old3', f'p|1|{T0}|{T0}|{T0 + 60000}|9|{T0 + 30000}|0|ns/rr-old3', pxat=T0 + 60000)
+        c = item('old3', 'C', 'ns', 'ns:Pod:c')
+        self.decide(c, T0 + 10)
+        self.assertEqual(c.verdict, IN_PROGRESS)
 
     def test_key_schema_and_fields(self):
         T0, p = self.T0, self.s.p
         a = item('fp1', 'A', 'ns', 'ns:Pod:a')
         self.decide(a, T0)
-        self.assertEqual(self.r.type('sgw:d1:fp1'), 'string')
-        h = self.rec('sgw:d1:fp1')
+        self.assertEqual(self.r.type('sgw:d2:fp1'), 'string')
+        h = self.rec('sgw:d2:fp1')
         self.assertEqual(h, {'s': 'p', 'ref': 'ns/rr-x', 'n': '1', 'f': str(T0), 'l': str(T0),
                              'x': str(T0 + p['lease_ms'] + p['dedup_ttl_ms']), 'lease': str(a.lease),
                              'le': str(T0 + p['lease_ms']), 'rf': '0'})
         self.commit_one(a, True, 'ns/rr-1', T0 + 5)
-        h = self.rec('sgw:d1:fp1')
+        h = self.rec('sgw:d2:fp1')
         self.assertEqual((h['s'], h['ref'], h['x']), ('c', 'ns/rr-1', str(T0 + 5 + p['dedup_ttl_ms'])))
         it = self.storm_batch(6, T0 + 10, commit=False)
         key = 'OOM\x1fcheckout'
@@ -490,7 +548,7 @@ class RedisSpecific(Base):
         for x in its:
             self.s.commit_one(x, True, x.ref or 'ns/rr', T0 + 1)
         # the window keys are cut from name and namespace: each alert has its own
-        keys = {k for k in self.r.keys('sgw:*') if not k.startswith('sgw:d1:')}
+        keys = {k for k in self.r.keys('sgw:*') if not k.startswith('sgw:d2:')}
         self.assertEqual(keys, {'sgw:lease'})
         self.s.p['storm_enabled'] = True
         again = [Item(f'fp{k}', *o[:3], ref='ignored') for k, o in enumerate(odd)]
@@ -560,7 +618,7 @@ class RedisSpecific(Base):
         self.decide(a, T0)
         self.commit_one(a, True, 'ns/rr', T0)
         later = T0 + p['dedup_ttl_ms']
-        self.assertGreater(self.r.pttl('sgw:d1:fp1'), 0)   # Redis still holds it ...
+        self.assertGreater(self.r.pttl('sgw:d2:fp1'), 0)   # Redis still holds it ...
         b = item('fp1', 'A', 'ns', 'r')
         self.decide(b, later)                              # ... but at now_ms it has expired
         self.assertEqual(b.verdict, CREATE)
@@ -628,7 +686,7 @@ class RedisSpecific(Base):
         it = self.storm_batch(6, T0, commit=False)
         self.assertEqual(s.commit([(x.fingerprint, 'OOM', 'checkout', x.verdict, x.lease, False, None) for x in it],
                                   T0 + 1), 6)
-        self.assertFalse(self.r.exists('sgw:w:OOM\x1fcheckout', 'sgw:wr:OOM\x1fcheckout', 'sgw:d1:OOM-0'))
+        self.assertFalse(self.r.exists('sgw:w:OOM\x1fcheckout', 'sgw:wr:OOM\x1fcheckout', 'sgw:d2:OOM-0'))
         self.assertTrue(self.r.exists('sgw:f:OOM\x1fcheckout'))   # the storm is still on
         again = item('OOM-0', 'OOM', 'checkout', 'checkout:Pod:w0000')
         self.decide(again, T0 + 2)
@@ -640,7 +698,7 @@ class RedisSpecific(Base):
         x = item('next', 'OOM', 'checkout', 'checkout:Pod:next')
         self.decide(x, T0 + p['lease_ms'] - 1)
         self.assertEqual(x.verdict, IN_PROGRESS)
-        self.assertFalse(self.r.exists('sgw:d1:next'))     # nothing recorded
+        self.assertFalse(self.r.exists('sgw:d2:next'))     # nothing recorded
         self.decide(x, T0 + p['lease_ms'])
         self.assertEqual((x.verdict, x.count, x.storm_start_ms), (STORM_CREATE, 7, T0))
         self.assertEqual(len(x.storm_resources), 7)
@@ -660,11 +718,11 @@ class RedisSpecific(Base):
         r.resolved, r.firing_ms = True, T0 - 5
         self.decide(r, T0 + 1)
         self.assertEqual(r.verdict, IN_PROGRESS)
-        self.assertEqual(self.rec('sgw:d1:fp1')['s'], 'p')
+        self.assertEqual(self.rec('sgw:d2:fp1')['s'], 'p')
         self.commit_one(a, True, 'ns/rr', T0 + 2)
         self.decide(r, T0 + 3)
         self.assertEqual((r.verdict, r.ref, r.count, r.first_seen_ms), (RESOLVED, 'ns/rr', 1, T0))
-        h = self.rec('sgw:d1:fp1')
+        h = self.rec('sgw:d2:fp1')
         self.assertEqual((h['s'], h['rf']), ('r', str(T0 - 5)))
 
     def test_prefixes_are_independent(self):
@@ -693,7 +751,7 @@ class RedisSpecific(Base):
         used = self.r.info('memory')['used_memory'] - base
         self.assertEqual(self.r.dbsize(), n + 1)   # + the lease counter
         self.assertEqual(s.keys_without_ttl(), [])
-        one = self.r.memory_usage('sgw:d1:' + '%064x' % 12345, samples=0)
+        one = self.r.memory_usage('sgw:d2:' + '%064x' % 12345, samples=0)
         print(f'\n    memory per fingerprint: MEMORY USAGE of one dedup record = {one} bytes; '
               f'INFO used_memory delta / {n} = {used / n:.0f} bytes', file=sys.stderr)
 

@@ -181,12 +181,14 @@ static void test_a_malformed_part_fails_alone(void **state)
 }
 
 /* decide.lua's fast path answers a DUPLICATE with the record it wrote:
- * "c|count|first|last|expiry|lease|lease_end|resolved_firing|ref". */
+ * "c<expiry: 13 digits><last: 13 digits>|count|first|lease|lease_end|resolved_firing|ref". */
+#define X13 "0000000302000"
 static void test_a_fast_path_duplicate_is_read_from_its_record(void **state)
 {
     (void)state;
-    redisReply *r = arr(4, str("c|42|1000|2000|302000|7|0|0|ns/rr-storm|x"), str("c|3|10|20|30|0|0|0|"),
-                        str("1|1|50|50|9|0||"), str("c|2|10|20|30|0|0|0|ns/rr-2"));
+    redisReply *r = arr(4, str("c" X13 "0000000002000|42|1000|7|0|0|ns/rr-storm|x"),
+                        str("c0000000000030" "0000000000020|3|10|0|0|0|"), str("1|1|50|50|9|0||"),
+                        str("c0000000000030" "0000000000020|2|10|0|0|0|ns/rr-2"));
     assert_true(decide_reply_shape_ok(r, 4));
     arena a;
     arena_init(&a);
@@ -208,6 +210,8 @@ static void test_a_fast_path_duplicate_is_read_from_its_record(void **state)
     assert_null(it[1].ref);   /* no ref recorded: none, not the caller's */
     assert_int_equal(it[2].verdict, STORE_CREATE);   /* the long form still follows */
     assert_string_equal(it[2].ref, "ns/rr-new");
+    assert_int_equal(it[1].first_seen_ms, 10);
+    assert_int_equal(it[1].last_seen_ms, 20);
     assert_int_equal(it[3].count, 2);
     assert_string_equal(it[3].ref, "ns/rr-2");
     arena_free(&a);
@@ -219,7 +223,8 @@ static void test_integers_are_read_up_to_int64_max(void **state)
 {
     (void)state;
     redisReply *r = arr(3, str("4|9223372036854775807|123456789012345678|1000000000000000000|0|0||r"),
-                        str("c|999999999999999999|0|1|2|3|4|5|"), str("4|-9223372036854775807|1|1|0|0||"));
+                        str("c" X13 "9999999999999|999999999999999999|0|3|4|5|"),
+                        str("4|-9223372036854775807|1|1|0|0||"));
     arena a;
     arena_init(&a);
     store_item it[3] = {item("A", NULL), item("A", NULL), item("A", NULL)};
@@ -229,9 +234,10 @@ static void test_integers_are_read_up_to_int64_max(void **state)
     assert_true(it[0].first_seen_ms == 123456789012345678LL);
     assert_true(it[0].last_seen_ms == 1000000000000000000LL);
     assert_true(it[1].count == 999999999999999999LL);
+    assert_true(it[1].last_seen_ms == 9999999999999LL);
     assert_true(it[2].count == -INT64_MAX);
     static const char *const over[] = {"4|9223372036854775808|1|1|0|0||", "4|10000000000000000000|1|1|0|0||",
-                                       "c|1|2|3|4|5|6|92233720368547758070|"};
+                                       "c" X13 X13 "|1|2|3|4|92233720368547758070|"};
     for (size_t k = 0; k < sizeof over / sizeof over[0]; k++) {
         redisReply *o = arr(1, str(over[k]));
         store_item one[1] = {item("A", NULL)};
@@ -246,8 +252,9 @@ static void test_a_malformed_record_reply_is_refused(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "c|", "c|1|2|3|4|5|6|7", "c|1|2|3|4|5|6|x|ref", "c|99999999999999999999|2|3|4|5|6|7|r", "c|1|2|3|4|5|6|",
-        "c1|2|3|4|5|6|7|r",
+        "c|", "c" X13 X13 "|1|2|3|4|5", "c" X13 X13 "|1|2|3|4|x|ref", "c" X13 X13 "|99999999999999999999|2|3|4|5|r",
+        "c" X13 X13 "|1|2|3|4|", "c" X13 "000000000002x|1|2|3|4|5|r", "c" X13 X13 "x1|2|3|4|5|r",
+        "c" X13 "000000000002", "c|42|1000|2000|302000|7|0|0|ns/rr-storm",   /* the form before session 7 */
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         redisReply *r = arr(1, str(bad[k]));

@@ -9,7 +9,7 @@
 --       of a STORM_CREATE)
 -- Reply: n (the number of items processed).
 --
--- Dedup record (P d:<fp>), if pending under this lease:
+-- Dedup record (P d2:<fp>), if pending under this lease:
 --   ok → created with ref, TTL dedup_ttl from now;  not ok → deleted.
 -- Storm window (P w:/wr:<name>\x1f<ns>), for STORM_CREATE, if pending under this lease:
 --   ok → created with ref, last flush = now;        not ok → deleted (the next storm
@@ -24,23 +24,27 @@ local STORM_CREATE = 2
 
 local function istr(v) return string.format('%d', v) end
 
--- the dedup record's string, as decide.lua writes it: "s|n|f|l|x|lease|le|rf|ref"
-local REC_PATTERN = '^(%a)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(.*)$'
-local REC_FORMAT = '%s|%d|%d|%d|%d|%d|%d|%d|%s'
+-- the dedup record's string, as decide.lua writes it: "<s><x: 13 digits><l: 13 digits>|n|f|lease|le|rf|ref",
+-- and its Redis expiry, x rounded down to the second plus two (decide.lua kx())
+local REC_PATTERN = '^([pcr])(%d%d%d%d%d%d%d%d%d%d%d%d%d)(%d%d%d%d%d%d%d%d%d%d%d%d%d)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(.*)$'
+local REC_FORMAT = '%s%013d%013d|%d|%d|%d|%d|%d|%s'
+local function kx(x) return (x - x % 1000) + 2000 end
 
+-- A pending record is always decide.lua's of this version (P d2:); one an older replica
+-- created at d1: is committed by that replica.
 local function commit_record(fp, lease, ok, ref)
-    local k = P .. 'd1:' .. fp
+    local k = P .. 'd2:' .. fp
     local v = redis.call('GET', k)
     if not v then return end
-    local s, n, f, l, x, rlease, le, rf = string.match(v, REC_PATTERN)
+    local s, x, l, n, f, rlease, le, rf = string.match(v, REC_PATTERN)
     if s ~= 'p' or tonumber(rlease) ~= lease then return end
     -- past its lease and its TTL the record no longer exists (memory.c rec_expired)
     le, x = tonumber(le), tonumber(x)
     if le + 1 <= now and x <= now then return end
     if ok then
         x = now + dedup_ttl
-        redis.call('SET', k, string.format(REC_FORMAT, 'c', tonumber(n), tonumber(f), tonumber(l), x,
-            lease, le, tonumber(rf), ref), 'PXAT', istr(x))
+        redis.call('SET', k, string.format(REC_FORMAT, 'c', x, tonumber(l), tonumber(n), tonumber(f),
+            lease, le, tonumber(rf), ref), 'PXAT', istr(kx(x)))
     else
         redis.call('DEL', k)
     end
