@@ -216,6 +216,30 @@ class RedisUrlTests(unittest.TestCase):
         self.assertGreaterEqual(g.logs().count("the decide function is gone, reloading it"), 2)
         self.assertGreaterEqual(g.logs().count("NOSCRIPT, reloading the script"), 1)
 
+    def test_a_record_of_the_previous_form_carries_on_and_a_damaged_one_is_refused_not_miscounted(self):
+        r, g = self.redis_and_gateway()
+        # an older replica's record (d1:, up to session 6): this version continues its count
+        up = webhook([pod_alert("Upgrade", "u-1")])
+        fp = g.alert(up).json["results"][0]["fingerprint"]
+        rec = r.cli("GET", f"sgw:d2:{fp}")
+        now = int(rec[14:27])
+        self.assertEqual(r.cli("DEL", f"sgw:d2:{fp}"), "1")
+        old = f"c|41|{now - 5000}|{now - 1000}|{now + 600000}|0|0|0|{rec.rsplit('|', 1)[1]}"
+        r.cli("SET", f"sgw:d1:{fp}", old, "PXAT", str(now + 600000))
+        res = g.alert(up)
+        self.assertEqual((res.status, res.json["results"][0]["count"]), (202, 42), res)
+        self.assertEqual(r.cli("GET", f"sgw:d1:{fp}"), old)       # left to the older replica
+        self.assertRegex(r.cli("GET", f"sgw:d2:{fp}"), r"^c\d{26}\|42\|")
+        # a record another writer damaged after its count: the gateway refuses the reply (503,
+        # nothing answered from it) rather than count from garbage; DEL of the key ends it
+        bad = r.cli("GET", f"sgw:d2:{fp}").replace("|42|", "|42|x", 1)
+        r.cli("SET", f"sgw:d2:{fp}", bad, "KEEPTTL")
+        res = g.alert(up)
+        self.assertEqual(res.status, 503, res)
+        self.assertEqual(r.cli("DEL", f"sgw:d2:{fp}"), "1")
+        res = g.alert(up)   # new to the store; the RR exists (the sink's AlreadyExists): a duplicate
+        self.assertEqual(res.status, 202, res)
+
     def test_functions_lost_and_then_refused_fall_back_to_the_script(self):
         r, g = self.redis_and_gateway()
         first = webhook([pod_alert("Later", "l-1")])
