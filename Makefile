@@ -117,7 +117,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  := $(filter-out -Werror -Wno-format-truncation,$(CFLAGS_BASE)) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
 FUZZ_LIB_SRC := $(filter-out src/state/redis.c src/state/redis_uv.c,$(LIB_SRC))
 FUZZ_OBJ     := $(patsubst src/%.c,$(FUZZ)/obj/%.o,$(FUZZ_LIB_SRC))
-FUZZ_TARGETS := prometheus k8s_event config http kubeconfig
+FUZZ_TARGETS := prometheus k8s_event config http kubeconfig decide_reply
 FUZZ_BIN     := $(patsubst %,$(FUZZ)/fuzz_%,$(FUZZ_TARGETS))
 
 .PHONY: fuzz

@@ -1,0 +1,132 @@
+/* fuzz_decide_reply.c: libFuzzer target for the reading of decide.lua's reply
+ * (state/decide_reply.c): what Redis sends is input, and since session 7 a dedup record's
+ * bytes after its count reach the gateway as the script stored them (docs/redis-keys.md, "A
+ * damaged record"). The input is a whole reply:
+ *   byte 0            the number of items, 1 + byte % 8
+ *   the rest          elements separated by '\n': "[a,b,..." an array of strings (a window's
+ *                     resources), "#" an integer reply, "~" a nil reply, anything else a
+ *                     string (as hiredis makes them: len bytes and a NUL after them)
+ * decide_reply_shape_ok() is asked first, as redis.c does; if it accepts, the items are read
+ * in two parts (as two callers of one batch). Checked on every result: a part read well has
+ * a valid verdict for every item, a storm hash of 64 hex wherever there is a storm type, and
+ * its windows' resources; either way the window index stays inside the reply. */
+#include "fuzz_util.h"
+#include "state/decide_reply.h"
+#include "util/arena.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ELEMENTS 256
+
+static redisReply *mk(int type)
+{
+    redisReply *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    r->type = type;
+    return r;
+}
+
+static redisReply *mkstr(const uint8_t *p, size_t len)
+{
+    redisReply *r = mk(REDIS_REPLY_STRING);
+    r->str = malloc(len + 1);
+    if (!r->str) abort();
+    memcpy(r->str, p, len);
+    r->str[len] = '\0';
+    r->len = len;
+    return r;
+}
+
+static void drop(redisReply *r)
+{
+    if (!r) return;
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements; i++) drop(r->element[i]);
+        free(r->element);
+    }
+    free(r->str);
+    free(r);
+}
+
+static redisReply *element(const uint8_t *p, size_t len)
+{
+    if (len == 1 && p[0] == '#') {
+        redisReply *r = mk(REDIS_REPLY_INTEGER);
+        r->integer = 2;
+        return r;
+    }
+    if (len == 1 && p[0] == '~') return mk(REDIS_REPLY_NIL);
+    if (len == 0 || p[0] != '[') return mkstr(p, len);
+    redisReply *r = mk(REDIS_REPLY_ARRAY);
+    r->element = calloc(MAX_ELEMENTS, sizeof *r->element);
+    if (!r->element) abort();
+    size_t start = 1;
+    for (size_t i = 1; i <= len && r->elements < MAX_ELEMENTS; i++)
+        if (i == len || p[i] == ',') {
+            if (i > start || i < len) r->element[r->elements++] = mkstr(p + start, i - start);
+            start = i + 1;
+        }
+    return r;
+}
+
+static bool hex64(const char *h)
+{
+    for (int i = 0; i < 64; i++)
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f'))) return false;
+    return h[64] == '\0';
+}
+
+static void check_part(int rc, const redisReply *r, const store_item *it, size_t n, size_t win_before, size_t win)
+{
+    if (win < win_before || win > r->elements) fuzz_fail("window index %zu (was %zu, %zu elements)", win, win_before, r->elements);
+    if (rc != STORE_OK) {
+        if (rc != STORE_E_PROTOCOL) fuzz_fail("rc %d", rc);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].verdict < STORE_CREATE || it[i].verdict > STORE_STALE) fuzz_fail("item %zu: verdict %d", i, (int)it[i].verdict);
+        if (it[i].storm_type && !hex64(it[i].storm_hash)) fuzz_fail("item %zu: storm type without a hash", i);
+        if (it[i].verdict == STORE_STORM_CREATE) {
+            if (it[i].n_storm_resources && !it[i].storm_resources) fuzz_fail("item %zu: resources missing", i);
+            for (size_t k = 0; k < it[i].n_storm_resources; k++)
+                if (!it[i].storm_resources[k]) fuzz_fail("item %zu: resource %zu NULL", i, k);
+        }
+        if (it[i].ref) (void)strlen(it[i].ref);
+        if (it[i].storm_type) (void)strlen(it[i].storm_type);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0) return 0;
+    size_t n_items = 1 + data[0] % 8;
+    redisReply *r = mk(REDIS_REPLY_ARRAY);
+    r->element = calloc(MAX_ELEMENTS, sizeof *r->element);
+    if (!r->element) abort();
+    size_t start = 1;
+    for (size_t i = 1; i <= size && r->elements < MAX_ELEMENTS; i++)
+        if (i == size || data[i] == '\n') {
+            if (i > 1) r->element[r->elements++] = element(data + start, i - start);
+            start = i + 1;
+        }
+    if (decide_reply_shape_ok(r, n_items)) {
+        arena a;
+        arena_init(&a);
+        store_item it[8];
+        for (size_t i = 0; i < n_items; i++)
+            it[i] = (store_item){.fingerprint = "fp", .name = i % 2 ? "B" : "A", .namespace = "ns",
+                                 .resource_id = "ns:Pod:p", .ref = "ns/rr-mine"};
+        size_t first = n_items / 2, win = n_items;
+        size_t before = win;
+        int rc = decide_reply_part(r, 0, first, &win, it, &a);
+        check_part(rc, r, it, first, before, win);
+        before = win;
+        rc = decide_reply_part(r, first, n_items - first, &win, it + first, &a);
+        check_part(rc, r, it + first, n_items - first, before, win);
+        if (win != r->elements) fuzz_fail("%zu windows read of %zu elements", win, r->elements);
+        arena_free(&a);
+    }
+    drop(r);
+    return 0;
+}
