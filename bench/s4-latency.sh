@@ -84,5 +84,6 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 
+[ -n "${NO_SUMMARY:-}" ] && exit 0   # compare-latency.sh: it summarises its runs together
 $PY "$BENCH/summarize.py" latency "$RAW" | tee "$BENCH/results/latency-$(basename "$RAW" | cut -d- -f1).md" >"$BENCH/results/latency.md"
 echo "summary: bench/results/latency.md"

@@ -216,5 +216,34 @@ def latency(raw):
     print()
 
 
+def latency_ab(top, a, b):
+    """compare-latency.sh: s4-latency.sh runs of two commits, one per commit per round, in
+    top/<commit>-r<round>/; per offered rate, each commit's medians over its rounds."""
+    runs = sorted(d for d in os.listdir(top) if os.path.isdir(os.path.join(top, d)))
+    print(open(os.path.join(top, runs[0], "machine.txt")).read().rstrip().replace("\n", "  \n"))
+    print()
+    print(f"A = {a}, B = {b}; {len(runs) // 2} round(s), one s4-latency.sh run per commit per round, alternating.\n")
+    by = {}
+    for d in runs:
+        c = d.rsplit("-r", 1)[0]
+        for r in load(os.path.join(top, d)):
+            by.setdefault((int(r["rate"]), c), []).append(r)
+    print("| offered req/s | commit | reached req/s | p50 ms | p99 ms (median) | p99 per round | late | gateway CPU µs/req | Redis CPU µs/req | non-2xx |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for rate in sorted({k[0] for k in by}):
+        for c in (a, b):
+            rs = by.get((rate, c), [])
+            if not rs:
+                continue
+            late = sum(x["late"] for x in rs if x["late"] == x["late"])
+            print(f"| {rate:,} | {c} | {fmt(med([x['rps'] for x in rs]))} | {fmt(med([x['p50_ms'] for x in rs]), '.2f')} | "
+                  f"**{fmt(med([x['p99_ms'] for x in rs]), '.2f')}** | " + " / ".join(f"{x['p99_ms']:.1f}" for x in rs)
+                  + f" | {int(late)} | {fmt(med([x['server_ticks'] * TICK_US / x['requests'] for x in rs if x['requests']]), '.1f')} | "
+                  f"{fmt(med([x['redis_ticks'] * TICK_US / x['requests'] for x in rs if x['requests']]), '.1f')} | "
+                  f"{int(sum(x['non2xx'] for x in rs))} |")
+    print()
+
+
 if __name__ == "__main__":
-    {"throughput": throughput, "newsignal": newsignal, "latency": latency}[sys.argv[1]](sys.argv[2])
+    {"throughput": throughput, "newsignal": newsignal, "latency": latency,
+     "latency_ab": latency_ab}[sys.argv[1]](*sys.argv[2:])
