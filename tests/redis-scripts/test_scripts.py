@@ -494,6 +494,55 @@ class RedisSpecific(Base):
         self.decide(c, T0 + 10)
         self.assertEqual(c.verdict, IN_PROGRESS)
 
+    def test_a_record_carried_over_from_d1_and_then_deleted_does_not_come_back(self):
+        # (found by review) the d1: record stays for the older replicas; when the d2: record is
+        # deleted (a failed creation's commit, or a new occurrence that waits), the next call
+        # must not read the old d1: record again as if it were current
+        T0 = self.T0
+        self.r.set('sgw:d1:fp1', f'c|3|{T0 - 5000}|{T0 - 1000}|{T0 + 60000}|0|0|0|ns/rr-OLD', pxat=T0 + 60000)
+        a = item('fp1', 'A', 'ns', 'r')
+        a.firing_ms = T0 - 5000
+        self.decide(a, T0)
+        self.assertEqual((a.verdict, a.count, a.ref), (DUPLICATE, 4, 'ns/rr-OLD'))
+        r = item('fp1', 'A', 'ns', 'r')
+        r.resolved, r.firing_ms = True, T0 - 5000
+        self.decide(r, T0 + 10)
+        self.assertEqual(r.verdict, RESOLVED)
+        new = item('fp1', 'A', 'ns', 'r')
+        new.firing_ms = T0 + 20
+        self.decide(new, T0 + 30)
+        self.assertEqual(new.verdict, CREATE)
+        self.commit_one(new, False, None, T0 + 40)      # the sink failed: the record is deleted
+        self.assertFalse(self.r.exists('sgw:d2:fp1', 'sgw:d1:fp1'))
+        retry = item('fp1', 'A', 'ns', 'r')
+        retry.firing_ms = T0 + 20
+        self.decide(retry, T0 + 50)
+        self.assertEqual((retry.verdict, retry.count), (CREATE, 1))
+
+    def test_a_carried_over_record_a_waiting_new_occurrence_deleted_does_not_come_back(self):
+        # (found by review) the other way a d2: record is deleted without being written again:
+        # a new occurrence that waits (IN_PROGRESS) behind another caller's pending storm window
+        T0 = self.T0
+        self.r.set('sgw:d1:fpx', f'c|3|{T0 - 5000}|{T0 - 1000}|{T0 + 60000}|0|0|0|ns/rr-OLD', pxat=T0 + 60000)
+        a = item('fpx', 'OOM', 'checkout', 'checkout:Pod:x')
+        a.firing_ms = T0 - 5000
+        self.decide(a, T0)
+        self.assertEqual((a.verdict, a.count), (DUPLICATE, 4))
+        r = item('fpx', 'OOM', 'checkout', 'checkout:Pod:x')
+        r.resolved, r.firing_ms = True, T0 - 5000
+        self.decide(r, T0 + 10)
+        self.assertEqual(r.verdict, RESOLVED)
+        storm = [item(f'OOM-{i}', 'OOM', 'checkout', f'checkout:Pod:w{i:04d}') for i in range(6)]
+        new = item('fpx', 'OOM', 'checkout', 'checkout:Pod:x')
+        new.firing_ms = T0 + 15
+        self.s.decide(storm + [new], T0 + 20, callers=[len(storm), 1])
+        self.assertEqual((storm[0].verdict, new.verdict), (STORM_CREATE, IN_PROGRESS))
+        self.assertFalse(self.r.exists('sgw:d2:fpx', 'sgw:d1:fpx'))
+        again = item('fpx', 'OOM', 'checkout', 'checkout:Pod:x')
+        again.firing_ms = T0 + 15
+        self.decide(again, T0 + 30)
+        self.assertNotEqual(again.verdict, DUPLICATE)   # not the old record's count 4 again
+
     def test_key_schema_and_fields(self):
         T0, p = self.T0, self.s.p
         a = item('fp1', 'A', 'ns', 'ns:Pod:a')
@@ -786,8 +835,8 @@ class FunctionAndScript(unittest.TestCase):
 
     def test_each_parameter_changed_alone_is_used_by_the_function(self):
         rnd = random.Random(7)
-        fn = Store(self.r, prefix='fn:', params=dict(DEFAULT_PARAMS), check_ttl=False, function=True)
-        sc = Store(self.r, prefix='sc:', params=dict(DEFAULT_PARAMS), check_ttl=False)
+        fn = Store(self.r, prefix='fn:', params=dict(DEFAULT_PARAMS), function=True)
+        sc = Store(self.r, prefix='sc:', params=dict(DEFAULT_PARAMS))
         now = int(time.time() * 1000)
         names = list(self.PARAMS)
         for step in range(120):

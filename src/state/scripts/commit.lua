@@ -46,7 +46,7 @@ local function commit_record(fp, lease, ok, ref)
         redis.call('SET', k, string.format(REC_FORMAT, 'c', x, tonumber(l), tonumber(n), tonumber(f),
             lease, le, tonumber(rf), ref), 'PXAT', istr(kx(x)))
     else
-        redis.call('DEL', k)
+        redis.call('DEL', k, P .. 'd1:' .. fp)   -- and the previous form's (decide.lua): it must not come back
     end
 end
 
@@ -60,6 +60,9 @@ local function commit_window(key, lease, ok, ref)
         redis.call('DEL', wk, P .. 'wr:' .. key)
     end
 end
+
+-- a record's times are 13 digits (decide.lua MAX_T); checked before anything is written
+if not now or now < 0 or now + dedup_ttl > 9999999999999 then error('commit: now_ms + TTL outside 13 digits') end
 
 for i = 1, n do
     local b = 4 + (i - 1) * 7

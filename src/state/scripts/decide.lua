@@ -31,8 +31,8 @@
 --
 -- Time is ARGV now_ms only. Every record carries its expiry (x) and is checked against
 -- now_ms; Redis TTLs are set with PEXPIREAT at the same instants so nothing outlives it,
--- except the dedup record's: its Redis expiry is x rounded up to a whole second, plus one
--- (kx() below), so that duplicates within the same second keep it (SET ... KEEPTTL).
+-- except the dedup record's: its Redis expiry is x rounded down to the second, plus two
+-- seconds (kx() below), so that duplicates within the same second keep it (SET ... KEEPTTL).
 -- Pass 1 decides everything the fingerprint's own record decides; pass 2 takes the new
 -- alerts grouped by (name, namespace): the group is counted into the storm detectors as
 -- a whole, then each alert is created, folded into the storm window, or waits.
@@ -142,19 +142,19 @@ local dkeys   -- fp -> its key, for every fingerprint of the batch (rec_prefetch
 -- continues at d2:; older replicas keep their d1: key until they are gone, and it expires.
 local REC_V1_PATTERN = '^(%a)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(.*)$'
 local function rec_parse_v1(v)
-    local s, n, f, l, x, lease, le, rf, ref = string.match(v, REC_V1_PATTERN)
+    local s, n, f, l, x, lease, le, rf, ref = s_match(v, REC_V1_PATTERN)
     if not s then return false end
     return {
-        s = s, ref = ref, n = tonumber(n), f = tonumber(f), l = tonumber(l), x = tonumber(x),
-        lease = tonumber(lease), le = tonumber(le), rf = tonumber(rf),
+        s = s, ref = ref, n = tonum(n), f = tonum(f), l = tonum(l), x = tonum(x),
+        lease = tonum(lease), le = tonum(le), rf = tonum(rf),
     }
 end
 local function rec_parse(v)
-    local s, x, l, n, f, lease, le, rf, ref = string.match(v, REC_PATTERN)
+    local s, x, l, n, f, lease, le, rf, ref = s_match(v, REC_PATTERN)
     if not s then return false end   -- not ours (or damaged): treated as absent, rewritten
     return {
-        s = s, ref = ref, n = tonumber(n), f = tonumber(f), l = tonumber(l), x = tonumber(x),
-        lease = tonumber(lease), le = tonumber(le), rf = tonumber(rf),
+        s = s, ref = ref, n = tonum(n), f = tonum(f), l = tonum(l), x = tonum(x),
+        lease = tonum(lease), le = tonum(le), rf = tonum(rf),
     }
 end
 
@@ -241,7 +241,7 @@ local function rec_write_all()
             r_call('SET', k, s_format(REC_FORMAT, r.s, r.x, r.l, r.n, r.f, r.lease, r.le,
                 r.rf, r.ref), 'PXAT', istr(kx(r.x)))
         else
-            r_call('DEL', k)
+            r_call('DEL', k, P .. 'd1:' .. fp)   -- and the previous form's: it must not come back
         end
     end
 end
@@ -369,9 +369,10 @@ local function fast_dup(i)
     if type(v) ~= 'string' or s_byte(v, 1) ~= 99 then return false end   -- 'c'
     local x = tonum(s_sub(v, 2, 14))
     local bar = s_find(v, '|', 29, true)
-    if not x or x <= now or s_byte(v, 28) ~= 124 or not bar then return false end
+    -- (comparisons written so that NaN, infinities and fractions from a foreign writer fail)
+    if not (x and x > now and x <= MAX_T) or s_byte(v, 28) ~= 124 or not bar then return false end
     local cnt = tonum(s_sub(v, 29, bar - 1))
-    if not cnt then return false end
+    if not (cnt and cnt >= 0 and cnt < 1e15 and cnt % 1 == 0) then return false end
     if not rec_dirty[fp] and s_sub(v, 2, 11) == DUP_EPOCH_S then rec_keep[fp] = true end
     v = DUP_HEAD .. istr(cnt + 1) .. s_sub(v, bar)
     recs[fp], out_s[i] = v, v
@@ -423,7 +424,9 @@ local function begin_call(argv)
         end
     end
     for j = i + 1, n do caller_of[j] = c + 1 end   -- the rest (or all, for ""): one more caller
-    if not now or now < 0 or now + dedup_ttl > MAX_T then error('decide: now_ms outside 0..' .. MAX_T) end
+    if not now or now < 0 or now + lease_ms + dedup_ttl > MAX_T then
+        error('decide: now_ms + lease + TTL outside 0..' .. MAX_T)   -- before anything is written
+    end
     NOW_S = istr(now)
     DUP_KX_S = istr(kx(now + dedup_ttl))
     local x13 = string.format('%013d', now + dedup_ttl)
