@@ -81,6 +81,19 @@ if not template then
     pre, post = string.sub(whole, 1, at - 1), string.sub(whole, at + 4)
 end
 
+-- a template: cut at its placeholders once, joined with each request's id (as unique.lua)
+local pieces = {}
+if template then
+    local at = 1
+    while true do
+        local i, j = string.find(template, "__POD__", at, true)
+        if not i then break end
+        pieces[#pieces + 1] = string.sub(template, at, i - 1)
+        at = j + 1
+    end
+    pieces[#pieces + 1] = string.sub(template, at)
+end
+
 local n = 0
 function request()
     local start = -1
@@ -95,7 +108,7 @@ function request()
     if pre then return pre .. id .. post end
     n = n + 1
     wrk.headers["X-Request-ID"] = id
-    return wrk.format(nil, nil, nil, (string.gsub(template, "__POD__", run .. "-" .. n)))
+    return wrk.format(nil, nil, nil, table.concat(pieces, run .. "-" .. n))
 end
 
 function response(status, headers, _)

@@ -19,10 +19,21 @@ function setup(thread)
    thread:set("tid", threads)
 end
 
+-- the template cut at its placeholders once; a request's body is the pieces joined with its id
+-- (one table.concat instead of a gsub over the whole body: the load generator shares CPU 1
+-- with Redis, and the gsub of the 17 KB storm template cost ~130 µs per request)
+local pieces, at = {}, 1
+while true do
+   local i, j = string.find(template, placeholder, at, true)
+   if not i then break end
+   pieces[#pieces + 1] = string.sub(template, at, i - 1)
+   at = j + 1
+end
+pieces[#pieces + 1] = string.sub(template, at)
+
 local n = 0
 function request()
    n = n + 1
    local id = string.format("%s-%d-%d", run, tid or 0, n)
-   local body = string.gsub(template, placeholder, id)
-   return wrk.format(nil, nil, nil, body)
+   return wrk.format(nil, nil, nil, table.concat(pieces, id))
 end
