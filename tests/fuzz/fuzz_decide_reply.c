@@ -49,6 +49,21 @@ static void drop(redisReply *r)
     free(r);
 }
 
+/* An array of the pieces of [p, p + len) between the separators, each made by make(). */
+static redisReply *split(const uint8_t *p, size_t len, uint8_t sep, redisReply *(*make)(const uint8_t *, size_t))
+{
+    redisReply *r = mk(REDIS_REPLY_ARRAY);
+    r->element = calloc(MAX_ELEMENTS, sizeof *r->element);
+    if (!r->element) abort();
+    size_t start = 0;
+    for (size_t i = 0; len && i <= len && r->elements < MAX_ELEMENTS; i++)
+        if (i == len || p[i] == sep) {
+            r->element[r->elements++] = make(p + start, i - start);
+            start = i + 1;
+        }
+    return r;
+}
+
 static redisReply *element(const uint8_t *p, size_t len)
 {
     if (len == 1 && p[0] == '#') {
@@ -58,16 +73,7 @@ static redisReply *element(const uint8_t *p, size_t len)
     }
     if (len == 1 && p[0] == '~') return mk(REDIS_REPLY_NIL);
     if (len == 0 || p[0] != '[') return mkstr(p, len);
-    redisReply *r = mk(REDIS_REPLY_ARRAY);
-    r->element = calloc(MAX_ELEMENTS, sizeof *r->element);
-    if (!r->element) abort();
-    size_t start = 1;
-    for (size_t i = 1; i <= len && r->elements < MAX_ELEMENTS; i++)
-        if (i == len || p[i] == ',') {
-            if (i > start || i < len) r->element[r->elements++] = mkstr(p + start, i - start);
-            start = i + 1;
-        }
-    return r;
+    return split(p + 1, len - 1, ',', mkstr);
 }
 
 static bool hex64(const char *h)
@@ -101,15 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) return 0;
     size_t n_items = 1 + data[0] % 8;
-    redisReply *r = mk(REDIS_REPLY_ARRAY);
-    r->element = calloc(MAX_ELEMENTS, sizeof *r->element);
-    if (!r->element) abort();
-    size_t start = 1;
-    for (size_t i = 1; i <= size && r->elements < MAX_ELEMENTS; i++)
-        if (i == size || data[i] == '\n') {
-            if (i > 1) r->element[r->elements++] = element(data + start, i - start);
-            start = i + 1;
-        }
+    redisReply *r = split(data + 1, size - 1, '\n', element);
     if (decide_reply_shape_ok(r, n_items)) {
         arena a;
         arena_init(&a);

@@ -494,20 +494,26 @@ class RedisSpecific(Base):
         self.decide(c, T0 + 10)
         self.assertEqual(c.verdict, IN_PROGRESS)
 
+    def carried_over_then_resolved(self, fp, name, ns, res):
+        """An older replica's d1: record (created, count 3), continued at d2: by a duplicate,
+        then resolved: the d1: key is still there, for the older replicas."""
+        T0 = self.T0
+        self.r.set(f'sgw:d1:{fp}', f'c|3|{T0 - 5000}|{T0 - 1000}|{T0 + 60000}|0|0|0|ns/rr-OLD', pxat=T0 + 60000)
+        a = item(fp, name, ns, res)
+        a.firing_ms = T0 - 5000
+        self.decide(a, T0)
+        self.assertEqual((a.verdict, a.count, a.ref), (DUPLICATE, 4, 'ns/rr-OLD'))
+        r = item(fp, name, ns, res)
+        r.resolved, r.firing_ms = True, T0 - 5000
+        self.decide(r, T0 + 10)
+        self.assertEqual(r.verdict, RESOLVED)
+
     def test_a_record_carried_over_from_d1_and_then_deleted_does_not_come_back(self):
         # (found by review) the d1: record stays for the older replicas; when the d2: record is
         # deleted (a failed creation's commit, or a new occurrence that waits), the next call
         # must not read the old d1: record again as if it were current
         T0 = self.T0
-        self.r.set('sgw:d1:fp1', f'c|3|{T0 - 5000}|{T0 - 1000}|{T0 + 60000}|0|0|0|ns/rr-OLD', pxat=T0 + 60000)
-        a = item('fp1', 'A', 'ns', 'r')
-        a.firing_ms = T0 - 5000
-        self.decide(a, T0)
-        self.assertEqual((a.verdict, a.count, a.ref), (DUPLICATE, 4, 'ns/rr-OLD'))
-        r = item('fp1', 'A', 'ns', 'r')
-        r.resolved, r.firing_ms = True, T0 - 5000
-        self.decide(r, T0 + 10)
-        self.assertEqual(r.verdict, RESOLVED)
+        self.carried_over_then_resolved('fp1', 'A', 'ns', 'r')
         new = item('fp1', 'A', 'ns', 'r')
         new.firing_ms = T0 + 20
         self.decide(new, T0 + 30)
@@ -523,15 +529,7 @@ class RedisSpecific(Base):
         # (found by review) the other way a d2: record is deleted without being written again:
         # a new occurrence that waits (IN_PROGRESS) behind another caller's pending storm window
         T0 = self.T0
-        self.r.set('sgw:d1:fpx', f'c|3|{T0 - 5000}|{T0 - 1000}|{T0 + 60000}|0|0|0|ns/rr-OLD', pxat=T0 + 60000)
-        a = item('fpx', 'OOM', 'checkout', 'checkout:Pod:x')
-        a.firing_ms = T0 - 5000
-        self.decide(a, T0)
-        self.assertEqual((a.verdict, a.count), (DUPLICATE, 4))
-        r = item('fpx', 'OOM', 'checkout', 'checkout:Pod:x')
-        r.resolved, r.firing_ms = True, T0 - 5000
-        self.decide(r, T0 + 10)
-        self.assertEqual(r.verdict, RESOLVED)
+        self.carried_over_then_resolved('fpx', 'OOM', 'checkout', 'checkout:Pod:x')
         storm = [item(f'OOM-{i}', 'OOM', 'checkout', f'checkout:Pod:w{i:04d}') for i in range(6)]
         new = item('fpx', 'OOM', 'checkout', 'checkout:Pod:x')
         new.firing_ms = T0 + 15
