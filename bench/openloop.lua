@@ -18,6 +18,10 @@
 --   open-loop: scheduled <n> sent <n> responses <n> unmatched <n> late <n> non2xx <n>
 --   open-loop latency us: p50 <v> p90 <v> p99 <v> p999 <v> max <v>
 -- Latencies are kept in a histogram of 10 µs buckets (exact enough for a p99 of milliseconds).
+-- wrk does not say which connection calls request(), so the instants taken by delay() are
+-- handed out first in, first out; connections whose timers fire in the same loop iteration
+-- may swap instants, which moves a latency by at most the gap between them (well under a
+-- millisecond at these rates) and leaves their sum unchanged.
 -- Run with -t1 (one schedule; s4-latency.sh does). Env: BODY_FILE, RATE, SEED, and for a
 -- BODY_FILE ending in .tmpl (new alerts every time, as paced.lua) RUN_ID.
 local ffi = require("ffi")
