@@ -29,6 +29,7 @@ local function istr(v) return string.format('%d', v) end
 local REC_PATTERN = '^([pcr])(%d%d%d%d%d%d%d%d%d%d%d%d%d)(%d%d%d%d%d%d%d%d%d%d%d%d%d)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(.*)$'
 local REC_FORMAT = '%s%013d%013d|%d|%d|%d|%d|%d|%s'
 local function kx(x) return (x - x % 1000) + 2000 end
+local MAX_T = 9999999999999   -- the largest time 13 digits hold (decide.lua MAX_T)
 
 -- A pending record is always decide.lua's of this version (P d2:); one an older replica
 -- created at d1: is committed by that replica.
@@ -61,8 +62,8 @@ local function commit_window(key, lease, ok, ref)
     end
 end
 
--- a record's times are 13 digits (decide.lua MAX_T); checked before anything is written
-if not now or now < 0 or now + dedup_ttl > 9999999999999 then error('commit: now_ms + TTL outside 13 digits') end
+-- a record's times are 13 digits; checked before anything is written
+if not now or now < 0 or now + dedup_ttl > MAX_T then error('commit: now_ms + TTL outside 0..' .. MAX_T) end
 
 for i = 1, n do
     local b = 4 + (i - 1) * 7

@@ -141,21 +141,23 @@ local dkeys   -- fp -> its key, for every fingerprint of the batch (rec_prefetch
 -- form before that, the hash P d:<fp>, no longer read: docs/redis-keys.md). The record
 -- continues at d2:; older replicas keep their d1: key until they are gone, and it expires.
 local REC_V1_PATTERN = '^(%a)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(%-?%d+)|(.*)$'
-local function rec_parse_v1(v)
-    local s, n, f, l, x, lease, le, rf, ref = s_match(v, REC_V1_PATTERN)
+
+-- a record's fields, as matched from either form; false if it did not match (not ours, or
+-- damaged: treated as absent, rewritten)
+local function rec_table(s, n, f, l, x, lease, le, rf, ref)
     if not s then return false end
     return {
         s = s, ref = ref, n = tonum(n), f = tonum(f), l = tonum(l), x = tonum(x),
         lease = tonum(lease), le = tonum(le), rf = tonum(rf),
     }
 end
+local function rec_parse_v1(v)
+    local s, n, f, l, x, lease, le, rf, ref = s_match(v, REC_V1_PATTERN)
+    return rec_table(s, n, f, l, x, lease, le, rf, ref)
+end
 local function rec_parse(v)
     local s, x, l, n, f, lease, le, rf, ref = s_match(v, REC_PATTERN)
-    if not s then return false end   -- not ours (or damaged): treated as absent, rewritten
-    return {
-        s = s, ref = ref, n = tonum(n), f = tonum(f), l = tonum(l), x = tonum(x),
-        lease = tonum(lease), le = tonum(le), rf = tonum(rf),
-    }
+    return rec_table(s, n, f, l, x, lease, le, rf, ref)
 end
 
 -- every record the batch names, in one MGET per 500 distinct fingerprints (and, for those
