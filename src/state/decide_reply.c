@@ -61,70 +61,68 @@ static bool take_digits13(const char *p, long long *out)
     return true;
 }
 
-static int read_part(const redisReply *r, size_t off, size_t n, size_t *win, store_item *items, arena *a)
+/* Reads reply string e into it; prev (NULL for a part's first item) is the item read
+ * before it, whose storm hash it may share. */
+static int read_one(const redisReply *r, const redisReply *e, size_t *win, store_item *it, const store_item *prev,
+                    arena *a)
 {
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *e = r->element[off + i];
-        store_item *it = &items[i];
-        if (e->type != REDIS_REPLY_STRING) return STORE_E_PROTOCOL;
-        const char *p = e->str, *end = e->str + e->len;
-        if (e->len >= 28 && p[0] == 'c') {
-            /* decide.lua's fast path: a DUPLICATE answered with its new record,
-             * "c<expiry: 13 digits><last: 13 digits>|count|first|lease|lease_end|resolved_firing|ref" */
-            long long last, f[5];
-            if (!take_digits13(p + 14, &last) || p[27] != '|') return STORE_E_PROTOCOL;
-            p += 28;
-            for (int k = 0; k < 5; k++)
-                if (!take_int(&p, end, &f[k])) return STORE_E_PROTOCOL;
-            it->verdict = STORE_DUPLICATE;
-            it->count = f[0];
-            it->first_seen_ms = f[1];
-            it->last_seen_ms = last;
-            it->lease = 0;
-            it->storm_start_ms = 0;
-            it->storm_type = NULL;
-            it->ref = p < end ? arena_strndup(a, p, (size_t)(end - p)) : NULL;
-            continue;
-        }
-        long long v[6];
-        for (int k = 0; k < 6; k++)
-            if (!take_int(&p, end, &v[k])) return STORE_E_PROTOCOL;
-        const char *bar = memchr(p, '|', (size_t)(end - p));
-        if (!bar) return STORE_E_PROTOCOL;
-        if (v[0] < STORE_CREATE || v[0] > STORE_STALE) return STORE_E_PROTOCOL;
-        it->verdict = (store_verdict)v[0];
-        it->count = v[1];
-        it->first_seen_ms = v[2];
-        it->last_seen_ms = v[3];
-        it->lease = (uint64_t)v[4];
-        it->storm_start_ms = v[5];
-        it->storm_type = bar > p ? arena_strndup(a, p, (size_t)(bar - p)) : NULL;
-        /* "" = no ref: only a CREATE keeps the one the caller intended */
-        if (bar + 1 < end) it->ref = arena_strndup(a, bar + 1, (size_t)(end - bar - 1));
-        else if (it->verdict != STORE_CREATE) it->ref = NULL;
-        if (it->storm_type) {
-            /* a storm's alerts come together: the window's hash once, not once per alert */
-            const store_item *prev = i ? &items[i - 1] : NULL;
-            if (prev && prev->storm_type && prev->storm_start_ms == it->storm_start_ms &&
-                prev->name && it->name && strcmp(prev->name, it->name) == 0 && prev->namespace && it->namespace &&
-                strcmp(prev->namespace, it->namespace) == 0)
-                memcpy(it->storm_hash, prev->storm_hash, sizeof it->storm_hash);
-            else
-                decide_storm_hash(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
-        }
-        if (it->verdict == STORE_STORM_CREATE) {
-            if (*win >= r->elements || !is_storm_create(e)) return STORE_E_PROTOCOL;
-            const redisReply *res = r->element[(*win)++];
-            if (res->type != REDIS_REPLY_ARRAY) return STORE_E_PROTOCOL;
-            it->storm_resources = NULL;
-            it->n_storm_resources = 0;
-            if (res->elements > 0) {
-                it->storm_resources = arena_alloc(a, res->elements * sizeof(char *));
-                for (size_t k = 0; k < res->elements; k++) {
-                    const redisReply *rs = res->element[k];
-                    if (rs->type == REDIS_REPLY_STRING)
-                        it->storm_resources[it->n_storm_resources++] = arena_strndup(a, rs->str, rs->len);
-                }
+    if (e->type != REDIS_REPLY_STRING) return STORE_E_PROTOCOL;
+    const char *p = e->str, *end = e->str + e->len;
+    if (e->len >= 28 && p[0] == 'c') {
+        /* decide.lua's fast path: a DUPLICATE answered with its new record,
+         * "c<expiry: 13 digits><last: 13 digits>|count|first|lease|lease_end|resolved_firing|ref" */
+        long long last, f[5];
+        if (!take_digits13(p + 14, &last) || p[27] != '|') return STORE_E_PROTOCOL;
+        p += 28;
+        for (int k = 0; k < 5; k++)
+            if (!take_int(&p, end, &f[k])) return STORE_E_PROTOCOL;
+        it->verdict = STORE_DUPLICATE;
+        it->count = f[0];
+        it->first_seen_ms = f[1];
+        it->last_seen_ms = last;
+        it->lease = 0;
+        it->storm_start_ms = 0;
+        it->storm_type = NULL;
+        it->ref = p < end ? arena_strndup(a, p, (size_t)(end - p)) : NULL;
+        return STORE_OK;
+    }
+    long long v[6];
+    for (int k = 0; k < 6; k++)
+        if (!take_int(&p, end, &v[k])) return STORE_E_PROTOCOL;
+    const char *bar = memchr(p, '|', (size_t)(end - p));
+    if (!bar) return STORE_E_PROTOCOL;
+    if (v[0] < STORE_CREATE || v[0] > STORE_STALE) return STORE_E_PROTOCOL;
+    it->verdict = (store_verdict)v[0];
+    it->count = v[1];
+    it->first_seen_ms = v[2];
+    it->last_seen_ms = v[3];
+    it->lease = (uint64_t)v[4];
+    it->storm_start_ms = v[5];
+    it->storm_type = bar > p ? arena_strndup(a, p, (size_t)(bar - p)) : NULL;
+    /* "" = no ref: only a CREATE keeps the one the caller intended */
+    if (bar + 1 < end) it->ref = arena_strndup(a, bar + 1, (size_t)(end - bar - 1));
+    else if (it->verdict != STORE_CREATE) it->ref = NULL;
+    if (it->storm_type) {
+        /* a storm's alerts come together: the window's hash once, not once per alert */
+        if (prev && prev->storm_type && prev->storm_start_ms == it->storm_start_ms &&
+            prev->name && it->name && strcmp(prev->name, it->name) == 0 && prev->namespace && it->namespace &&
+            strcmp(prev->namespace, it->namespace) == 0)
+            memcpy(it->storm_hash, prev->storm_hash, sizeof it->storm_hash);
+        else
+            decide_storm_hash(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
+    }
+    if (it->verdict == STORE_STORM_CREATE) {
+        if (*win >= r->elements || !is_storm_create(e)) return STORE_E_PROTOCOL;
+        const redisReply *res = r->element[(*win)++];
+        if (res->type != REDIS_REPLY_ARRAY) return STORE_E_PROTOCOL;
+        it->storm_resources = NULL;
+        it->n_storm_resources = 0;
+        if (res->elements > 0) {
+            it->storm_resources = arena_alloc(a, res->elements * sizeof(char *));
+            for (size_t k = 0; k < res->elements; k++) {
+                const redisReply *rs = res->element[k];
+                if (rs->type == REDIS_REPLY_STRING)
+                    it->storm_resources[it->n_storm_resources++] = arena_strndup(a, rs->str, rs->len);
             }
         }
     }
@@ -134,10 +132,53 @@ static int read_part(const redisReply *r, size_t off, size_t n, size_t *win, sto
 int decide_reply_part(const redisReply *r, size_t off, size_t n, size_t *win, store_item *items, arena *a)
 {
     size_t win0 = *win;
-    int rc = read_part(r, off, n, win, items, a);
+    int rc = STORE_OK;
+    for (size_t i = 0; i < n && rc == STORE_OK; i++)
+        rc = read_one(r, r->element[off + i], win, &items[i], i ? &items[i - 1] : NULL, a);
     if (rc != STORE_OK) {   /* the next part's arrays start after all of this part's */
         *win = win0;
         for (size_t i = 0; i < n; i++) *win += is_storm_create(r->element[off + i]);
+    }
+    return rc;
+}
+
+/* The verdict a reply string starts with: the fast path's record ('c') is a DUPLICATE;
+ * 0 if it is neither (read_one then says what is wrong). */
+static int peek_verdict(const redisReply *e)
+{
+    if (e->type != REDIS_REPLY_STRING || e->len < 2) return 0;
+    if (e->str[0] == 'c') return STORE_DUPLICATE;
+    if (e->str[1] == '|' && e->str[0] >= '0' + STORE_CREATE && e->str[0] <= '0' + STORE_STALE) return e->str[0] - '0';
+    return 0;
+}
+
+int decide_reply_part_sent_once(const redisReply *r, const uint32_t *sent, const uint32_t *rank, const uint32_t *mult,
+                                size_t n, size_t *win, store_item *items, arena *a)
+{
+    size_t win0 = *win;
+    int rc = STORE_OK;
+    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+        store_item *it = &items[i];
+        const redisReply *e = r->element[sent[i]];
+        int v = peek_verdict(e);
+        if (rank[i] > 1 && (v == STORE_CREATE || v == STORE_STORM_CREATE || v == STORE_MEMBER || v == STORE_AGGREGATED)) {
+            /* behind the first occurrence's creation, as a separate item would have been
+             * (decide.lua: "6|0|0|0|0|0||<its ref>") */
+            it->verdict = STORE_IN_PROGRESS;
+            it->count = it->first_seen_ms = it->last_seen_ms = 0;
+            it->lease = 0;
+            it->storm_start_ms = 0;
+            it->storm_type = NULL;
+            if (it->ref && !*it->ref) it->ref = NULL;
+            continue;
+        }
+        rc = read_one(r, e, win, it, i ? &items[i - 1] : NULL, a);
+        /* every occurrence its own count: the reply carries the count after the last one */
+        if (rc == STORE_OK && it->verdict == STORE_DUPLICATE) it->count -= (int64_t)mult[sent[i]] - (int64_t)rank[i];
+    }
+    if (rc != STORE_OK) {
+        *win = win0;
+        for (size_t i = 0; i < n; i++) *win += rank[i] == 1 && is_storm_create(r->element[sent[i]]);
     }
     return rc;
 }

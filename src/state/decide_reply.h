@@ -21,6 +21,15 @@ bool decide_reply_shape_ok(const redisReply *r, size_t n_items);
  * reads well. STORE_OK or STORE_E_PROTOCOL. r must have passed decide_reply_shape_ok. */
 int decide_reply_part(const redisReply *r, size_t off, size_t n, size_t *win, store_item *items, arena *a);
 
+/* decide_reply_part for a batch whose repeated alerts were sent once (redis.c decide_flush):
+ * item i of the part was sent as reply string sent[i], which stands for mult[sent[i]]
+ * occurrences, of which item i is the rank[i]-th (1-based, in batch order). A DUPLICATE gets
+ * its own count (the reply's count is the last occurrence's); an occurrence after the first
+ * of an alert the first creates (CREATE, STORM_CREATE, MEMBER, AGGREGATED) is IN_PROGRESS
+ * with its own ref, as it would have been sent apart; any other outcome is the first's. */
+int decide_reply_part_sent_once(const redisReply *r, const uint32_t *sent, const uint32_t *rank, const uint32_t *mult,
+                                size_t n, size_t *win, store_item *items, arena *a);
+
 /* A storm window's id: SHA-256 hex of "<name>:<namespace>:<start_ms>". */
 void decide_storm_hash(const char *name, const char *ns, int64_t start_ms, char out[65]);
 

@@ -22,6 +22,7 @@
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
+#include "state/decide_plan.h"
 #include "state/decide_reply.h"
 #include "state/redis_uv.h"
 #include <hiredis/async.h>
@@ -858,27 +859,34 @@ typedef struct dentry {
 } dentry;
 
 typedef struct dbatch {
-    dentry *e;
-    size_t  ne, n_items;
+    dentry     *e;
+    size_t      ne, n_items;
+    size_t      n_sent;    /* items sent: n_items, or fewer when an alert repeats */
+    bool        planned;   /* plan holds how the sent items stand for the batch's */
+    decide_plan plan;
 } dbatch;
 
 static void decide_reply(rstore *s, redisReply *r, const char *err, void *ctx)
 {
     dbatch *b = ctx;
     s->dq_inflight--;   /* counted in decide_flush, answered or failed here exactly once */
-    bool shape_ok = !err && decide_reply_shape_ok(r, b->n_items);
+    bool shape_ok = !err && decide_reply_shape_ok(r, b->n_sent);
     if (!err && !shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
     /* each caller's items are filled before its callback, which may free its request */
-    size_t off = 0, win = b->n_items;
+    size_t off = 0, win = b->n_sent;
+    const decide_plan *pl = &b->plan;
     for (size_t k = 0; k < b->ne; k++) {
         dentry *e = &b->e[k];
         int status = err ? STORE_E_UNAVAILABLE
                    : !shape_ok ? STORE_E_PROTOCOL
+                   : b->planned ? decide_reply_part_sent_once(r, pl->sent + off, pl->rank + off, pl->mult, e->n, &win,
+                                                              e->items, e->a)
                    : decide_reply_part(r, off, e->n, &win, e->items, e->a);
         if (status == STORE_E_PROTOCOL && shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
         off += e->n;
         e->cb(status, e->ctx);
     }
+    decide_plan_free(&b->plan);
     free(b->e);
     free(b);
 }
@@ -925,12 +933,21 @@ static void decide_flush(rstore *s)
         return;
     }
     const store_params *p = &s->dq_params;
-    size_t n = b->n_items;
+    /* an alert several requests carry goes once (decide_plan.h); the batch's items in order */
+    const store_item **all = xmalloc(b->n_items * sizeof *all);
+    size_t *owner = xmalloc(b->n_items * sizeof *owner);
+    for (size_t k = 0, g = 0; k < b->ne; k++)
+        for (size_t i = 0; i < b->e[k].n; i++, g++) {
+            all[g] = &b->e[k].items[i];
+            owner[g] = k;
+        }
+    b->planned = decide_plan_make(&b->plan, all, b->n_items);
+    size_t n = b->n_sent = b->planned ? b->plan.n_sent : b->n_items;
     resp_cmd cmd;
     /* FCALL of the function, or the script's EVALSHA where functions are refused */
     bool fcall = s->fn_ok;
-    size_t sha_off = fcall ? call_begin(s, &cmd, "FCALL", s->fn_name, 13 + (int)n * 2, 512 + n * 256)
-                           : evalsha_begin(s, &cmd, SCRIPT_DECIDE, 13 + (int)n * 2, 512 + n * 256);
+    size_t sha_off = fcall ? call_begin(s, &cmd, "FCALL", s->fn_name, 14 + (int)n * 2, 512 + n * 256)
+                           : evalsha_begin(s, &cmd, SCRIPT_DECIDE, 14 + (int)n * 2, 512 + n * 256);
     resp_i64(&cmd, s->dq_now);
     resp_i64(&cmd, p->dedup_ttl_ms);
     resp_i64(&cmd, p->lease_ms);
@@ -943,22 +960,36 @@ static void decide_flush(rstore *s)
     resp_i64(&cmd, p->storm_flag_ttl_ms);
     resp_i64(&cmd, p->storm_max_resources);
     resp_i64(&cmd, (int64_t)n);
-    /* the callers' sizes: decide.lua keeps each caller's storm groups apart */
-    char *sizes = xmalloc(b->ne * 21 + 1);
+    /* the callers' sizes (of what is sent for each): decide.lua keeps each caller's storm
+     * groups apart; an alert sent once belongs to the caller of its first occurrence */
+    size_t *part = xcalloc(b->ne, sizeof *part);
+    for (size_t u = 0; u < n; u++) part[owner[b->planned ? b->plan.first[u] : u]]++;
+    char *buf = xmalloc((b->ne > n ? b->ne : n) * 22 + 1);
     size_t sl = 0;
     for (size_t k = 0; k < b->ne; k++) {
-        if (k) sizes[sl++] = ',';
-        sl += fmt_u64(sizes + sl, b->e[k].n);
+        if (k) buf[sl++] = ',';
+        sl += fmt_u64(buf + sl, part[k]);
     }
-    resp_arg(&cmd, sizes, sl);
-    free(sizes);
-    for (size_t k = 0; k < b->ne; k++) {
-        const store_item *items = b->e[k].items;
-        for (size_t i = 0; i < b->e[k].n; i++) {
-            resp_str(&cmd, items[i].fingerprint);
-            decide_item_meta(&cmd, &items[i]);
-        }
+    resp_arg(&cmd, buf, sl);
+    /* the repeats: "i:m,..." (1-based) for every item sent for m > 1 occurrences */
+    sl = 0;
+    for (size_t u = 0; b->planned && u < n; u++) {
+        if (b->plan.mult[u] < 2) continue;
+        if (sl) buf[sl++] = ',';
+        sl += fmt_u64(buf + sl, u + 1);
+        buf[sl++] = ':';
+        sl += fmt_u64(buf + sl, b->plan.mult[u]);
     }
+    resp_arg(&cmd, buf, sl);
+    free(buf);
+    free(part);
+    for (size_t u = 0; u < n; u++) {
+        const store_item *it = all[b->planned ? b->plan.first[u] : u];
+        resp_str(&cmd, it->fingerprint);
+        decide_item_meta(&cmd, it);
+    }
+    free(all);
+    free(owner);
     metrics_observe("gateway_redis_decide_batch_requests", "", (double)b->ne);
     rcall *c = rcall_frame(s, decide_reply, b, &cmd, sha_off, fcall ? -1 : SCRIPT_DECIDE);
     if (!c) decide_reply(s, NULL, "connection lost", b);

@@ -6,6 +6,7 @@ calls them with EVALSHA exactly as src/state/redis.c does (numkeys 0, ARGV per
 docs/redis-keys.md), turning replies into the store.h item fields. After every script call
 it checks that every key under the prefix has a TTL (except the lease counter).
 """
+import collections
 import hashlib
 import os
 import socket
@@ -161,8 +162,13 @@ class Store:
     """function=True: decide runs as the gateway runs it where Redis allows (FCALL of the
     function); False: as the script (EVALSHA, the fallback)."""
 
-    def __init__(self, r, prefix='sgw:', params=None, check_ttl=True, function=False):
+    def __init__(self, r, prefix='sgw:', params=None, check_ttl=True, function=False, coalesce=True):
         self.r = r
+        # coalesce: send an alert repeated in a batch once with its count, as redis.c does
+        # (False: every item apart); repeated_calls counts the calls that did
+        self.coalesce = coalesce
+        self.repeated_calls = 0
+        self.repeated_verdicts = collections.Counter()   # a sent-once alert's first verdict
         self.function = load_decide_function(r) if function else None
         self.prefix = prefix
         self.p = dict(DEFAULT_PARAMS)
@@ -218,14 +224,48 @@ class Store:
     # ---- the four operations, as redis.c calls them ------------------------------------
     def decide(self, items, now, callers=None):
         """callers: the sizes of the parts of items that belong to different callers (as
-        redis.c batches the decide calls of one loop iteration); None = one caller."""
+        redis.c batches the decide calls of one loop iteration); None = one caller.
+        As redis.c decide_flush(): a fingerprint whose occurrences all carry the same meta is
+        sent once, at its first occurrence, with its count in the repeats argument; the
+        replies are spread back over the occurrences as decide_reply.c does."""
         p = self.p
+        metas = [decide_meta(it) for it in items]
+        owner = []
+        for c, size in enumerate(callers or []):
+            owner += [c] * size
+        owner += [len(callers or [])] * (len(items) - len(owner))
+        groups = {}                       # fp -> [first occurrence, mixed, occurrences]
+        for g, it in enumerate(items):
+            grp = groups.get(it.fingerprint)
+            if grp is None:
+                groups[it.fingerprint] = [g, not self.coalesce, 1]
+            else:
+                grp[2] += 1
+                grp[1] = grp[1] or metas[g] != metas[grp[0]]
+        uniq, uid, rank, taken = [], [], [], {}
+        sizes = [0] * (max(owner) + 1 if owner else 1)
+        for g, it in enumerate(items):
+            head, mixed, count = groups[it.fingerprint]
+            if mixed or count == 1 or g == head:
+                uid.append(len(uniq))
+                rank.append(1)
+                uniq.append((g, 1 if mixed else count))
+                sizes[owner[g]] += 1
+                taken[g] = 1
+            else:
+                uid.append(uid[head])
+                taken[head] += 1
+                rank.append(taken[head])
+        repeats = ','.join('%d:%d' % (u + 1, m) for u, (_, m) in enumerate(uniq) if m > 1)
+        if repeats:
+            self.repeated_calls += 1
         args = [self.prefix, now, p['dedup_ttl_ms'], p['lease_ms'], 1 if p['storm_enabled'] else 0,
                 p['rate_threshold'], p['rate_window_ms'], p['pattern_threshold'],
                 p['pattern_window_ms'], p['storm_window_ms'], p['storm_flag_ttl_ms'],
-                p['storm_max_resources'], len(items), ','.join(str(c) for c in callers or [])]
-        for it in items:
-            args += [it.fingerprint, decide_meta(it)]
+                p['storm_max_resources'], len(uniq), ','.join(str(c) for c in sizes) if callers else '',
+                repeats]
+        for g, _ in uniq:
+            args += [items[g].fingerprint, metas[g]]
         if self.function:
             reply = self.r.execute_command('FCALL', self.function, 0,
                                            *[a if isinstance(a, bytes) else str(a) for a in args])
@@ -233,9 +273,10 @@ class Store:
             reply = self.evalsha('decide', *args)
         self._after('decide')
         # the flat reply (decide.lua): n strings, then one array per STORM_CREATE item
-        assert isinstance(reply, list) and len(reply) >= len(items), reply
-        windows = iter(reply[len(items):])
-        for it, s in zip(items, reply):
+        assert isinstance(reply, list) and len(reply) >= len(uniq), reply
+        windows = iter(reply[len(uniq):])
+        parsed = []
+        for s in reply[:len(uniq)]:
             assert isinstance(s, str), reply
             if s.startswith('c'):
                 # the fast path: a DUPLICATE answered with its new record (decide_reply.c),
@@ -251,6 +292,17 @@ class Store:
                 assert len(f) == 8, s
                 e = [int(f[0]), int(f[1]), int(f[2]), int(f[3]), int(f[4]), f[7], f[6], int(f[5])]
             e.append(list(next(windows)) if e[0] == STORM_CREATE else [])
+            parsed.append(e)
+        assert next(windows, None) is None, reply   # exactly one array per STORM_CREATE
+        for (_, m), e in zip(uniq, parsed):
+            if m > 1:
+                self.repeated_verdicts[VERDICT_NAMES[e[0]]] += 1
+        for g, it in enumerate(items):
+            e, k, m = list(parsed[uid[g]]), rank[g], uniq[uid[g]][1]
+            if e[0] == DUPLICATE:
+                e[1] = e[1] - m + k                  # each occurrence its own count
+            elif k > 1 and e[0] in (CREATE, STORM_CREATE, MEMBER, AGGREGATED):
+                e = [IN_PROGRESS, 0, 0, 0, 0, it.ref or '', '', 0, []]   # behind the first
             it.raw = e
             it.verdict, it.count, it.first_seen_ms, it.last_seen_ms, it.lease = e[0:5]
             # redis.c decide_reply(): "" keeps the intended ref only for CREATE
@@ -262,7 +314,6 @@ class Store:
             it.storm_start_ms = e[7]
             it.storm_hash = storm_hash(it.name, it.namespace, e[7]) if it.storm_type else None
             it.storm_resources = list(e[8])
-        assert next(windows, None) is None, reply   # exactly one array per STORM_CREATE
         return items
 
     def commit(self, commits, now):

@@ -295,16 +295,24 @@ class Differential(unittest.TestCase):
         one = os.environ.get('SGW_DIFF_SEED')
         seeds = [int(one)] if one else range(1, 1 + int(os.environ.get('SGW_DIFF_SCENARIOS', '240')))
         stats = collections.Counter()
+        repeats = collections.Counter()
         for seed in seeds:
-            Scenario(seed, self.r, stats).run()
+            sc = Scenario(seed, self.r, stats)
+            sc.run()
+            repeats.update(sc.red.repeated_verdicts)
             if seed % 20 == 0:
                 self.r.flushall()
         print(f'\n    {len(seeds)} scenarios, results compared: ' +
-              ', '.join(f'{k} {v}' for k, v in sorted(stats.items())), file=sys.stderr)
+              ', '.join(f'{k} {v}' for k, v in sorted(stats.items())) +
+              '\n    alerts sent once for several occurrences (redis.c coalescing), by first verdict: ' +
+              ', '.join(f'{k} {v}' for k, v in sorted(repeats.items())), file=sys.stderr)
         if not one:   # the scenarios must reach every verdict and flushes
             for v in VERDICT_NAMES.values():
                 self.assertGreater(stats[v], 0, v)
             self.assertGreater(stats['claimed'], 0)
+            # and send repeated alerts once, whatever the first occurrence's outcome
+            for v in ('CREATE', 'DUPLICATE', 'IN_PROGRESS', 'RESOLVED', 'STALE'):
+                self.assertGreater(repeats[v], 0, 'no coalesced alert whose first occurrence was ' + v)
 
     def test_the_decide_function_matches_memory_c(self):
         # decide.lua as the gateway runs it where Redis allows: one function, loaded once, so

@@ -494,6 +494,49 @@ class RedisSpecific(Base):
         self.decide(c, T0 + 10)
         self.assertEqual(c.verdict, IN_PROGRESS)
 
+    def test_an_alert_repeated_in_a_batch_is_sent_once_and_counts_every_occurrence(self):
+        # redis.c (and Store here) sends an alert that several requests of one iteration carry
+        # once, with the number of its occurrences: each occurrence still gets its own count,
+        # on both of decide.lua's duplicate paths (the generic one, which a d1: record takes,
+        # and the fast one)
+        T0 = self.T0
+        self.r.set('sgw:d1:old1', f'c|4|{T0 - 5000}|{T0 - 1000}|{T0 + 60000}|7|{T0 - 4000}|0|ns/rr-old1',
+                   pxat=T0 + 60000)
+        calls = self.s.repeated_calls
+        a = [item('old1', 'A', 'ns', 'ns:Pod:a') for _ in range(3)]
+        self.decide(a, T0)
+        self.assertEqual(self.s.repeated_calls, calls + 1)
+        self.assertEqual([(x.verdict, x.count, x.ref) for x in a], [(DUPLICATE, k, 'ns/rr-old1') for k in (5, 6, 7)])
+        self.assertEqual(self.rec('sgw:d2:old1')['n'], '7')
+        b = [item('old1', 'A', 'ns', 'ns:Pod:a') for _ in range(4)]
+        self.decide(b, T0 + 1)
+        self.assertEqual(self.s.repeated_calls, calls + 2)
+        self.assertEqual([(x.verdict, x.count) for x in b], [(DUPLICATE, k) for k in (8, 9, 10, 11)])
+        self.assertEqual(self.rec('sgw:d2:old1')['n'], '11')
+        # a new alert repeated: created once, the other occurrences wait behind its lease
+        c = [item('new1', 'A', 'ns', 'ns:Pod:n') for _ in range(3)]
+        self.decide(c, T0 + 2)
+        self.assertEqual([x.verdict for x in c], [CREATE, IN_PROGRESS, IN_PROGRESS])
+        self.assertEqual([x.ref for x in c], ['ns/rr-x'] * 3)
+
+    def test_occurrences_of_one_fingerprint_that_differ_are_sent_apart(self):
+        # a firing and a resolved occurrence of one alert in a batch are not the same item:
+        # each is decided in its place, as separate requests would be
+        T0 = self.T0
+        a = item('fp1', 'A', 'ns', 'r')
+        a.firing_ms = T0 - 10
+        self.decide(a, T0)
+        self.commit_one(a, True, 'ns/rr-1', T0 + 1)
+        calls = self.s.repeated_calls
+        b = [item('fp1', 'A', 'ns', 'r') for _ in range(3)]
+        for x in b:
+            x.firing_ms = T0 - 10
+        b[1].resolved = True
+        self.decide(b, T0 + 2)
+        self.assertEqual(self.s.repeated_calls, calls)
+        self.assertEqual([x.verdict for x in b], [DUPLICATE, RESOLVED, STALE])
+        self.assertEqual((b[0].count, b[1].count), (2, 2))
+
     def carried_over_then_resolved(self, fp, name, ns, res):
         """An older replica's d1: record (created, count 3), continued at d2: by a duplicate,
         then resolved: the d1: key is still there, for the older replicas."""

@@ -3,6 +3,7 @@
  * (hiredis' redisReply), so malformed ones can be tested too: what Redis sends is input. */
 #include "testutil.h"
 
+#include "state/decide_plan.h"
 #include "state/decide_reply.h"
 #include "util/hash.h"
 
@@ -217,6 +218,146 @@ static void test_a_fast_path_duplicate_is_read_from_its_record(void **state)
     arena_free(&a);
 }
 
+/* ---- a batch whose repeated alerts are sent once (decide_plan.h) ---------------------------- */
+
+static store_item alert(const char *fp, const char *name, const char *ref)
+{
+    return (store_item){.fingerprint = fp, .name = name, .namespace = "ns", .resource_id = "ns:Pod:p", .ref = ref};
+}
+
+/* An alert whose occurrences are all the same goes once, at its first, with their number;
+ * one whose occurrences differ (here: one resolved) goes as every one of them. */
+static void test_a_plan_sends_a_repeated_alert_once_and_differing_ones_apart(void **state)
+{
+    (void)state;
+    store_item it[8] = {alert("f1", "A", "ns/rr-1"), alert("f2", "B", "ns/rr-2"), alert("f1", "A", "ns/rr-1"),
+                        alert("f3", "C", "ns/rr-3"), alert("f2", "B", "ns/rr-2"), alert("f3", "C", "ns/rr-3"),
+                        alert("f1", "A", "ns/rr-1"), alert("f4", "D", "ns/rr-4")};
+    it[5].resolved = true;   /* f3's two occurrences differ */
+    const store_item *all[8];
+    for (int i = 0; i < 8; i++) all[i] = &it[i];
+    decide_plan pl;
+    assert_true(decide_plan_make(&pl, all, 8));
+    assert_int_equal(pl.n_sent, 5);   /* f1 (x3), f2 (x2), f3, f3, f4 */
+    const uint32_t sent[8] = {0, 1, 0, 2, 1, 3, 0, 4}, rank[8] = {1, 1, 2, 1, 2, 1, 3, 1};
+    const uint32_t mult[5] = {3, 2, 1, 1, 1}, first[5] = {0, 1, 3, 5, 7};
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pl.sent[i], sent[i]);
+        assert_int_equal(pl.rank[i], rank[i]);
+    }
+    for (int u = 0; u < 5; u++) {
+        assert_int_equal(pl.mult[u], mult[u]);
+        assert_int_equal(pl.first[u], first[u]);
+    }
+    decide_plan_free(&pl);
+
+    /* nothing repeats, or only differing occurrences: no plan, every item sent in order */
+    it[2].fingerprint = it[4].fingerprint = it[6].fingerprint = "f9";
+    it[4].firing_ms = 5;
+    it[6].ref = "ns/rr-other";
+    assert_false(decide_plan_make(&pl, all, 8));
+    assert_null(pl.sent);
+    assert_false(decide_plan_make(&pl, all, 1));
+}
+
+/* Every field decide.lua is sent makes two occurrences different. */
+static void test_a_plan_compares_every_field_that_is_sent(void **state)
+{
+    (void)state;
+    for (int field = 0; field < 7; field++) {
+        store_item a = alert("f1", "A", "ns/rr-1"), b = alert("f1", "A", "ns/rr-1");
+        switch (field) {
+        case 0: b.resolved = true; break;
+        case 1: b.firing_ms = 1; break;
+        case 2: b.name = "B"; break;
+        case 3: b.namespace = ""; break;
+        case 4: b.resource_id = "ns:Pod:q"; break;
+        case 5: b.ref = "ns/rr-2"; break;
+        case 6: b.namespace = NULL; break;   /* sent as "": not "ns" */
+        }
+        const store_item *all[2] = {&a, &b};
+        decide_plan pl;
+        assert_false(decide_plan_make(&pl, all, 2));
+        decide_plan_free(&pl);
+    }
+    /* NULL and "" are both sent as "": the same */
+    store_item a = alert("f1", "A", "ns/rr-1"), b = alert("f1", "A", "ns/rr-1");
+    a.namespace = NULL;
+    b.namespace = "";
+    const store_item *all[2] = {&a, &b};
+    decide_plan pl;
+    assert_true(decide_plan_make(&pl, all, 2));   /* both sent as "" */
+    decide_plan_free(&pl);
+}
+
+/* Reading the replies back: a DUPLICATE's occurrences count up to the reply's count; the
+ * occurrences after the first of an alert the first creates wait (IN_PROGRESS, their own
+ * ref, no window taken); other outcomes are the first's; each part keeps its own windows. */
+static void test_the_occurrences_of_an_alert_sent_once_get_what_they_would_apart(void **state)
+{
+    (void)state;
+    /* sent: 0 f1 DUPLICATE x3 (fast form, count 12 after the last), 1 f2 STORM_CREATE x2,
+     * 2 f3 RESOLVED x2, 3 f4 STORM_CREATE x1, 4 f5 DUPLICATE x2 (long form, count 7) */
+    redisReply *r = arr(7, str("c" X13 "0000000002000|12|1000|0|0|0|ns/rr-d"), str("2|1|50|50|9|50|rate|ns/rr-s"),
+                        str("7|4|10|20|0|0||ns/rr-r"), str("2|2|50|50|9|50|rate|ns/rr-s2"), str("4|7|5|50|0|0||ns/rr-e"),
+                        arr(1, str("ns:Pod:a")), arr(2, str("ns:Pod:a"), str("ns:Pod:b")));
+    assert_true(decide_reply_shape_ok(r, 5));
+    /* caller A: f1 f2 f1 f3; caller B: f2 f1 f3 f4 f5 f5 */
+    store_item A[4] = {alert("f1", "X", "ns/rr-a0"), alert("f2", "S", "ns/rr-a1"), alert("f1", "X", "ns/rr-a0"),
+                       alert("f3", "R", "ns/rr-a3")};
+    store_item B[6] = {alert("f2", "S", "ns/rr-a1"), alert("f1", "X", "ns/rr-a0"), alert("f3", "R", "ns/rr-a3"),
+                       alert("f4", "S", "ns/rr-b3"), alert("f5", "E", "ns/rr-b4"), alert("f5", "E", "ns/rr-b4")};
+    const uint32_t sent[10] = {0, 1, 0, 2, 1, 0, 2, 3, 4, 4}, rank[10] = {1, 1, 2, 1, 2, 3, 2, 1, 1, 2};
+    const uint32_t mult[5] = {3, 2, 2, 1, 2};
+    arena a;
+    arena_init(&a);
+    size_t win = 5;
+    assert_int_equal(decide_reply_part_sent_once(r, sent, rank, mult, 4, &win, A, &a), STORE_OK);
+    assert_int_equal(win, 6);   /* f2's window, taken by its first occurrence */
+    assert_int_equal(decide_reply_part_sent_once(r, sent + 4, rank + 4, mult, 6, &win, B, &a), STORE_OK);
+    assert_int_equal(win, 7);
+    /* f1: 10, 11, 12 in batch order (A0, A2, B1) */
+    assert_int_equal(A[0].verdict, STORE_DUPLICATE);
+    assert_int_equal(A[0].count, 10);
+    assert_int_equal(A[2].count, 11);
+    assert_int_equal(B[1].verdict, STORE_DUPLICATE);
+    assert_int_equal(B[1].count, 12);
+    assert_int_equal(B[1].first_seen_ms, 1000);
+    assert_string_equal(B[1].ref, "ns/rr-d");
+    /* f2: A's creates the storm, B's waits with its own ref */
+    assert_int_equal(A[1].verdict, STORE_STORM_CREATE);
+    assert_int_equal(A[1].n_storm_resources, 1);
+    assert_int_equal(B[0].verdict, STORE_IN_PROGRESS);
+    assert_int_equal(B[0].count, 0);
+    assert_int_equal(B[0].lease, 0);
+    assert_null(B[0].storm_type);
+    assert_string_equal(B[0].ref, "ns/rr-a1");
+    /* f3: both RESOLVED, as the first */
+    assert_int_equal(A[3].verdict, STORE_RESOLVED);
+    assert_int_equal(B[2].verdict, STORE_RESOLVED);
+    assert_int_equal(B[2].count, 4);
+    assert_string_equal(B[2].ref, "ns/rr-r");
+    /* f4: its own window (the second array) */
+    assert_int_equal(B[3].verdict, STORE_STORM_CREATE);
+    assert_int_equal(B[3].n_storm_resources, 2);
+    /* f5: long-form DUPLICATE, 6 then 7 */
+    assert_int_equal(B[4].count, 6);
+    assert_int_equal(B[5].count, 7);
+    assert_int_equal(B[5].verdict, STORE_DUPLICATE);
+
+    /* a malformed part fails alone, and the next part still finds its window */
+    redisReply *bad = arr(3, str("2|1|50|50|9|50|rate|ns/rr-s"), str("4|x"), arr(0));
+    store_item C[2] = {alert("f1", "S", "ns/rr-1"), alert("f2", "T", "ns/rr-2")};
+    store_item D[1] = {alert("f1", "S", "ns/rr-1")};
+    const uint32_t s2[3] = {0, 1, 0}, r2[3] = {1, 1, 2}, m2[2] = {2, 1};
+    win = 2;
+    assert_int_equal(decide_reply_part_sent_once(bad, s2, r2, m2, 2, &win, C, &a), STORE_E_PROTOCOL);
+    assert_int_equal(win, 3);   /* past C's window: f1's first occurrence was C's */
+    assert_int_equal(decide_reply_part_sent_once(bad, s2 + 2, r2 + 2, m2, 1, &win, D, &a), STORE_OK);
+    assert_int_equal(D[0].verdict, STORE_IN_PROGRESS);
+    arena_free(&a);
+}
+
 /* Counts and times up to 2^63-1 are read exactly (18 digits unchecked, the 19th checked);
  * 2^63 and beyond fail. */
 static void test_integers_are_read_up_to_int64_max(void **state)
@@ -278,6 +419,9 @@ int main(void)
         cmocka_unit_test_teardown(test_a_fast_path_duplicate_is_read_from_its_record, teardown),
         cmocka_unit_test_teardown(test_a_malformed_record_reply_is_refused, teardown),
         cmocka_unit_test_teardown(test_integers_are_read_up_to_int64_max, teardown),
+        cmocka_unit_test_teardown(test_a_plan_sends_a_repeated_alert_once_and_differing_ones_apart, teardown),
+        cmocka_unit_test_teardown(test_a_plan_compares_every_field_that_is_sent, teardown),
+        cmocka_unit_test_teardown(test_the_occurrences_of_an_alert_sent_once_get_what_they_would_apart, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

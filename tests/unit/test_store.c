@@ -627,6 +627,59 @@ static void test_decides_of_one_iteration_are_one_call(void **state)
 }
 
 
+/* Requests of one iteration carrying the same alerts (the Redis store sends such an alert
+ * once, with the number of its occurrences: decide_plan.h): every occurrence gets what it
+ * gets from the memory store, which decides them one by one. */
+static void test_requests_of_one_iteration_carrying_the_same_alerts(void **state)
+{
+    fx *f = *state;
+    store_item c[2] = {item("q1", "A", "ns", "ns:Pod:a"), item("q2", "B", "ns", "ns:Pod:b")};
+    decide(f, c, 2, T0);
+    commit_one(f, &c[0], true, "ns/rr-q1", T0);
+    commit_one(f, &c[1], true, "ns/rr-q2", T0);
+    store_item x0[2] = {item("q1", "A", "ns", "ns:Pod:a"), item("q2", "B", "ns", "ns:Pod:b")};
+    store_item x1[3] = {item("q2", "B", "ns", "ns:Pod:b"), item("q1", "A", "ns", "ns:Pod:a"),
+                        item("n1", "C", "ns", "ns:Pod:c")};
+    store_item x2[3] = {item("n1", "C", "ns", "ns:Pod:c"), item("q1", "A", "ns", "ns:Pod:a"),
+                        item("q2", "B", "ns", "ns:Pod:b")};
+    x2[2].resolved = true;   /* q2 resolved in the last request: q2's occurrences go apart */
+    long long before = use_redis ? decide_calls() : 0;
+    n_cb = 0;
+    f->st->ops->decide(f->st, &f->p, x0, 2, T0 + 5, &f->a, cb_n, (void *)1);
+    f->st->ops->decide(f->st, &f->p, x1, 3, T0 + 5, &f->a, cb_n, (void *)2);
+    f->st->ops->decide(f->st, &f->p, x2, 3, T0 + 5, &f->a, cb_n, (void *)3);
+    for (int i = 0; i < 100000 && n_cb < 3; i++) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(n_cb, 3);
+    if (use_redis) assert_int_equal(decide_calls() - before, 1);
+    /* q1, three times the same: counted 2, 3, 4 in request order */
+    assert_int_equal(x0[0].verdict, STORE_DUPLICATE);
+    assert_int_equal(x0[0].count, 2);
+    assert_int_equal(x1[1].count, 3);
+    assert_int_equal(x2[1].verdict, STORE_DUPLICATE);
+    assert_int_equal(x2[1].count, 4);
+    assert_string_equal(x2[1].ref, "ns/rr-q1");
+    assert_int_equal(x2[1].first_seen_ms, T0);
+    assert_int_equal(x2[1].last_seen_ms, T0 + 5);
+    /* q2: firing twice, then resolved */
+    assert_int_equal(x0[1].count, 2);
+    assert_int_equal(x1[0].verdict, STORE_DUPLICATE);
+    assert_int_equal(x1[0].count, 3);
+    assert_int_equal(x2[2].verdict, STORE_RESOLVED);
+    assert_int_equal(x2[2].count, 3);
+    /* n1, new: created by the first request that carries it; the other waits */
+    assert_int_equal(x1[2].verdict, STORE_CREATE);
+    assert_int_equal(x2[0].verdict, STORE_IN_PROGRESS);
+    assert_string_equal(x2[0].ref, "ns/rr-x");
+    commit_one(f, &x1[2], true, "ns/rr-n1", T0 + 6);
+    store_item again = item("n1", "C", "ns", "ns:Pod:c");
+    decide(f, &again, 1, T0 + 7);
+    assert_int_equal(again.verdict, STORE_DUPLICATE);
+    assert_int_equal(again.count, 2);   /* the waiting occurrence was not counted */
+    store_item q1 = item("q1", "A", "ns", "ns:Pod:a");
+    decide(f, &q1, 1, T0 + 8);
+    assert_int_equal(q1.count, 5);
+}
+
 /* Redis only: the first 16 alerts of an iteration go out at once (written before the loop
  * runs again, so Redis works while the gateway reads more requests); while that batch is in
  * flight the rest waits for the iteration's end: 40 calls are 2 script calls, all verdicts
@@ -765,6 +818,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flush_claims_a_changed_window_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storm_disabled_creates_individually, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decides_of_one_iteration_are_one_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requests_of_one_iteration_carrying_the_same_alerts, setup, teardown),
         cmocka_unit_test(test_hiredis_hooks_write_past_a_full_socket),
         cmocka_unit_test_setup_teardown(test_first_sixteen_alerts_go_out_at_once, setup, teardown),
     };

@@ -3,7 +3,7 @@
 --
 -- ARGV: prefix, now_ms, dedup_ttl_ms, lease_ms, storm_enabled(0/1), rate_threshold,
 --       rate_window_ms, pattern_threshold, pattern_window_ms, storm_window_ms,
---       storm_flag_ttl_ms, storm_max_resources, n, callers,
+--       storm_flag_ttl_ms, storm_max_resources, n, callers, repeats,
 --       then n pairs: fingerprint, meta; meta =
 --       "resolved(0/1)|firing_ms|len(name)|len(namespace)|len(resource_id)|" followed by
 --       name, namespace, resource_id and ref back to back (two arguments per alert, not
@@ -16,6 +16,13 @@
 --   exactly as separate calls in that order would (a later caller's alerts wait, IN_PROGRESS,
 --   behind an earlier caller's pending storm window instead of becoming its MEMBERs, which
 --   only the caller holding STORM_CREATE can settle).
+--   repeats: "i:m,i:m,..." (1-based items; "" = none): item i stands for m occurrences of
+--   the same alert (same fingerprint, same meta) in the batch: redis.c sends an alert that
+--   several requests of one iteration carry once, at its first occurrence, when every
+--   occurrence of its fingerprint is the same. A duplicate counts all m (its reply carries
+--   the count after the last); every other outcome is the first occurrence's, and redis.c
+--   gives the others what separate items would have got (decide_reply.c): the same
+--   RESOLVED, STALE or IN_PROGRESS, or IN_PROGRESS behind the first's creation.
 -- Reply: one flat array: n strings, in input order, then one array per STORM_CREATE item
 -- (in input order): the window's resources after the whole batch. Each string is
 --   "verdict|count|first_seen_ms|last_seen_ms|lease|storm_start_ms|storm_type|ref"
@@ -51,7 +58,8 @@
 
 local A, P, now, dedup_ttl, lease_ms, storm_on_cfg, rate_thr, rate_win, pat_thr, pat_win
 local storm_win, flag_ttl, max_res, n, caller_of
-local ITEM0        = 14                 -- A[14] callers; item i's 2 follow A[ITEM0 + 2(i-1)]
+local mult   -- item -> occurrences it stands for, where more than one (nil: none)
+local ITEM0        = 15                 -- A[14] callers, A[15] repeats; item i's 2 follow A[ITEM0 + 2(i-1)]
 
 local CREATE, STORM_CREATE, MEMBER, DUPLICATE, AGGREGATED, IN_PROGRESS, RESOLVED, STALE =
     1, 2, 3, 4, 5, 6, 7, 8
@@ -390,7 +398,7 @@ local function fast_dup(i)
         if not rec_dirty[fp] and s_sub(v, 2, 11) == DUP_EPOCH_S then rec_keep[fp] = true end
         tail = s_sub(v, bar)
     end
-    cnt = cnt + 1
+    cnt = cnt + (mult and mult[i] or 1)
     v = DUP_HEAD .. istr(cnt) .. tail
     if rep and rep[fp] and dedup_ttl > 0 then memo_v[fp], memo_cnt[fp], memo_tail[fp] = v, cnt, tail end
     recs[fp], out_s[i] = v, v
@@ -442,6 +450,13 @@ local function begin_call(argv)
         end
     end
     for j = i + 1, n do caller_of[j] = c + 1 end   -- the rest (or all, for ""): one more caller
+    mult = nil
+    for it, m in string.gmatch(argv[15] or '', '(%d+):(%d+)') do
+        it, m = tonumber(it), tonumber(m)
+        if it < 1 or it > n or m < 1 or m > 1000000 then error('decide: malformed repeats') end
+        mult = mult or {}
+        mult[it] = m
+    end
     if not now or now < 0 or now + lease_ms + dedup_ttl > MAX_T then
         error('decide: now_ms + lease + TTL outside 0..' .. MAX_T)   -- before anything is written
     end
@@ -585,7 +600,7 @@ local function decide(argv)
                 end
             end
             if not decided and r and r.s == 'c' then
-                r.n, r.l, r.x = r.n + 1, now, now + dedup_ttl
+                r.n, r.l, r.x = r.n + (mult and mult[i] or 1), now, now + dedup_ttl
                 rec_put(it.fp, r)
                 o[1], o[6] = DUPLICATE, r.ref
                 set_counts(o, r.n, r.f, r.l)
