@@ -35,17 +35,6 @@ bool decide_plan_make(decide_plan *pl, const store_item *const *items, size_t n)
     bool *mixed = xcalloc(n, sizeof *mixed), repeats = false;
     memset(tab, 0xff, cap * sizeof *tab);
     for (size_t i = 0; i < n; i++) {
-        /* the items come from many requests, parsed long before: their strings are cold by
-         * now, and a repeat reads five of them. Asked for ahead, the misses overlap. */
-        if (i + 16 < n) __builtin_prefetch(items[i + 16]);
-        if (i + 8 < n) {
-            const store_item *q = items[i + 8];
-            __builtin_prefetch(q->fingerprint);
-            __builtin_prefetch(q->name);
-            __builtin_prefetch(q->namespace);
-            __builtin_prefetch(q->resource_id);
-            __builtin_prefetch(q->ref);
-        }
         const char *fp = items[i]->fingerprint ? items[i]->fingerprint : "";
         size_t h = (size_t)fp_hash(fp) & (cap - 1);
         while (tab[h] != UINT32_MAX && !streq(items[tab[h]]->fingerprint, fp)) h = (h + 1) & (cap - 1);
