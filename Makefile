@@ -4,7 +4,7 @@
 # Debian's node-llhttp (/usr/share/llhttp) into build/, never copied into the tree.
 
 CC      ?= cc
-PKGS    := libuv libcjson libfyaml libcrypto hiredis libcurl
+PKGS    := libuv libcjson libfyaml libcrypto nettle hiredis libcurl
 CFLAGS_BASE := -std=gnu17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation \
                -D_GNU_SOURCE -iquote src -I/usr/share/include/llhttp $(shell pkg-config --cflags $(PKGS))
 LIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
@@ -92,7 +92,7 @@ TSAN_METRICS := build/tsan/tests/test_metrics
 $(TSAN_METRICS): tests/unit/test_metrics.c src/metrics.c src/util/strmap.c src/util/xalloc.c src/util/hash.c tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 -g -fsanitize=thread -Itests/unit -o $@ $(filter %.c,$^) \
-	    $(shell pkg-config --libs cmocka libcrypto) -lpthread
+	    $(shell pkg-config --libs cmocka nettle) -lpthread
 
 unit-bins: $(UNIT_BIN) $(TSAN_METRICS)
 

@@ -15,7 +15,7 @@ W=$(mktemp -d /tmp/sgw-bench-metrics.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 git show "$BEFORE:src/metrics.c" >"$W/metrics-before.c"
 CF="-std=gnu17 -O2 -D_GNU_SOURCE -iquote src"
-LIBS="$(pkg-config --libs libcrypto) -lpthread"
+LIBS="$(pkg-config --libs nettle) -lpthread"
 for v in before now; do
     src=src/metrics.c
     [ $v = before ] && src=$W/metrics-before.c

@@ -1,50 +1,19 @@
-/* hash.c: see hash.h. EVP_MD_fetch once: implicit fetch per call costs ~2x (notes/libraries.md). */
+/* hash.c: see hash.h. SHA-256 from nettle: its context lives on the stack and it uses the
+ * CPU's SHA instructions; OpenSSL's EVP path cost ~40 % more per fingerprint (137 ns against
+ * 95 ns for a 60-byte key: docs/benchmarks.md, session 8). */
 #include "util/hash.h"
 
-#include <openssl/evp.h>
-#include <pthread.h>
-#include <stdlib.h>
+#include <nettle/sha2.h>
 #include <string.h>
-
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-static pthread_key_t ctx_key;   /* frees a thread's context when the thread ends */
-
-static __thread EVP_MD_CTX *tctx;   /* this thread's context (thread_ctx) */
-
-static void ctx_free(void *ctx)
-{
-    EVP_MD_CTX_free(ctx);
-    tctx = NULL;   /* the destructor runs on the exiting thread: a later hash makes a new one */
-}
-
-static void sha256_init(void)
-{
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (!sha256_md || pthread_key_create(&ctx_key, ctx_free) != 0) abort();
-}
-
-/* One digest context per thread, re-initialised per hash: EVP_Digest allocates and frees a
- * context on every call (a fingerprint on every signal). */
-static EVP_MD_CTX *thread_ctx(void)
-{
-    if (!tctx) {
-        tctx = EVP_MD_CTX_new();
-        if (!tctx || pthread_setspecific(ctx_key, tctx) != 0) abort();
-    }
-    return tctx;
-}
 
 void hash_sha256_hex(const void *data, size_t len, char out[65])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    pthread_once(&sha256_once, sha256_init);
-    EVP_MD_CTX *ctx = thread_ctx();
-    if (!EVP_DigestInit_ex2(ctx, sha256_md, NULL) || !EVP_DigestUpdate(ctx, data, len) ||
-        !EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32)
-        abort();
+    uint8_t md[SHA256_DIGEST_SIZE];
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, len, data);
+    sha256_digest(&ctx, sizeof md, md);
     for (int i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];

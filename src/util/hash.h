@@ -1,4 +1,4 @@
-/* hash.h: SHA-256 (OpenSSL libcrypto, digest fetched once), FNV-1a 64, a table hash. */
+/* hash.h: SHA-256 (nettle), FNV-1a 64, a table hash. */
 #ifndef SGW_HASH_H
 #define SGW_HASH_H
 #include <stddef.h>

@@ -48,7 +48,7 @@ def build_reference():
     src = [os.path.join(HERE, 'memref.c'), os.path.join(ROOT, 'src/state/memory.c')] + \
           [os.path.join(ROOT, 'src/util', f) for f in ('strmap.c', 'hash.c', 'xalloc.c', 'arena.c')]
     cmd = [cc, '-std=gnu17', '-O1', '-g', '-fPIC', '-shared', '-D_GNU_SOURCE',
-           '-iquote', os.path.join(ROOT, 'src'), '-o', out] + src + ['-lcrypto', '-lpthread']
+           '-iquote', os.path.join(ROOT, 'src'), '-o', out] + src + ['-lnettle', '-lpthread']
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         BUILD_ERROR = 'building memory.c failed:\n' + p.stderr
