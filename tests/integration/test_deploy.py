@@ -579,8 +579,8 @@ class DeployFilesTests(unittest.TestCase):
             build = set(re.search(r'^BUILD="([^"]*)"', f.read(), re.M | re.S).group(1).split())
         self.assertEqual(apt_packages(stages[0]), build)
         runtime = apt_packages(stages[1])
-        self.assertEqual(runtime, {"libuv1", "libcjson1", "libfyaml0", "libssl3", "libhiredis0.14", "libcurl4",
-                                   "ca-certificates"})
+        self.assertEqual(runtime, {"libuv1", "libcjson1", "libfyaml0", "libssl3", "libnettle8", "libhiredis0.14",
+                                   "libcurl4", "ca-certificates"})
         self.assertRegex(stages[1], r"(?m)^USER 65532(:65532)?\s*$")
         self.assertRegex(stages[1], r'(?m)^ENTRYPOINT \["/usr/local/bin/signal-gateway"\]\s*$')
         self.assertIn("COPY --from=build /src/build/signal-gateway /usr/local/bin/signal-gateway", stages[1])
