@@ -738,30 +738,55 @@ static void conn_dispatch(http_conn *c)
     c->route->handler(r, c->route->data);
 }
 
-/* Feeds buffered input to the parser until it needs more bytes or a request is busy. */
-static void conn_process(http_conn *c)
+/* Keeps the len bytes at data (not inside c->in) as c->in's contents. */
+static void conn_keep(http_conn *c, const char *data, size_t len)
+{
+    c->in_len = len;
+    if (!len) return;
+    if (len > c->in_cap) {
+        c->in_cap = len;
+        c->in = xrealloc(c->in, c->in_cap);
+    }
+    memcpy(c->in, data, len);
+}
+
+/* Feeds the parser until it needs more bytes or a request is busy: from c->in (data NULL),
+ * or from the len bytes at data, the loop's read buffer, when nothing was buffered; then only
+ * what is left after a request's end is copied into c->in (a request that came whole in one
+ * read is not copied twice: docs/benchmarks.md, session 8). */
+static void conn_process_from(http_conn *c, const char *data, size_t len)
 {
     if (c->in_process) return;
     c->in_process = true;
-    while (c->state == ST_READ && c->in_len > 0) {
-        c->feed_at = c->in;
-        llhttp_errno_t e = llhttp_execute(&c->parser, c->in, c->in_len);
-        c->prev_lf = c->in[c->in_len - 1] == '\n';
+    if (!data) {
+        data = c->in;
+        len = c->in_len;
+    }
+    while (c->state == ST_READ && len > 0) {
+        c->feed_at = data;
+        llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
+        c->prev_lf = data[len - 1] == '\n';
         if (e == HPE_OK) {
-            c->in_len = 0;
+            c->in_len = len = 0;
             break;
         }
         if (e == HPE_PAUSED) {
             const char *pos = llhttp_get_error_pos(&c->parser);
-            size_t used = pos ? (size_t)(pos - c->in) : c->in_len;
-            memmove(c->in, c->in + used, c->in_len - used);
-            c->in_len -= used;
+            size_t used = pos ? (size_t)(pos - data) : len;
+            if (data == c->in) {
+                memmove(c->in, c->in + used, len - used);
+                c->in_len = len - used;
+            } else {
+                conn_keep(c, data + used, len - used);   /* the read buffer is the loop's */
+            }
+            data = c->in;
+            len = c->in_len;
             conn_dispatch(c);   /* may respond synchronously → state back to READ */
             continue;
         }
         if (c->fail_status) conn_fail(c, c->fail_status, c->fail_code, c->fail_msg);
         else conn_fail(c, 400, "bad_request", llhttp_get_error_reason(&c->parser));
-        c->in_len = 0;
+        c->in_len = len = 0;
         break;
     }
     if (c->state == ST_READ) {
@@ -773,6 +798,8 @@ static void conn_process(http_conn *c)
     }
     c->in_process = false;
 }
+
+static void conn_process(http_conn *c) { conn_process_from(c, NULL, 0); }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -791,6 +818,10 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         }
         if (c->state == ST_READ) conn_close(c);
         else c->peer_eof = true;
+        return;
+    }
+    if (c->state == ST_READ && c->in_len == 0 && !c->in_process) {
+        conn_process_from(c, buf->base, (size_t)n);
         return;
     }
     if (c->in_len + (size_t)n > c->in_cap) {
