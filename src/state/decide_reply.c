@@ -62,9 +62,10 @@ static bool take_digits13(const char *p, long long *out)
 }
 
 /* Reads reply string e into it; prev (NULL for a part's first item) is the item read
- * before it, whose storm hash it may share. */
+ * before it, whose storm hash it may share. A STORM_CREATE takes the next window (*win) only
+ * if take_window. */
 static int read_one(const redisReply *r, const redisReply *e, size_t *win, store_item *it, const store_item *prev,
-                    arena *a)
+                    bool take_window, arena *a)
 {
     if (e->type != REDIS_REPLY_STRING) return STORE_E_PROTOCOL;
     const char *p = e->str, *end = e->str + e->len;
@@ -111,7 +112,7 @@ static int read_one(const redisReply *r, const redisReply *e, size_t *win, store
         else
             decide_storm_hash(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
     }
-    if (it->verdict == STORE_STORM_CREATE) {
+    if (it->verdict == STORE_STORM_CREATE && take_window) {
         if (*win >= r->elements || !is_storm_create(e)) return STORE_E_PROTOCOL;
         const redisReply *res = r->element[(*win)++];
         if (res->type != REDIS_REPLY_ARRAY) return STORE_E_PROTOCOL;
@@ -134,22 +135,12 @@ int decide_reply_part(const redisReply *r, size_t off, size_t n, size_t *win, st
     size_t win0 = *win;
     int rc = STORE_OK;
     for (size_t i = 0; i < n && rc == STORE_OK; i++)
-        rc = read_one(r, r->element[off + i], win, &items[i], i ? &items[i - 1] : NULL, a);
+        rc = read_one(r, r->element[off + i], win, &items[i], i ? &items[i - 1] : NULL, true, a);
     if (rc != STORE_OK) {   /* the next part's arrays start after all of this part's */
         *win = win0;
         for (size_t i = 0; i < n; i++) *win += is_storm_create(r->element[off + i]);
     }
     return rc;
-}
-
-/* The verdict a reply string starts with: the fast path's record ('c') is a DUPLICATE;
- * 0 if it is neither (read_one then says what is wrong). */
-static int peek_verdict(const redisReply *e)
-{
-    if (e->type != REDIS_REPLY_STRING || e->len < 2) return 0;
-    if (e->str[0] == 'c') return STORE_DUPLICATE;
-    if (e->str[1] == '|' && e->str[0] >= '0' + STORE_CREATE && e->str[0] <= '0' + STORE_STALE) return e->str[0] - '0';
-    return 0;
 }
 
 int decide_reply_part_sent_once(const redisReply *r, const uint32_t *sent, const uint32_t *rank, const uint32_t *mult,
@@ -159,8 +150,11 @@ int decide_reply_part_sent_once(const redisReply *r, const uint32_t *sent, const
     int rc = STORE_OK;
     for (size_t i = 0; i < n && rc == STORE_OK; i++) {
         store_item *it = &items[i];
-        const redisReply *e = r->element[sent[i]];
-        int v = peek_verdict(e);
+        const char *own_ref = it->ref;
+        /* only the first occurrence takes a STORM_CREATE's window */
+        rc = read_one(r, r->element[sent[i]], win, it, i ? &items[i - 1] : NULL, rank[i] == 1, a);
+        if (rc != STORE_OK) break;
+        store_verdict v = it->verdict;
         if (rank[i] > 1 && (v == STORE_CREATE || v == STORE_STORM_CREATE || v == STORE_MEMBER || v == STORE_AGGREGATED)) {
             /* behind the first occurrence's creation, as a separate item would have been
              * (decide.lua: "6|0|0|0|0|0||<its ref>") */
@@ -169,12 +163,13 @@ int decide_reply_part_sent_once(const redisReply *r, const uint32_t *sent, const
             it->lease = 0;
             it->storm_start_ms = 0;
             it->storm_type = NULL;
-            if (it->ref && !*it->ref) it->ref = NULL;
-            continue;
+            it->ref = own_ref && *own_ref ? own_ref : NULL;
+        } else if (v == STORE_DUPLICATE) {
+            /* every occurrence its own count: the reply carries the count after the last, so
+             * it is at least the number of occurrences */
+            if (it->count < (int64_t)mult[sent[i]]) rc = STORE_E_PROTOCOL;
+            else it->count -= (int64_t)mult[sent[i]] - (int64_t)rank[i];
         }
-        rc = read_one(r, e, win, it, i ? &items[i - 1] : NULL, a);
-        /* every occurrence its own count: the reply carries the count after the last one */
-        if (rc == STORE_OK && it->verdict == STORE_DUPLICATE) it->count -= (int64_t)mult[sent[i]] - (int64_t)rank[i];
     }
     if (rc != STORE_OK) {
         *win = win0;

@@ -9,7 +9,12 @@
  * decide_reply_shape_ok() is asked first, as redis.c does; if it accepts, the items are read
  * in two parts (as two callers of one batch). Checked on every result: a part read well has
  * a valid verdict for every item, a storm hash of 64 hex wherever there is a storm type, and
- * its windows' resources; either way the window index stays inside the reply. */
+ * its windows' resources; either way the window index stays inside the reply.
+ * Then the same reply is read as a batch whose alerts repeat (redis.c's decide_plan): item u
+ * stands for 1-3 occurrences (from the input's bytes), in rounds (every item's first
+ * occurrence, then the seconds, ...), read in two parts: besides the checks above, a
+ * DUPLICATE's occurrences count up by one to the reply's count, an occurrence after the
+ * first of a creating verdict waits (IN_PROGRESS), and every window is taken once. */
 #include "fuzz_util.h"
 #include "state/decide_reply.h"
 #include "util/arena.h"
@@ -123,6 +128,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = decide_reply_part(r, first, n_items - first, &win, it + first, &a);
         check_part(rc, r, it + first, n_items - first, before, win);
         if (win != r->elements) fuzz_fail("%zu windows read of %zu elements", win, r->elements);
+
+        uint32_t mult[8], sent[24], rank[24];
+        size_t n = 0;
+        for (size_t u = 0; u < n_items; u++) mult[u] = 1 + data[(u + 1) % size] % 3;
+        for (uint32_t round = 1; round <= 3; round++)
+            for (size_t u = 0; u < n_items; u++)
+                if (round <= mult[u]) {
+                    sent[n] = (uint32_t)u;
+                    rank[n++] = round;
+                }
+        store_item b[24];
+        for (size_t i = 0; i < n; i++)
+            b[i] = (store_item){.fingerprint = "fp", .name = "A", .namespace = "ns", .resource_id = "ns:Pod:p",
+                                .ref = "ns/rr-mine"};
+        size_t half = n / 2;
+        win = n_items;
+        before = win;
+        int rc1 = decide_reply_part_sent_once(r, sent, rank, mult, half, &win, b, &a);
+        check_part(rc1, r, b, half, before, win);
+        before = win;
+        int rc2 = decide_reply_part_sent_once(r, sent + half, rank + half, mult, n - half, &win, b + half, &a);
+        check_part(rc2, r, b + half, n - half, before, win);
+        if (win != r->elements) fuzz_fail("repeats: %zu windows read of %zu elements", win, r->elements);
+        for (size_t i = 0; i < n; i++) {
+            if ((i < half ? rc1 : rc2) != STORE_OK) continue;
+            store_verdict v = b[i].verdict;
+            if (rank[i] > 1 && v != STORE_DUPLICATE && v != STORE_RESOLVED && v != STORE_STALE && v != STORE_IN_PROGRESS)
+                fuzz_fail("repeats: occurrence %u of item %u is %d", rank[i], sent[i], (int)v);
+            for (size_t j = 0; j < i; j++)   /* an earlier occurrence of the same item, read well */
+                if (sent[j] == sent[i] && (j < half ? rc1 : rc2) == STORE_OK && v == STORE_DUPLICATE &&
+                    b[j].verdict == STORE_DUPLICATE && b[i].count - b[j].count != (int64_t)(rank[i] - rank[j]))
+                    fuzz_fail("repeats: counts %lld then %lld", (long long)b[j].count, (long long)b[i].count);
+        }
         arena_free(&a);
     }
     drop(r);

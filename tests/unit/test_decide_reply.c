@@ -358,6 +358,28 @@ static void test_the_occurrences_of_an_alert_sent_once_get_what_they_would_apart
     arena_free(&a);
 }
 
+/* (found by review) the rule for later occurrences follows the verdict as read, however it is
+ * written ("01" is CREATE); a DUPLICATE whose count is below its occurrences is no record's. */
+static void test_later_occurrences_follow_the_verdict_as_read(void **state)
+{
+    (void)state;
+    redisReply *r = arr(2, str("01|1|5|5|9|0||"), str("4|1|5|6|0|0||ns/rr-d"));
+    store_item it[4] = {alert("f1", "A", "ns/rr-1"), alert("f1", "A", "ns/rr-1"), alert("f2", "B", "ns/rr-2"),
+                        alert("f2", "B", "ns/rr-2")};
+    const uint32_t sent[4] = {0, 0, 1, 1}, rank[4] = {1, 2, 1, 2}, mult[2] = {2, 2};
+    arena a;
+    arena_init(&a);
+    size_t win = 2;
+    assert_int_equal(decide_reply_part_sent_once(r, sent, rank, mult, 2, &win, it, &a), STORE_OK);
+    assert_int_equal(it[0].verdict, STORE_CREATE);
+    assert_int_equal(it[1].verdict, STORE_IN_PROGRESS);
+    assert_string_equal(it[1].ref, "ns/rr-1");
+    /* count 1 for 2 occurrences */
+    assert_int_equal(decide_reply_part_sent_once(r, sent + 2, rank + 2, mult, 2, &win, it + 2, &a), STORE_E_PROTOCOL);
+    assert_int_equal(win, 2);
+    arena_free(&a);
+}
+
 /* Counts and times up to 2^63-1 are read exactly (18 digits unchecked, the 19th checked);
  * 2^63 and beyond fail. */
 static void test_integers_are_read_up_to_int64_max(void **state)
@@ -422,6 +444,7 @@ int main(void)
         cmocka_unit_test_teardown(test_a_plan_sends_a_repeated_alert_once_and_differing_ones_apart, teardown),
         cmocka_unit_test_teardown(test_a_plan_compares_every_field_that_is_sent, teardown),
         cmocka_unit_test_teardown(test_the_occurrences_of_an_alert_sent_once_get_what_they_would_apart, teardown),
+        cmocka_unit_test_teardown(test_later_occurrences_follow_the_verdict_as_read, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
