@@ -4,6 +4,8 @@ one decide.lua call, as the gateway batches a loop iteration's requests under lo
 
     bench/decide-batch.py [K ...]         default: 1 8
     env: SCRIPT=path/to/decide.lua (default: src/state/scripts/decide.lua)  N=20 calls per K
+         REPEATS=1: send each alert once with the number of its K occurrences, as the gateway does
+         since session 8 (docs/decisions/005); otherwise every item apart
          EVAL=1: call it as a script (EVALSHA, the fallback) instead of as a function (FCALL, as the
          gateway does where Redis allows FUNCTION LOAD)
 
@@ -11,8 +13,9 @@ redis-server runs under valgrind --tool=callgrind on a free loopback port; the 5
 created (state c, live) beforehand, so every alert is a duplicate (the steady state of
 bench/s4-storm.sh). Per K: 3 warm-up calls, then callgrind is zeroed, N calls are made, and the
 dump's total is divided by N*K. Each K runs in its own redis-server (one dump per process).
-The ARGV is the gateway's (redis.c decide_flush): 14 parameters, then per alert the fingerprint
-and its meta string."""
+The ARGV is the gateway's (redis.c decide_flush): 15 parameters, then per alert the fingerprint
+and its meta string, every item sent apart (the gateway now sends an alert K webhooks carry once,
+with its count: docs/decisions/005; this measures the script's work per item as before)."""
 import glob
 import hashlib
 import os
@@ -40,6 +43,13 @@ def free_port():
 def argv(k, t, fps, now):
     a = [P, str(t), "300000", "30000", "1", "10", "60000", "5", "120000", "60000", "300000", "100",
          str(50 * k), ",".join(["50"] * k)]
+    if "repeats" in open(SCRIPT).read():   # session 8: the repeats argument ("" = every item sent apart)
+        if os.environ.get("REPEATS"):     # as the gateway sends it: each alert once, with its K occurrences
+            a[12], a[13] = "50", ",".join(["50"] + ["0"] * (k - 1))
+            a.append(",".join("%d:%d" % (i + 1, k) for i in range(50)) if k > 1 else "")
+            k = 1
+        else:
+            a.append("")
     for _ in range(k):
         for i, fp in enumerate(fps):
             nm, ns, res, ref = "KubePodOOMKilled", "checkout", "checkout:Pod:worker-%02d" % i, "checkout/rr-storm-%s" % fp[:16]

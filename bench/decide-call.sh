@@ -31,7 +31,10 @@ rcli SET "sgw:d1:$fp" "c|1|$((now - 1000))|$((now - 1000))|$((now + 10 ** 9))|0|
 rcli SET "sgw:d2:$fp" "$(printf 'c%013d%013d|1|%d|0|0|0|%s' $((now + 10 ** 9)) $((now - 1000)) $((now - 1000)) "$ref")" >/dev/null
 name=KubePodOOMKilled ns=checkout res=checkout:Pod:worker-00
 meta="0|$((now - 60000))|${#name}|${#ns}|${#res}|$name$ns$res$ref"
-ARGS=(0 sgw: "$now" 300000 30000 1 10 60000 5 120000 60000 300000 100 1 "" "$fp" "$meta")
+ARGS=(0 sgw: "$now" 300000 30000 1 10 60000 5 120000 60000 300000 100 1 "" "" "$fp" "$meta")
+# the old file's ARGV has no repeats argument (session 8 added it after callers)
+ARGS_OLD=("${ARGS[@]}")
+git -C "$ROOT" show "$OLD:src/state/scripts/decide.lua" | grep -q "repeats" || ARGS_OLD=("${ARGS[@]:0:15}" "$fp" "$meta")
 echo "old: $OLD ($SHA_OLD); now: $(git -C "$ROOT" rev-parse --short HEAD) ($SHA_NEW, function $FN); N=$N" | tee -a "$RAW/machine.txt"
 run() { # run NAME CMD...: calls per second
     local out=$RAW/$1-r$r.csv
@@ -42,7 +45,7 @@ run() { # run NAME CMD...: calls per second
 TSV=$RAW/measure.tsv
 echo -e "round\told_script\tscript\tfunction" >"$TSV"
 for r in $(seq 1 "$ROUNDS"); do
-    a=$(run old EVALSHA "$SHA_OLD" "${ARGS[@]}")
+    a=$(run old EVALSHA "$SHA_OLD" "${ARGS_OLD[@]}")
     b=$(run script EVALSHA "$SHA_NEW" "${ARGS[@]}")
     c=$(run function FCALL "$FN" "${ARGS[@]}")
     echo -e "$r\t$a\t$b\t$c" | tee -a "$TSV"

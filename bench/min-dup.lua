@@ -1,9 +1,9 @@
 -- min-dup.lua: NOT the gateway's script. The Redis work that decide.lua does for one duplicate alert
 -- (GET the record string, SET it back with count + 1 and its new expiry, PXAT), with nothing else: the
 -- floor that a slimmer duplicate path could reach. Takes decide.lua's ARGV (so redis-benchmark can send
--- the same arguments): prefix, now_ms, dedup_ttl_ms, ... n=1, callers, then fingerprint and meta
--- (ARGV[15], ARGV[16]). Replies as decide.lua's fast path does: the new record.
-local k = ARGV[1] .. 'd2:' .. ARGV[15]
+-- the same arguments): prefix, now_ms, dedup_ttl_ms, ... n=1, callers, repeats, then fingerprint
+-- and meta (ARGV[16], ARGV[17]). Replies as decide.lua's fast path does: the new record.
+local k = ARGV[1] .. 'd2:' .. ARGV[16]
 local v = redis.call('GET', k) or 'c00000000000000000000000000|0|0|0|0|0|'
 local bar = string.find(v, '|', 29, true)
 local x = tonumber(ARGV[2]) + tonumber(ARGV[3])
