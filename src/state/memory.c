@@ -270,6 +270,15 @@ static void new_lease_pending(store_memory_shared *sh, const store_params *p, st
     it->first_seen_ms = it->last_seen_ms = now;
 }
 
+/* An earlier item of this batch is new and will be created (pass 2): what comes later waits
+ * (IN_PROGRESS), as it would behind that item's pending record had it come on its own. */
+static bool fresh_before(const store_item *items, const bool *fresh, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (fresh[j] && strcmp(items[j].fingerprint, items[i].fingerprint) == 0) return true;
+    return false;
+}
+
 static void decide_locked(store_memory_shared *sh, const store_params *p, store_item *items, size_t n,
                           int64_t now, arena *a)
 {
@@ -283,7 +292,8 @@ static void decide_locked(store_memory_shared *sh, const store_params *p, store_
             r = NULL;
         }
         if (it->resolved) {
-            if (r && r->state == REC_PENDING && r->lease_expires > now) {
+            /* a creation in progress: another request's, or an earlier item's of this batch */
+            if ((r && r->state == REC_PENDING && r->lease_expires > now) || fresh_before(items, fresh, i)) {
                 it->verdict = STORE_IN_PROGRESS;
                 continue;
             }
@@ -326,10 +336,7 @@ static void decide_locked(store_memory_shared *sh, const store_params *p, store_
             continue;
         }
         /* absent, or a pending creation whose lease ran out (creator died): take over */
-        bool dup_in_batch = false;
-        for (size_t j = 0; j < i; j++)
-            if (fresh[j] && strcmp(items[j].fingerprint, it->fingerprint) == 0) dup_in_batch = true;
-        if (dup_in_batch) {   /* same alert twice in one webhook: wait for the first */
+        if (fresh_before(items, fresh, i)) {   /* same alert twice in one webhook: wait for the first */
             it->verdict = STORE_IN_PROGRESS;
             continue;
         }

@@ -680,6 +680,36 @@ static void test_requests_of_one_iteration_carrying_the_same_alerts(void **state
     assert_int_equal(q1.count, 5);
 }
 
+/* (found by review) A new alert and its resolution in two requests of one iteration: the
+ * resolution waits behind the creation, as it would had it come later, and is then recorded
+ * (it used to be answered RESOLVED at once and then overwritten by the creation: the next
+ * occurrence would have counted as a duplicate of the old one). */
+static void test_a_resolution_behind_a_creation_of_the_same_iteration_waits(void **state)
+{
+    fx *f = *state;
+    store_item a = item("z1", "A", "ns", "ns:Pod:a"), b = item("z1", "A", "ns", "ns:Pod:a");
+    a.firing_ms = b.firing_ms = T0 - 10;
+    b.resolved = true;
+    n_cb = 0;
+    f->st->ops->decide(f->st, &f->p, &a, 1, T0, &f->a, cb_n, (void *)1);
+    f->st->ops->decide(f->st, &f->p, &b, 1, T0, &f->a, cb_n, (void *)2);
+    for (int i = 0; i < 100000 && n_cb < 2; i++) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(n_cb, 2);
+    assert_int_equal(a.verdict, STORE_CREATE);
+    assert_int_equal(b.verdict, STORE_IN_PROGRESS);
+    commit_one(f, &a, true, "ns/rr-z1", T0 + 1);
+    store_item b2 = item("z1", "A", "ns", "ns:Pod:a");
+    b2.firing_ms = T0 - 10;
+    b2.resolved = true;
+    decide(f, &b2, 1, T0 + 2);
+    assert_int_equal(b2.verdict, STORE_RESOLVED);
+    assert_string_equal(b2.ref, "ns/rr-z1");
+    store_item again = item("z1", "A", "ns", "ns:Pod:a");
+    again.firing_ms = T0 + 100;   /* fires again later: a new occurrence */
+    decide(f, &again, 1, T0 + 200);
+    assert_int_equal(again.verdict, STORE_CREATE);
+}
+
 /* Redis only: the first 16 alerts of an iteration go out at once (written before the loop
  * runs again, so Redis works while the gateway reads more requests); while that batch is in
  * flight the rest waits for the iteration's end: 40 calls are 2 script calls, all verdicts
@@ -819,6 +849,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storm_disabled_creates_individually, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decides_of_one_iteration_are_one_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requests_of_one_iteration_carrying_the_same_alerts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_resolution_behind_a_creation_of_the_same_iteration_waits, setup, teardown),
         cmocka_unit_test(test_hiredis_hooks_write_past_a_full_socket),
         cmocka_unit_test_setup_teardown(test_first_sixteen_alerts_go_out_at_once, setup, teardown),
     };

@@ -15,7 +15,11 @@
 --   caller's alerts of a (name, namespace) are a group of their own, decided in batch order,
 --   exactly as separate calls in that order would (a later caller's alerts wait, IN_PROGRESS,
 --   behind an earlier caller's pending storm window instead of becoming its MEMBERs, which
---   only the caller holding STORM_CREATE can settle).
+--   only the caller holding STORM_CREATE can settle). One difference remains, and it only
+--   delays: an alert that an earlier item of the batch is creating or folding into a storm is
+--   IN_PROGRESS for every later item (a resolution included: it is recorded on the retry,
+--   after the creation), where a separate later call would find a folded alert's record
+--   already created and count a DUPLICATE.
 --   repeats: "i:m,i:m,..." (1-based items; "" = none): item i stands for m occurrences of
 --   the same alert (same fingerprint, same meta) in the batch: redis.c sends an alert that
 --   several requests of one iteration carry once, at its first occurrence, when every
@@ -453,7 +457,7 @@ local function begin_call(argv)
     mult = nil
     for it, m in string.gmatch(argv[15] or '', '(%d+):(%d+)') do
         it, m = tonumber(it), tonumber(m)
-        if it < 1 or it > n or m < 1 or m > 1000000 then error('decide: malformed repeats') end
+        if it < 1 or it > n or m < 1 or m > 4294967295 then error('decide: malformed repeats') end
         mult = mult or {}
         mult[it] = m
     end
@@ -577,7 +581,9 @@ local function decide(argv)
             end
             local decided = false
             if it.resolved then
-                if r and r.s == 'p' and r.le > now then
+                -- a creation in progress: another request's, or an earlier item's of this batch
+                -- (pass 2 makes its pending record; sent apart, this would wait behind it)
+                if (r and r.s == 'p' and r.le > now) or fresh_fp[it.fp] then
                     o[1] = IN_PROGRESS                       -- nothing recorded
                 else
                     r = r or rec_blank()
