@@ -1,7 +1,8 @@
 /* server.c: HTTP/1.1 on libuv + llhttp (Debian's node-llhttp sources); see server.h.
  *
  * A connection is a small state machine:
- *   READ   parser active; bytes arrive in conn->in and are fed to llhttp
+ *   READ   parser active; bytes are fed to llhttp straight from the loop's read buffer (and
+ *          only what is left after a request's end is kept in conn->in)
  *   BUSY   a complete request was dispatched; parser paused; bytes that arrive meanwhile
  *          are kept (up to BUSY_BUFFER_MAX, then reading stops)
  *   WRITE  the response is being written
@@ -779,9 +780,9 @@ static void conn_process_from(http_conn *c, const char *data, size_t len)
             } else {
                 conn_keep(c, data + used, len - used);   /* the read buffer is the loop's */
             }
-            data = c->in;
-            len = c->in_len;
             conn_dispatch(c);   /* may respond synchronously → state back to READ */
+            data = c->in;       /* read after the handler: whatever it did to c->in */
+            len = c->in_len;
             continue;
         }
         if (c->fail_status) conn_fail(c, c->fail_status, c->fail_code, c->fail_msg);
