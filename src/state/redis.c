@@ -935,13 +935,10 @@ static void decide_flush(rstore *s)
     const store_params *p = &s->dq_params;
     /* an alert several requests carry goes once (decide_plan.h); the batch's items in order */
     const store_item **all = xmalloc(b->n_items * sizeof *all);
-    size_t *owner = xmalloc(b->n_items * sizeof *owner);
     for (size_t k = 0, g = 0; k < b->ne; k++)
-        for (size_t i = 0; i < b->e[k].n; i++, g++) {
-            all[g] = &b->e[k].items[i];
-            owner[g] = k;
-        }
+        for (size_t i = 0; i < b->e[k].n; i++) all[g++] = &b->e[k].items[i];
     b->planned = decide_plan_make(&b->plan, all, b->n_items);
+    const decide_plan *pl = &b->plan;
     size_t n = b->n_sent = b->planned ? b->plan.n_sent : b->n_items;
     resp_cmd cmd;
     /* FCALL of the function, or the script's EVALSHA where functions are refused */
@@ -962,34 +959,32 @@ static void decide_flush(rstore *s)
     resp_i64(&cmd, (int64_t)n);
     /* the callers' sizes (of what is sent for each): decide.lua keeps each caller's storm
      * groups apart; an alert sent once belongs to the caller of its first occurrence */
-    size_t *part = xcalloc(b->ne, sizeof *part);
-    for (size_t u = 0; u < n; u++) part[owner[b->planned ? b->plan.first[u] : u]]++;
     char *buf = xmalloc((b->ne > n ? b->ne : n) * 22 + 1);
     size_t sl = 0;
-    for (size_t k = 0; k < b->ne; k++) {
+    for (size_t k = 0, g = 0; k < b->ne; k++) {
+        size_t part = 0;
+        for (size_t i = 0; i < b->e[k].n; i++, g++) part += !b->planned || pl->rank[g] == 1;
         if (k) buf[sl++] = ',';
-        sl += fmt_u64(buf + sl, part[k]);
+        sl += fmt_u64(buf + sl, part);
     }
     resp_arg(&cmd, buf, sl);
     /* the repeats: "i:m,..." (1-based) for every item sent for m > 1 occurrences */
     sl = 0;
     for (size_t u = 0; b->planned && u < n; u++) {
-        if (b->plan.mult[u] < 2) continue;
+        if (pl->mult[u] < 2) continue;
         if (sl) buf[sl++] = ',';
         sl += fmt_u64(buf + sl, u + 1);
         buf[sl++] = ':';
-        sl += fmt_u64(buf + sl, b->plan.mult[u]);
+        sl += fmt_u64(buf + sl, pl->mult[u]);
     }
     resp_arg(&cmd, buf, sl);
     free(buf);
-    free(part);
     for (size_t u = 0; u < n; u++) {
-        const store_item *it = all[b->planned ? b->plan.first[u] : u];
+        const store_item *it = all[b->planned ? pl->first[u] : u];
         resp_str(&cmd, it->fingerprint);
         decide_item_meta(&cmd, it);
     }
     free(all);
-    free(owner);
     metrics_observe("gateway_redis_decide_batch_requests", "", (double)b->ne);
     rcall *c = rcall_frame(s, decide_reply, b, &cmd, sha_off, fcall ? -1 : SCRIPT_DECIDE);
     if (!c) decide_reply(s, NULL, "connection lost", b);
