@@ -130,32 +130,24 @@ static int read_one(const redisReply *r, const redisReply *e, size_t *win, store
     return STORE_OK;
 }
 
-int decide_reply_part(const redisReply *r, size_t off, size_t n, size_t *win, store_item *items, arena *a)
-{
-    size_t win0 = *win;
-    int rc = STORE_OK;
-    for (size_t i = 0; i < n && rc == STORE_OK; i++)
-        rc = read_one(r, r->element[off + i], win, &items[i], i ? &items[i - 1] : NULL, true, a);
-    if (rc != STORE_OK) {   /* the next part's arrays start after all of this part's */
-        *win = win0;
-        for (size_t i = 0; i < n; i++) *win += is_storm_create(r->element[off + i]);
-    }
-    return rc;
-}
-
-int decide_reply_part_sent_once(const redisReply *r, const uint32_t *sent, const uint32_t *rank, const uint32_t *mult,
-                                size_t n, size_t *win, store_item *items, arena *a)
+/* Reads n items; item i from reply string off + i, or, with sent (a batch whose repeated
+ * alerts were sent once), from string sent[i], of whose mult[sent[i]] occurrences it is the
+ * rank[i]-th (decide_reply.h). */
+static int read_part(const redisReply *r, size_t off, const uint32_t *sent, const uint32_t *rank,
+                     const uint32_t *mult, size_t n, size_t *win, store_item *items, arena *a)
 {
     size_t win0 = *win;
     int rc = STORE_OK;
     for (size_t i = 0; i < n && rc == STORE_OK; i++) {
         store_item *it = &items[i];
         const char *own_ref = it->ref;
+        size_t u = sent ? sent[i] : off + i;
+        uint32_t k = sent ? rank[i] : 1, m = sent ? mult[u] : 1;
         /* only the first occurrence takes a STORM_CREATE's window */
-        rc = read_one(r, r->element[sent[i]], win, it, i ? &items[i - 1] : NULL, rank[i] == 1, a);
+        rc = read_one(r, r->element[u], win, it, i ? &items[i - 1] : NULL, k == 1, a);
         if (rc != STORE_OK) break;
         store_verdict v = it->verdict;
-        if (rank[i] > 1 && (v == STORE_CREATE || v == STORE_STORM_CREATE || v == STORE_MEMBER || v == STORE_AGGREGATED)) {
+        if (k > 1 && (v == STORE_CREATE || v == STORE_STORM_CREATE || v == STORE_MEMBER || v == STORE_AGGREGATED)) {
             /* behind the first occurrence's creation, as a separate item would have been
              * (decide.lua: "6|0|0|0|0|0||<its ref>") */
             it->verdict = STORE_IN_PROGRESS;
@@ -164,16 +156,28 @@ int decide_reply_part_sent_once(const redisReply *r, const uint32_t *sent, const
             it->storm_start_ms = 0;
             it->storm_type = NULL;
             it->ref = own_ref && *own_ref ? own_ref : NULL;
-        } else if (v == STORE_DUPLICATE) {
+        } else if (v == STORE_DUPLICATE && m > 1) {
             /* every occurrence its own count: the reply carries the count after the last, so
              * it is at least the number of occurrences */
-            if (it->count < (int64_t)mult[sent[i]]) rc = STORE_E_PROTOCOL;
-            else it->count -= (int64_t)mult[sent[i]] - (int64_t)rank[i];
+            if (it->count < (int64_t)m) rc = STORE_E_PROTOCOL;
+            else it->count -= (int64_t)m - (int64_t)k;
         }
     }
-    if (rc != STORE_OK) {
+    if (rc != STORE_OK) {   /* the next part's arrays start after all of this part's */
         *win = win0;
-        for (size_t i = 0; i < n; i++) *win += rank[i] == 1 && is_storm_create(r->element[sent[i]]);
+        for (size_t i = 0; i < n; i++)
+            *win += (!sent || rank[i] == 1) && is_storm_create(r->element[sent ? sent[i] : off + i]);
     }
     return rc;
+}
+
+int decide_reply_part(const redisReply *r, size_t off, size_t n, size_t *win, store_item *items, arena *a)
+{
+    return read_part(r, off, NULL, NULL, NULL, n, win, items, a);
+}
+
+int decide_reply_part_sent_once(const redisReply *r, const uint32_t *sent, const uint32_t *rank, const uint32_t *mult,
+                                size_t n, size_t *win, store_item *items, arena *a)
+{
+    return read_part(r, 0, sent, rank, mult, n, win, items, a);
 }
