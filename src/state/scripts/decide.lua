@@ -144,10 +144,6 @@ local REC_FORMAT = '%s%013d%013d|%d|%d|%d|%d|%d|%s'
 local MAX_T = 9999999999999   -- the largest time 13 digits hold (year 2286)
 
 local function dkey(fp) return P .. 'd2:' .. fp end
--- fp -> true for the fingerprints the batch names more than once (nil: none does); for
--- those, fast_dup keeps the record it wrote, its count and its tail, so that the next
--- occurrence does not parse and check it again (a webhook repeated 8 times in one call: -24 %)
-local rep, memo_v, memo_cnt, memo_tail
 local dkeys   -- fp -> its key, for every fingerprint of the batch (rec_prefetch): MGET and SET
 
 -- The previous form, read when a fingerprint has no d2: record, so that a rolling upgrade
@@ -182,10 +178,7 @@ local function rec_prefetch()
     local keys, fps = {}, {}
     for i = 1, n do
         local fp = A[ITEM0 + (i - 1) * 2 + 1]
-        if dkeys[fp] then
-            if not rep then rep, memo_v, memo_cnt, memo_tail = {}, {}, {}, {} end
-            rep[fp] = true
-        else
+        if not dkeys[fp] then
             fps[#fps + 1] = fp
             local k = dkey(fp)
             keys[#keys + 1], dkeys[fp] = k, k
@@ -387,24 +380,15 @@ local function fast_dup(i)
     if s_byte(A[b + 2], 1) ~= 48 then return false end   -- '0': not resolved
     local fp = A[b + 1]
     local v = recs[fp]
-    local cnt, tail
-    if rep and v ~= nil and v == memo_v[fp] then
-        -- the batch's earlier occurrence wrote this record here: nothing to check or read again
-        cnt, tail = memo_cnt[fp], memo_tail[fp]
-    else
-        if type(v) ~= 'string' or s_byte(v, 1) ~= 99 then return false end   -- 'c'
-        local x = tonum(s_sub(v, 2, 14))
-        local bar = s_find(v, '|', 29, true)
-        -- (comparisons written so that NaN, infinities and fractions from a foreign writer fail)
-        if not (x and x > now and x <= MAX_T) or s_byte(v, 28) ~= 124 or not bar then return false end
-        cnt = tonum(s_sub(v, 29, bar - 1))
-        if not (cnt and cnt >= 0 and cnt < 1e15 and cnt % 1 == 0) then return false end
-        if not rec_dirty[fp] and s_sub(v, 2, 11) == DUP_EPOCH_S then rec_keep[fp] = true end
-        tail = s_sub(v, bar)
-    end
-    cnt = cnt + (mult and mult[i] or 1)
-    v = DUP_HEAD .. istr(cnt) .. tail
-    if rep and rep[fp] and dedup_ttl > 0 then memo_v[fp], memo_cnt[fp], memo_tail[fp] = v, cnt, tail end
+    if type(v) ~= 'string' or s_byte(v, 1) ~= 99 then return false end   -- 'c'
+    local x = tonum(s_sub(v, 2, 14))
+    local bar = s_find(v, '|', 29, true)
+    -- (comparisons written so that NaN, infinities and fractions from a foreign writer fail)
+    if not (x and x > now and x <= MAX_T) or s_byte(v, 28) ~= 124 or not bar then return false end
+    local cnt = tonum(s_sub(v, 29, bar - 1))
+    if not (cnt and cnt >= 0 and cnt < 1e15 and cnt % 1 == 0) then return false end
+    if not rec_dirty[fp] and s_sub(v, 2, 11) == DUP_EPOCH_S then rec_keep[fp] = true end
+    v = DUP_HEAD .. istr(cnt + (mult and mult[i] or 1)) .. s_sub(v, bar)
     recs[fp], out_s[i] = v, v
     rec_touch(fp)
     return true
@@ -472,7 +456,7 @@ local function begin_call(argv)
     items, out, out_s = {}, {}, {}
     batch_lease = nil
     recs, rec_dirty, rec_order, rec_keep = {}, {}, {}, {}
-    dkeys, rep = {}, nil
+    dkeys = {}
 end
 
 -- pass 2, per group of new alerts (decide() below)
