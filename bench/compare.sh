@@ -4,6 +4,8 @@
 # measures them alternately (A, B, B, A, ...) with wrk on the same body.
 #   bench/compare.sh [ROUNDS] COMMIT_A COMMIT_B
 #   env: BODY=dup-1|fixture-2|storm-50|storm-new-50 (default dup-1)  CONNS="64 1000"  DURATION=5s
+#        STATE=redis|memory (default redis: both gateways share one redis-server; memory: each
+#        its own in-process store, and the Redis CPU column reads 0)
 #   (storm-new-50 is a template: bench/unique.lua gives every webhook 50 new pods of one storm)
 # Prints, per connection count: medians of req/s, p99, gateway and Redis CPU per request,
 # and B ÷ A as the median of the per-round ratios. Raw outputs: bench/results/raw/<ts>-compare.
@@ -17,8 +19,9 @@ B=$(git -C "$ROOT" rev-parse --short "$2")
 BODY=${BODY:-dup-1}
 CONNS=${CONNS:-64 1000}
 DURATION=${DURATION:-5s}
+STATE=${STATE:-redis}
 SKIP_BUILD=1 GW_SOURCE_BIN=none bench_init compare
-echo "commits: A=$A B=$B body=$BODY rounds=$ROUNDS conns=$CONNS duration=$DURATION" | tee -a "$RAW/machine.txt"
+echo "commits: A=$A B=$B state=$STATE body=$BODY rounds=$ROUNDS conns=$CONNS duration=$DURATION" | tee -a "$RAW/machine.txt"
 B_DIR=$WORK/bodies
 $PY "$BENCH/tools.py" bodies "$B_DIR" "$FIXTURES" >/dev/null
 
@@ -33,10 +36,16 @@ for c in "$A" "$B"; do
     echo "gateway $c: $("${BIN[$c]}" --version 2>&1 | head -1), binary sha256 $(sha256sum "${BIN[$c]}" | cut -c1-12)" >>"$RAW/machine.txt"
 done
 
-start_redis
+if [ "$STATE" = redis ]; then
+    start_redis
+    STATE_ARG=redis://127.0.0.1:$REDIS_PORT
+else
+    STATE_ARG=memory
+fi
+redis_ticks() { if [ "$STATE" = redis ]; then cpu_ticks "$REDIS_PID"; else echo 0; fi; }
 for c in "$A" "$B"; do
     mkdir -p "$WORK/rr-$c"
-    GW_BIN=${BIN[$c]} GW_LOG=$RAW/gateway-$c.log start_gateway "$c" --state "redis://127.0.0.1:$REDIS_PORT" \
+    GW_BIN=${BIN[$c]} GW_LOG=$RAW/gateway-$c.log start_gateway "$c" --state "$STATE_ARG" \
         --sink "dir:$WORK/rr-$c" --log-level warn
     PORT[$c]=$GW_PORT
     PIDOF[$c]=$GW_PID
@@ -61,14 +70,14 @@ for r in $(seq 1 "$ROUNDS"); do
         for c in "${order[@]}"; do
             GW_PORT=${PORT[$c]} gateway_idle
             out=$RAW/wrk-r$r-$c-c$conns.txt
-            st0=$(cpu_ticks "${PIDOF[$c]}") rt0=$(cpu_ticks "$REDIS_PID")
+            st0=$(cpu_ticks "${PIDOF[$c]}") rt0=$(redis_ticks)
             if [ -f "$B_DIR/$BODY.tmpl" ]; then
                 RUN_ID=r$r-$c-c$conns run_wrk "$out" "$conns" "http://127.0.0.1:${PORT[$c]}$GW_PATH" "$B_DIR/$BODY.tmpl" \
                     "$BENCH/unique.lua"
             else
                 run_wrk "$out" "$conns" "http://127.0.0.1:${PORT[$c]}$GW_PATH" "$B_DIR/$BODY.json"
             fi
-            st1=$(cpu_ticks "${PIDOF[$c]}") rt1=$(cpu_ticks "$REDIS_PID")
+            st1=$(cpu_ticks "${PIDOF[$c]}") rt1=$(redis_ticks)
             read -r rps p99 reqs bad errs < <($PY "$BENCH/tools.py" wrk "$out")
             echo -e "$r\t$c\t$conns\t$rps\t$p99\t$reqs\t$bad\t$errs\t$((st1 - st0))\t$((rt1 - rt0))" >>"$TSV"
             printf 'round %s c=%-4s %s %9.0f req/s  p99 %7.2f ms  non-2xx %s\n' "$r" "$conns" "$c" "$rps" "$p99" "$bad"
@@ -78,7 +87,7 @@ done
 echo "loadavg_end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW/machine.txt"
 bench_cleanup
 {
-echo "# bench/compare.sh: A = $A, B = $B, body $BODY, $ROUNDS rounds of $DURATION, wrk -t1"
+echo "# bench/compare.sh: A = $A, B = $B, state $STATE, body $BODY, $ROUNDS rounds of $DURATION, wrk -t1"
 echo
 sed 's/^/    /' "$RAW/machine.txt"
 $PY - "$TSV" "$A" "$B" "$(getconf CLK_TCK)" <<'PY'
