@@ -9,6 +9,8 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -787,6 +789,52 @@ static void cb_eager(int status, void *ctx)
     eager_seen[n_eager++] = (int)(intptr_t)ctx;
 }
 
+/* The store's connection to the test's redis-server: the one socket of this process
+ * connected to redis_port (decide_calls() and flushall() close theirs). */
+static int store_socket(void)
+{
+    int found = -1, n = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        struct sockaddr_in a;
+        socklen_t l = sizeof a;
+        if (getpeername(fd, (struct sockaddr *)&a, &l) == 0 && a.sin_family == AF_INET &&
+            ntohs(a.sin_port) == redis_port) {
+            found = fd;
+            n++;
+        }
+    }
+    assert_int_equal(n, 1);
+    return found;
+}
+
+/* TCP_INFO as Linux (4.19 on) fills it: the libc's struct tcp_info, then the fields that
+ * linux/tcp.h adds (that header cannot be included beside netinet/tcp.h, which uv.h
+ * brings), up to the two used here; the offsets are those of linux/tcp.h. */
+struct tcp_info_linux {
+    struct tcp_info libc;   /* up to tcpi_total_retrans */
+    uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+    uint32_t segs_out, segs_in, notsent_bytes, min_rtt, data_segs_in, data_segs_out;
+    uint64_t delivery_rate, busy_time, rwnd_limited, sndbuf_limited;
+    uint32_t delivered, delivered_ce;
+    uint64_t bytes_sent, bytes_retrans;
+};
+_Static_assert(offsetof(struct tcp_info_linux, notsent_bytes) == 144, "linux/tcp.h: tcpi_notsent_bytes");
+_Static_assert(offsetof(struct tcp_info_linux, bytes_sent) == 200, "linux/tcp.h: tcpi_bytes_sent");
+_Static_assert(offsetof(struct tcp_info_linux, bytes_retrans) == 208, "linux/tcp.h: tcpi_bytes_retrans");
+
+/* Bytes the process has written to a TCP socket so far, from one TCP_INFO snapshot: sent
+ * (retransmissions taken off) or still waiting in the send queue. A write counts the
+ * moment it returns, so "nothing was written" needs no waiting. */
+static long long bytes_written(int fd)
+{
+    struct tcp_info_linux ti;
+    socklen_t l = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l), 0);
+    assert_int_equal(l, sizeof ti);   /* a kernel older than 4.19 would leave these out */
+    return (long long)(ti.bytes_sent - ti.bytes_retrans) + (long long)ti.notsent_bytes;
+}
+
 static void test_first_sixteen_alerts_go_out_at_once(void **state)
 {
     fx *f = *state;
@@ -800,19 +848,27 @@ static void test_first_sixteen_alerts_go_out_at_once(void **state)
         it[i] = item(fps[i], i % 2 ? "A" : "B", i < 20 ? "ns1" : "ns2", res[i]);
     }
     f->p.storm_enabled = false;
-    long long before = decide_calls();
+    /* What the store wrote is read off its socket at once (bytes_written): Redis' own count
+     * of calls alone would show a call the store wrote only once Redis has run it, so "no
+     * call yet" would pass by default on a slow machine. */
+    int sock = store_socket();
+    long long before = decide_calls(), wrote = bytes_written(sock);
     n_eager = 0;
     for (int i = 0; i < 15; i++) f->st->ops->decide(f->st, &f->p, &it[i], 1, T0, &f->a, cb_eager, (void *)(intptr_t)i);
-    usleep(100000);
-    assert_int_equal(decide_calls() - before, 0);   /* 15 wait for the iteration's end */
+    assert_int_equal(bytes_written(sock) - wrote, 0);   /* 15 wait for the iteration's end */
+    assert_int_equal(decide_calls() - before, 0);
     f->st->ops->decide(f->st, &f->p, &it[15], 1, T0, &f->a, cb_eager, (void *)15);
-    /* the 16th sends the batch: Redis runs it although this loop has not run since */
+    /* the 16th sends the batch: written before decide returns, and Redis runs it although
+     * this loop has not run since */
+    long long first = bytes_written(sock) - wrote;
+    assert_true(first > 0);
     long long sent = 0;
-    for (int i = 0; i < 100 && (sent = decide_calls() - before) == 0; i++) usleep(10000);
+    for (int i = 0; i < 500 && (sent = decide_calls() - before) == 0; i++) usleep(10000);
     assert_int_equal(sent, 1);
+    wrote += first;
     for (int i = 16; i < N; i++) f->st->ops->decide(f->st, &f->p, &it[i], 1, T0, &f->a, cb_eager, (void *)(intptr_t)i);
-    usleep(100000);
-    assert_int_equal(decide_calls() - before, 1);   /* the first is in flight: the rest waits */
+    assert_int_equal(bytes_written(sock) - wrote, 0);   /* the first is in flight: the rest waits */
+    assert_int_equal(decide_calls() - before, 1);
     for (int i = 0; i < 100000 && n_eager < N; i++) uv_run(&loop, UV_RUN_ONCE);
     assert_int_equal(n_eager, N);
     assert_int_equal(decide_calls() - before, 2);
