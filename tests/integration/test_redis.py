@@ -11,7 +11,7 @@ import unittest
 import uuid
 
 import test_signals
-from harness import Gateway, fixture, pod_alert, webhook
+from harness import Gateway, fixture, pod_alert, wait_until, webhook
 from redis_harness import Redis, Sentinel
 
 REDIS = None
@@ -141,9 +141,16 @@ class ReplicaTests(unittest.TestCase):
         threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
         for t in threads:
             t.start()
-        time.sleep(1.0)
+
+        def answered_2xx():
+            with lock:
+                return sum(1 for v in answers.values() if any(st in (201, 202) for st in v))
+
+        # the load runs: every alert recorded before Redis goes
+        wait_until(lambda: answered_2xx() == 20, what="every alert answered 2xx under load", show=answered_2xx)
         redis.kill()
-        time.sleep(1.5)
+        # the gateway has seen Redis go (it reconnects in vain until redis.start below)
+        wait_until(lambda: gs[0].get("/readyz").status == 503, what="/readyz 503 after the kill")
         saw_503 = gs[0].alert(webhook([alerts[0]])).status
         ready = gs[0].get("/readyz")
         redis.start()   # same port, same AOF: the recorded state comes back
@@ -314,6 +321,14 @@ class RedisUrlTests(unittest.TestCase):
         self.assertIn("retry-after", res.headers)
 
 
+def repl_field(redis, name):
+    """An integer field of INFO replication (-1 if absent)."""
+    for line in redis.cli("INFO", "replication").splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split(":", 1)[1])
+    return -1
+
+
 class SentinelTests(unittest.TestCase):
     def test_gateway_follows_a_sentinel_failover(self):
         primary = Redis()
@@ -331,7 +346,10 @@ class SentinelTests(unittest.TestCase):
         self.addCleanup(g.stop)
         r = g.alert(webhook([pod_alert("BeforeFailover", "b-1")]))
         self.assertEqual(r.status, 201, r)
-        time.sleep(0.5)   # let the replica catch up
+        # the replica has everything the primary had after the answer (its record committed)
+        want = repl_field(primary, "master_repl_offset")
+        wait_until(lambda: repl_field(replica, "slave_repl_offset") >= want, what="the replica at offset %d" % want,
+                   show=lambda: repl_field(replica, "slave_repl_offset"))
         primary.kill()
         deadline = time.time() + 30
         while time.time() < deadline and sentinels[0].master() != replica.port:
