@@ -308,6 +308,25 @@ class RedisUrlTests(unittest.TestCase):
         self.assertEqual(g.alert(b"not json").status, 400)   # parsed again once below the limit
         self.assertEqual(g.alert(webhook([pod_alert("Later", "l-1")])).status, 201)
 
+    def test_sigterm_answers_a_request_held_in_flight_before_exiting(self):
+        # a stopped Redis holds the request in the store for certain when SIGTERM comes (the
+        # embedded store answers too fast to catch: test_operability's drain test)
+        r, g = self.redis_and_gateway("state:\n  timeout: 5s\n")
+        r.proc.send_signal(signal.SIGSTOP)
+        self.addCleanup(lambda: r.proc.send_signal(signal.SIGCONT))
+        held = {}
+        t = threading.Thread(target=lambda: held.update(r=g.alert(webhook([pod_alert("Drained", "d-1")]))))
+        t.start()
+        wait_until(lambda: g.metric("gateway_signals_in_flight") == 1, what="the request in flight",
+                   show=lambda: g.metric("gateway_signals_in_flight"))
+        g.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: '"msg":"draining"' in g.logs(), what="the drain's log line")
+        self.assertIn('"in_flight":1', [l for l in g.logs().splitlines() if '"draining"' in l][0])
+        r.proc.send_signal(signal.SIGCONT)
+        t.join(10)
+        self.assertEqual(g.proc.wait(20), 0, g.logs())
+        self.assertEqual(held["r"].status, 201, held.get("r"))   # answered before the exit
+
     def test_wrong_password_is_not_ready_and_answers_503(self):
         r = Redis(password="right")
         self.addCleanup(r.stop)
