@@ -126,6 +126,10 @@ class KubernetesModeTests(unittest.TestCase):
         with open(tmp, "w") as f:
             f.write("gateway-sa-token-rotated\n")
         os.rename(tmp, os.path.join(sa, "token"))
+        # the client stats the token file at most once a second (k8s/client.c, on the
+        # monotonic clock): a read after the rename sees the new token, and the request
+        # below comes over a second after any read before it. A bound, not a guess: a slow
+        # machine only makes the wait longer
         time.sleep(1.2)
         self.api.clear_requests()
         self.assertEqual(g.alert(webhook([pod_alert("InCluster", "ic-2")])).status, 201)
