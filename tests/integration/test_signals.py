@@ -96,12 +96,15 @@ class SignalTests(unittest.TestCase):
         g = self.gw("dedup:\n  ttl: 1s\n")
         for attempt in range(3):
             one = webhook([pod_alert("DupAlert%d" % attempt, "api-1")])
+            first_sent = time.time()
             r = g.alert(one)
             first_answered = time.time()
             self.assertEqual(r.status, 201, r)
             sleep_until(first_answered + ttl / 2)
             second_sent = time.time()
             r = g.alert(one)
+            if time.time() - first_sent >= ttl - 0.02:
+                continue   # too slow to tell: the first window may have ended before it
             self.assertEqual(r.status, 202, r)
             self.assertEqual(r.json["results"][0]["status"], "duplicate", r)
             self.assertEqual(r.json["results"][0]["count"], 2, r)
@@ -116,7 +119,7 @@ class SignalTests(unittest.TestCase):
             self.assertEqual(r.json["results"][0]["count"], 3, "TTL was not refreshed: %r" % r)
             break
         else:
-            self.fail("three sightings 0.5 s apart took over 1 s three times: the machine is too slow")
+            self.fail("three times the sightings took too long to tell within a TTL of 1 s: the machine is too slow")
         # a TTL after the last sighting the window is over: the next sighting starts a new
         # window, and the RR of that name exists
         sleep_until(third_answered + ttl + 0.02)
