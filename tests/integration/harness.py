@@ -125,6 +125,13 @@ class Gateway:
                 res.append(json.load(f))
         return res
 
+    def metric(self, name):
+        """The value of an unlabelled metric in /metrics now (None if absent)."""
+        for line in self.get("/metrics").body.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
     def rss_kb(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
@@ -143,6 +150,20 @@ class Gateway:
             self.proc.wait(5)
         self.log.close()
         return self.proc.returncode
+
+
+def wait_until(cond, timeout=10, what="the condition", show=None):
+    """Polls cond() every 20 ms until it returns something true, which it returns; after
+    timeout seconds raises AssertionError naming what, with show() (what was seen) if given."""
+    deadline = time.time() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.time() >= deadline:
+            seen = "; seen: %r" % (show(),) if show else ""
+            raise AssertionError("%s: not within %g s%s" % (what, timeout, seen))
+        time.sleep(0.02)
 
 
 def webhook(alerts, common_labels=None, status="firing"):

@@ -7,12 +7,13 @@ import json
 import os
 import re
 import resource
+import select
 import socket
 import subprocess
 import time
 import unittest
 
-from harness import BINARY, Gateway, fixture, pod_alert, webhook
+from harness import BINARY, Gateway, fixture, pod_alert, wait_until, webhook
 
 PROM = b"POST /api/v1/signals/prometheus HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
 
@@ -43,7 +44,9 @@ def send_together(g, bodies):
         s = socket.create_connection(("127.0.0.1", g.port), timeout=60)
         s.sendall(head + data[:-1])
         socks.append((s, data[-1:]))
-    time.sleep(0.3)
+    # every connection accepted (the scrape's own is the one more) before the last bytes go
+    wait_until(lambda: g.metric("gateway_http_connections") == len(bodies) + 1, what="%d connections" % len(bodies),
+               show=lambda: g.metric("gateway_http_connections"))
     for s, last in socks:
         s.sendall(last)
     statuses = []
@@ -78,9 +81,14 @@ class HostileTests(unittest.TestCase):
         slow = socket.create_connection(("127.0.0.1", g.port), timeout=10)
         slow.sendall(b"POST /api/v1/signals/prometheus HTTP/1.1\r\nHost: x\r\n")
         t0 = time.time()
-        for _ in range(5):   # dribble a header byte at a time
-            slow.sendall(b"X")
-            time.sleep(0.1)
+        # dribble a header byte every 0.1 s until the gateway answers: the header timeout
+        # counts from the request's start, so bytes that keep coming do not put it off (a
+        # timer reset by each byte would never fire here, and the 5 s bound below fails)
+        while time.time() - t0 < 5 and not select.select([slow], [], [], 0.1)[0]:
+            try:
+                slow.sendall(b"X")
+            except OSError:   # closed after its answer, between the select and this byte
+                break
             self.assertEqual(g.get("/healthz").status, 200)   # everyone else is served meanwhile
         out = read_all(slow)
         slow.close()
@@ -119,7 +127,9 @@ class HostileTests(unittest.TestCase):
 
     def test_connection_cap_answers_503_and_closes(self):
         g = self.gw("server:\n  max_connections: 20\n", workers=1)
-        time.sleep(0.5)   # the harness's readiness connection has been closed by now
+        # the harness's readiness connections are closed: the scrape's own is the only one
+        wait_until(lambda: g.metric("gateway_http_connections") == 1, what="only the scrape's connection open",
+                   show=lambda: g.metric("gateway_http_connections"))
         held = []
         self.addCleanup(lambda: [h.close() for h in held])
         for _ in range(20):   # a round trip each: accepted in order
@@ -137,8 +147,16 @@ class HostileTests(unittest.TestCase):
         self.assertEqual(clen, len(body))
         self.assertEqual(json.loads(body)["error"]["code"], "too_many_connections")
         held.pop().close()
-        time.sleep(0.2)
-        self.assertEqual(g.get("/healthz").status, 200)
+
+        def healthz():
+            try:
+                return g.get("/healthz").status
+            except OSError:   # refused and closed before our request was written
+                return None
+
+        # once the gateway has seen the close, the freed place serves a new client (until
+        # then a new one is refused with 503, as above)
+        wait_until(lambda: healthz() == 200, what="/healthz answered 200 on the freed place")
 
     def test_thousands_of_idle_connections_cost_little_and_do_not_block_others(self):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -151,7 +169,9 @@ class HostileTests(unittest.TestCase):
         self.addCleanup(lambda: [c.close() for c in conns])
         for _ in range(n):
             conns.append(socket.create_connection(("127.0.0.1", g.port), timeout=10))
-        time.sleep(0.5)
+        # every one accepted before RSS is read (else the bound below holds by default)
+        wait_until(lambda: g.metric("gateway_http_connections") >= n + 1, timeout=30, what="%d connections" % n,
+                   show=lambda: g.metric("gateway_http_connections"))
         r = g.alert(fixture("deployment-memory-firing.json"))
         self.assertEqual(r.status, 201, r)
         grown_kb = g.rss_kb() - base

@@ -126,6 +126,10 @@ class KubernetesModeTests(unittest.TestCase):
         with open(tmp, "w") as f:
             f.write("gateway-sa-token-rotated\n")
         os.rename(tmp, os.path.join(sa, "token"))
+        # the client stats the token file at most once a second (k8s/client.c, on the
+        # monotonic clock): a read after the rename sees the new token, and the request
+        # below comes over a second after any read before it. A bound, not a guess: a slow
+        # machine only makes the wait longer
         time.sleep(1.2)
         self.api.clear_requests()
         self.assertEqual(g.alert(webhook([pod_alert("InCluster", "ic-2")])).status, 201)
@@ -177,14 +181,34 @@ class KubernetesModeTests(unittest.TestCase):
         self.assertIn('gateway_kubernetes_requests_total{verb="POST",code="201"} 1', text)
         self.assertEqual(len(self.api.rrs("production")), 1)
 
+    def retry_gap(self):
+        """Seconds from the API's 429 answer to the gateway's next POST of an RR, as the API
+        test server logged them (since clear_requests)."""
+        posts = [x for x in self.api.requests() if x["method"] == "POST" and x["path"].endswith("remediationrequests")]
+        self.assertEqual([x["status"] for x in posts], [429, 201], posts)
+        return posts[1]["ts"] - (posts[0]["ts"] + posts[0]["durationMs"] / 1000)
+
     def test_429_retry_after_is_honoured(self):
         g = self.gw(auth=False)
+        # the control: a 429 without Retry-After is retried after the client's own back-off
+        # (50-100 ms), so a retry that ignored Retry-After would be seen well under 0.9 s
+        self.api.clear_requests()
+        self.api.fault(method="POST", path_regex="remediationrequests$", count=1, action="status", status=429)
+        r = g.alert(webhook([pod_alert("Throttled", "t-0")]))
+        self.assertEqual(r.status, 201, r)
+        control = self.retry_gap()
+        self.assertLess(control, 0.9, "without Retry-After the retry came %.3f s after the 429: "
+                                      "too slow to tell a wait of 1 s from none" % control)
+        self.api.clear_requests()
         self.api.fault(method="POST", path_regex="remediationrequests$", count=1, action="status", status=429,
                        retry_after=1)
         t0 = time.time()
         r = g.alert(webhook([pod_alert("Throttled", "t-1")]))
         self.assertEqual(r.status, 201, r)
         self.assertGreaterEqual(time.time() - t0, 0.9)   # waited Retry-After: 1
+        gap = self.retry_gap()
+        self.assertGreaterEqual(gap, 0.9, "retried %.3f s after a 429 with Retry-After: 1 (%.3f s without)"
+                                % (gap, control))
 
     def test_persistent_failure_is_503_and_the_retry_completes_without_duplicates(self):
         g = self.gw(auth=False, config="sink:\n  max_retries: 1\n")

@@ -11,7 +11,7 @@ import unittest
 import uuid
 
 import test_signals
-from harness import Gateway, fixture, pod_alert, webhook
+from harness import Gateway, fixture, pod_alert, wait_until, webhook
 from redis_harness import Redis, Sentinel
 
 REDIS = None
@@ -141,9 +141,16 @@ class ReplicaTests(unittest.TestCase):
         threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
         for t in threads:
             t.start()
-        time.sleep(1.0)
+
+        def answered_2xx():
+            with lock:
+                return sum(1 for v in answers.values() if any(st in (201, 202) for st in v))
+
+        # the load runs: every alert recorded before Redis goes
+        wait_until(lambda: answered_2xx() == 20, what="every alert answered 2xx under load", show=answered_2xx)
         redis.kill()
-        time.sleep(1.5)
+        # the gateway has seen Redis go (it reconnects in vain until redis.start below)
+        wait_until(lambda: gs[0].get("/readyz").status == 503, what="/readyz 503 after the kill")
         saw_503 = gs[0].alert(webhook([alerts[0]])).status
         ready = gs[0].get("/readyz")
         redis.start()   # same port, same AOF: the recorded state comes back
@@ -301,6 +308,25 @@ class RedisUrlTests(unittest.TestCase):
         self.assertEqual(g.alert(b"not json").status, 400)   # parsed again once below the limit
         self.assertEqual(g.alert(webhook([pod_alert("Later", "l-1")])).status, 201)
 
+    def test_sigterm_answers_a_request_held_in_flight_before_exiting(self):
+        # a stopped Redis holds the request in the store for certain when SIGTERM comes (the
+        # embedded store answers too fast to catch: test_operability's drain test)
+        r, g = self.redis_and_gateway("state:\n  timeout: 5s\n")
+        r.proc.send_signal(signal.SIGSTOP)
+        self.addCleanup(lambda: r.proc.send_signal(signal.SIGCONT))
+        held = {}
+        t = threading.Thread(target=lambda: held.update(r=g.alert(webhook([pod_alert("Drained", "d-1")]))))
+        t.start()
+        wait_until(lambda: g.metric("gateway_signals_in_flight") == 1, what="the request in flight",
+                   show=lambda: g.metric("gateway_signals_in_flight"))
+        g.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: '"msg":"draining"' in g.logs(), what="the drain's log line")
+        self.assertIn('"in_flight":1', [l for l in g.logs().splitlines() if '"draining"' in l][0])
+        r.proc.send_signal(signal.SIGCONT)
+        t.join(10)
+        self.assertEqual(g.proc.wait(20), 0, g.logs())
+        self.assertEqual(held["r"].status, 201, held.get("r"))   # answered before the exit
+
     def test_wrong_password_is_not_ready_and_answers_503(self):
         r = Redis(password="right")
         self.addCleanup(r.stop)
@@ -312,6 +338,14 @@ class RedisUrlTests(unittest.TestCase):
         res = g.alert(webhook([pod_alert("NoAuth", "n-1")]))
         self.assertEqual(res.status, 503)
         self.assertIn("retry-after", res.headers)
+
+
+def repl_field(redis, name):
+    """An integer field of INFO replication (-1 if absent)."""
+    for line in redis.cli("INFO", "replication").splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split(":", 1)[1])
+    return -1
 
 
 class SentinelTests(unittest.TestCase):
@@ -331,7 +365,10 @@ class SentinelTests(unittest.TestCase):
         self.addCleanup(g.stop)
         r = g.alert(webhook([pod_alert("BeforeFailover", "b-1")]))
         self.assertEqual(r.status, 201, r)
-        time.sleep(0.5)   # let the replica catch up
+        # the replica has everything the primary had after the answer (its record committed)
+        want = repl_field(primary, "master_repl_offset")
+        wait_until(lambda: repl_field(replica, "slave_repl_offset") >= want, what="the replica at offset %d" % want,
+                   show=lambda: repl_field(replica, "slave_repl_offset"))
         primary.kill()
         deadline = time.time() + 30
         while time.time() < deadline and sentinels[0].master() != replica.port:

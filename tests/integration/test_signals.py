@@ -10,6 +10,15 @@ import unittest
 from harness import Gateway, fixture, pod_alert, webhook
 
 
+def sleep_until(t):
+    """Sleeps until time.time() (the gateway's clock: CLOCK_REALTIME) is at least t."""
+    while True:
+        left = t - time.time()
+        if left <= 0:
+            return
+        time.sleep(left)
+
+
 class SignalTests(unittest.TestCase):
     def gw(self, config="", **kw):
         g = Gateway(config, **kw)
@@ -78,27 +87,47 @@ class SignalTests(unittest.TestCase):
         self.assertEqual(orig["fingerprint"], "49691cefe52f24fd")
 
     def test_duplicate_answers_202_counts_and_refreshes_the_ttl(self):
-        g = self.gw("dedup:\n  ttl: 2s\n")
-        one = webhook([pod_alert("DupAlert", "api-1")])
-        self.assertEqual(g.alert(one).status, 201)
+        # End to end with the shortest TTL (1 s); the window's arithmetic, time stepped
+        # exactly, is test_store.c's test_duplicates_keep_the_window_past_its_ttl_and_it_ends_a_ttl_after_the_last.
+        # The gateway stamps a sighting between the request's send and its answer (its
+        # clock is time.time()'s), so each wait below is a bound, not a guess: a slow
+        # machine makes it longer, never wrong.
+        ttl = 1.0
+        g = self.gw("dedup:\n  ttl: 1s\n")
+        for attempt in range(3):
+            one = webhook([pod_alert("DupAlert%d" % attempt, "api-1")])
+            first_sent = time.time()
+            r = g.alert(one)
+            first_answered = time.time()
+            self.assertEqual(r.status, 201, r)
+            sleep_until(first_answered + ttl / 2)
+            second_sent = time.time()
+            r = g.alert(one)
+            if time.time() - first_sent >= ttl - 0.02:
+                continue   # too slow to tell: the first window may have ended before it
+            self.assertEqual(r.status, 202, r)
+            self.assertEqual(r.json["results"][0]["status"], "duplicate", r)
+            self.assertEqual(r.json["results"][0]["count"], 2, r)
+            # past the first sighting's TTL, within the second's: the window goes on
+            sleep_until(first_answered + ttl + 0.02)
+            r = g.alert(one)
+            third_answered = time.time()
+            if third_answered - second_sent >= ttl - 0.02:
+                continue   # too slow to tell: the second sighting's TTL may have run out
+            self.assertEqual(r.status, 202, r)
+            self.assertEqual(r.json["results"][0]["status"], "duplicate", r)
+            self.assertEqual(r.json["results"][0]["count"], 3, "TTL was not refreshed: %r" % r)
+            break
+        else:
+            self.fail("three times the sightings took too long to tell within a TTL of 1 s: the machine is too slow")
+        # a TTL after the last sighting the window is over: the next sighting starts a new
+        # window, and the RR of that name exists
+        sleep_until(third_answered + ttl + 0.02)
         r = g.alert(one)
         self.assertEqual(r.status, 202, r)
-        self.assertEqual(r.json["results"][0]["status"], "duplicate")
-        self.assertEqual(r.json["results"][0]["count"], 2)
-        # keep it alive past the original TTL by refreshing every 1.2 s
-        time.sleep(1.2)
-        self.assertEqual(g.alert(one).json["results"][0]["count"], 3)
-        time.sleep(1.2)
-        r = g.alert(one)
-        self.assertEqual(r.json["results"][0]["status"], "duplicate")
-        self.assertEqual(r.json["results"][0]["count"], 4, "TTL was not refreshed")
-        # let it expire: the next sighting starts a new window; the RR of that name exists
-        time.sleep(2.5)
-        r = g.alert(one)
-        self.assertEqual(r.status, 202, r)
-        self.assertEqual(r.json["results"][0]["status"], "duplicate")
-        self.assertEqual(r.json["results"][0]["reason"], "RemediationRequest already exists")
-        self.assertEqual(len(g.rr_files()), 1)
+        self.assertEqual(r.json["results"][0]["status"], "duplicate", r)
+        self.assertEqual(r.json["results"][0]["reason"], "RemediationRequest already exists", r)
+        self.assertEqual(len(g.rr_files()), attempt + 1, g.rr_files())   # one RR per alert tried
 
     def test_twenty_concurrent_identical_requests_make_exactly_one_rr(self):
         g = self.gw()

@@ -9,6 +9,8 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -104,6 +106,30 @@ static int redis_group_teardown(void **state)
     return 0;
 }
 
+/* The memory group runs on the same loop as the Redis group, so that a store whose
+ * callbacks wait for the loop (store.h) is driven the same way in both. */
+static int memory_group_setup(void **state)
+{
+    (void)state;
+    uv_loop_init(&loop);
+    return 0;
+}
+
+static int memory_group_teardown(void **state)
+{
+    (void)state;
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_loop_close(&loop);
+    return 0;
+}
+
+/* The tests' only call of store_memory_open: when its signature changes (the worker's loop,
+ * for callbacks that never run before the call returns), only this changes. */
+static store *memory_store_open(store_memory_shared *sh)
+{
+    return store_memory_open(sh);
+}
+
 static void flushall(void)
 {
     redisContext *c = redisConnect("127.0.0.1", redis_port);
@@ -128,7 +154,7 @@ static int setup(void **state)
         if (!f->st->ops->ready(f->st, why, sizeof why)) fail_msg("redis store not ready: %s", why);
     } else {
         f->sh = store_memory_shared_new();
-        f->st = store_memory_open(f->sh);
+        f->st = memory_store_open(f->sh);
     }
     f->p = (store_params){
         .dedup_ttl_ms = 300000, .lease_ms = 10000, .storm_enabled = true,
@@ -244,6 +270,48 @@ static void test_duplicate_refreshes_ttl(void **state)
     store_item late = item("fp1", "A", "ns", "r");
     decide(f, &late, 1, t + f->p.dedup_ttl_ms);
     assert_int_equal(late.verdict, STORE_CREATE);
+}
+
+/* The dedup window with a 2 s TTL, time stepped by the test: duplicates 1.2 s apart keep
+ * one window (its count goes on) past the first sighting's TTL; it ends a TTL after the
+ * last sighting, not before; the next sighting opens a new window, counted from 1. */
+static void test_duplicates_keep_the_window_past_its_ttl_and_it_ends_a_ttl_after_the_last(void **state)
+{
+    fx *f = *state;
+    f->p.dedup_ttl_ms = 2000;
+    store_item a = item("fpt", "DupAlert", "ns", "ns:Pod:api-1");
+    decide(f, &a, 1, T0);
+    assert_int_equal(a.verdict, STORE_CREATE);
+    commit_one(f, &a, true, "ns/rr-fpt", T0);
+    static const int64_t at[] = {1, 1200, 2400};   /* the last is past T0 + TTL */
+    for (int i = 0; i < 3; i++) {
+        store_item d = item("fpt", "DupAlert", "ns", "ns:Pod:api-1");
+        decide(f, &d, 1, T0 + at[i]);
+        assert_int_equal(d.verdict, STORE_DUPLICATE);
+        assert_int_equal(d.count, i + 2);   /* 4 at T0 + 2400: the TTL was refreshed */
+        assert_string_equal(d.ref, "ns/rr-fpt");
+        assert_int_equal(d.first_seen_ms, T0);
+        assert_int_equal(d.last_seen_ms, T0 + at[i]);
+    }
+    int64_t last = T0 + 2400;
+    store_item in = item("fpt", "DupAlert", "ns", "ns:Pod:api-1");
+    decide(f, &in, 1, last + 1999);   /* the last ms of the window: still the same one */
+    assert_int_equal(in.verdict, STORE_DUPLICATE);
+    assert_int_equal(in.count, 5);
+    last += 1999;
+    store_item after = item("fpt", "DupAlert", "ns", "ns:Pod:api-1");
+    decide(f, &after, 1, last + 2000);   /* a TTL after the last sighting: a new window */
+    assert_int_equal(after.verdict, STORE_CREATE);
+    assert_int_equal(after.count, 1);
+    assert_int_equal(after.first_seen_ms, last + 2000);
+    /* the RR of that name exists (the sink answers AlreadyExists: ok); the window goes on */
+    commit_one(f, &after, true, "ns/rr-fpt", last + 2000);
+    store_item next = item("fpt", "DupAlert", "ns", "ns:Pod:api-1");
+    decide(f, &next, 1, last + 2001);
+    assert_int_equal(next.verdict, STORE_DUPLICATE);
+    assert_int_equal(next.count, 2);
+    assert_int_equal(next.first_seen_ms, last + 2000);
+    assert_string_equal(next.ref, "ns/rr-fpt");
 }
 
 static void test_concurrent_sighting_waits_for_the_lease(void **state)
@@ -721,6 +789,52 @@ static void cb_eager(int status, void *ctx)
     eager_seen[n_eager++] = (int)(intptr_t)ctx;
 }
 
+/* The store's connection to the test's redis-server: the one socket of this process
+ * connected to redis_port (decide_calls() and flushall() close theirs). */
+static int store_socket(void)
+{
+    int found = -1, n = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        struct sockaddr_in a;
+        socklen_t l = sizeof a;
+        if (getpeername(fd, (struct sockaddr *)&a, &l) == 0 && a.sin_family == AF_INET &&
+            ntohs(a.sin_port) == redis_port) {
+            found = fd;
+            n++;
+        }
+    }
+    assert_int_equal(n, 1);
+    return found;
+}
+
+/* TCP_INFO as Linux (4.19 on) fills it: the libc's struct tcp_info, then the fields that
+ * linux/tcp.h adds (that header cannot be included beside netinet/tcp.h, which uv.h
+ * brings), up to the two used here; the offsets are those of linux/tcp.h. */
+struct tcp_info_linux {
+    struct tcp_info libc;   /* up to tcpi_total_retrans */
+    uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+    uint32_t segs_out, segs_in, notsent_bytes, min_rtt, data_segs_in, data_segs_out;
+    uint64_t delivery_rate, busy_time, rwnd_limited, sndbuf_limited;
+    uint32_t delivered, delivered_ce;
+    uint64_t bytes_sent, bytes_retrans;
+};
+_Static_assert(offsetof(struct tcp_info_linux, notsent_bytes) == 144, "linux/tcp.h: tcpi_notsent_bytes");
+_Static_assert(offsetof(struct tcp_info_linux, bytes_sent) == 200, "linux/tcp.h: tcpi_bytes_sent");
+_Static_assert(offsetof(struct tcp_info_linux, bytes_retrans) == 208, "linux/tcp.h: tcpi_bytes_retrans");
+
+/* Bytes the process has written to a TCP socket so far, from one TCP_INFO snapshot: sent
+ * (retransmissions taken off) or still waiting in the send queue. A write counts the
+ * moment it returns, so "nothing was written" needs no waiting. */
+static long long bytes_written(int fd)
+{
+    struct tcp_info_linux ti;
+    socklen_t l = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l), 0);
+    assert_int_equal(l, sizeof ti);   /* a kernel older than 4.19 would leave these out */
+    return (long long)(ti.bytes_sent - ti.bytes_retrans) + (long long)ti.notsent_bytes;
+}
+
 static void test_first_sixteen_alerts_go_out_at_once(void **state)
 {
     fx *f = *state;
@@ -734,19 +848,27 @@ static void test_first_sixteen_alerts_go_out_at_once(void **state)
         it[i] = item(fps[i], i % 2 ? "A" : "B", i < 20 ? "ns1" : "ns2", res[i]);
     }
     f->p.storm_enabled = false;
-    long long before = decide_calls();
+    /* What the store wrote is read off its socket at once (bytes_written): Redis' own count
+     * of calls alone would show a call the store wrote only once Redis has run it, so "no
+     * call yet" would pass by default on a slow machine. */
+    int sock = store_socket();
+    long long before = decide_calls(), wrote = bytes_written(sock);
     n_eager = 0;
     for (int i = 0; i < 15; i++) f->st->ops->decide(f->st, &f->p, &it[i], 1, T0, &f->a, cb_eager, (void *)(intptr_t)i);
-    usleep(100000);
-    assert_int_equal(decide_calls() - before, 0);   /* 15 wait for the iteration's end */
+    assert_int_equal(bytes_written(sock) - wrote, 0);   /* 15 wait for the iteration's end */
+    assert_int_equal(decide_calls() - before, 0);
     f->st->ops->decide(f->st, &f->p, &it[15], 1, T0, &f->a, cb_eager, (void *)15);
-    /* the 16th sends the batch: Redis runs it although this loop has not run since */
+    /* the 16th sends the batch: written before decide returns, and Redis runs it although
+     * this loop has not run since */
+    long long first = bytes_written(sock) - wrote;
+    assert_true(first > 0);
     long long sent = 0;
-    for (int i = 0; i < 100 && (sent = decide_calls() - before) == 0; i++) usleep(10000);
+    for (int i = 0; i < 500 && (sent = decide_calls() - before) == 0; i++) usleep(10000);
     assert_int_equal(sent, 1);
+    wrote += first;
     for (int i = 16; i < N; i++) f->st->ops->decide(f->st, &f->p, &it[i], 1, T0, &f->a, cb_eager, (void *)(intptr_t)i);
-    usleep(100000);
-    assert_int_equal(decide_calls() - before, 1);   /* the first is in flight: the rest waits */
+    assert_int_equal(bytes_written(sock) - wrote, 0);   /* the first is in flight: the rest waits */
+    assert_int_equal(decide_calls() - before, 1);
     for (int i = 0; i < 100000 && n_eager < N; i++) uv_run(&loop, UV_RUN_ONCE);
     assert_int_equal(n_eager, N);
     assert_int_equal(decide_calls() - before, 2);
@@ -833,6 +955,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_sight_creates_then_duplicates_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_refreshes_ttl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicates_keep_the_window_past_its_ttl_and_it_ends_a_ttl_after_the_last, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_sighting_waits_for_the_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_lease_is_taken_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_creation_releases_the_lease, setup, teardown),
@@ -853,7 +976,7 @@ int main(void)
         cmocka_unit_test(test_hiredis_hooks_write_past_a_full_socket),
         cmocka_unit_test_setup_teardown(test_first_sixteen_alerts_go_out_at_once, setup, teardown),
     };
-    int failed = cmocka_run_group_tests_name("store_memory", tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("store_memory", tests, memory_group_setup, memory_group_teardown);
     failed += cmocka_run_group_tests_name("store_redis", tests, redis_group_setup, redis_group_teardown);
     return failed;
 }
