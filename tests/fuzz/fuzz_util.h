@@ -16,6 +16,10 @@
 #include "signal.h"
 #include "util/utf8.h"
 
+/* libFuzzer's entry points: every harness defines the first, some the second. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
 /* A broken invariant: print why and abort, so libFuzzer saves the input as a crash. The
  * message also goes out as the sanitizer SUMMARY line, which survives -close_fd_mask=2. */
 __attribute__((format(printf, 1, 2), noreturn, unused)) static void fuzz_fail(const char *fmt, ...)
