@@ -13,7 +13,7 @@
 #include <sanitizer/common_interface_defs.h>
 
 #include "adapters/adapter.h"
-#include "signal.h"
+#include "sig.h"
 #include "util/utf8.h"
 
 /* libFuzzer's entry points: every harness defines the first, some the second. */
@@ -76,7 +76,7 @@ __attribute__((unused)) static void fuzz_check_map(const sig_map *m, const char 
     }
 }
 
-/* The contract of adapter.h / signal.h for one normalised signal. */
+/* The contract of adapter.h / sig.h for one normalised signal. */
 __attribute__((unused)) static void fuzz_check_signal(const sig_signal *s, size_t idx, bool prometheus,
                                                       const adapter_limits *lim)
 {
