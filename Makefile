@@ -60,7 +60,8 @@ fuzz.bin :=
 # paths and timestamps); clang has no such option and warns about an unknown one, so it is
 # passed only to a compiler that accepts it.
 accepts = $(shell $(1) -Werror $(2) -E -x c /dev/null >/dev/null 2>&1 && echo $(2))
-# cflags,<variant>: every compile and link of the project's code in that variant
+# cflags,<variant>: every compile and link of the project's code in that variant. Frame
+# pointers in all of them: perf, callgrind and the sanitizers' reports walk the stack.
 cflags = -std=gnu17 $(WARN) $($(1).nowarn) -D_GNU_SOURCE $(INCLUDES) $($(1).opt) -fno-omit-frame-pointer $($(1).san)
 
 # Files that embed VERSION or the git revision: rebuilt when VERSION changes or HEAD moves.
