@@ -15,7 +15,7 @@
 
 #include <cJSON.h>
 #include <errno.h>
-#include <openssl/crypto.h>
+#include <nettle/memops.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,7 +124,7 @@ static int load_tokens(auth *a, const char *path, char *err, size_t errlen)
         a->digests = xrealloc(a->digests, (a->n + 1) * sizeof *a->digests);
         hash_sha256_hex(t, strlen(t), a->digests[a->n++]);
     }
-    OPENSSL_cleanse(line, sizeof line);
+    explicit_bzero(line, sizeof line);
     fclose(f);
     if (a->n == 0) {
         snprintf(err, errlen, "auth.static_file %s holds no token", path);
@@ -268,7 +268,7 @@ void auth_check(auth *a, k8s_client *kc, const char *h, auth_cb cb, void *ctx)
     hash_sha256_hex(tok, tl, d);
     if (a->mode == AUTH_STATIC) {
         int found = 0;
-        for (size_t i = 0; i < a->n; i++) found |= CRYPTO_memcmp(d, a->digests[i], 64) == 0;
+        for (size_t i = 0; i < a->n; i++) found |= memeql_sec(d, a->digests[i], 64);
         cb(found ? AUTH_ALLOW : AUTH_UNAUTHENTICATED, ctx);
         return;
     }
@@ -295,12 +295,12 @@ void auth_check(auth *a, k8s_client *kc, const char *h, auth_cb cb, void *ctx)
     cJSON *spec = cJSON_AddObjectToObject(tr, "spec");
     char *tokcopy = xstrndup(tok, tl);
     cJSON_AddStringToObject(spec, "token", tokcopy);
-    OPENSSL_cleanse(tokcopy, tl);
+    explicit_bzero(tokcopy, tl);
     free(tokcopy);
     char *body = cJSON_PrintUnformatted(tr);
     cJSON_Delete(tr);
     k8s_request(kc, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", "application/json", body, strlen(body),
                 rv->deadline, on_token_review, rv);
-    OPENSSL_cleanse(body, strlen(body));
+    explicit_bzero(body, strlen(body));
     cJSON_free(body);
 }

@@ -4,7 +4,7 @@
 #ifndef SGW_POLICY_H
 #define SGW_POLICY_H
 #include "config.h"
-#include "signal.h"
+#include "sig.h"
 
 /* The environment of a namespace from the config map, else the default ("unknown"). */
 const char *policy_environment(const config *c, const char *namespace);

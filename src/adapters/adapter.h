@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "signal.h"
+#include "sig.h"
 #include "util/arena.h"
 
 typedef struct adapter_limits {

@@ -37,7 +37,7 @@ typedef struct dir_job {
     char       err[200];
 } dir_job;
 
-static int mkdir_p(const char *path)
+static int ensure_dir(const char *path)
 {
     if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
     return -1;
@@ -91,7 +91,7 @@ static void do_create(dir_job *j)
         return;
     }
     snprintf(nsdir, sizeof nsdir, "%s/%s", j->s->dir, j->ns);
-    if (mkdir_p(nsdir) < 0) {
+    if (ensure_dir(nsdir) < 0) {
         snprintf(j->err, sizeof j->err, "mkdir %s: %s", nsdir, strerror(errno));
         j->status = SINK_E_UNAVAILABLE;
         return;

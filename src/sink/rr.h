@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "signal.h"
+#include "sig.h"
 
 typedef struct rr_spec {
     const sig_signal *sig;        /* the signal (for a storm RR: the one that opened it) */

@@ -13,8 +13,12 @@
 #include <sanitizer/common_interface_defs.h>
 
 #include "adapters/adapter.h"
-#include "signal.h"
+#include "sig.h"
 #include "util/utf8.h"
+
+/* libFuzzer's entry points: every harness defines the first, some the second. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* A broken invariant: print why and abort, so libFuzzer saves the input as a crash. The
  * message also goes out as the sanitizer SUMMARY line, which survives -close_fd_mask=2. */
@@ -72,7 +76,7 @@ __attribute__((unused)) static void fuzz_check_map(const sig_map *m, const char 
     }
 }
 
-/* The contract of adapter.h / signal.h for one normalised signal. */
+/* The contract of adapter.h / sig.h for one normalised signal. */
 __attribute__((unused)) static void fuzz_check_signal(const sig_signal *s, size_t idx, bool prometheus,
                                                       const adapter_limits *lim)
 {

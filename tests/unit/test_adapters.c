@@ -7,7 +7,7 @@
 
 #include "adapters/adapter.h"
 #include "adapters/json_util.h"
-#include "signal.h"
+#include "sig.h"
 #include "util/arena.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"

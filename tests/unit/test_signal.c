@@ -1,9 +1,9 @@
-/* test_signal.c: the normalised signal's helpers (signal.c), validation and the error table
+/* test_signal.c: the normalised signal's helpers (sig.c), validation and the error table
  * (adapters/common.c), and the utf8/time edge cases the adapters rely on. */
 #include "testutil.h"
 
 #include "adapters/adapter.h"
-#include "signal.h"
+#include "sig.h"
 #include "util/arena.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"

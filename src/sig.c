@@ -1,7 +1,7 @@
-/* signal.c: the adapter-independent half of signal.h: severity/status names, the gateway and
+/* sig.c: the adapter-independent half of sig.h: severity/status names, the gateway and
  * Alertmanager fingerprints, resource ids and the sorted string map. Validation and the
  * adapter error table live in adapters/common.c. */
-#include "signal.h"
+#include "sig.h"
 
 #include <cJSON.h>
 #include <stdio.h>

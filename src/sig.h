@@ -1,7 +1,7 @@
-/* signal.h: the normalised signal every adapter produces (spec section 3), its fingerprint
+/* sig.h: the normalised signal every adapter produces (spec section 3), its fingerprint
  * and its validation. All strings are borrowed from the request arena. */
-#ifndef SGW_SIGNAL_H
-#define SGW_SIGNAL_H
+#ifndef SGW_SIG_H
+#define SGW_SIG_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
