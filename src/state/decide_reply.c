@@ -1,17 +1,9 @@
 /* decide_reply.c: see decide_reply.h. */
 #include "state/decide_reply.h"
-#include "util/hash.h"
+#include "state/storm_id.h"
 
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
-
-void decide_storm_hash(const char *name, const char *ns, int64_t start_ms, char out[65])
-{
-    char buf[1200];
-    int n = snprintf(buf, sizeof buf, "%s:%s:%lld", name, ns, (long long)start_ms);
-    hash_sha256_hex(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), out);
-}
 
 /* A reply string whose verdict is STORM_CREATE: its resources array follows the strings. */
 static bool is_storm_create(const redisReply *e)
@@ -110,7 +102,7 @@ static int read_one(const redisReply *r, const redisReply *e, size_t *win, store
             strcmp(prev->namespace, it->namespace) == 0)
             memcpy(it->storm_hash, prev->storm_hash, sizeof it->storm_hash);
         else
-            decide_storm_hash(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
+            store_storm_id(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
     }
     if (it->verdict == STORE_STORM_CREATE && take_window) {
         if (*win >= r->elements || !is_storm_create(e)) return STORE_E_PROTOCOL;

@@ -4,7 +4,7 @@
  * Expired records are dropped when touched and by a sweep every few seconds, so memory
  * follows the number of live fingerprints. Callbacks run before the call returns. */
 #include "state/memory.h"
-#include "util/hash.h"
+#include "state/storm_id.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 
@@ -197,13 +197,6 @@ static void window_add_resource(storm_window *w, const store_params *p, const ch
     if (w->n_resources >= (size_t)p->storm_max_resources) return;
     w->resources = xrealloc(w->resources, (w->n_resources + 1) * sizeof *w->resources);
     w->resources[w->n_resources++] = xstrdup(res);
-}
-
-static void storm_hash(const char *name, const char *ns, int64_t start, char out[65])
-{
-    char buf[1200];
-    int n = snprintf(buf, sizeof buf, "%s:%s:%lld", name, ns, (long long)start);
-    hash_sha256_hex(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), out);
 }
 
 static void copy_resources(const storm_window *w, arena *a, const char ***out, size_t *n)
@@ -404,7 +397,7 @@ static void decide_locked(store_memory_shared *sh, const store_params *p, store_
                 w->state = REC_PENDING;
                 w->start = now;
                 w->type = st->flag_type;
-                storm_hash(st->name, st->namespace, now, w->hash);
+                store_storm_id(st->name, st->namespace, now, w->hash);
                 w->lease = batch_lease;
                 w->lease_expires = now + p->lease_ms;
                 w->last_flush = now;

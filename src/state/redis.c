@@ -25,6 +25,7 @@
 #include "state/decide_plan.h"
 #include "state/decide_reply.h"
 #include "state/redis_uv.h"
+#include "state/storm_id.h"
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdatomic.h>
@@ -1114,7 +1115,7 @@ static void claim_reply(rstore *s, redisReply *r, const char *err, void *ctx)
         f->last_seen_ms = ls;
         f->storm_type = reply_str(e->element[5], o->a);
         f->lease = (uint64_t)lease;
-        decide_storm_hash(f->name ? f->name : "", f->namespace ? f->namespace : "", start, f->storm_hash);
+        store_storm_id(f->name ? f->name : "", f->namespace ? f->namespace : "", start, f->storm_hash);
         redisReply *res = e->element[8];
         f->resources = arena_alloc(o->a, (res->elements ? res->elements : 1) * sizeof(char *));
         for (size_t k = 0; k < res->elements; k++) {

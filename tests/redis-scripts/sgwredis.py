@@ -54,7 +54,7 @@ def now_ms():
 
 
 def storm_hash(name, ns, start):
-    """The caller's storm hash (redis.c storm_hash_of / memory.c storm_hash)."""
+    """The caller's storm hash (src/state/storm_id.c store_storm_id)."""
     return hashlib.sha256(f'{name}:{ns}:{start}'.encode()).hexdigest()
 
 
