@@ -101,7 +101,7 @@ static int add_hostport(redis_target *t, const char *hp, size_t len, char *err, 
     char buf[300];
     if (len == 0 || len >= sizeof buf) {
         snprintf(err, errlen, "bad host:port '%.*s'", (int)len, hp);
-        return -1;
+        return SGW_E_INVALID;
     }
     memcpy(buf, hp, len);
     buf[len] = '\0';
@@ -113,7 +113,7 @@ static int add_hostport(redis_target *t, const char *hp, size_t len, char *err, 
         long p = strtol(colon + 1, &end, 10);
         if (*end || p < 1 || p > 65535) {
             snprintf(err, errlen, "bad port in '%.*s'", (int)len, hp);
-            return -1;
+            return SGW_E_INVALID;
         }
         port = (int)p;
     }
@@ -125,7 +125,7 @@ static int add_hostport(redis_target *t, const char *hp, size_t len, char *err, 
     }
     if (!*host) {
         snprintf(err, errlen, "empty host in '%.*s'", (int)len, hp);
-        return -1;
+        return SGW_E_INVALID;
     }
     t->hosts = xrealloc(t->hosts, (size_t)(t->n_hosts + 1) * sizeof *t->hosts);
     t->ports = xrealloc(t->ports, (size_t)(t->n_hosts + 1) * sizeof *t->ports);
@@ -145,7 +145,7 @@ int redis_target_parse(const char *url, redis_target *t, char *err, size_t errle
         t->sentinel = true;
     } else {
         snprintf(err, errlen, "not a redis:// or redis-sentinel:// URL");
-        return -1;
+        return SGW_E_INVALID;
     }
     /* [user][:password]@ */
     const char *at = strchr(rest, '@');
@@ -162,7 +162,7 @@ int redis_target_parse(const char *url, redis_target *t, char *err, size_t errle
     while (p < hosts_end) {
         const char *comma = memchr(p, ',', (size_t)(hosts_end - p));
         const char *e = comma ? comma : hosts_end;
-        if (add_hostport(t, p, (size_t)(e - p), err, errlen)) goto fail;
+        if (add_hostport(t, p, (size_t)(e - p), err, errlen) < 0) goto fail;
         p = comma ? comma + 1 : hosts_end;
     }
     if (t->n_hosts == 0) {
@@ -196,7 +196,7 @@ int redis_target_parse(const char *url, redis_target *t, char *err, size_t errle
     return 0;
 fail:
     target_clear(t);
-    return -1;
+    return SGW_E_INVALID;
 }
 
 void redis_target_free(redis_target *t) { target_clear(t); }
@@ -357,11 +357,11 @@ static void on_cmd_timeout(uv_timer_t *t)
 static int rcall_send(rcall *c)
 {
     rstore *s = c->s;
-    if (!s->ac) return -1;
+    if (!s->ac) return SGW_E_UNAVAILABLE;
     c->refs++;
     if (redisAsyncFormattedCommand(s->ac, on_reply, c, c->frame, c->frame_len) != REDIS_OK) {
         c->refs--;
-        return -1;
+        return SGW_E_UNAVAILABLE;
     }
     return 0;
 }
@@ -797,19 +797,20 @@ typedef struct op_ctx {
     size_t      *fn;
 } op_ctx;
 
-static bool reply_int(const redisReply *r, long long *out)
+/* An integer reply, or a string that starts with one: 0, or STORE_E_PROTOCOL. */
+static int reply_int(const redisReply *r, long long *out)
 {
-    if (!r) return false;
+    if (!r) return STORE_E_PROTOCOL;
     if (r->type == REDIS_REPLY_INTEGER) {
         *out = r->integer;
-        return true;
+        return 0;
     }
     if (r->type == REDIS_REPLY_STRING) {
         char *end;
         *out = strtoll(r->str, &end, 10);
-        return end != r->str;
+        return end != r->str ? 0 : STORE_E_PROTOCOL;
     }
-    return false;
+    return STORE_E_PROTOCOL;
 }
 
 static const char *reply_str(const redisReply *r, arena *a)
@@ -1104,8 +1105,9 @@ static void claim_reply(rstore *s, redisReply *r, const char *err, void *ctx)
     for (size_t i = 0; i < r->elements; i++) {
         redisReply *e = r->element[i];
         long long cnt, ls, start, lease;
-        if (e->type != REDIS_REPLY_ARRAY || e->elements < 9 || !reply_int(e->element[3], &cnt) ||
-            !reply_int(e->element[4], &ls) || !reply_int(e->element[6], &start) || !reply_int(e->element[7], &lease))
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 9 || reply_int(e->element[3], &cnt) < 0 ||
+            reply_int(e->element[4], &ls) < 0 || reply_int(e->element[6], &start) < 0 ||
+            reply_int(e->element[7], &lease) < 0)
             continue;
         store_flush *f = &out[n++];
         f->name = reply_str(e->element[0], o->a);
