@@ -404,9 +404,13 @@ static void schedule_reconnect(redis_conn *c)
     uv_timer_start(&c->backoff_timer, on_backoff, (uint64_t)delay, 0);
 }
 
+/* Not ready from now on, for the reason why (what /readyz shows, after "redis: "). Every
+ * way out of READY passes here first. */
 static void set_down(redis_conn *c, const char *why)
 {
-    snprintf(c->last_error, sizeof c->last_error, "%s", why);
+    char reason[256];
+    snprintf(reason, sizeof reason, "redis: %s", why[0] ? why : "connecting");
+    health_set(&c->health, false, reason);
     if (c->closing) return;
     if (!c->down_since_ms) {
         c->down_since_ms = time_now_ms();
@@ -556,7 +560,7 @@ static void handshake_done(redis_conn *c)
         log_end(&l);
     }
     c->down_since_ms = 0;
-    c->last_error[0] = '\0';
+    health_set(&c->health, true, NULL);
 }
 
 /* Whether the step has nothing to do for this target. */
@@ -790,12 +794,7 @@ static void connect_start(redis_conn *c)
 
 /* ---- open, close, health ------------------------------------------------------------------ */
 
-int redis_conn_health(redis_conn *c, char *why, size_t cap)
-{
-    if (c->state == REDIS_CONN_READY) return 1;
-    snprintf(why, cap, "redis: %s", c->last_error[0] ? c->last_error : "connecting");
-    return 0;
-}
+int redis_conn_health(redis_conn *c, char *why, size_t cap) { return health_get(&c->health, why, cap); }
 
 static void maybe_closed(redis_conn *c)
 {
@@ -803,6 +802,7 @@ static void maybe_closed(redis_conn *c)
     target_clear(&c->t);
     free(c->fn_code);
     c->fn_code = NULL;
+    health_destroy(&c->health);
     c->closed(c);   /* c is the caller's again: touch nothing after this */
 }
 
@@ -853,7 +853,7 @@ int redis_conn_init(uv_loop_t *loop, redis_conn *c, const char *url, const char 
     c->t.connect_timeout_ms = 2000;
     c->loop = loop;
     if (getrandom(&c->seed, sizeof c->seed, 0) != sizeof c->seed || !c->seed) c->seed = 0x9e3779b97f4a7c15ULL;
-    snprintf(c->last_error, sizeof c->last_error, "connecting");
+    health_init(&c->health, "redis: connecting");
     uv_timer_init(loop, &c->backoff_timer);
     uv_timer_init(loop, &c->connect_timer);
     c->backoff_timer.data = c->connect_timer.data = c;

@@ -17,12 +17,12 @@
 #define SGW_STATE_REDIS_CONN_H
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "state/resp.h"
+#include "util/health.h"
 
 typedef struct redis_target {
     bool        sentinel;
@@ -82,8 +82,8 @@ struct redis_conn {
     redis_target         t;
     redisAsyncContext   *ac;          /* the primary connection */
     redisAsyncContext   *sac;         /* a sentinel connection during discovery */
-    _Atomic(redis_conn_state) state;  /* read by /readyz from other workers */
-    char                 last_error[256];
+    redis_conn_state     state;       /* the owner's thread only; other threads ask health */
+    health               health;      /* ready iff READY, with the last error as the reason */
     redis_handshake      step;
     char                 sha[REDIS_N_SCRIPTS][41];
     char                 fn_name[32]; /* "sgw_decide_<16 hex of decide.lua's SHA>" */
@@ -117,7 +117,7 @@ void redis_conn_close(redis_conn *c, redis_conn_closed_cb closed);
 /* The owner's thread: whether commands may be sent. */
 static inline bool redis_conn_ready(const redis_conn *c) { return c->state == REDIS_CONN_READY; }
 
-/* 1 if ready; 0 with the reason ("redis: <last error>") copied into why. */
+/* Any thread: 1 if ready; 0 with the reason ("redis: <last error>") copied into why. */
 int redis_conn_health(redis_conn *c, char *why, size_t cap);
 
 /* How a script call was framed, for its retry after NOSCRIPT or "Function not found". */
