@@ -1,9 +1,6 @@
-/* redis.c: the Redis state store (store.h) for N gateway replicas sharing one Redis: the
- * four store operations, each one script call over the worker loop's connection
- * (redis_conn.h), and the batching that sends a loop iteration's decide calls as one.
- * Every decision is one FCALL of decide.lua loaded as a Redis function (its helpers are
- * made once per load, not once per call), or one EVALSHA of it where FUNCTION LOAD is
- * refused (Redis < 7.0, an ACL); docs/redis-keys.md has the keys and the scripts. */
+/* redis.c: the Redis state store (store.h): the four store operations as script calls over
+ * the worker loop's connection (redis_conn.h), and the batching that sends one loop
+ * iteration's decide calls as one FCALL of decide.lua (EVALSHA where functions are refused). */
 #include "state/redis.h"
 #include "metrics.h"
 #include "state/decide_plan.h"
@@ -69,15 +66,16 @@ static const char *reply_str(const redisReply *r, arena *a)
 
 /* ---- decide, batched -------------------------------------------------------------------
  * Every decide() of one loop iteration (the requests whose bodies arrived together, the
- * rounds whose retry timers fired) goes to Redis as ONE EVALSHA at the end of the
+ * rounds whose retry timers fired) goes to Redis as ONE script call at the end of the
  * iteration (a uv_check handle; an idle handle keeps the poll phase from blocking while
  * calls wait, so a call queued from a timer is not held until the next I/O), up to
  * DECIDE_BATCH_MAX items; the first DECIDE_EAGER_ITEMS may go ahead (the eager flush
  * below). The script's fixed cost (the call, its 13 parameters, its set-up, the reply) is
  * paid once per batch, not once per request. decide.lua is atomic over its whole batch,
  * so the batch decides as if its requests had come as one webhook (the same fingerprint
- * twice: the later one waits, IN_PROGRESS, as it would behind another request's lease). Calls with different
- * parameters (a SIGHUP reload between them) go in different batches. */
+ * twice: the later one waits, IN_PROGRESS, as it would behind another request's lease).
+ * Calls with different parameters (a SIGHUP reload between them) go in different batches.
+ * docs/decisions/006-redis-path-layers.md has what batching and the eager flush gain. */
 
 #define DECIDE_BATCH_MAX 1000
 #define DECIDE_EAGER_ITEMS 16
@@ -127,7 +125,8 @@ static void decide_reply(redisReply *r, const char *err, void *ctx)
 /* An item's second argument (decide.lua item_at()): "resolved|firing_ms|len(name)|
  * len(namespace)|len(resource_id)|" then the three and the ref, back to back. One argument
  * instead of six: Redis makes an object and a Lua string for each, about 1 k instructions
- * apiece, and a duplicate needs none of them (docs/benchmarks.md, session 5). */
+ * apiece, and a duplicate needs none of them. decide_plan.c's same_alert() compares exactly
+ * these fields (and the fingerprint): change both together. */
 static void decide_item_meta(resp_cmd *cmd, const store_item *it)
 {
     char head[1 + 1 + 21 + 3 * 21 + 1];
@@ -227,9 +226,9 @@ static void decide_flush(rstore *s)
  * it while this iteration goes on reading requests (otherwise everything read in one
  * iteration waits for one write at the next poll, and gateway and Redis take turns instead
  * of overlapping). With a batch already in flight the rest waits for the iteration's end
- * as before, so under heavy load batches stay large and Redis' cost per alert does not grow
- * (docs/benchmarks.md, session 3). Never from inside a hiredis callback: a failed write
- * frees the context there. */
+ * as before, so under heavy load batches stay large and Redis' cost per alert does not grow.
+ * The write is never made from inside a hiredis callback (redis_conn_write_now): a failed
+ * write frees the context there. */
 static void decide_flush_now(rstore *s)
 {
     decide_flush(s);

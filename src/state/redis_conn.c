@@ -1,8 +1,6 @@
-/* redis_conn.c: a worker loop's connection to the Redis primary (see redis_conn.h): URL,
- * DNS, Sentinel discovery, the handshake as a state machine of named steps, commands with
- * their own timeouts and the script reload after NOSCRIPT, and reconnection with back-off.
- * hiredis 0.14 has no command timeouts: each command carries its own uv timer; a timeout
- * fails that command (503 upstream) and drops the connection, which fails the others too. */
+/* redis_conn.c: one worker loop's connection to the Redis primary; redis_conn.h describes
+ * its life. hiredis 0.14 has no command timeouts: each command carries its own uv timer, whose
+ * expiry fails it and drops the connection (which fails the others: 503, retried upstream). */
 #include "state/redis_conn.h"
 #include "metrics.h"
 #include "state/redis_uv.h"
