@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
-#include "state/redis_conn.h"   /* redis_target_parse, for checking a URL */
+#include "state/redis_target.h"   /* redis_target_parse, for checking a URL */
 #include "state/store.h"
 
 /* Starts connecting at once; returns NULL only for a malformed URL. prefix is borrowed. */

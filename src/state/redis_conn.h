@@ -1,6 +1,6 @@
 /* redis_conn.h: one worker loop's connection to the Redis primary, for the Redis store
- * (redis.c): the URL, DNS off the loop, Sentinel discovery, the handshake that loads the
- * scripts, commands with timeouts, and reconnection after a capped, jittered back-off.
+ * (redis.c): DNS off the loop, Sentinel discovery, the handshake that loads the scripts,
+ * commands with timeouts, and reconnection after a capped, jittered back-off.
  *
  * A connection goes
  *   [sentinel: ask each sentinel in turn for the primary] → resolve → connect →
@@ -21,26 +21,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "state/redis_target.h"
 #include "state/resp.h"
 #include "util/health.h"
-
-typedef struct redis_target {
-    bool        sentinel;
-    char      **hosts;          /* redis: one; sentinel: the sentinels */
-    int        *ports;
-    int         n_hosts;
-    char       *master;         /* sentinel master name */
-    char       *password;       /* from redis://:PASSWORD@host… (never logged) */
-    int         db;
-    const char *prefix;         /* borrowed */
-    int         command_timeout_ms;
-    int         connect_timeout_ms;
-} redis_target;
-
-/* redis://[:password@]HOST[:PORT][/DB]  or  redis-sentinel://[:password@]H1:P1,H2:P2/MASTER[/DB]
- * 0, or SGW_E_INVALID with the reason in err (t is then empty). */
-int  redis_target_parse(const char *url, redis_target *t, char *err, size_t errlen);
-void redis_target_free(redis_target *t);
 
 /* The scripts of src/state/scripts, loaded by the handshake; decide.lua is also loaded as a
  * Redis function (FCALL), where the server allows it. */
