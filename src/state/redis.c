@@ -147,7 +147,58 @@ static void decide_item_meta(resp_cmd *cmd, const store_item *it)
     resp_parts(cmd, parts, lens, 5);
 }
 
-/* Sends the queued decide calls as one EVALSHA. */
+/* Writes batch b's decide call into cmd: FCALL of the function (EVALSHA of the script where
+ * functions are refused), the parameters, the callers' sizes, the repeats, then each sent
+ * item (docs/redis-keys.md, decide.lua's ARGV). all: the batch's items in order. */
+static redis_call decide_encode(rstore *s, const dbatch *b, const store_item *const *all, resp_cmd *cmd)
+{
+    const store_params *p = &s->dq_params;
+    const decide_plan *pl = &b->plan;
+    size_t n = b->n_sent;
+    redis_call call = redis_conn_begin(&s->conn, cmd, REDIS_SCRIPT_DECIDE, 14 + (int)n * 2, 512 + n * 256);
+    resp_i64(cmd, s->dq_now);
+    resp_i64(cmd, p->dedup_ttl_ms);
+    resp_i64(cmd, p->lease_ms);
+    resp_arg(cmd, p->storm_enabled ? "1" : "0", 1);
+    resp_i64(cmd, p->rate_threshold);
+    resp_i64(cmd, p->rate_window_ms);
+    resp_i64(cmd, p->pattern_threshold);
+    resp_i64(cmd, p->pattern_window_ms);
+    resp_i64(cmd, p->storm_window_ms);
+    resp_i64(cmd, p->storm_flag_ttl_ms);
+    resp_i64(cmd, p->storm_max_resources);
+    resp_i64(cmd, (int64_t)n);
+    /* the callers' sizes (of what is sent for each): decide.lua keeps each caller's storm
+     * groups apart; an alert sent once belongs to the caller of its first occurrence */
+    char *buf = xmalloc((b->ne > n ? b->ne : n) * 22 + 1);
+    size_t sl = 0;
+    for (size_t k = 0, g = 0; k < b->ne; k++) {
+        size_t part = 0;
+        for (size_t i = 0; i < b->e[k].n; i++, g++) part += !b->planned || pl->rank[g] == 1;
+        if (k) buf[sl++] = ',';
+        sl += fmt_u64(buf + sl, part);
+    }
+    resp_arg(cmd, buf, sl);
+    /* the repeats: "i:m,..." (1-based) for every item sent for m > 1 occurrences */
+    sl = 0;
+    for (size_t u = 0; b->planned && u < n; u++) {
+        if (pl->mult[u] < 2) continue;
+        if (sl) buf[sl++] = ',';
+        sl += fmt_u64(buf + sl, u + 1);
+        buf[sl++] = ':';
+        sl += fmt_u64(buf + sl, pl->mult[u]);
+    }
+    resp_arg(cmd, buf, sl);
+    free(buf);
+    for (size_t u = 0; u < n; u++) {
+        const store_item *it = all[b->planned ? pl->first[u] : u];
+        resp_str(cmd, it->fingerprint);
+        decide_item_meta(cmd, it);
+    }
+    return call;
+}
+
+/* Sends the queued decide calls as one script call. */
 static void decide_flush(rstore *s)
 {
     if (!s->ndq) return;
@@ -165,56 +216,14 @@ static void decide_flush(rstore *s)
         decide_reply(NULL, "connection lost", b);
         return;
     }
-    const store_params *p = &s->dq_params;
     /* an alert several requests carry goes once (decide_plan.h); the batch's items in order */
     const store_item **all = xmalloc(b->n_items * sizeof *all);
     for (size_t k = 0, g = 0; k < b->ne; k++)
         for (size_t i = 0; i < b->e[k].n; i++) all[g++] = &b->e[k].items[i];
     b->planned = decide_plan_make(&b->plan, all, b->n_items);
-    const decide_plan *pl = &b->plan;
-    size_t n = b->n_sent = b->planned ? b->plan.n_sent : b->n_items;
+    b->n_sent = b->planned ? b->plan.n_sent : b->n_items;
     resp_cmd cmd;
-    /* FCALL of the function, or the script's EVALSHA where functions are refused */
-    redis_call call = redis_conn_begin(&s->conn, &cmd, REDIS_SCRIPT_DECIDE, 14 + (int)n * 2, 512 + n * 256);
-    resp_i64(&cmd, s->dq_now);
-    resp_i64(&cmd, p->dedup_ttl_ms);
-    resp_i64(&cmd, p->lease_ms);
-    resp_arg(&cmd, p->storm_enabled ? "1" : "0", 1);
-    resp_i64(&cmd, p->rate_threshold);
-    resp_i64(&cmd, p->rate_window_ms);
-    resp_i64(&cmd, p->pattern_threshold);
-    resp_i64(&cmd, p->pattern_window_ms);
-    resp_i64(&cmd, p->storm_window_ms);
-    resp_i64(&cmd, p->storm_flag_ttl_ms);
-    resp_i64(&cmd, p->storm_max_resources);
-    resp_i64(&cmd, (int64_t)n);
-    /* the callers' sizes (of what is sent for each): decide.lua keeps each caller's storm
-     * groups apart; an alert sent once belongs to the caller of its first occurrence */
-    char *buf = xmalloc((b->ne > n ? b->ne : n) * 22 + 1);
-    size_t sl = 0;
-    for (size_t k = 0, g = 0; k < b->ne; k++) {
-        size_t part = 0;
-        for (size_t i = 0; i < b->e[k].n; i++, g++) part += !b->planned || pl->rank[g] == 1;
-        if (k) buf[sl++] = ',';
-        sl += fmt_u64(buf + sl, part);
-    }
-    resp_arg(&cmd, buf, sl);
-    /* the repeats: "i:m,..." (1-based) for every item sent for m > 1 occurrences */
-    sl = 0;
-    for (size_t u = 0; b->planned && u < n; u++) {
-        if (pl->mult[u] < 2) continue;
-        if (sl) buf[sl++] = ',';
-        sl += fmt_u64(buf + sl, u + 1);
-        buf[sl++] = ':';
-        sl += fmt_u64(buf + sl, pl->mult[u]);
-    }
-    resp_arg(&cmd, buf, sl);
-    free(buf);
-    for (size_t u = 0; u < n; u++) {
-        const store_item *it = all[b->planned ? pl->first[u] : u];
-        resp_str(&cmd, it->fingerprint);
-        decide_item_meta(&cmd, it);
-    }
+    redis_call call = decide_encode(s, b, all, &cmd);
     free(all);
     metrics_observe("gateway_redis_decide_batch_requests", "", (double)b->ne);
     /* decide is timed by the pipeline, for every store (op NULL) */
