@@ -9,7 +9,8 @@
 
 static bool streq(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
 
-/* what decide_item_meta() sends of an item, and its fingerprint: sent once for both */
+/* what redis.c's decide_item_meta() sends of an item (with its fingerprint): two items equal
+ * in all of it are one alert to decide.lua, so it is sent once for both */
 static bool same_alert(const store_item *a, const store_item *b)
 {
     return a->resolved == b->resolved && a->firing_ms == b->firing_ms && streq(a->name, b->name) &&

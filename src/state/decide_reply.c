@@ -1,17 +1,9 @@
 /* decide_reply.c: see decide_reply.h. */
 #include "state/decide_reply.h"
-#include "util/hash.h"
+#include "state/storm_id.h"
 
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
-
-void decide_storm_hash(const char *name, const char *ns, int64_t start_ms, char out[65])
-{
-    char buf[1200];
-    int n = snprintf(buf, sizeof buf, "%s:%s:%lld", name, ns, (long long)start_ms);
-    hash_sha256_hex(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), out);
-}
 
 /* A reply string whose verdict is STORM_CREATE: its resources array follows the strings. */
 static bool is_storm_create(const redisReply *e)
@@ -27,38 +19,38 @@ bool decide_reply_shape_ok(const redisReply *r, size_t n_items)
     return r->elements == n_items + windows;
 }
 
-/* One decimal field, up to the next '|': false if malformed or out of range. */
-static bool take_int(const char **p, const char *end, long long *out)
+/* One decimal field, up to the next '|': 0, or STORE_E_PROTOCOL if malformed or out of range. */
+static int take_int(const char **p, const char *end, long long *out)
 {
     const char *q = *p;
     bool neg = q < end && *q == '-';
     if (neg) q++;
-    if (q >= end || *q < '0' || *q > '9') return false;
+    if (q >= end || *q < '0' || *q > '9') return STORE_E_PROTOCOL;
     const char *digits = q;
     long long v = 0;
     /* 18 digits cannot overflow; a 19th is checked (no division per digit: this runs
      * seven times per alert) */
     for (; q < end && *q >= '0' && *q <= '9' && q - digits < 18; q++) v = v * 10 + (*q - '0');
     for (; q < end && *q >= '0' && *q <= '9'; q++) {
-        if (v > (LLONG_MAX - (*q - '0')) / 10) return false;
+        if (v > (LLONG_MAX - (*q - '0')) / 10) return STORE_E_PROTOCOL;
         v = v * 10 + (*q - '0');
     }
-    if (q >= end || *q != '|') return false;
+    if (q >= end || *q != '|') return STORE_E_PROTOCOL;
     *out = neg ? -v : v;
     *p = q + 1;
-    return true;
+    return 0;
 }
 
-/* Exactly 13 decimal digits (a record's fixed-width time). */
-static bool take_digits13(const char *p, long long *out)
+/* Exactly 13 decimal digits (a record's fixed-width time): 0, or STORE_E_PROTOCOL. */
+static int take_digits13(const char *p, long long *out)
 {
     long long v = 0;
     for (int k = 0; k < 13; k++) {
-        if (p[k] < '0' || p[k] > '9') return false;
+        if (p[k] < '0' || p[k] > '9') return STORE_E_PROTOCOL;
         v = v * 10 + (p[k] - '0');
     }
     *out = v;
-    return true;
+    return 0;
 }
 
 /* Reads reply string e into it; prev (NULL for a part's first item) is the item read
@@ -73,10 +65,10 @@ static int read_one(const redisReply *r, const redisReply *e, size_t *win, store
         /* decide.lua's fast path: a DUPLICATE answered with its new record,
          * "c<expiry: 13 digits><last: 13 digits>|count|first|lease|lease_end|resolved_firing|ref" */
         long long last, f[5];
-        if (!take_digits13(p + 14, &last) || p[27] != '|') return STORE_E_PROTOCOL;
+        if (take_digits13(p + 14, &last) < 0 || p[27] != '|') return STORE_E_PROTOCOL;
         p += 28;
         for (int k = 0; k < 5; k++)
-            if (!take_int(&p, end, &f[k])) return STORE_E_PROTOCOL;
+            if (take_int(&p, end, &f[k]) < 0) return STORE_E_PROTOCOL;
         it->verdict = STORE_DUPLICATE;
         it->count = f[0];
         it->first_seen_ms = f[1];
@@ -89,7 +81,7 @@ static int read_one(const redisReply *r, const redisReply *e, size_t *win, store
     }
     long long v[6];
     for (int k = 0; k < 6; k++)
-        if (!take_int(&p, end, &v[k])) return STORE_E_PROTOCOL;
+        if (take_int(&p, end, &v[k]) < 0) return STORE_E_PROTOCOL;
     const char *bar = memchr(p, '|', (size_t)(end - p));
     if (!bar) return STORE_E_PROTOCOL;
     if (v[0] < STORE_CREATE || v[0] > STORE_STALE) return STORE_E_PROTOCOL;
@@ -110,7 +102,7 @@ static int read_one(const redisReply *r, const redisReply *e, size_t *win, store
             strcmp(prev->namespace, it->namespace) == 0)
             memcpy(it->storm_hash, prev->storm_hash, sizeof it->storm_hash);
         else
-            decide_storm_hash(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
+            store_storm_id(it->name, it->namespace, it->storm_start_ms, it->storm_hash);
     }
     if (it->verdict == STORE_STORM_CREATE && take_window) {
         if (*win >= r->elements || !is_storm_create(e)) return STORE_E_PROTOCOL;

@@ -30,7 +30,4 @@ int decide_reply_part(const redisReply *r, size_t off, size_t n, size_t *win, st
 int decide_reply_part_sent_once(const redisReply *r, const uint32_t *sent, const uint32_t *rank, const uint32_t *mult,
                                 size_t n, size_t *win, store_item *items, arena *a);
 
-/* A storm window's id: SHA-256 hex of "<name>:<namespace>:<start_ms>". */
-void decide_storm_hash(const char *name, const char *ns, int64_t start_ms, char out[65]);
-
 #endif

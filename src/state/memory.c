@@ -4,7 +4,7 @@
  * Expired records are dropped when touched and by a sweep every few seconds, so memory
  * follows the number of live fingerprints. Callbacks run before the call returns. */
 #include "state/memory.h"
-#include "util/hash.h"
+#include "state/storm_id.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 
@@ -199,13 +199,6 @@ static void window_add_resource(storm_window *w, const store_params *p, const ch
     w->resources[w->n_resources++] = xstrdup(res);
 }
 
-static void storm_hash(const char *name, const char *ns, int64_t start, char out[65])
-{
-    char buf[1200];
-    int n = snprintf(buf, sizeof buf, "%s:%s:%lld", name, ns, (long long)start);
-    hash_sha256_hex(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), out);
-}
-
 static void copy_resources(const storm_window *w, arena *a, const char ***out, size_t *n)
 {
     *out = arena_alloc(a, (w->n_resources ? w->n_resources : 1) * sizeof **out);
@@ -279,178 +272,200 @@ static bool fresh_before(const store_item *items, const bool *fresh, size_t i)
     return false;
 }
 
-static void decide_locked(store_memory_shared *sh, const store_params *p, store_item *items, size_t n,
-                          int64_t now, arena *a)
+/* Pass 1 for item i: what its fingerprint's own record decides. True when the alert is new
+ * (absent, or a pending creation whose lease ran out: its creator died) and no earlier item of
+ * the batch is creating it: pass 2 creates it or folds it into a storm. */
+static bool decide_by_record(store_memory_shared *sh, const store_params *p, store_item *items, const bool *fresh,
+                             size_t i, int64_t now, arena *a)
 {
-    /* Pass 1: everything decided by the fingerprint's own record. */
-    bool *fresh = arena_calloc(a, n * sizeof *fresh);
-    for (size_t i = 0; i < n; i++) {
-        store_item *it = &items[i];
-        dedup_rec *r = strmap_get(&sh->dedup, it->fingerprint);
-        if (r && rec_expired(r, now)) {
-            rec_free(strmap_del(&sh->dedup, it->fingerprint));
-            r = NULL;
-        }
-        if (it->resolved) {
-            /* a creation in progress: another request's, or an earlier item's of this batch */
-            if ((r && r->state == REC_PENDING && r->lease_expires > now) || fresh_before(items, fresh, i)) {
-                it->verdict = STORE_IN_PROGRESS;
-                continue;
-            }
-            if (!r) {
-                r = xcalloc(1, sizeof *r);
-                strmap_put(&sh->dedup, it->fingerprint, r);
-            }
-            it->verdict = STORE_RESOLVED;
-            it->ref = r->ref ? arena_strdup(a, r->ref) : NULL;
-            it->count = r->count;
-            it->first_seen_ms = r->first_seen;
-            it->last_seen_ms = r->last_seen;
-            r->state = REC_RESOLVED;
-            if (it->firing_ms > r->resolved_firing) r->resolved_firing = it->firing_ms;
-            r->expires = now + p->dedup_ttl_ms;
-            continue;
-        }
-        if (r && r->state == REC_RESOLVED) {
-            if (it->firing_ms == 0 || it->firing_ms <= r->resolved_firing) {
-                it->verdict = STORE_STALE;
-                it->ref = r->ref ? arena_strdup(a, r->ref) : NULL;
-                continue;
-            }
-            rec_free(strmap_del(&sh->dedup, it->fingerprint));   /* a new occurrence */
-            r = NULL;
-        }
-        if (r && r->state == REC_CREATED) {
-            r->count++;
-            r->last_seen = now;
-            r->expires = now + p->dedup_ttl_ms;
-            it->verdict = STORE_DUPLICATE;
-            it->ref = arena_strdup(a, r->ref);
-            it->count = r->count;
-            it->first_seen_ms = r->first_seen;
-            it->last_seen_ms = r->last_seen;
-            continue;
-        }
-        if (r && r->state == REC_PENDING && r->lease_expires > now) {
-            it->verdict = STORE_IN_PROGRESS;
-            continue;
-        }
-        /* absent, or a pending creation whose lease ran out (creator died): take over */
-        if (fresh_before(items, fresh, i)) {   /* same alert twice in one webhook: wait for the first */
-            it->verdict = STORE_IN_PROGRESS;
-            continue;
-        }
-        fresh[i] = true;
+    store_item *it = &items[i];
+    dedup_rec *r = strmap_get(&sh->dedup, it->fingerprint);
+    if (r && rec_expired(r, now)) {
+        rec_free(strmap_del(&sh->dedup, it->fingerprint));
+        r = NULL;
     }
-
-    /* Pass 2: new signals, grouped by storm key (signal name + namespace), in order. */
-    uint64_t batch_lease = ++sh->next_lease;
-    bool *done = arena_calloc(a, n * sizeof *done);
-    for (size_t i = 0; i < n; i++) {
-        if (!fresh[i] || done[i]) continue;
-        store_item *lead = &items[i];
-        storm_state *st = p->storm_enabled ? storm_get(sh, lead->name, lead->namespace, true) : NULL;
-        storm_window *w = st ? &st->w : NULL;
-        if (w && w->open && (w->start + p->storm_window_ms <= now || st->flag_until <= now) &&
-            w->state == REC_CREATED && !w->dirty)
-            window_clear(w);   /* window over: the next storm alert opens a new one */
-        bool pending_other = w && w->open && w->state == REC_PENDING && w->lease_expires > now;
-
-        /* count this group's arrivals and evaluate the detectors */
-        if (st && !pending_other) {
-            for (size_t j = i; j < n; j++) {
-                if (!fresh[j] || strcmp(items[j].name, lead->name) || strcmp(items[j].namespace, lead->namespace))
-                    continue;
-                rate_add(st, p, now);
-                pattern_add(st, p, items[j].resource_id, now);
-            }
-            const char *type = NULL;
-            if (rate_exceeded(st, p, now)) type = "rate";
-            else if (pattern_count(st, p, now) > (size_t)p->pattern_threshold) type = "pattern";
-            if (type && st->flag_until <= now) {
-                st->flag_until = now + p->storm_flag_ttl_ms;
-                st->flag_type = type;
-            }
+    if (it->resolved) {
+        /* a creation in progress: another request's, or an earlier item's of this batch */
+        if ((r && r->state == REC_PENDING && r->lease_expires > now) || fresh_before(items, fresh, i)) {
+            it->verdict = STORE_IN_PROGRESS;
+            return false;
         }
-        bool storm_on = st && st->flag_until > now;
+        if (!r) {
+            r = xcalloc(1, sizeof *r);
+            strmap_put(&sh->dedup, it->fingerprint, r);
+        }
+        it->verdict = STORE_RESOLVED;
+        it->ref = r->ref ? arena_strdup(a, r->ref) : NULL;
+        it->count = r->count;
+        it->first_seen_ms = r->first_seen;
+        it->last_seen_ms = r->last_seen;
+        r->state = REC_RESOLVED;
+        if (it->firing_ms > r->resolved_firing) r->resolved_firing = it->firing_ms;
+        r->expires = now + p->dedup_ttl_ms;
+        return false;
+    }
+    if (r && r->state == REC_RESOLVED) {
+        if (it->firing_ms == 0 || it->firing_ms <= r->resolved_firing) {
+            it->verdict = STORE_STALE;
+            it->ref = r->ref ? arena_strdup(a, r->ref) : NULL;
+            return false;
+        }
+        rec_free(strmap_del(&sh->dedup, it->fingerprint));   /* a new occurrence */
+        r = NULL;
+    }
+    if (r && r->state == REC_CREATED) {
+        r->count++;
+        r->last_seen = now;
+        r->expires = now + p->dedup_ttl_ms;
+        it->verdict = STORE_DUPLICATE;
+        it->ref = arena_strdup(a, r->ref);
+        it->count = r->count;
+        it->first_seen_ms = r->first_seen;
+        it->last_seen_ms = r->last_seen;
+        return false;
+    }
+    if (r && r->state == REC_PENDING && r->lease_expires > now) {
+        it->verdict = STORE_IN_PROGRESS;
+        return false;
+    }
+    /* absent, or a pending creation whose lease ran out (creator died): take over */
+    if (fresh_before(items, fresh, i)) {   /* same alert twice in one webhook: wait for the first */
+        it->verdict = STORE_IN_PROGRESS;
+        return false;
+    }
+    return true;
+}
 
-        for (size_t j = i; j < n; j++) {
-            store_item *it = &items[j];
-            if (!fresh[j] || done[j] || strcmp(it->name, lead->name) || strcmp(it->namespace, lead->namespace))
-                continue;
-            done[j] = true;
-            if (!storm_on) {
-                dedup_rec *r = strmap_get(&sh->dedup, it->fingerprint);
-                if (!r) {
-                    r = xcalloc(1, sizeof *r);
-                    strmap_put(&sh->dedup, it->fingerprint, r);
-                }
-                new_lease_pending(sh, p, it, r, batch_lease, now);
-                it->verdict = STORE_CREATE;
-                continue;
-            }
-            if (pending_other) {   /* another request is creating this window's RR */
-                it->verdict = STORE_IN_PROGRESS;
-                continue;
-            }
-            if (w->open && w->state == REC_PENDING && w->lease_expires <= now) {
-                /* its creator died: take the window over */
-                w->lease = batch_lease;
-                w->lease_expires = now + p->lease_ms;
-                it->verdict = STORE_STORM_CREATE;
-            } else if (!w->open) {
-                window_clear(w);
-                w->open = true;
-                w->state = REC_PENDING;
-                w->start = now;
-                w->type = st->flag_type;
-                storm_hash(st->name, st->namespace, now, w->hash);
-                w->lease = batch_lease;
-                w->lease_expires = now + p->lease_ms;
-                w->last_flush = now;
-                it->verdict = STORE_STORM_CREATE;
-            } else {
-                it->verdict = w->state == REC_PENDING ? STORE_MEMBER : STORE_AGGREGATED;
-            }
-            w->count++;
-            w->last_seen = now;
-            window_add_resource(w, p, it->resource_id);
+/* The storm key of item j is lead's (the same signal name and namespace). */
+static bool same_storm_key(const store_item *it, const store_item *lead)
+{
+    return strcmp(it->name, lead->name) == 0 && strcmp(it->namespace, lead->namespace) == 0;
+}
+
+/* Feeds the new alerts of lead's group (items[i..n) with lead's storm key) to the rate and
+ * pattern detectors, and raises the storm flag when either trips. */
+static void storm_detect(storm_state *st, const store_params *p, const store_item *items, size_t n, const bool *fresh,
+                         size_t i, int64_t now)
+{
+    const store_item *lead = &items[i];
+    for (size_t j = i; j < n; j++) {
+        if (!fresh[j] || !same_storm_key(&items[j], lead)) continue;
+        rate_add(st, p, now);
+        pattern_add(st, p, items[j].resource_id, now);
+    }
+    const char *type = NULL;
+    if (rate_exceeded(st, p, now)) type = "rate";
+    else if (pattern_count(st, p, now) > (size_t)p->pattern_threshold) type = "pattern";
+    if (type && st->flag_until <= now) {
+        st->flag_until = now + p->storm_flag_ttl_ms;
+        st->flag_type = type;
+    }
+}
+
+/* Pass 2 for the group of new alerts with items[i]'s storm key, in batch order: each is
+ * created on its own, or, while the key's storm flag is up, opens the storm window
+ * (STORM_CREATE), joins the window this batch opens (MEMBER) or folds into the open one
+ * (AGGREGATED), or waits for another request's window (IN_PROGRESS). */
+static void decide_group(store_memory_shared *sh, const store_params *p, store_item *items, size_t n,
+                         const bool *fresh, bool *done, size_t i, uint64_t batch_lease, int64_t now, arena *a)
+{
+    store_item *lead = &items[i];
+    storm_state *st = p->storm_enabled ? storm_get(sh, lead->name, lead->namespace, true) : NULL;
+    storm_window *w = st ? &st->w : NULL;
+    if (w && w->open && (w->start + p->storm_window_ms <= now || st->flag_until <= now) && w->state == REC_CREATED &&
+        !w->dirty)
+        window_clear(w);   /* window over: the next storm alert opens a new one */
+    bool pending_other = w && w->open && w->state == REC_PENDING && w->lease_expires > now;
+
+    /* count this group's arrivals and evaluate the detectors */
+    if (st && !pending_other) storm_detect(st, p, items, n, fresh, i, now);
+    bool storm_on = st && st->flag_until > now;
+
+    for (size_t j = i; j < n; j++) {
+        store_item *it = &items[j];
+        if (!fresh[j] || done[j] || !same_storm_key(it, lead)) continue;
+        done[j] = true;
+        if (!storm_on) {
             dedup_rec *r = strmap_get(&sh->dedup, it->fingerprint);
             if (!r) {
                 r = xcalloc(1, sizeof *r);
                 strmap_put(&sh->dedup, it->fingerprint, r);
             }
-            if (it->verdict == STORE_AGGREGATED) {
-                w->dirty = true;
-                r->state = REC_CREATED;
-                r->count = 1;
-                r->first_seen = r->last_seen = now;
-                r->expires = now + p->dedup_ttl_ms;
-                set_ref(&r->ref, w->ref);
-                it->ref = arena_strdup(a, w->ref);
-                it->first_seen_ms = it->last_seen_ms = now;
-            } else {
-                new_lease_pending(sh, p, it, r, batch_lease, now);
-            }
-            it->count = w->count;
-            it->storm_type = w->type;
-            memcpy(it->storm_hash, w->hash, 65);
-            it->storm_start_ms = w->start;
+            new_lease_pending(sh, p, it, r, batch_lease, now);
+            it->verdict = STORE_CREATE;
+            continue;
         }
-        /* STORM_CREATE carries the window as it stands after the whole batch */
-        for (size_t j = i; j < n && w && w->open; j++) {
-            store_item *it = &items[j];
-            if (it->verdict != STORE_STORM_CREATE || strcmp(it->name, lead->name) ||
-                strcmp(it->namespace, lead->namespace))
-                continue;
-            it->count = w->count;
-            copy_resources(w, a, &it->storm_resources, &it->n_storm_resources);
+        if (pending_other) {   /* another request is creating this window's RR */
+            it->verdict = STORE_IN_PROGRESS;
+            continue;
         }
-        for (size_t j = i; j < n && w; j++)
-            if (items[j].verdict == STORE_MEMBER && !strcmp(items[j].name, lead->name) &&
-                !strcmp(items[j].namespace, lead->namespace))
-                items[j].count = w->count;
+        if (w->open && w->state == REC_PENDING && w->lease_expires <= now) {
+            /* its creator died: take the window over */
+            w->lease = batch_lease;
+            w->lease_expires = now + p->lease_ms;
+            it->verdict = STORE_STORM_CREATE;
+        } else if (!w->open) {
+            window_clear(w);
+            w->open = true;
+            w->state = REC_PENDING;
+            w->start = now;
+            w->type = st->flag_type;
+            store_storm_id(st->name, st->namespace, now, w->hash);
+            w->lease = batch_lease;
+            w->lease_expires = now + p->lease_ms;
+            w->last_flush = now;
+            it->verdict = STORE_STORM_CREATE;
+        } else {
+            it->verdict = w->state == REC_PENDING ? STORE_MEMBER : STORE_AGGREGATED;
+        }
+        w->count++;
+        w->last_seen = now;
+        window_add_resource(w, p, it->resource_id);
+        dedup_rec *r = strmap_get(&sh->dedup, it->fingerprint);
+        if (!r) {
+            r = xcalloc(1, sizeof *r);
+            strmap_put(&sh->dedup, it->fingerprint, r);
+        }
+        if (it->verdict == STORE_AGGREGATED) {
+            w->dirty = true;
+            r->state = REC_CREATED;
+            r->count = 1;
+            r->first_seen = r->last_seen = now;
+            r->expires = now + p->dedup_ttl_ms;
+            set_ref(&r->ref, w->ref);
+            it->ref = arena_strdup(a, w->ref);
+            it->first_seen_ms = it->last_seen_ms = now;
+        } else {
+            new_lease_pending(sh, p, it, r, batch_lease, now);
+        }
+        it->count = w->count;
+        it->storm_type = w->type;
+        memcpy(it->storm_hash, w->hash, 65);
+        it->storm_start_ms = w->start;
     }
+    /* STORM_CREATE carries the window as it stands after the whole batch */
+    for (size_t j = i; j < n && w && w->open; j++) {
+        store_item *it = &items[j];
+        if (it->verdict != STORE_STORM_CREATE || !same_storm_key(it, lead)) continue;
+        it->count = w->count;
+        copy_resources(w, a, &it->storm_resources, &it->n_storm_resources);
+    }
+    for (size_t j = i; j < n && w; j++)
+        if (items[j].verdict == STORE_MEMBER && same_storm_key(&items[j], lead)) items[j].count = w->count;
+}
+
+static void decide_locked(store_memory_shared *sh, const store_params *p, store_item *items, size_t n,
+                          int64_t now, arena *a)
+{
+    /* Pass 1: everything decided by the fingerprint's own record. */
+    bool *fresh = arena_calloc(a, n * sizeof *fresh);
+    for (size_t i = 0; i < n; i++) fresh[i] = decide_by_record(sh, p, items, fresh, i, now, a);
+
+    /* Pass 2: new signals, grouped by storm key (signal name + namespace), in order. */
+    uint64_t batch_lease = ++sh->next_lease;
+    bool *done = arena_calloc(a, n * sizeof *done);
+    for (size_t i = 0; i < n; i++)
+        if (fresh[i] && !done[i]) decide_group(sh, p, items, n, fresh, done, i, batch_lease, now, a);
 }
 
 static void mem_decide(store *s, const store_params *p, store_item *items, size_t n, int64_t now,

@@ -6,8 +6,8 @@
 
 /* Room for `more` bytes and the NUL that always follows the frame: hiredis'
  * redisAsyncFormattedCommand looks at the byte after the command name to see whether an
- * argument follows, which for a one-word command ("ROLE") is the byte after the frame
- * (valgrind: an uninitialised read, or one past the buffer when it was full). */
+ * argument follows, which for a one-word command ("ROLE") is the byte after the frame (an
+ * uninitialised read without the NUL, or one past the buffer when it was full). */
 static void reserve(resp_cmd *c, size_t more)
 {
     if (c->len + more + 1 <= c->cap) return;

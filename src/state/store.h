@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "util/arena.h"
+#include "util/err.h"
 
 typedef enum {
     STORE_CREATE = 1,
@@ -37,10 +38,11 @@ typedef enum {
     STORE_STALE,
 } store_verdict;
 
+/* A store's callbacks get 0 or one of these (util/err.h's codes under the seam's names). */
 enum {
-    STORE_OK = 0,
-    STORE_E_UNAVAILABLE = -1,   /* backend down / timed out → 503 */
-    STORE_E_PROTOCOL = -2,      /* unexpected reply → 503, logged */
+    STORE_OK = SGW_OK,
+    STORE_E_UNAVAILABLE = SGW_E_UNAVAILABLE,   /* backend down / timed out → 503 */
+    STORE_E_PROTOCOL = SGW_E_PROTOCOL,         /* unexpected reply → 503, logged */
 };
 
 typedef struct store_params {   /* from the current config, per call (SIGHUP-safe) */

@@ -25,7 +25,7 @@ CREATE, STORM_CREATE, MEMBER, DUPLICATE, AGGREGATED, IN_PROGRESS, RESOLVED, STAL
 VERDICT_NAMES = {1: 'CREATE', 2: 'STORM_CREATE', 3: 'MEMBER', 4: 'DUPLICATE', 5: 'AGGREGATED',
                  6: 'IN_PROGRESS', 7: 'RESOLVED', 8: 'STALE'}
 
-# the parameters of tests/unit/test_store_memory.c setup()
+# the parameters of tests/unit/test_store.c setup()
 DEFAULT_PARAMS = dict(
     dedup_ttl_ms=300000, lease_ms=10000, storm_enabled=True,
     rate_threshold=10, rate_window_ms=60000,
@@ -54,7 +54,7 @@ def now_ms():
 
 
 def storm_hash(name, ns, start):
-    """The caller's storm hash (redis.c storm_hash_of / memory.c storm_hash)."""
+    """The caller's storm hash (src/state/storm_id.c store_storm_id)."""
     return hashlib.sha256(f'{name}:{ns}:{start}'.encode()).hexdigest()
 
 

@@ -45,7 +45,8 @@ def build_reference():
         return
     BUILD_DIR = tempfile.mkdtemp(prefix='sgw-memref-')
     out = os.path.join(BUILD_DIR, 'libmemref.so')
-    src = [os.path.join(HERE, 'memref.c'), os.path.join(ROOT, 'src/state/memory.c')] + \
+    src = [os.path.join(HERE, 'memref.c'), os.path.join(ROOT, 'src/state/memory.c'),
+           os.path.join(ROOT, 'src/state/storm_id.c')] + \
           [os.path.join(ROOT, 'src/util', f) for f in ('strmap.c', 'hash.c', 'xalloc.c', 'arena.c')]
     cmd = [cc, '-std=gnu17', '-O1', '-g', '-fPIC', '-shared', '-D_GNU_SOURCE',
            '-iquote', os.path.join(ROOT, 'src'), '-o', out] + src + ['-lnettle', '-lpthread']

@@ -5,6 +5,7 @@
 
 #include "state/decide_plan.h"
 #include "state/decide_reply.h"
+#include "state/storm_id.h"
 #include "util/hash.h"
 
 #include <stdarg.h>
@@ -95,7 +96,7 @@ static void test_each_part_reads_its_items_and_its_own_windows(void **state)
     assert_int_equal(A[1].n_storm_resources, 2);
     assert_string_equal(A[1].storm_resources[1], "ns:Pod:a2");
     char want[65];
-    decide_storm_hash("OOM", "ns", 10, want);
+    store_storm_id("OOM", "ns", 10, want);
     assert_string_equal(A[1].storm_hash, want);
     hash_sha256_hex("OOM:ns:10", 9, want);   /* the id is sha256("name:namespace:start") */
     assert_string_equal(A[1].storm_hash, want);

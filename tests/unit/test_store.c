@@ -884,6 +884,28 @@ static void test_first_sixteen_alerts_go_out_at_once(void **state)
     for (int i = 0; i < N; i++) assert_int_equal(it[i].verdict, STORE_IN_PROGRESS);
 }
 
+/* /readyz's reason for a Redis store that is not connected: "redis: connecting" until the
+ * first attempt fails, then "redis: " and the failure (published for other threads by
+ * util/health.h). Port 1 on loopback refuses connections. */
+static void test_redis_not_ready_names_its_reason(void **state)
+{
+    (void)state;
+    if (!use_redis) skip();
+    char err[256], why[256] = "";
+    store *st = store_redis_open(&loop, "redis://127.0.0.1:1", "t:", 2000, err, sizeof err);
+    assert_non_null(st);
+    assert_int_equal(st->ops->ready(st, why, sizeof why), 0);
+    assert_string_equal(why, "redis: connecting");
+    uint64_t t0 = uv_hrtime();
+    while (!strcmp(why, "redis: connecting") && uv_hrtime() - t0 < 5ull * 1000000000ull) {
+        uv_run(&loop, UV_RUN_ONCE);
+        assert_int_equal(st->ops->ready(st, why, sizeof why), 0);
+    }
+    assert_string_equal(why, "redis: connect 127.0.0.1:1: Connection refused");
+    st->ops->close(st);
+    for (int i = 0; i < 10; i++) uv_run(&loop, UV_RUN_NOWAIT);   /* closes its handles */
+}
+
 /* state/redis_uv.c, hiredis' hooks on our loop: a write larger than the socket takes at
  * once (a 16 MiB SET while redis-server is stopped) goes out in pieces as the socket
  * drains, which needs the poll handle to watch for writable exactly while bytes wait; and a
@@ -974,6 +996,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_requests_of_one_iteration_carrying_the_same_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_resolution_behind_a_creation_of_the_same_iteration_waits, setup, teardown),
         cmocka_unit_test(test_hiredis_hooks_write_past_a_full_socket),
+        cmocka_unit_test(test_redis_not_ready_names_its_reason),
         cmocka_unit_test_setup_teardown(test_first_sixteen_alerts_go_out_at_once, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("store_memory", tests, memory_group_setup, memory_group_teardown);

@@ -37,7 +37,7 @@
 --        storm RR's ref for DUPLICATE, AGGREGATED, RESOLVED, STALE ("" = none); the
 --        caller's ref echoed otherwise.
 --   One string per alert, not an array of nine: hiredis allocates one object per alert
---   instead of ten (docs/benchmarks.md, session 4).
+--   instead of ten (docs/decisions/006-redis-path-layers.md).
 --   The storm hash is not computed here: the caller hashes "<name>:<ns>:<storm_start_ms>".
 --
 -- Time is ARGV now_ms only. Every record carries its expiry (x) and is checked against
@@ -52,8 +52,7 @@
 --   * as a Redis function (Redis >= 7.0; what the gateway does): redis.c loads it with
 --     FUNCTION LOAD, behind a "#!lua name=sgw_<sha>" line and a line that sets SGW_FUNCTION,
 --     and calls it with FCALL <SGW_FUNCTION> 0 <ARGV>. The helpers and constants below are
---     then made once per load, not once per call: a lone duplicate costs Redis ~131 k
---     instructions instead of ~183 k as a script (docs/benchmarks.md, session 6).
+--     then made once per load, not once per call (docs/decisions/003-redis-function.md).
 --   * as a script (EVAL/EVALSHA with the same ARGV): the fallback when FUNCTION LOAD is
 --     refused (Redis < 7.0, an ACL without it), and what the script tests call.
 -- Either way decide(argv) does the work. The per-call state lives in the locals declared
@@ -72,8 +71,8 @@ local KEEP_MS = 60000           -- detector and window keys outlive their window
 -- The standard functions the per-alert paths call, as upvalues. As a Redis function this
 -- file's globals are looked up through the library's environment, whose metatable leads to
 -- the real globals: in the fast path alone, its seven `string.` lookups per alert cost ~2 k
--- instructions (a webhook of 50 duplicates: 2,356 k -> 2,253 k). The environment holds
--- them only at call time, so begin_call() binds them at the first call.
+-- instructions (docs/decisions/004-record-at-fixed-width.md). The environment holds them
+-- only at call time, so begin_call() binds them at the first call.
 local s_byte, s_sub, s_find, s_format, s_match, r_call, m_min, tonum, unpk
 
 local function istr(v) return s_format('%d', v) end
@@ -131,8 +130,8 @@ end
 -- string "<s><x: 13 digits><l: 13 digits>|n|f|lease|le|rf|ref" (ref last: it may hold
 -- anything) with its TTL set by the same SET: a duplicate costs one GET and one SET
 -- (docs/redis-keys.md). The expiry and last-seen time come first, at fixed places, so the
--- fast path reads and rewrites them without parsing the record (session 7: a webhook of 50
--- duplicates -12.7 % Redis instructions). commit.lua reads and writes the same format.
+-- fast path reads and rewrites them without parsing the record
+-- (docs/decisions/004-record-at-fixed-width.md). commit.lua reads and writes the same format.
 
 local recs, rec_dirty, rec_order, rec_keep
 -- recs[fp]: a table (parsed), false (absent or deleted), or a string: the record as stored,
@@ -148,7 +147,7 @@ local dkeys   -- fp -> its key, for every fingerprint of the batch (rec_prefetch
 
 -- The previous form, read when a fingerprint has no d2: record, so that a rolling upgrade
 -- keeps counts, resolutions and pending leases of records an older replica wrote: P d1:<fp>
--- (up to session 6), the string "s|n|f|l|x|lease|le|rf|ref". One MGET for all of a batch's
+-- (the form before decision 004), the string "s|n|f|l|x|lease|le|rf|ref". One MGET for all of a batch's
 -- fingerprints without a d2: record (it takes the place of the EXISTS that looked for the
 -- form before that, the hash P d:<fp>, no longer read: docs/redis-keys.md). The record
 -- continues at d2:; older replicas keep their d1: key until they are gone, and it expires.
