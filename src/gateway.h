@@ -17,6 +17,7 @@
 #include "sink/sink.h"
 #include "state/memory.h"
 #include "state/store.h"
+#include "util/defer.h"
 
 typedef struct gw_runtime {
     config            *cfg;
@@ -48,6 +49,7 @@ struct worker {
     gateway     *gw;
     int          id;
     uv_loop_t    loop;
+    defer_queue  defer;             /* the loop's deferred callbacks (memory store, auth) */
     pthread_t    thread;
     store       *st;
     sink        *sk;

@@ -183,6 +183,7 @@ static void *worker_main(void *arg)
 static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
 {
     uv_loop_init(&w->loop);
+    defer_init(&w->defer, &w->loop);
     if (G.kcfg) {
         k8s_client_opts ko = {c->k8s_qps, c->k8s_burst, c->k8s_timeout_ms, c->k8s_max_retries, 100,
                               "signal-gateway/" SGW_VERSION};
@@ -193,7 +194,7 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
         if (!w->kc) return -1;
     }
     if (G.mem) {
-        w->st = store_memory_open(G.mem);
+        w->st = store_memory_open(G.mem, &w->defer);
     } else {
         w->st = store_redis_open(&w->loop, c->state, c->state_prefix, c->state_timeout_ms, err, errlen);
         if (!w->st) return -1;
@@ -463,7 +464,9 @@ int main(int argc, char **argv)
         w->st->ops->close(w->st);
         if (w->srv) http_server_free(w->srv);
         if (w->msrv) http_server_free(w->msrv);
-        uv_run(&w->loop, UV_RUN_DEFAULT);   /* runs the close callbacks; nothing is active now */
+        uv_run(&w->loop, UV_RUN_DEFAULT);   /* runs the close callbacks and what is still deferred */
+        defer_close(&w->defer);              /* last: the closes above may still defer a callback */
+        uv_run(&w->loop, UV_RUN_DEFAULT);
         if (uv_loop_close(&w->loop) != 0) log_msg(LOG_WARN, "a worker loop still had handles at exit", NULL, NULL);
     }
     free(workers);

@@ -4,6 +4,8 @@
  *                                 ▲              └─► commit ─┐
  *                                 └── IN_PROGRESS left: back off, decide again ◄┘
  *                                                  otherwise ─► respond
+ * Every seam it calls (auth, store, sink) answers on this worker's loop and never before
+ * the call returns, so each step starts the next without re-entry guards.
  * A preq lives in malloc'd memory (not the request arena) because its retry timer must be
  * closed asynchronously after the response was sent. */
 #include "pipeline.h"
@@ -47,7 +49,7 @@ typedef struct preq {
     store_verdict *round_verdict;   /* this round's verdict, 0 = not in this round */
     sig_result   *res;
     rr_spec      *specs;
-    int           pending;
+    int           pending;     /* sink creates of this round not answered yet */
     int           fail_status;
     const char   *fail_code;
     const char   *fail_msg;
@@ -404,7 +406,6 @@ static void on_decided(int status, void *ctx)
         p->items[i] = rc->items[k];
         p->round_verdict[i] = rc->items[k].verdict;
     }
-    p->pending = 1;   /* guard: nothing completes the round while we are starting it */
     for (size_t k = 0; k < rc->n; k++) {
         size_t i = rc->idx[k];
         store_item *it = &p->items[i];
@@ -441,7 +442,8 @@ static void on_decided(int status, void *ctx)
             break;
         }
     }
-    if (--p->pending == 0) after_sink(p);
+    /* the sink answers later, never within create(): the last answer commits the round */
+    if (p->pending == 0) after_sink(p);
 }
 
 static void on_retry_timer(uv_timer_t *t) { round_start(t->data); }
@@ -597,15 +599,18 @@ static void start(preq *p)
     round_start(p);
 }
 
-static void on_auth(auth_result r, void *ctx)
+static void on_auth(int status, void *ctx)
 {
     preq *p = ctx;
     http_request *req = p->req;
-    static const char *names[] = {"allowed", "unauthenticated", "forbidden", "unavailable"};
     char labels[48];
-    fmt_cat(labels, sizeof labels, "result=\"", names[r], "\"", (char *)NULL);
+    const char *result = status == AUTH_ALLOW             ? "allowed"
+                         : status == AUTH_UNAUTHENTICATED ? "unauthenticated"
+                         : status == AUTH_FORBIDDEN       ? "forbidden"
+                                                          : "unavailable";
+    fmt_cat(labels, sizeof labels, "result=\"", result, "\"", (char *)NULL);
     metrics_add("gateway_auth_total", labels, 1);
-    switch (r) {
+    switch (status) {
     case AUTH_ALLOW:
         start(p);
         return;
@@ -616,7 +621,7 @@ static void on_auth(auth_result r, void *ctx)
     case AUTH_FORBIDDEN:
         http_respond_error(req, 403, "forbidden", "this identity may not create RemediationRequests", NULL);
         break;
-    case AUTH_UNAVAILABLE:
+    default:   /* SGW_E_UNAVAILABLE: fail closed */
         respond_503(req, p->cfg, "auth_unavailable", "cannot verify the token now; retry");
         break;
     }
@@ -651,7 +656,7 @@ void pipeline_handle(http_request *req, void *data)
     p->t0 = time_mono_s();
     p->deadline = time_mono_ms() + c->processing_timeout_ms;
     params_from(c, &p->sp);
-    auth_check(rt->auth, w->kc, req->authorization, on_auth, p);
+    auth_check(rt->auth, w->kc, &w->defer, req->authorization, on_auth, p);
 }
 
 /* ---- routes ---------------------------------------------------------------------------- */

@@ -3,7 +3,9 @@
  * connections are reused (HTTP/2 multiplexed when the server offers it). Client-side rate
  * limit: a token bucket (QPS, burst). Retries: 429 (honouring Retry-After), 500/502/503/504
  * and connection errors, with jittered exponential backoff, at most max_retries times and
- * never past the request's deadline. */
+ * never past the request's deadline.
+ * Callbacks: a request's callback runs exactly once, on the client's loop, and never before
+ * k8s_request returns (docs/conventions.md). */
 #ifndef SGW_K8S_CLIENT_H
 #define SGW_K8S_CLIENT_H
 #include <stddef.h>

@@ -182,6 +182,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     W.id = 0;
     W.metrics_fd = -1;
     uv_loop_init(&W.loop);
+    defer_init(&W.defer, &W.loop);
     W.sk = sink_dir_open(&W.loop, c->sink + 4, err, sizeof err);
     if (!W.sk) die_setup("sink_dir_open", err);
     pipeline_routes(&W);   /* the routes main.c serves */
@@ -418,7 +419,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     atomic_store(&G.rt, (flags & 1) ? &rt_static : &rt_off);
     G.mem = store_memory_shared_new();
-    W.st = store_memory_open(G.mem);
+    W.st = store_memory_open(G.mem, &W.defer);
     resp_len = 0;
 
     int sv[2];

@@ -19,6 +19,7 @@
 #include "state/memory.h"
 #include "state/redis.h"
 #include "state/redis_uv.h"
+#include "util/defer.h"
 #include "util/hash.h"
 #include "util/timeutil.h"
 
@@ -31,6 +32,7 @@ typedef struct fixture_s {
 
 static bool      use_redis;
 static uv_loop_t loop;
+static defer_queue mem_defer;   /* the memory store's callbacks run from the loop, as in a worker */
 static pid_t     redis_pid;
 static int       redis_port;
 static int64_t   T0;
@@ -49,6 +51,21 @@ static int free_port(void)
     getsockname(fd, (struct sockaddr *)&a, &l);
     close(fd);
     return ntohs(a.sin_port);
+}
+
+static int memory_group_setup(void **state)
+{
+    uv_loop_init(&loop);
+    defer_init(&mem_defer, &loop);
+    return 0;
+}
+
+static int memory_group_teardown(void **state)
+{
+    defer_close(&mem_defer);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_loop_close(&loop);
+    return 0;
 }
 
 static int redis_group_setup(void **state)
@@ -128,7 +145,7 @@ static int setup(void **state)
         if (!f->st->ops->ready(f->st, why, sizeof why)) fail_msg("redis store not ready: %s", why);
     } else {
         f->sh = store_memory_shared_new();
-        f->st = store_memory_open(f->sh);
+        f->st = store_memory_open(f->sh, &mem_defer);
     }
     f->p = (store_params){
         .dedup_ttl_ms = 300000, .lease_ms = 10000, .storm_enabled = true,
@@ -155,7 +172,7 @@ static int teardown(void **state)
 static int cb_status;
 static void cb(int status, void *ctx) { cb_status = status; (void)ctx; }
 
-/* Runs the loop until the pending store callback has fired (at once for memory). */
+/* Runs the loop until the pending store callback has fired. */
 static void wait_cb(void)
 {
     for (int i = 0; i < 100000 && cb_status == 99; i++) uv_run(&loop, UV_RUN_ONCE);
@@ -853,7 +870,7 @@ int main(void)
         cmocka_unit_test(test_hiredis_hooks_write_past_a_full_socket),
         cmocka_unit_test_setup_teardown(test_first_sixteen_alerts_go_out_at_once, setup, teardown),
     };
-    int failed = cmocka_run_group_tests_name("store_memory", tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("store_memory", tests, memory_group_setup, memory_group_teardown);
     failed += cmocka_run_group_tests_name("store_redis", tests, redis_group_setup, redis_group_teardown);
     return failed;
 }
