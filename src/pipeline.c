@@ -96,19 +96,10 @@ static void preq_done(preq *p)
     }
 }
 
-/* "Retry-After: N\r\n" into hdr (64 bytes), for every 503 */
-static const char *retry_after_header(char hdr[64], const config *cfg)
-{
-    memcpy(hdr, "Retry-After: ", 13);
-    size_t n = 13 + fmt_i64(hdr + 13, cfg->retry_after_s);
-    memcpy(hdr + n, "\r\n", 3);
-    return hdr;
-}
-
+/* every 503 carries Retry-After (server.retry_after) */
 static void respond_503(http_request *req, const config *cfg, const char *code, const char *msg)
 {
-    char hdr[64];
-    http_respond_error(req, 503, code, msg, retry_after_header(hdr, cfg));
+    http_respond_error(req, 503, code, msg, &(http_headers){.retry_after = true, .retry_after_s = cfg->retry_after_s});
 }
 
 static void fail(preq *p, const char *code, const char *msg)
@@ -164,7 +155,6 @@ static void finish(preq *p)
         }
     }
     int code = p->fail_status || undecided ? 503 : any_created ? 201 : 202;
-    char hdr[64];
     for (int k = 0; k < 7; k++)
         if (counts[k]) count_outcome(p->source, outcomes[k], counts[k]);
     /* the reply, written straight into the request's arena (it goes with it in http_respond):
@@ -232,7 +222,8 @@ static void finish(preq *p)
         log_dbl(&l, "duration_ms", (time_mono_s() - p->t0) * 1000);
         log_end(&l);
     }
-    http_respond(req, code, code == 503 ? retry_after_header(hdr, p->cfg) : NULL, w.buf, w.len);
+    http_headers retry = {.retry_after = true, .retry_after_s = p->cfg->retry_after_s};
+    http_respond(req, code, code == 503 ? &retry : NULL, w.buf, w.len);
     preq_done(p);
 }
 
@@ -616,7 +607,7 @@ static void on_auth(int status, void *ctx)
         return;
     case AUTH_UNAUTHENTICATED:
         http_respond_error(req, 401, "unauthorized", "a valid bearer token is required",
-                           "WWW-Authenticate: Bearer realm=\"signal-gateway\"\r\n");
+                           &(http_headers){.www_authenticate = "Bearer realm=\"signal-gateway\""});
         break;
     case AUTH_FORBIDDEN:
         http_respond_error(req, 403, "forbidden", "this identity may not create RemediationRequests", NULL);
@@ -706,7 +697,7 @@ void pipeline_readyz(http_request *req, void *data)
         cJSON_AddStringToObject(o, "reason", reason);
         char *body = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
-        http_respond(req, 503, "Retry-After: 1\r\n", body, strlen(body));
+        http_respond(req, 503, &(http_headers){.retry_after = true, .retry_after_s = 1}, body, strlen(body));
         cJSON_free(body);
         return;
     }

@@ -364,13 +364,13 @@ static void conn_write2(http_conn *c, const char *a, size_t alen, const char *b,
 }
 
 /* The head, without printf (it runs for every response). Returns its length, or cap if
- * it does not fit (the caller retries without `extra`). */
+ * it does not fit (the caller retries without h). */
 static size_t format_response(char *out, size_t cap, int status, const char *ctype, const char *rid,
-                              bool keep_alive, const char *extra, size_t body_len)
+                              bool keep_alive, const http_headers *h, size_t body_len)
 {
-    const char *parts[16];   /* 13 at most: see the PART/LIT calls below */
-    size_t lens[16], np = 0;
-    char code[24], clen[24];
+    const char *parts[24];   /* 21 at most: see the PART/LIT calls below */
+    size_t lens[24], np = 0;
+    char code[24], clen[24], retry[24];
 #define PART(str, n) (parts[np] = (str), lens[np++] = (n))
 #define LIT(str) PART(str, sizeof(str) - 1)
     LIT("HTTP/1.1 ");
@@ -387,7 +387,21 @@ static size_t format_response(char *out, size_t cap, int status, const char *cty
     PART(rid, strlen(rid));
     LIT("\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n");
     if (!keep_alive) LIT("Connection: close\r\n");
-    if (extra) PART(extra, strlen(extra));
+    if (h && h->retry_after) {
+        LIT("Retry-After: ");
+        PART(retry, fmt_i64(retry, h->retry_after_s));
+        LIT("\r\n");
+    }
+    if (h && h->www_authenticate) {
+        LIT("WWW-Authenticate: ");
+        PART(h->www_authenticate, strlen(h->www_authenticate));
+        LIT("\r\n");
+    }
+    if (h && h->allow) {
+        LIT("Allow: ");
+        PART(h->allow, strlen(h->allow));
+        LIT("\r\n");
+    }
     LIT("\r\n");
 #undef LIT
 #undef PART
@@ -400,13 +414,13 @@ static size_t format_response(char *out, size_t cap, int status, const char *cty
     return n;
 }
 
-void http_respond(http_request *req, int status, const char *extra, const char *body, size_t len)
+void http_respond(http_request *req, int status, const http_headers *h, const char *body, size_t len)
 {
-    http_respond_typed(req, status, "application/json", extra, body, len);
+    http_respond_typed(req, status, "application/json", h, body, len);
 }
 
-void http_respond_typed(http_request *req, int status, const char *ctype, const char *extra, const char *body,
-                        size_t len)
+void http_respond_typed(http_request *req, int status, const char *ctype, const http_headers *h,
+                        const char *body, size_t len)
 {
     http_conn *c = req->conn;
     http_server *s = req->server;
@@ -418,7 +432,7 @@ void http_respond_typed(http_request *req, int status, const char *ctype, const 
     c->req = NULL;
     bool keep = c->keep_alive && !s->draining;
     char head[1024];
-    size_t hl = format_response(head, sizeof head, status, ctype, req->request_id, keep, extra, len);
+    size_t hl = format_response(head, sizeof head, status, ctype, req->request_id, keep, h, len);
     if (hl >= sizeof head) hl = format_response(head, sizeof head, status, ctype, req->request_id, keep, NULL, len);
     /* body may live in req's arena: written (or copied) before req is freed */
     conn_write2(c, head, hl, body, len, !keep);
@@ -426,7 +440,7 @@ void http_respond_typed(http_request *req, int status, const char *ctype, const 
 }
 
 void http_respond_error(http_request *req, int status, const char *code, const char *message,
-                        const char *extra)
+                        const http_headers *h)
 {
     jsonw w;
     jw_init(&w, &req->arena, 160 + (message ? strlen(message) : 0));
@@ -435,7 +449,7 @@ void http_respond_error(http_request *req, int status, const char *code, const c
     jw_kstr(&w, true, "message", message ? message : "");
     jw_kstr(&w, true, "requestId", req->request_id);
     jw_lit(&w, "}}");
-    http_respond(req, status, extra, w.buf, w.len);   /* the body goes with the arena */
+    http_respond(req, status, h, w.buf, w.len);   /* the body goes with the arena */
 }
 
 /* ---- requests ----------------------------------------------------------------------- */
@@ -718,14 +732,13 @@ static void conn_dispatch(http_conn *c)
     timer_set(c, 0);
     if (c->early_status) {
         if (c->early_status == 405) {
-            char hdr[96];
-            snprintf(hdr, sizeof hdr, "Allow: %s\r\n", c->allow);
+            http_headers hdr = {.allow = c->allow};
             if (r->body) {
                 free(r->body);
                 r->body = NULL;
             }
             r->body_len = 0;
-            http_respond_error(r, 405, c->early_code, c->early_msg, hdr);
+            http_respond_error(r, 405, c->early_code, c->early_msg, &hdr);
         } else {
             free(r->body);
             r->body = NULL;

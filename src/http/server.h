@@ -89,18 +89,27 @@ int  http_server_connections(const http_server *s);
 int  http_server_port(const http_server *s);
 uv_loop_t *http_server_loop(const http_server *s);
 
-/* Sends the response and releases req (do not touch it afterwards). extra_headers is a
- * block of "Name: value\r\n" lines or NULL. Safe to call after the client went away. */
-void http_respond(http_request *req, int status, const char *extra_headers,
-                  const char *body, size_t body_len);
+/* The headers a handler may add to a response, beyond those every response carries
+ * (Content-Type, Content-Length, X-Request-ID, ...). Zero / NULL fields are left out. */
+typedef struct http_headers {
+    bool        retry_after;        /* "Retry-After: <retry_after_s>" (every 503 of ours) */
+    int         retry_after_s;
+    const char *www_authenticate;   /* the challenge of a 401, e.g. "Bearer realm=\"x\"" */
+    const char *allow;              /* the methods of a 405, e.g. "POST" */
+} http_headers;
+
+/* Sends the response and releases req (do not touch it afterwards). h (borrowed, may be
+ * NULL) adds headers; body is borrowed for the call. Safe to call after the client went
+ * away. */
+void http_respond(http_request *req, int status, const http_headers *h, const char *body, size_t body_len);
 
 /* The same with another Content-Type (e.g. the Prometheus text format). */
-void http_respond_typed(http_request *req, int status, const char *content_type, const char *extra_headers,
+void http_respond_typed(http_request *req, int status, const char *content_type, const http_headers *h,
                         const char *body, size_t body_len);
 
-/* Responds {"error":{"code":code,"message":message}} with the given status. */
+/* Responds {"error":{"code":code,"message":message,"requestId":…}} with the given status. */
 void http_respond_error(http_request *req, int status, const char *code, const char *message,
-                        const char *extra_headers);
+                        const http_headers *h);
 
 const char *http_status_text(int status);
 
