@@ -2,12 +2,14 @@
  * Each worker thread runs one libuv loop with its own SO_REUSEPORT listener; the main
  * thread only waits for signals: SIGTERM/SIGINT drain (stop accepting, finish in-flight
  * requests, up to server.drain_timeout) and exit 0; SIGHUP reloads the configuration. */
+#include "admin.h"
 #include "gateway.h"
 #include "metrics.h"
-#include "pipeline.h"
+#include "routes.h"
 #include "sink/dir.h"
 #include "sink/kubernetes.h"
 #include "state/redis.h"
+#include "storm_flush.h"
 #include "util/cjson_arena.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -129,7 +131,7 @@ static void maybe_trim(worker *w)
 
 static void on_flush_timer(uv_timer_t *t)
 {
-    pipeline_flush_storms(t->data);
+    storm_flush(t->data);
     maybe_trim(t->data);
 }
 
@@ -205,7 +207,7 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
     else
         w->sk = sink_dir_open(&w->loop, c->sink + 4, err, errlen);
     if (!w->sk) return -1;
-    pipeline_routes(w);
+    routes_init(w);
     http_limits lim = {
         .max_body_bytes = c->max_body_bytes,
         .max_header_bytes = c->max_header_bytes,
@@ -216,10 +218,10 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
         .write_timeout_ms = c->write_timeout_ms,
         .max_connections = c->max_connections,
     };
-    w->srv = http_server_new(&w->loop, w->listen_fd, w->routes, w->nroutes, &lim, pipeline_observe, w, err, errlen);
+    w->srv = http_server_new(&w->loop, w->listen_fd, w->routes, w->nroutes, &lim, admin_observe, w, err, errlen);
     if (!w->srv) return -1;
     if (w->metrics_fd >= 0) {
-        w->msrv = http_server_new(&w->loop, w->metrics_fd, w->mroutes, w->nmroutes, &lim, pipeline_observe, w, err, errlen);
+        w->msrv = http_server_new(&w->loop, w->metrics_fd, w->mroutes, w->nmroutes, &lim, admin_observe, w, err, errlen);
         if (!w->msrv) return -1;
     }
     uv_async_init(&w->loop, &w->wake, on_wake);

@@ -18,7 +18,6 @@
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
-#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,21 +65,6 @@ static void round_start(preq *p);
 static void finish(preq *p);
 
 /* ---- helpers ---------------------------------------------------------------------- */
-
-static void params_from(const config *c, store_params *sp)
-{
-    sp->dedup_ttl_ms = c->dedup_ttl_ms;
-    sp->lease_ms = c->lease_ms;
-    sp->storm_enabled = c->storm_enabled;
-    sp->rate_threshold = c->storm_rate_threshold;
-    sp->rate_window_ms = c->storm_rate_window_ms;
-    sp->pattern_threshold = c->storm_pattern_threshold;
-    sp->pattern_window_ms = c->storm_pattern_window_ms;
-    sp->storm_window_ms = c->storm_window_ms;
-    sp->storm_flag_ttl_ms = c->storm_flag_ttl_ms;
-    sp->storm_update_interval_ms = c->storm_update_interval_ms;
-    sp->storm_max_resources = c->storm_max_resources;
-}
 
 static void preq_free_cb(uv_handle_t *h) { free(h->data); }
 
@@ -646,165 +630,6 @@ void pipeline_handle(http_request *req, void *data)
     p->source = rc->kind == ROUTE_PROMETHEUS ? "prometheus" : "kubernetes-event";
     p->t0 = time_mono_s();
     p->deadline = time_mono_ms() + c->processing_timeout_ms;
-    params_from(c, &p->sp);
+    gw_store_params(c, &p->sp);
     auth_check(rt->auth, w->kc, &w->defer, req->authorization, on_auth, p);
-}
-
-/* ---- routes ---------------------------------------------------------------------------- */
-
-void pipeline_routes(worker *w)
-{
-    w->rc_prom = (route_ctx){w, ROUTE_PROMETHEUS};
-    w->rc_event = (route_ctx){w, ROUTE_K8S_EVENT};
-    size_t n = 0;
-    w->routes[n++] = (http_route){"/api/v1/signals/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_prom};
-    w->routes[n++] = (http_route){"/webhook/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_prom};
-    w->routes[n++] = (http_route){"/api/v1/signals/kubernetes-event", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_event};
-    w->routes[n++] = (http_route){"/healthz", "GET", 0, pipeline_healthz, w};
-    w->routes[n++] = (http_route){"/readyz", "GET", 0, pipeline_readyz, w};
-    w->routes[n++] = (http_route){"/metrics", "GET", 0, pipeline_metrics, w};
-    w->nroutes = n;
-    w->mroutes[0] = w->routes[3];
-    w->mroutes[1] = w->routes[4];
-    w->mroutes[2] = w->routes[5];
-    w->nmroutes = 3;
-}
-
-/* ---- health, readiness, metrics ------------------------------------------------------------- */
-
-void pipeline_healthz(http_request *req, void *data)
-{
-    static const char ok[] = "{\"status\":\"ok\"}";
-    http_respond(req, 200, NULL, ok, sizeof ok - 1);
-}
-
-void pipeline_readyz(http_request *req, void *data)
-{
-    worker *w = data;
-    char why[256] = "";
-    const char *reason = NULL;
-    /* ready only when every worker's store and sink are: a load balancer must not send
-     * requests to a replica one of whose loops would answer 503 */
-    if (atomic_load(&w->gw->draining)) reason = "shutting down";
-    for (int i = 0; !reason && i < w->gw->n_workers; i++) {
-        worker *o = &w->gw->workers[i];
-        if (!o->st->ops->ready(o->st, why, sizeof why)) reason = why;
-        else if (!o->sk->ops->ready(o->sk, why, sizeof why)) reason = why;
-    }
-    if (reason) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "status", "not ready");
-        cJSON_AddStringToObject(o, "reason", reason);
-        char *body = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        http_respond(req, 503, &(http_headers){.retry_after = true, .retry_after_s = 1}, body, strlen(body));
-        cJSON_free(body);
-        return;
-    }
-    char body[160];
-    int n = snprintf(body, sizeof body, "{\"status\":\"ready\",\"state\":\"%s\",\"sink\":\"%s\"}", w->st->ops->name,
-                     w->sk->ops->name);
-    http_respond(req, 200, NULL, body, (size_t)n);
-}
-
-void pipeline_metrics(http_request *req, void *data)
-{
-    metrics_set("gateway_http_requests_in_flight", "", atomic_load(&((worker *)data)->gw->inflight));
-    metrics_set("gateway_signals_in_flight", "", atomic_load(&((worker *)data)->gw->inflight_alerts));
-    metrics_set("gateway_http_connections", "", http_total_connections());
-    size_t len;
-    char *text = metrics_render(&len);
-    http_respond_typed(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);
-    free(text);
-}
-
-void pipeline_observe(const http_request *req, int status, double seconds, void *data)
-{
-    char route[128], labels[200];
-    metrics_label_escape(req->route ? req->route : "unmatched", route, sizeof route);
-    char num[24];
-    fmt_i64(num, status);
-    fmt_cat(labels, sizeof labels, "route=\"", route, "\",code=\"", num, "\"", (char *)NULL);
-    metrics_add("gateway_http_requests_total", labels, 1);
-    metrics_observe("gateway_http_request_duration_seconds", labels, seconds);
-    if (status >= 400) {
-        log_line l;
-        if (log_begin(&l, status >= 500 ? LOG_WARN : LOG_INFO, "request answered with an error")) {
-            log_str(&l, "request_id", req->request_id);
-            log_str(&l, "method", req->method ? req->method : "");
-            log_str(&l, "path", req->path ? req->path : "");
-            log_int(&l, "status", status);
-            log_dbl(&l, "duration_ms", seconds * 1000);
-            log_end(&l);
-        }
-    }
-}
-
-/* ---- storm RR updates ----------------------------------------------------------------------- */
-
-typedef struct flush_ctx {
-    worker      *w;
-    arena        a;
-    store_params sp;
-    store_flush *items;
-    size_t       n;
-    size_t       pending;
-} flush_ctx;
-
-typedef struct flush_op {
-    flush_ctx *fc;
-    size_t     i;
-} flush_op;
-
-static void flush_done(flush_ctx *fc)
-{
-    fc->w->flushing = false;
-    arena_free(&fc->a);
-    free(fc);
-}
-
-static void on_flushed_ack(int status, void *ctx)
-{
-    flush_ctx *fc = ctx;
-    if (--fc->pending == 0) flush_done(fc);
-}
-
-static void on_storm_updated(int status, const char *ref, void *ctx)
-{
-    flush_op *op = ctx;
-    flush_ctx *fc = op->fc;
-    store_flush *f = &fc->items[op->i];
-    free(op);
-    bool ok = status == SINK_UPDATED;
-    metrics_add("gateway_storm_updates_total", ok ? "result=\"ok\"" : "result=\"error\"", 1);
-    fc->w->st->ops->flushed(fc->w->st, &fc->sp, f, ok, time_now_ms(), on_flushed_ack, fc);
-}
-
-static void on_claimed(int status, void *ctx)
-{
-    flush_ctx *fc = ctx;
-    if (status < 0 || fc->n == 0) {
-        flush_done(fc);
-        return;
-    }
-    fc->pending = fc->n;
-    for (size_t i = 0; i < fc->n; i++) {
-        store_flush *f = &fc->items[i];
-        sink_storm_update u = {f->ref, f->count, f->resources, f->n_resources, f->last_seen_ms};
-        flush_op *op = xmalloc(sizeof *op);
-        op->fc = fc;
-        op->i = i;
-        fc->w->sk->ops->update_storm(fc->w->sk, &u, on_storm_updated, op);
-    }
-}
-
-void pipeline_flush_storms(worker *w)
-{
-    if (w->flushing) return;
-    w->flushing = true;
-    flush_ctx *fc = xcalloc(1, sizeof *fc);
-    fc->w = w;
-    arena_init(&fc->a);
-    params_from(gw_runtime_get(w->gw)->cfg, &fc->sp);
-    w->st->ops->claim_flush(w->st, &fc->sp, time_now_ms(), 64, &fc->a, &fc->items, &fc->n, on_claimed, fc);
 }

@@ -29,12 +29,15 @@
  * directory sink writes nothing outside its directory (watched with inotify; the sink sits
  * 90 directories deep in a scratch tree so that "../" namespaces cannot leave it).
  * SGW_FUZZ_PRINT=1 prints the responses, SGW_FUZZ_VERBOSE=1 the gateway's log. */
+#include "admin.h"
 #include "fuzz_util.h"
 #include "gateway.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "routes.h"
 #include "sink/dir.h"
 #include "state/memory.h"
+#include "storm_flush.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -185,7 +188,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     defer_init(&W.defer, &W.loop);
     W.sk = sink_dir_open(&W.loop, c->sink + 4, err, sizeof err);
     if (!W.sk) die_setup("sink_dir_open", err);
-    pipeline_routes(&W);   /* the routes main.c serves */
+    routes_init(&W);   /* the routes main.c serves */
     http_limits lim = {
         .max_body_bytes = 24 << 10,
         .max_header_bytes = 8 << 10,
@@ -199,7 +202,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     int port;
     int lfd = http_listen_socket("127.0.0.1:0", -1, &port, err, sizeof err);   /* never connected to */
     if (lfd < 0) die_setup("http_listen_socket", err);
-    W.srv = http_server_new(&W.loop, lfd, W.routes, W.nroutes, &lim, pipeline_observe, &W, err, sizeof err);
+    W.srv = http_server_new(&W.loop, lfd, W.routes, W.nroutes, &lim, admin_observe, &W, err, sizeof err);
     if (!W.srv) die_setup("http_server_new", err);
     lim.header_timeout_ms = lim.request_timeout_ms = lim.idle_timeout_ms = 30;
     /* Not 30 ms for writes: the client is this same thread, so when the process is not
@@ -212,7 +215,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     lim.linger_ms = 5;
     lfd = http_listen_socket("127.0.0.1:0", -1, &port, err, sizeof err);
     if (lfd < 0) die_setup("http_listen_socket", err);
-    slow_srv = http_server_new(&W.loop, lfd, W.routes, W.nroutes, &lim, pipeline_observe, &W, err, sizeof err);
+    slow_srv = http_server_new(&W.loop, lfd, W.routes, W.nroutes, &lim, admin_observe, &W, err, sizeof err);
     if (!slow_srv) die_setup("http_server_new", err);
     uv_timer_init(&W.loop, &tick);
     return 0;
@@ -472,7 +475,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!abrupt) close(sv[1]);
 
     /* storm RR updates for the windows this input opened (worker 0's timer in main.c) */
-    pipeline_flush_storms(&W);
+    storm_flush(&W);
     while (W.flushing) step(deadline, "storm flush did not finish");
     uv_timer_stop(&tick);
     uv_run(&W.loop, UV_RUN_NOWAIT);   /* close callbacks of the requests' timers */
