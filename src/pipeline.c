@@ -22,15 +22,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What became of one signal. The order of the decided ones is the order their metric
+ * outcomes are counted in. */
+typedef enum {
+    RES_PENDING = 0,     /* undecided: another request still creates it, or time ran out */
+    RES_CREATED,
+    RES_DUPLICATE,
+    RES_AGGREGATED,
+    RES_IGNORED,
+    RES_FAILED,          /* its RR could not be written */
+    RES_RESOLVED,        /* ignored: a resolution closed the dedup window */
+    RES_STALE,           /* ignored: older than a recorded resolution */
+    RES_COUNT
+} result_status;
+
+static const struct {
+    const char   *json;      /* "status" of the signal in the reply */
+    result_status overall;   /* what it counts as for the request's "status" */
+    const char   *outcome;   /* gateway_signals_total{outcome} */
+} result_table[RES_COUNT] = {
+    [RES_PENDING] = {"pending", RES_PENDING, "failed"},
+    [RES_CREATED] = {"created", RES_CREATED, "created"},
+    [RES_DUPLICATE] = {"duplicate", RES_DUPLICATE, "duplicate"},
+    [RES_AGGREGATED] = {"aggregated", RES_AGGREGATED, "aggregated"},
+    [RES_IGNORED] = {"ignored", RES_IGNORED, "ignored"},
+    [RES_FAILED] = {"failed", RES_FAILED, "failed"},
+    [RES_RESOLVED] = {"ignored", RES_IGNORED, "resolved"},
+    [RES_STALE] = {"ignored", RES_IGNORED, "stale"},
+};
+
+/* decided: the store and sink are done with it (neither pending nor failed) */
+static inline bool result_decided(result_status st) { return st != RES_PENDING && st != RES_FAILED; }
+
 typedef struct sig_result {
-    const char *status;        /* created|duplicate|aggregated|ignored; NULL = undecided */
-    const char *ref;
-    int64_t     count;
-    bool        is_storm;
-    const char *storm_window;
-    const char *reason;
-    const char *outcome;       /* metrics outcome when it differs from status (resolved, stale) */
-    bool        failed;
+    result_status status;
+    const char   *ref;
+    int64_t       count;
+    bool          is_storm;
+    const char   *storm_window;
+    const char   *reason;
 } sig_result;
 
 typedef struct preq {
@@ -107,40 +137,32 @@ static void count_outcome(const char *source, const char *outcome, long long n)
 static void finish(preq *p)
 {
     http_request *req = p->req;
-    bool any_created = false, undecided = false;
-    const char *overall = NULL;
+    bool undecided = false, any_overall = false;
+    result_status overall = RES_IGNORED;
+    bool mixed = false;
     /* outcomes are counted here and added to the metrics once each (a 50-alert webhook
      * would otherwise take the metrics lock 50 times) */
-    static const char *outcomes[] = {"created", "duplicate", "aggregated", "ignored", "failed", "resolved", "stale"};
-    long long counts[7] = {0};
-    /* a webhook's alerts mostly share one status and outcome: compare only when they change */
-    const char *seen_status = NULL, *seen_outcome = NULL;
-    bool created = false;
-    int k_outcome = -1;
+    long long counts[RES_COUNT] = {0};
     for (size_t i = 0; i < p->n; i++) {
-        const sig_result *r = &p->res[i];
-        if (r->status && !r->failed) {
-            if (r->status != seen_status || r->outcome != seen_outcome) {
-                seen_status = r->status;
-                seen_outcome = r->outcome;
-                created = !strcmp(r->status, "created");
-                const char *oc = r->outcome ? r->outcome : r->status;
-                k_outcome = -1;
-                for (int k = 0; k < 7 && k_outcome < 0; k++)
-                    if (!strcmp(oc, outcomes[k])) k_outcome = k;
+        result_status st = p->res[i].status;
+        if (result_decided(st)) {
+            result_status o = result_table[st].overall;
+            if (!any_overall) {
+                overall = o;
+                any_overall = true;
+            } else if (o != overall) {
+                mixed = true;
             }
-            if (created) any_created = true;
-            if (!overall) overall = r->status;
-            else if (overall != r->status && strcmp(overall, r->status) != 0) overall = "mixed";
-            if (k_outcome >= 0) counts[k_outcome]++;
+            counts[st]++;
         } else {
             undecided = true;
-            counts[4]++;
+            counts[RES_FAILED]++;
         }
     }
+    bool any_created = counts[RES_CREATED] > 0;
     int code = p->fail_status || undecided ? 503 : any_created ? 201 : 202;
-    for (int k = 0; k < 7; k++)
-        if (counts[k]) count_outcome(p->source, outcomes[k], counts[k]);
+    for (int k = RES_CREATED; k < RES_COUNT; k++)
+        if (counts[k]) count_outcome(p->source, result_table[k].outcome, counts[k]);
     /* the reply, written straight into the request's arena (it goes with it in http_respond):
      * {"status":…,"results":[{…},…][,"error":{"code":…,"message":…}]} */
     /* The signals and their names (in the parse tree) were read last long before the store
@@ -155,7 +177,7 @@ static void finish(preq *p)
     jsonw w;
     jw_init(&w, &req->arena, 128 + p->n * 320);
     jw_lit(&w, "{");
-    jw_kstr(&w, false, "status", code == 503 ? "retry" : overall ? overall : "ignored");
+    jw_kstr(&w, false, "status", code == 503 ? "retry" : mixed ? "mixed" : result_table[overall].json);
     jw_lit(&w, ",\"results\":[");
     for (size_t i = 0; i < p->n; i++) {
         const sig_signal *s = &p->sigs[i];
@@ -171,7 +193,7 @@ static void finish(preq *p)
         }
         jw_lit(&w, "\"");
         jw_kstr(&w, true, "signalName", s->name);
-        jw_kstr(&w, true, "status", r->failed ? "failed" : r->status ? r->status : "pending");
+        jw_kstr(&w, true, "status", result_table[r->status].json);
         if (r->ref) jw_kstr(&w, true, "remediationRequest", r->ref);
         if (r->count) {
             jw_lit(&w, ",\"count\":");
@@ -193,7 +215,8 @@ static void finish(preq *p)
     }
     jw_lit(&w, "}");
     /* a request that only repeated known signals is routine: debug, as upstream did */
-    int level = code >= 500 ? LOG_WARN : (any_created || counts[2] || counts[3] || counts[5]) ? LOG_INFO : LOG_DEBUG;
+    bool routine = !any_created && !counts[RES_AGGREGATED] && !counts[RES_IGNORED] && !counts[RES_RESOLVED];
+    int level = code >= 500 ? LOG_WARN : routine ? LOG_DEBUG : LOG_INFO;
     log_line l;
     if (log_begin(&l, level, code >= 500 ? "signals not fully processed" : "signals processed")) {
         log_str(&l, "request_id", req->request_id);
@@ -228,13 +251,13 @@ static void storm_key_match_resolve(preq *p, size_t creator, int status, const c
         if (strcmp(m->name, c->name) || strcmp(m->namespace, c->namespace)) continue;
         sig_result *r = &p->res[j];
         if (status > 0) {
-            r->status = "aggregated";
+            if (r->status != RES_FAILED) r->status = RES_AGGREGATED;   /* a failure stays one */
             r->ref = arena_strdup(&p->req->arena, ref);
             r->count = p->items[creator].count;
             r->is_storm = true;
             r->storm_window = p->res[creator].storm_window;
         } else {
-            r->failed = true;
+            r->status = RES_FAILED;
         }
     }
 }
@@ -256,7 +279,7 @@ static void after_sink(preq *p)
         c->namespace = p->items[i].namespace;
         c->verdict = v;
         c->lease = p->items[i].lease;
-        c->ok = !p->res[i].failed && p->res[i].status != NULL;
+        c->ok = result_decided(p->res[i].status);
         c->ref = p->res[i].ref;
     }
     if (nc == 0) {
@@ -279,7 +302,7 @@ static void on_sink(int status, const char *ref, void *ctx)
     if (status == SINK_CREATED || status == SINK_EXISTS) {
         r->ref = arena_strdup(&p->req->arena, ref);
         if (status == SINK_CREATED) {
-            r->status = "created";   /* a storm's first alert creates the aggregated RR */
+            r->status = RES_CREATED;   /* a storm's first alert creates the aggregated RR */
             char labels[160], env[64], pri[16];
             metrics_label_escape(spec->environment, env, sizeof env);
             metrics_label_escape(spec->priority, pri, sizeof pri);
@@ -291,7 +314,7 @@ static void on_sink(int status, const char *ref, void *ctx)
                 metrics_add("gateway_storms_detected_total", sl, 1);
             }
         } else {
-            r->status = "duplicate";
+            r->status = RES_DUPLICATE;
             r->reason = "RemediationRequest already exists";
         }
         log_line l;
@@ -308,12 +331,12 @@ static void on_sink(int status, const char *ref, void *ctx)
             log_end(&l);
         }
     } else {
-        r->failed = true;
+        r->status = RES_FAILED;
         metrics_add("gateway_remediation_requests_failed_total",
                     status == SINK_E_INVALID ? "reason=\"invalid\"" : "reason=\"unavailable\"", 1);
         fail(p, "sink_unavailable", "could not write the RemediationRequest; retry");
     }
-    if (spec->is_storm) storm_key_match_resolve(p, i, r->failed ? -1 : 1, r->ref);
+    if (spec->is_storm) storm_key_match_resolve(p, i, r->status == RES_FAILED ? -1 : 1, r->ref);
     if (--p->pending == 0) after_sink(p);
 }
 
@@ -390,12 +413,12 @@ static void on_decided(int status, void *ctx)
         case STORE_STORM_CREATE: start_create(p, i, true); break;
         case STORE_MEMBER: break;   /* settled by its STORM_CREATE */
         case STORE_DUPLICATE:
-            r->status = "duplicate";
+            r->status = RES_DUPLICATE;
             r->ref = it->ref;
             r->count = it->count;
             break;
         case STORE_AGGREGATED:
-            r->status = "aggregated";
+            r->status = RES_AGGREGATED;
             r->ref = it->ref;
             r->count = it->count;
             r->is_storm = true;
@@ -403,17 +426,15 @@ static void on_decided(int status, void *ctx)
             break;
         case STORE_IN_PROGRESS: break;
         case STORE_RESOLVED:
-            r->status = "ignored";
+            r->status = RES_RESOLVED;
             r->ref = it->ref;
             r->count = it->count;
             r->reason = "resolved: dedup window closed";
-            r->outcome = "resolved";
             break;
         case STORE_STALE:
-            r->status = "ignored";
+            r->status = RES_STALE;
             r->ref = it->ref;
             r->reason = "stale: older than a recorded resolution";
-            r->outcome = "stale";
             break;
         }
     }
@@ -436,7 +457,7 @@ static void after_commit(int status, void *ctx)
     }
     bool waiting = false;
     for (size_t i = 0; i < p->n; i++)
-        if (!p->res[i].status && !p->res[i].failed) waiting = true;
+        if (p->res[i].status == RES_PENDING) waiting = true;
     if (!waiting || p->fail_status || time_mono_ms() >= p->deadline || atomic_load(&p->w->gw->draining)) {
         finish(p);
         return;
@@ -469,7 +490,7 @@ static void round_start(preq *p)
     rc->n = 0;
     memset(rc->items, 0, (p->n ? p->n : 1) * sizeof *rc->items);
     for (size_t i = 0; i < p->n; i++) {
-        if (p->res[i].status || p->res[i].failed) continue;
+        if (p->res[i].status != RES_PENDING) continue;
         store_item *src = &p->items[i];
         store_item *dst = &rc->items[rc->n];
         dst->fingerprint = src->fingerprint;
@@ -553,7 +574,7 @@ static void start(preq *p)
     for (size_t i = 0; i < p->n; i++) {
         const sig_signal *s = &p->sigs[i];
         if (s->ignored) {
-            p->res[i].status = "ignored";
+            p->res[i].status = RES_IGNORED;
             p->res[i].reason = s->ignore_reason ? s->ignore_reason : "ignored";
             continue;
         }
