@@ -510,6 +510,46 @@ static void round_start(preq *p)
     p->w->st->ops->decide(p->w->st, &p->sp, rc->items, rc->n, time_now_ms(), &p->req->arena, on_decided, rc);
 }
 
+/* ---- rejected bodies ----------------------------------------------------------------- */
+
+/* Every rejection is final for the sender (4xx), so only input that can never succeed is
+ * rejected; 413 tells the operator to split the group, not to fix the payload. */
+static const struct {
+    adapter_status st;
+    int            status;
+    const char    *code;
+} reject_table[] = {
+    {ADAPTER_OK, 200, "ok"},
+    {ADAPTER_E_JSON, 400, "invalid_json"},
+    {ADAPTER_E_UTF8, 400, "invalid_utf8"},
+    {ADAPTER_E_MISSING, 400, "missing_field"},
+    {ADAPTER_E_TYPE, 400, "invalid_field"},
+    {ADAPTER_E_VERSION, 400, "unsupported_version"},
+    {ADAPTER_E_EMPTY, 400, "no_alerts"},
+    {ADAPTER_E_TOO_MANY, 413, "too_many_alerts"},
+    {ADAPTER_E_DEPTH, 400, "too_deep"},
+};
+
+static size_t reject_find(adapter_status st)
+{
+    size_t n = sizeof reject_table / sizeof reject_table[0];
+    for (size_t i = 0; i < n; i++)
+        if (reject_table[i].st == st) return i;
+    return n;
+}
+
+int pipeline_reject_status(adapter_status st)
+{
+    size_t i = reject_find(st);
+    return i < sizeof reject_table / sizeof reject_table[0] ? reject_table[i].status : 400;
+}
+
+const char *pipeline_reject_code(adapter_status st)
+{
+    size_t i = reject_find(st);
+    return i < sizeof reject_table / sizeof reject_table[0] ? reject_table[i].code : "invalid_request";
+}
+
 /* ---- entry ---------------------------------------------------------------------------- */
 
 /* 503 + Retry-After: the signal limit (server.max_inflight_alerts) is reached. */
@@ -538,18 +578,19 @@ static void start(preq *p)
                  ? adapter_prometheus_parse(req->body, req->body_len, time_now_ms(), &lim, &req->arena, &p->sigs, &p->n, &err)
                  : adapter_k8s_event_parse(req->body, req->body_len, time_now_ms(), &lim, &req->arena, &p->sigs, &p->n, &err);
     if (rc != 0) {
+        const char *code = pipeline_reject_code(err.status);
         char labels[96];
-        snprintf(labels, sizeof labels, "reason=\"%s\"", adapter_error_code(err.status));
+        snprintf(labels, sizeof labels, "reason=\"%s\"", code);
         metrics_add("gateway_requests_rejected_total", labels, 1);
         log_line l;
         if (log_begin(&l, LOG_INFO, "signal rejected")) {
             log_str(&l, "request_id", req->request_id);
             log_str(&l, "source", p->source);
-            log_str(&l, "code", adapter_error_code(err.status));
+            log_str(&l, "code", code);
             log_str(&l, "error", err.message);
             log_end(&l);
         }
-        http_respond_error(req, adapter_error_http(err.status), adapter_error_code(err.status), err.message, NULL);
+        http_respond_error(req, pipeline_reject_status(err.status), code, err.message, NULL);
         preq_done(p);
         return;
     }

@@ -5,10 +5,16 @@
  * exists; anything that could not be made durable answers 503 + Retry-After. */
 #ifndef SGW_PIPELINE_H
 #define SGW_PIPELINE_H
+#include "adapters/adapter.h"
 #include "gateway.h"
 #include "http/server.h"
 
 /* http handler for the signal routes; data is a route_ctx* (borrowed, the worker's). */
 void pipeline_handle(http_request *req, void *data);
+
+/* The answer to a body an adapter rejected, from one table: its HTTP status (400, or 413
+ * for too many alerts) and the error code of the JSON body ("invalid_json", ...). */
+int         pipeline_reject_status(adapter_status st);
+const char *pipeline_reject_code(adapter_status st);
 
 #endif
