@@ -99,19 +99,20 @@ void auth_cache_clear(void)
 
 /* ---- construction -------------------------------------------------------------------------- */
 
+/* 0, or a negative code (util/err.h) with the reason in err. */
 static int load_tokens(auth *a, const char *path, char *err, size_t errlen)
 {
     struct stat st;
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "auth.static_file %s: %s", path, strerror(errno));
-        return -1;
+        return SGW_E_IO;
     }
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0007)) {
         snprintf(err, errlen, "auth.static_file %s is readable by others (mode %o): chmod 600 it", path,
                  (unsigned)(st.st_mode & 0777));
         fclose(f);
-        return -1;
+        return SGW_E_INVALID;
     }
     char line[4096];
     while (fgets(line, sizeof line, f)) {
@@ -128,7 +129,7 @@ static int load_tokens(auth *a, const char *path, char *err, size_t errlen)
     fclose(f);
     if (a->n == 0) {
         snprintf(err, errlen, "auth.static_file %s holds no token", path);
-        return -1;
+        return SGW_E_INVALID;
     }
     return 0;
 }

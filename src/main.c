@@ -11,6 +11,7 @@
 #include "state/redis.h"
 #include "storm_flush.h"
 #include "util/cjson_arena.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -182,6 +183,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* 0, or a negative code (util/err.h) with the reason in err. */
 static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
 {
     uv_loop_init(&w->loop);
@@ -193,20 +195,20 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
         ko.qps = c->k8s_qps / n_workers;
         ko.burst = c->k8s_burst / n_workers > 0 ? c->k8s_burst / n_workers : 1;
         w->kc = k8s_client_new(&w->loop, G.kcfg, &ko, err, errlen);
-        if (!w->kc) return -1;
+        if (!w->kc) return SGW_E_INVALID;
     }
     if (G.mem) {
         w->st = store_memory_open(G.mem, &w->defer);
     } else {
         w->st = store_redis_open(&w->loop, c->state, c->state_prefix, c->state_timeout_ms, err, errlen);
-        if (!w->st) return -1;
+        if (!w->st) return SGW_E_INVALID;
     }
     if (strcmp(c->sink, "kubernetes") == 0)
         w->sk = sink_kubernetes_open(&w->loop, w->kc, c->rr_group, c->rr_version, c->fallback_namespace,
                                      c->processing_timeout_ms);
     else
         w->sk = sink_dir_open(&w->loop, c->sink + 4, err, errlen);
-    if (!w->sk) return -1;
+    if (!w->sk) return SGW_E_INVALID;
     routes_init(w);
     http_limits lim = {
         .max_body_bytes = c->max_body_bytes,
@@ -219,10 +221,10 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
         .max_connections = c->max_connections,
     };
     w->srv = http_server_new(&w->loop, w->listen_fd, w->routes, w->nroutes, &lim, admin_observe, w, err, errlen);
-    if (!w->srv) return -1;
+    if (!w->srv) return SGW_E_IO;
     if (w->metrics_fd >= 0) {
         w->msrv = http_server_new(&w->loop, w->metrics_fd, w->mroutes, w->nmroutes, &lim, admin_observe, w, err, errlen);
-        if (!w->msrv) return -1;
+        if (!w->msrv) return SGW_E_IO;
     }
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
@@ -419,7 +421,7 @@ int main(int argc, char **argv)
             w->metrics_fd = http_listen_socket(c->metrics_listen, -1, &mport, err, sizeof err);
             if (w->metrics_fd < 0) goto fatal;
         }
-        if (worker_setup(w, c, err, sizeof err)) goto fatal;
+        if (worker_setup(w, c, err, sizeof err) < 0) goto fatal;
     }
     uv_loop_init(&main_loop);
     uv_timer_init(&main_loop, &drain_timer);

@@ -10,6 +10,7 @@
  * bytes are already buffered, so pipelined requests are answered strictly in order and at
  * most one request per connection is in memory at a time. */
 #include "http/server.h"
+#include "util/err.h"
 #include "util/fmt.h"
 #include "util/jsonw.h"
 #include "util/log.h"
@@ -928,9 +929,9 @@ int http_server_adopt(http_server *s, int fd)
     int rc = uv_tcp_open(&c->tcp, fd);
     if (rc < 0) {
         conn_close(c);
-        return rc;
+        return SGW_E_IO;
     }
-    return conn_begin(s, c, total) ? 0 : UV_EBUSY;
+    return conn_begin(s, c, total) ? 0 : SGW_E_UNAVAILABLE;
 }
 
 int http_listen_socket(const char *addr, int port_override, int *port_out, char *err, size_t errlen)
@@ -940,7 +941,7 @@ int http_listen_socket(const char *addr, int port_override, int *port_out, char 
     const char *colon = strrchr(addr, ':');
     if (!colon) {
         snprintf(err, errlen, "listen address %s: expected HOST:PORT", addr);
-        return -1;
+        return SGW_E_INVALID;
     }
     size_t hl = (size_t)(colon - addr);
     if (hl >= sizeof host) hl = sizeof host - 1;
@@ -950,7 +951,7 @@ int http_listen_socket(const char *addr, int port_override, int *port_out, char 
     long pv = strtol(colon + 1, &end, 10);
     if (*end || pv < 0 || pv > 65535 || end == colon + 1) {
         snprintf(err, errlen, "listen address %s: bad port", addr);
-        return -1;
+        return SGW_E_INVALID;
     }
     port = port_override >= 0 ? port_override : (int)pv;
     struct sockaddr_storage ss;
@@ -979,12 +980,12 @@ int http_listen_socket(const char *addr, int port_override, int *port_out, char 
         sl = sizeof *sin6;
     } else {
         snprintf(err, errlen, "listen address %s: host must be an IP address", addr);
-        return -1;
+        return SGW_E_INVALID;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
-        return -1;
+        return SGW_E_IO;
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -992,7 +993,7 @@ int http_listen_socket(const char *addr, int port_override, int *port_out, char 
         bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
         snprintf(err, errlen, "listen on %s: %s", addr, strerror(errno));
         close(fd);
-        return -1;
+        return SGW_E_IO;
     }
     struct sockaddr_storage bound;
     socklen_t bl = sizeof bound;

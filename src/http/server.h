@@ -68,7 +68,8 @@ typedef void (*http_observer)(const http_request *req, int status, double second
 /* Opens a listening TCP socket on addr ("127.0.0.1:8080", "[::1]:8080", ":8080") with
  * SO_REUSEPORT, so every worker can open its own on the same port. port_override >= 0
  * replaces the port of addr (used after the first socket resolved port 0).
- * Returns the fd (>= 0) and the bound port, or -1 with a message in err. */
+ * Returns the fd (>= 0) and the bound port, or a negative code (util/err.h) with the reason
+ * in err. */
 int http_listen_socket(const char *addr, int port_override, int *port_out, char *err, size_t errlen);
 
 /* Creates a server on loop that accepts on listen_fd (takes ownership). routes is borrowed
@@ -78,7 +79,8 @@ http_server *http_server_new(uv_loop_t *loop, int listen_fd, const http_route *r
                              void *obs_data, char *err, size_t errlen);
 
 /* Serves an already-connected stream socket (e.g. one end of a socketpair), as if it had
- * been accepted: for tests and fuzzing of the real request path. Takes ownership of fd. */
+ * been accepted: for tests and fuzzing of the real request path. Takes ownership of fd.
+ * 0, SGW_E_IO (fd is not a stream socket) or SGW_E_UNAVAILABLE (connection limit). */
 int http_server_adopt(http_server *s, int fd);
 
 /* Stops accepting and closes idle connections; in-flight requests are still answered.

@@ -38,6 +38,7 @@
 #include "sink/dir.h"
 #include "state/memory.h"
 #include "storm_flush.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -434,7 +435,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &one, sizeof one);
     }
     int rc = http_server_adopt(srv, sv[0]);
-    if (rc < 0) fuzz_fail("http_server_adopt: %s", uv_strerror(rc));
+    if (rc < 0) fuzz_fail("http_server_adopt: %s", sgw_strerror(rc));
     uv_timer_start(&tick, on_tick, 1, 1);
     int64_t deadline = time_mono_ms() + HANG_MS;
 
