@@ -46,7 +46,6 @@ static worker  *workers;
 static int      n_workers;
 static uv_loop_t main_loop;
 static uv_timer_t drain_timer;
-static int      exit_code;
 
 static void usage(FILE *f)
 {
@@ -171,8 +170,8 @@ static void on_log_prepare(uv_prepare_t *p)
     log_flush();
 }
 
-/* The worker's log lines are written once per loop iteration (util/log.h log_buffering): a
- * request's line no longer costs a write(2) of its own. */
+/* The worker's log lines are written once per loop iteration (util/log.h log_buffering), so
+ * a request's line costs no write(2) of its own. */
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -485,7 +484,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n_overrides; i++) free(overrides[i].value);
     metrics_free();
     log_msg(LOG_INFO, "stopped", NULL, NULL);
-    return exit_code;
+    return 0;
 
 fatal:
     fprintf(stderr, "signal-gateway: %s\n", err);

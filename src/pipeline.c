@@ -565,9 +565,8 @@ static void start(preq *p)
     http_request *req = p->req;
     const config *c = p->cfg;
     /* Already at the signal limit: any request with an alert would cross it, so it is
-     * refused before its body is parsed. Parsing is most of a webhook's cost: with 1,000
-     * connections of storm webhooks, parsing the ones then refused left the gateway ~1 % of
-     * its throughput for the admitted ones (docs/benchmarks.md, session 5). */
+     * refused before its body is parsed. Parsing is most of a webhook's cost, and under an
+     * overload it must go to the requests that will be admitted. */
     if (atomic_load(&p->w->gw->inflight_alerts) >= c->max_inflight_alerts) {
         refuse_signals_overload(p);
         return;

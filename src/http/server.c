@@ -233,10 +233,10 @@ static void on_timer(uv_timer_t *t)
 }
 
 /* The connection's one timeout: ms from now, or none (ms <= 0). A request moves it four
- * times (header, request, none, idle); re-arming the uv timer each time was four timer-heap
- * operations per request. Now the uv timer is re-armed only when the new deadline comes
- * before the armed one; otherwise it fires early and on_timer re-arms it for the rest (about
- * once per header_timeout per busy connection). */
+ * times (header, request, none, idle); re-arming the uv timer each time would be four
+ * timer-heap operations per request, so the uv timer is re-armed only when the new deadline
+ * comes before the armed one; otherwise it fires early and on_timer re-arms it for the rest
+ * (about once per header_timeout per busy connection). */
 static void timer_set(http_conn *c, int ms)
 {
     if (ms <= 0) {
@@ -768,7 +768,7 @@ static void conn_keep(http_conn *c, const char *data, size_t len)
 /* Feeds the parser until it needs more bytes or a request is busy: from c->in (data NULL),
  * or from the len bytes at data, the loop's read buffer, when nothing was buffered; then only
  * what is left after a request's end is copied into c->in (a request that came whole in one
- * read is not copied twice: docs/benchmarks.md, session 8). */
+ * read is never copied). */
 static void conn_process_from(http_conn *c, const char *data, size_t len)
 {
     if (c->in_process) return;
@@ -828,9 +828,6 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     http_conn *c = st->data;
     if (n == 0) return;
     if (n < 0) {
-        if (c->state == ST_READ && c->in_message && n == UV_EOF) {
-            /* half-sent request: nothing sensible to answer */
-        }
         if (c->state == ST_READ) conn_close(c);
         else c->peer_eof = true;
         return;
