@@ -3,7 +3,7 @@
  * kubernetes: TokenReview (authentication.k8s.io/v1), then SubjectAccessReview
  * (authorization.k8s.io/v1) for the configured verb/group/resource. Results are cached
  * per process by the token's SHA-256 (allowed: auth.allow_ttl, denied: auth.deny_ttl; at
- * most 10,000 entries). When the API server cannot answer, the result is "unavailable"
+ * most 10,000 entries). When the API server cannot answer, the result is SGW_E_UNAVAILABLE
  * (→ 503), never "allowed": fail closed. The token itself is never logged or stored. */
 #include "auth.h"
 #include "metrics.h"
@@ -36,7 +36,7 @@ struct auth {
 /* ---- the review cache -------------------------------------------------------------------- */
 
 typedef struct cache_entry {
-    auth_result result;
+    int         result;   /* an auth_result */
     int64_t     expires;
 } cache_entry;
 
@@ -53,7 +53,7 @@ static int sweep_expired(const char *k, void *v, void *ctx)
     return 0;
 }
 
-static bool cache_get(const char *digest, auth_result *out)
+static bool cache_get(const char *digest, int *out)
 {
     bool hit = false;
     pthread_mutex_lock(&cache_mu);
@@ -68,7 +68,7 @@ static bool cache_get(const char *digest, auth_result *out)
     return hit;
 }
 
-static void cache_put(const char *digest, auth_result r, int ttl_ms)
+static void cache_put(const char *digest, int r, int ttl_ms)
 {
     pthread_mutex_lock(&cache_mu);
     if (!cache_init) {
@@ -99,19 +99,20 @@ void auth_cache_clear(void)
 
 /* ---- construction -------------------------------------------------------------------------- */
 
+/* 0, or a negative code (util/err.h) with the reason in err. */
 static int load_tokens(auth *a, const char *path, char *err, size_t errlen)
 {
     struct stat st;
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "auth.static_file %s: %s", path, strerror(errno));
-        return -1;
+        return SGW_E_IO;
     }
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0007)) {
         snprintf(err, errlen, "auth.static_file %s is readable by others (mode %o): chmod 600 it", path,
                  (unsigned)(st.st_mode & 0777));
         fclose(f);
-        return -1;
+        return SGW_E_INVALID;
     }
     char line[4096];
     while (fgets(line, sizeof line, f)) {
@@ -128,7 +129,7 @@ static int load_tokens(auth *a, const char *path, char *err, size_t errlen)
     fclose(f);
     if (a->n == 0) {
         snprintf(err, errlen, "auth.static_file %s holds no token", path);
-        return -1;
+        return SGW_E_INVALID;
     }
     return 0;
 }
@@ -173,7 +174,7 @@ typedef struct review {
     int64_t     deadline;
 } review;
 
-static void review_end(review *rv, auth_result r, bool cacheable)
+static void review_end(review *rv, int r, bool cacheable)
 {
     if (cacheable) cache_put(rv->digest, r, r == AUTH_ALLOW ? rv->a->allow_ttl_ms : rv->a->deny_ttl_ms);
     rv->cb(r, rv->ctx);
@@ -188,7 +189,7 @@ static void api_unavailable(review *rv, const char *what, const k8s_response *r)
         if (r->error) log_str(&l, "error", r->error);
         log_end(&l);
     }
-    review_end(rv, AUTH_UNAVAILABLE, false);
+    review_end(rv, SGW_E_UNAVAILABLE, false);
 }
 
 static void on_sar(const k8s_response *r, void *ctx)
@@ -246,14 +247,14 @@ static void on_token_review(const k8s_response *r, void *ctx)
 
 /* ---- check ------------------------------------------------------------------------------------- */
 
-void auth_check(auth *a, k8s_client *kc, const char *h, auth_cb cb, void *ctx)
+void auth_check(auth *a, k8s_client *kc, defer_queue *dq, const char *h, auth_cb cb, void *ctx)
 {
     if (a->mode == AUTH_OFF) {
-        cb(AUTH_ALLOW, ctx);
+        defer_call(dq, cb, AUTH_ALLOW, ctx);
         return;
     }
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-        cb(AUTH_UNAUTHENTICATED, ctx);
+        defer_call(dq, cb, AUTH_UNAUTHENTICATED, ctx);
         return;
     }
     const char *tok = h + 7;
@@ -261,7 +262,7 @@ void auth_check(auth *a, k8s_client *kc, const char *h, auth_cb cb, void *ctx)
     size_t tl = strlen(tok);
     while (tl > 0 && tok[tl - 1] == ' ') tl--;
     if (tl == 0 || tl > 8192) {
-        cb(AUTH_UNAUTHENTICATED, ctx);
+        defer_call(dq, cb, AUTH_UNAUTHENTICATED, ctx);
         return;
     }
     char d[65];
@@ -269,17 +270,17 @@ void auth_check(auth *a, k8s_client *kc, const char *h, auth_cb cb, void *ctx)
     if (a->mode == AUTH_STATIC) {
         int found = 0;
         for (size_t i = 0; i < a->n; i++) found |= memeql_sec(d, a->digests[i], 64);
-        cb(found ? AUTH_ALLOW : AUTH_UNAUTHENTICATED, ctx);
+        defer_call(dq, cb, found ? AUTH_ALLOW : AUTH_UNAUTHENTICATED, ctx);
         return;
     }
-    auth_result cached;
+    int cached;
     if (cache_get(d, &cached)) {
         metrics_add("gateway_auth_cache_hits_total", "", 1);
-        cb(cached, ctx);
+        defer_call(dq, cb, cached, ctx);
         return;
     }
     if (!kc) {
-        cb(AUTH_UNAVAILABLE, ctx);
+        defer_call(dq, cb, SGW_E_UNAVAILABLE, ctx);
         return;
     }
     review *rv = xcalloc(1, sizeof *rv);

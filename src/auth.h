@@ -7,24 +7,30 @@
 
 #include "config.h"
 #include "k8s/client.h"
+#include "util/defer.h"
+#include "util/err.h"
 
+/* The answer of a check: a non-negative result, or SGW_E_UNAVAILABLE (util/err.h) when it
+ * cannot be decided (the API server is down) → 503, failing closed. */
 typedef enum {
     AUTH_ALLOW = 0,
     AUTH_UNAUTHENTICATED = 1,   /* no/invalid token → 401 */
     AUTH_FORBIDDEN = 2,         /* valid token, not allowed → 403 */
-    AUTH_UNAVAILABLE = 3,       /* cannot decide (API server down) → 503, fail closed */
 } auth_result;
 
 typedef struct auth auth;
-typedef void (*auth_cb)(auth_result r, void *ctx);
+/* status: an auth_result, or SGW_E_UNAVAILABLE. */
+typedef void (*auth_cb)(int status, void *ctx);
 
 /* Builds the authenticator for c; NULL with a message on error (e.g. unreadable token file). */
 auth *auth_new(const config *c, char *err, size_t errlen);
 void  auth_free(auth *a);
 
-/* authorization: the raw header value (may be NULL). kc: the worker's Kubernetes client
- * (kubernetes mode; else NULL). cb may run before this returns (cache hit, off, static). */
-void auth_check(auth *a, k8s_client *kc, const char *authorization, auth_cb cb, void *ctx);
+/* authorization: the raw header value (may be NULL, borrowed for the call). kc: the
+ * worker's Kubernetes client (kubernetes mode; else NULL). dq: the worker loop's queue.
+ * Callbacks: cb runs exactly once, on the worker's loop, and never before this returns
+ * (docs/conventions.md): an answer known at once (off, static, a cache hit) goes through dq. */
+void auth_check(auth *a, k8s_client *kc, defer_queue *dq, const char *authorization, auth_cb cb, void *ctx);
 
 /* Drops the process-wide review cache (tests, exit). */
 void auth_cache_clear(void);

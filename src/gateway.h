@@ -17,6 +17,7 @@
 #include "sink/sink.h"
 #include "state/memory.h"
 #include "state/store.h"
+#include "util/defer.h"
 
 typedef struct gw_runtime {
     config            *cfg;
@@ -48,6 +49,7 @@ struct worker {
     gateway     *gw;
     int          id;
     uv_loop_t    loop;
+    defer_queue  defer;             /* the loop's deferred callbacks (memory store, auth) */
     pthread_t    thread;
     store       *st;
     sink        *sk;
@@ -56,18 +58,34 @@ struct worker {
     http_server *msrv;              /* metrics listener (worker 0 only), or NULL */
     int          listen_fd, metrics_fd;
     uv_async_t   wake;              /* drain / stop requests from the main thread */
-    uv_timer_t   flush_timer;       /* storm RR updates (worker 0) */
+    uv_timer_t   flush_timer;       /* storm RR updates (worker 0; storm_flush.h) */
     uv_prepare_t log_prep;          /* writes the iteration's log lines before the loop blocks */
-    bool         flushing;
+    bool         flushing;          /* a storm flush is running */
     route_ctx    rc_prom, rc_event;
-    http_route   routes[8];
+    http_route   routes[8];         /* what the listener serves (routes.h) */
     size_t       nroutes;
-    http_route   mroutes[4];
+    http_route   mroutes[4];        /* what the metrics listener serves */
     size_t       nmroutes;
     int          drained;           /* servers fully drained */
     atomic_int   stop;              /* 1 = drain requested */
 };
 
 static inline gw_runtime *gw_runtime_get(gateway *g) { return atomic_load(&g->rt); }
+
+/* The store's parameters from a config, for each call (a reload applies to the next one). */
+static inline void gw_store_params(const config *c, store_params *sp)
+{
+    sp->dedup_ttl_ms = c->dedup_ttl_ms;
+    sp->lease_ms = c->lease_ms;
+    sp->storm_enabled = c->storm_enabled;
+    sp->rate_threshold = c->storm_rate_threshold;
+    sp->rate_window_ms = c->storm_rate_window_ms;
+    sp->pattern_threshold = c->storm_pattern_threshold;
+    sp->pattern_window_ms = c->storm_pattern_window_ms;
+    sp->storm_window_ms = c->storm_window_ms;
+    sp->storm_flag_ttl_ms = c->storm_flag_ttl_ms;
+    sp->storm_update_interval_ms = c->storm_update_interval_ms;
+    sp->storm_max_resources = c->storm_max_resources;
+}
 
 #endif

@@ -2,13 +2,16 @@
  * Each worker thread runs one libuv loop with its own SO_REUSEPORT listener; the main
  * thread only waits for signals: SIGTERM/SIGINT drain (stop accepting, finish in-flight
  * requests, up to server.drain_timeout) and exit 0; SIGHUP reloads the configuration. */
+#include "admin.h"
 #include "gateway.h"
 #include "metrics.h"
-#include "pipeline.h"
+#include "routes.h"
 #include "sink/dir.h"
 #include "sink/kubernetes.h"
 #include "state/redis.h"
+#include "storm_flush.h"
 #include "util/cjson_arena.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -43,7 +46,6 @@ static worker  *workers;
 static int      n_workers;
 static uv_loop_t main_loop;
 static uv_timer_t drain_timer;
-static int      exit_code;
 
 static void usage(FILE *f)
 {
@@ -129,7 +131,7 @@ static void maybe_trim(worker *w)
 
 static void on_flush_timer(uv_timer_t *t)
 {
-    pipeline_flush_storms(t->data);
+    storm_flush(t->data);
     maybe_trim(t->data);
 }
 
@@ -168,8 +170,8 @@ static void on_log_prepare(uv_prepare_t *p)
     log_flush();
 }
 
-/* The worker's log lines are written once per loop iteration (util/log.h log_buffering): a
- * request's line no longer costs a write(2) of its own. */
+/* The worker's log lines are written once per loop iteration (util/log.h log_buffering), so
+ * a request's line costs no write(2) of its own. */
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -180,9 +182,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* 0, or a negative code (util/err.h) with the reason in err. */
 static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
 {
     uv_loop_init(&w->loop);
+    defer_init(&w->defer, &w->loop);
     if (G.kcfg) {
         k8s_client_opts ko = {c->k8s_qps, c->k8s_burst, c->k8s_timeout_ms, c->k8s_max_retries, 100,
                               "signal-gateway/" SGW_VERSION};
@@ -190,21 +194,21 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
         ko.qps = c->k8s_qps / n_workers;
         ko.burst = c->k8s_burst / n_workers > 0 ? c->k8s_burst / n_workers : 1;
         w->kc = k8s_client_new(&w->loop, G.kcfg, &ko, err, errlen);
-        if (!w->kc) return -1;
+        if (!w->kc) return SGW_E_INVALID;
     }
     if (G.mem) {
-        w->st = store_memory_open(G.mem);
+        w->st = store_memory_open(G.mem, &w->defer);
     } else {
         w->st = store_redis_open(&w->loop, c->state, c->state_prefix, c->state_timeout_ms, err, errlen);
-        if (!w->st) return -1;
+        if (!w->st) return SGW_E_INVALID;
     }
     if (strcmp(c->sink, "kubernetes") == 0)
         w->sk = sink_kubernetes_open(&w->loop, w->kc, c->rr_group, c->rr_version, c->fallback_namespace,
                                      c->processing_timeout_ms);
     else
         w->sk = sink_dir_open(&w->loop, c->sink + 4, err, errlen);
-    if (!w->sk) return -1;
-    pipeline_routes(w);
+    if (!w->sk) return SGW_E_INVALID;
+    routes_init(w);
     http_limits lim = {
         .max_body_bytes = c->max_body_bytes,
         .max_header_bytes = c->max_header_bytes,
@@ -215,11 +219,11 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
         .write_timeout_ms = c->write_timeout_ms,
         .max_connections = c->max_connections,
     };
-    w->srv = http_server_new(&w->loop, w->listen_fd, w->routes, w->nroutes, &lim, pipeline_observe, w, err, errlen);
-    if (!w->srv) return -1;
+    w->srv = http_server_new(&w->loop, w->listen_fd, w->routes, w->nroutes, &lim, admin_observe, w, err, errlen);
+    if (!w->srv) return SGW_E_IO;
     if (w->metrics_fd >= 0) {
-        w->msrv = http_server_new(&w->loop, w->metrics_fd, w->mroutes, w->nmroutes, &lim, pipeline_observe, w, err, errlen);
-        if (!w->msrv) return -1;
+        w->msrv = http_server_new(&w->loop, w->metrics_fd, w->mroutes, w->nmroutes, &lim, admin_observe, w, err, errlen);
+        if (!w->msrv) return SGW_E_IO;
     }
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
@@ -416,7 +420,7 @@ int main(int argc, char **argv)
             w->metrics_fd = http_listen_socket(c->metrics_listen, -1, &mport, err, sizeof err);
             if (w->metrics_fd < 0) goto fatal;
         }
-        if (worker_setup(w, c, err, sizeof err)) goto fatal;
+        if (worker_setup(w, c, err, sizeof err) < 0) goto fatal;
     }
     uv_loop_init(&main_loop);
     uv_timer_init(&main_loop, &drain_timer);
@@ -463,7 +467,9 @@ int main(int argc, char **argv)
         w->st->ops->close(w->st);
         if (w->srv) http_server_free(w->srv);
         if (w->msrv) http_server_free(w->msrv);
-        uv_run(&w->loop, UV_RUN_DEFAULT);   /* runs the close callbacks; nothing is active now */
+        uv_run(&w->loop, UV_RUN_DEFAULT);   /* runs the close callbacks and what is still deferred */
+        defer_close(&w->defer);              /* last: the closes above may still defer a callback */
+        uv_run(&w->loop, UV_RUN_DEFAULT);
         if (uv_loop_close(&w->loop) != 0) log_msg(LOG_WARN, "a worker loop still had handles at exit", NULL, NULL);
     }
     free(workers);
@@ -478,7 +484,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n_overrides; i++) free(overrides[i].value);
     metrics_free();
     log_msg(LOG_INFO, "stopped", NULL, NULL);
-    return exit_code;
+    return 0;
 
 fatal:
     fprintf(stderr, "signal-gateway: %s\n", err);

@@ -193,11 +193,13 @@ static series *get_series(shard *sh, const char *name, const char *labels)
     return s;
 }
 
-/* A thread's recently used series, direct-mapped by the name's address and the labels'
- * length and last byte: a request updates ~7 series, and a hit costs two short strcmps
- * instead of building "name{labels}", hashing it and comparing it in the shard's map. Valid
- * while the shard is (same generation); the series never move or go while it lives. */
-#define MCACHE 32
+/* A thread's recently used series: a request updates ~7 series, and a hit costs two short
+ * strcmps instead of building "name{labels}", hashing it and comparing it in the shard's map.
+ * Two-way set associative, the set chosen by the name's address and the labels' length,
+ * middle and last byte: a direct-mapped cache made the hit rate depend on where the linker
+ * put the name literals (two hot series in one slot evict each other on every request).
+ * Valid while the shard is (same generation); the series never move or go while it lives. */
+#define MCACHE 32                /* slots: MCACHE / 2 sets of two */
 #define MCACHE_LABELS 120
 static __thread struct mcache {
     const shard *sh;
@@ -206,22 +208,37 @@ static __thread struct mcache {
     const char  *name;            /* as passed (literals); compared by content as well */
     char         labels[MCACHE_LABELS];
 } mcache[MCACHE];
+static __thread unsigned char mcache_recent[MCACHE / 2];   /* per set: the way hit or filled last */
+
+static inline bool mcache_hit(const struct mcache *m, const shard *sh, const char *name, const char *labels)
+{
+    return m->s && m->sh == sh && m->gen == tls_gen && strcmp(m->labels, labels) == 0 &&
+           (m->name == name || strcmp(m->name, name) == 0);
+}
 
 static series *thread_series(shard *sh, const char *name, const char *labels)
 {
     size_t ll = strlen(labels);
-    unsigned slot = (unsigned)(((uintptr_t)name >> 3) ^ ll ^ (ll ? (unsigned char)labels[ll - 1] << 2 : 0)) % MCACHE;
-    struct mcache *m = &mcache[slot];
-    if (m->s && m->sh == sh && m->gen == tls_gen && strcmp(m->labels, labels) == 0 &&
-        (m->name == name || strcmp(m->name, name) == 0))
-        return m->s;
+    uintptr_t h = ((uintptr_t)name >> 3) ^ ll;
+    if (ll) h ^= (uintptr_t)(unsigned char)labels[ll - 1] << 2 ^ (uintptr_t)(unsigned char)labels[ll / 2] << 1;
+    unsigned set = (unsigned)(h % (MCACHE / 2));
+    struct mcache *ways = &mcache[set * 2];
+    for (unsigned w = 0; w < 2; w++) {
+        if (mcache_hit(&ways[w], sh, name, labels)) {
+            mcache_recent[set] = (unsigned char)w;
+            return ways[w].s;
+        }
+    }
     series *s = get_series(sh, name, labels);
     if (ll < MCACHE_LABELS) {
+        unsigned w = mcache_recent[set] ^ 1u;   /* replace the way not used last */
+        struct mcache *m = &ways[w];
         m->sh = sh;
         m->gen = tls_gen;
         m->s = s;
         m->name = s->fam->name;   /* the family table's own copy: never a caller's buffer */
         memcpy(m->labels, labels, ll + 1);
+        mcache_recent[set] = (unsigned char)w;
     }
     return s;
 }

@@ -4,6 +4,8 @@
  *                                 ▲              └─► commit ─┐
  *                                 └── IN_PROGRESS left: back off, decide again ◄┘
  *                                                  otherwise ─► respond
+ * Every seam it calls (auth, store, sink) answers on this worker's loop and never before
+ * the call returns, so each step starts the next without re-entry guards.
  * A preq lives in malloc'd memory (not the request arena) because its retry timer must be
  * closed asynchronously after the response was sent. */
 #include "pipeline.h"
@@ -16,20 +18,49 @@
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
-#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* What became of one signal. The order of the decided ones is the order their metric
+ * outcomes are counted in. */
+typedef enum {
+    RES_PENDING = 0,     /* undecided: another request still creates it, or time ran out */
+    RES_CREATED,
+    RES_DUPLICATE,
+    RES_AGGREGATED,
+    RES_IGNORED,
+    RES_FAILED,          /* its RR could not be written */
+    RES_RESOLVED,        /* ignored: a resolution closed the dedup window */
+    RES_STALE,           /* ignored: older than a recorded resolution */
+    RES_COUNT
+} result_status;
+
+static const struct {
+    const char   *json;      /* "status" of the signal in the reply */
+    result_status overall;   /* what it counts as for the request's "status" */
+    const char   *outcome;   /* gateway_signals_total{outcome} */
+} result_table[RES_COUNT] = {
+    [RES_PENDING] = {"pending", RES_PENDING, "failed"},
+    [RES_CREATED] = {"created", RES_CREATED, "created"},
+    [RES_DUPLICATE] = {"duplicate", RES_DUPLICATE, "duplicate"},
+    [RES_AGGREGATED] = {"aggregated", RES_AGGREGATED, "aggregated"},
+    [RES_IGNORED] = {"ignored", RES_IGNORED, "ignored"},
+    [RES_FAILED] = {"failed", RES_FAILED, "failed"},
+    [RES_RESOLVED] = {"ignored", RES_IGNORED, "resolved"},
+    [RES_STALE] = {"ignored", RES_IGNORED, "stale"},
+};
+
+/* decided: the store and sink are done with it (neither pending nor failed) */
+static inline bool result_decided(result_status st) { return st != RES_PENDING && st != RES_FAILED; }
+
 typedef struct sig_result {
-    const char *status;        /* created|duplicate|aggregated|ignored; NULL = undecided */
-    const char *ref;
-    int64_t     count;
-    bool        is_storm;
-    const char *storm_window;
-    const char *reason;
-    const char *outcome;       /* metrics outcome when it differs from status (resolved, stale) */
-    bool        failed;
+    result_status status;
+    const char   *ref;
+    int64_t       count;
+    bool          is_storm;
+    const char   *storm_window;
+    const char   *reason;
 } sig_result;
 
 typedef struct preq {
@@ -47,7 +78,7 @@ typedef struct preq {
     store_verdict *round_verdict;   /* this round's verdict, 0 = not in this round */
     sig_result   *res;
     rr_spec      *specs;
-    int           pending;
+    int           pending;     /* sink creates of this round not answered yet */
     int           fail_status;
     const char   *fail_code;
     const char   *fail_msg;
@@ -65,21 +96,6 @@ static void finish(preq *p);
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-static void params_from(const config *c, store_params *sp)
-{
-    sp->dedup_ttl_ms = c->dedup_ttl_ms;
-    sp->lease_ms = c->lease_ms;
-    sp->storm_enabled = c->storm_enabled;
-    sp->rate_threshold = c->storm_rate_threshold;
-    sp->rate_window_ms = c->storm_rate_window_ms;
-    sp->pattern_threshold = c->storm_pattern_threshold;
-    sp->pattern_window_ms = c->storm_pattern_window_ms;
-    sp->storm_window_ms = c->storm_window_ms;
-    sp->storm_flag_ttl_ms = c->storm_flag_ttl_ms;
-    sp->storm_update_interval_ms = c->storm_update_interval_ms;
-    sp->storm_max_resources = c->storm_max_resources;
-}
-
 static void preq_free_cb(uv_handle_t *h) { free(h->data); }
 
 static void preq_done(preq *p)
@@ -94,19 +110,10 @@ static void preq_done(preq *p)
     }
 }
 
-/* "Retry-After: N\r\n" into hdr (64 bytes), for every 503 */
-static const char *retry_after_header(char hdr[64], const config *cfg)
-{
-    memcpy(hdr, "Retry-After: ", 13);
-    size_t n = 13 + fmt_i64(hdr + 13, cfg->retry_after_s);
-    memcpy(hdr + n, "\r\n", 3);
-    return hdr;
-}
-
+/* every 503 carries Retry-After (server.retry_after) */
 static void respond_503(http_request *req, const config *cfg, const char *code, const char *msg)
 {
-    char hdr[64];
-    http_respond_error(req, 503, code, msg, retry_after_header(hdr, cfg));
+    http_respond_error(req, 503, code, msg, &(http_headers){.retry_after = true, .retry_after_s = cfg->retry_after_s});
 }
 
 static void fail(preq *p, const char *code, const char *msg)
@@ -130,41 +137,32 @@ static void count_outcome(const char *source, const char *outcome, long long n)
 static void finish(preq *p)
 {
     http_request *req = p->req;
-    bool any_created = false, undecided = false;
-    const char *overall = NULL;
+    bool undecided = false, any_overall = false;
+    result_status overall = RES_IGNORED;
+    bool mixed = false;
     /* outcomes are counted here and added to the metrics once each (a 50-alert webhook
      * would otherwise take the metrics lock 50 times) */
-    static const char *outcomes[] = {"created", "duplicate", "aggregated", "ignored", "failed", "resolved", "stale"};
-    long long counts[7] = {0};
-    /* a webhook's alerts mostly share one status and outcome: compare only when they change */
-    const char *seen_status = NULL, *seen_outcome = NULL;
-    bool created = false;
-    int k_outcome = -1;
+    long long counts[RES_COUNT] = {0};
     for (size_t i = 0; i < p->n; i++) {
-        const sig_result *r = &p->res[i];
-        if (r->status && !r->failed) {
-            if (r->status != seen_status || r->outcome != seen_outcome) {
-                seen_status = r->status;
-                seen_outcome = r->outcome;
-                created = !strcmp(r->status, "created");
-                const char *oc = r->outcome ? r->outcome : r->status;
-                k_outcome = -1;
-                for (int k = 0; k < 7 && k_outcome < 0; k++)
-                    if (!strcmp(oc, outcomes[k])) k_outcome = k;
+        result_status st = p->res[i].status;
+        if (result_decided(st)) {
+            result_status o = result_table[st].overall;
+            if (!any_overall) {
+                overall = o;
+                any_overall = true;
+            } else if (o != overall) {
+                mixed = true;
             }
-            if (created) any_created = true;
-            if (!overall) overall = r->status;
-            else if (overall != r->status && strcmp(overall, r->status) != 0) overall = "mixed";
-            if (k_outcome >= 0) counts[k_outcome]++;
+            counts[st]++;
         } else {
             undecided = true;
-            counts[4]++;
+            counts[RES_FAILED]++;
         }
     }
+    bool any_created = counts[RES_CREATED] > 0;
     int code = p->fail_status || undecided ? 503 : any_created ? 201 : 202;
-    char hdr[64];
-    for (int k = 0; k < 7; k++)
-        if (counts[k]) count_outcome(p->source, outcomes[k], counts[k]);
+    for (int k = RES_CREATED; k < RES_COUNT; k++)
+        if (counts[k]) count_outcome(p->source, result_table[k].outcome, counts[k]);
     /* the reply, written straight into the request's arena (it goes with it in http_respond):
      * {"status":…,"results":[{…},…][,"error":{"code":…,"message":…}]} */
     /* The signals and their names (in the parse tree) were read last long before the store
@@ -179,7 +177,7 @@ static void finish(preq *p)
     jsonw w;
     jw_init(&w, &req->arena, 128 + p->n * 320);
     jw_lit(&w, "{");
-    jw_kstr(&w, false, "status", code == 503 ? "retry" : overall ? overall : "ignored");
+    jw_kstr(&w, false, "status", code == 503 ? "retry" : mixed ? "mixed" : result_table[overall].json);
     jw_lit(&w, ",\"results\":[");
     for (size_t i = 0; i < p->n; i++) {
         const sig_signal *s = &p->sigs[i];
@@ -195,7 +193,7 @@ static void finish(preq *p)
         }
         jw_lit(&w, "\"");
         jw_kstr(&w, true, "signalName", s->name);
-        jw_kstr(&w, true, "status", r->failed ? "failed" : r->status ? r->status : "pending");
+        jw_kstr(&w, true, "status", result_table[r->status].json);
         if (r->ref) jw_kstr(&w, true, "remediationRequest", r->ref);
         if (r->count) {
             jw_lit(&w, ",\"count\":");
@@ -217,7 +215,8 @@ static void finish(preq *p)
     }
     jw_lit(&w, "}");
     /* a request that only repeated known signals is routine: debug, as upstream did */
-    int level = code >= 500 ? LOG_WARN : (any_created || counts[2] || counts[3] || counts[5]) ? LOG_INFO : LOG_DEBUG;
+    bool routine = !any_created && !counts[RES_AGGREGATED] && !counts[RES_IGNORED] && !counts[RES_RESOLVED];
+    int level = code >= 500 ? LOG_WARN : routine ? LOG_DEBUG : LOG_INFO;
     log_line l;
     if (log_begin(&l, level, code >= 500 ? "signals not fully processed" : "signals processed")) {
         log_str(&l, "request_id", req->request_id);
@@ -230,7 +229,8 @@ static void finish(preq *p)
         log_dbl(&l, "duration_ms", (time_mono_s() - p->t0) * 1000);
         log_end(&l);
     }
-    http_respond(req, code, code == 503 ? retry_after_header(hdr, p->cfg) : NULL, w.buf, w.len);
+    http_headers retry = {.retry_after = true, .retry_after_s = p->cfg->retry_after_s};
+    http_respond(req, code, code == 503 ? &retry : NULL, w.buf, w.len);
     preq_done(p);
 }
 
@@ -251,13 +251,13 @@ static void storm_key_match_resolve(preq *p, size_t creator, int status, const c
         if (strcmp(m->name, c->name) || strcmp(m->namespace, c->namespace)) continue;
         sig_result *r = &p->res[j];
         if (status > 0) {
-            r->status = "aggregated";
+            if (r->status != RES_FAILED) r->status = RES_AGGREGATED;   /* a failure stays one */
             r->ref = arena_strdup(&p->req->arena, ref);
             r->count = p->items[creator].count;
             r->is_storm = true;
             r->storm_window = p->res[creator].storm_window;
         } else {
-            r->failed = true;
+            r->status = RES_FAILED;
         }
     }
 }
@@ -279,7 +279,7 @@ static void after_sink(preq *p)
         c->namespace = p->items[i].namespace;
         c->verdict = v;
         c->lease = p->items[i].lease;
-        c->ok = !p->res[i].failed && p->res[i].status != NULL;
+        c->ok = result_decided(p->res[i].status);
         c->ref = p->res[i].ref;
     }
     if (nc == 0) {
@@ -302,7 +302,7 @@ static void on_sink(int status, const char *ref, void *ctx)
     if (status == SINK_CREATED || status == SINK_EXISTS) {
         r->ref = arena_strdup(&p->req->arena, ref);
         if (status == SINK_CREATED) {
-            r->status = "created";   /* a storm's first alert creates the aggregated RR */
+            r->status = RES_CREATED;   /* a storm's first alert creates the aggregated RR */
             char labels[160], env[64], pri[16];
             metrics_label_escape(spec->environment, env, sizeof env);
             metrics_label_escape(spec->priority, pri, sizeof pri);
@@ -314,7 +314,7 @@ static void on_sink(int status, const char *ref, void *ctx)
                 metrics_add("gateway_storms_detected_total", sl, 1);
             }
         } else {
-            r->status = "duplicate";
+            r->status = RES_DUPLICATE;
             r->reason = "RemediationRequest already exists";
         }
         log_line l;
@@ -331,12 +331,12 @@ static void on_sink(int status, const char *ref, void *ctx)
             log_end(&l);
         }
     } else {
-        r->failed = true;
+        r->status = RES_FAILED;
         metrics_add("gateway_remediation_requests_failed_total",
                     status == SINK_E_INVALID ? "reason=\"invalid\"" : "reason=\"unavailable\"", 1);
         fail(p, "sink_unavailable", "could not write the RemediationRequest; retry");
     }
-    if (spec->is_storm) storm_key_match_resolve(p, i, r->failed ? -1 : 1, r->ref);
+    if (spec->is_storm) storm_key_match_resolve(p, i, r->status == RES_FAILED ? -1 : 1, r->ref);
     if (--p->pending == 0) after_sink(p);
 }
 
@@ -404,7 +404,6 @@ static void on_decided(int status, void *ctx)
         p->items[i] = rc->items[k];
         p->round_verdict[i] = rc->items[k].verdict;
     }
-    p->pending = 1;   /* guard: nothing completes the round while we are starting it */
     for (size_t k = 0; k < rc->n; k++) {
         size_t i = rc->idx[k];
         store_item *it = &p->items[i];
@@ -414,12 +413,12 @@ static void on_decided(int status, void *ctx)
         case STORE_STORM_CREATE: start_create(p, i, true); break;
         case STORE_MEMBER: break;   /* settled by its STORM_CREATE */
         case STORE_DUPLICATE:
-            r->status = "duplicate";
+            r->status = RES_DUPLICATE;
             r->ref = it->ref;
             r->count = it->count;
             break;
         case STORE_AGGREGATED:
-            r->status = "aggregated";
+            r->status = RES_AGGREGATED;
             r->ref = it->ref;
             r->count = it->count;
             r->is_storm = true;
@@ -427,21 +426,20 @@ static void on_decided(int status, void *ctx)
             break;
         case STORE_IN_PROGRESS: break;
         case STORE_RESOLVED:
-            r->status = "ignored";
+            r->status = RES_RESOLVED;
             r->ref = it->ref;
             r->count = it->count;
             r->reason = "resolved: dedup window closed";
-            r->outcome = "resolved";
             break;
         case STORE_STALE:
-            r->status = "ignored";
+            r->status = RES_STALE;
             r->ref = it->ref;
             r->reason = "stale: older than a recorded resolution";
-            r->outcome = "stale";
             break;
         }
     }
-    if (--p->pending == 0) after_sink(p);
+    /* the sink answers later, never within create(): the last answer commits the round */
+    if (p->pending == 0) after_sink(p);
 }
 
 static void on_retry_timer(uv_timer_t *t) { round_start(t->data); }
@@ -459,7 +457,7 @@ static void after_commit(int status, void *ctx)
     }
     bool waiting = false;
     for (size_t i = 0; i < p->n; i++)
-        if (!p->res[i].status && !p->res[i].failed) waiting = true;
+        if (p->res[i].status == RES_PENDING) waiting = true;
     if (!waiting || p->fail_status || time_mono_ms() >= p->deadline || atomic_load(&p->w->gw->draining)) {
         finish(p);
         return;
@@ -492,7 +490,7 @@ static void round_start(preq *p)
     rc->n = 0;
     memset(rc->items, 0, (p->n ? p->n : 1) * sizeof *rc->items);
     for (size_t i = 0; i < p->n; i++) {
-        if (p->res[i].status || p->res[i].failed) continue;
+        if (p->res[i].status != RES_PENDING) continue;
         store_item *src = &p->items[i];
         store_item *dst = &rc->items[rc->n];
         dst->fingerprint = src->fingerprint;
@@ -512,6 +510,46 @@ static void round_start(preq *p)
     p->w->st->ops->decide(p->w->st, &p->sp, rc->items, rc->n, time_now_ms(), &p->req->arena, on_decided, rc);
 }
 
+/* ---- rejected bodies ----------------------------------------------------------------- */
+
+/* Every rejection is final for the sender (4xx), so only input that can never succeed is
+ * rejected; 413 tells the operator to split the group, not to fix the payload. */
+static const struct {
+    adapter_status st;
+    int            status;
+    const char    *code;
+} reject_table[] = {
+    {ADAPTER_OK, 200, "ok"},
+    {ADAPTER_E_JSON, 400, "invalid_json"},
+    {ADAPTER_E_UTF8, 400, "invalid_utf8"},
+    {ADAPTER_E_MISSING, 400, "missing_field"},
+    {ADAPTER_E_TYPE, 400, "invalid_field"},
+    {ADAPTER_E_VERSION, 400, "unsupported_version"},
+    {ADAPTER_E_EMPTY, 400, "no_alerts"},
+    {ADAPTER_E_TOO_MANY, 413, "too_many_alerts"},
+    {ADAPTER_E_DEPTH, 400, "too_deep"},
+};
+
+static size_t reject_find(adapter_status st)
+{
+    size_t n = sizeof reject_table / sizeof reject_table[0];
+    for (size_t i = 0; i < n; i++)
+        if (reject_table[i].st == st) return i;
+    return n;
+}
+
+int pipeline_reject_status(adapter_status st)
+{
+    size_t i = reject_find(st);
+    return i < sizeof reject_table / sizeof reject_table[0] ? reject_table[i].status : 400;
+}
+
+const char *pipeline_reject_code(adapter_status st)
+{
+    size_t i = reject_find(st);
+    return i < sizeof reject_table / sizeof reject_table[0] ? reject_table[i].code : "invalid_request";
+}
+
 /* ---- entry ---------------------------------------------------------------------------- */
 
 /* 503 + Retry-After: the signal limit (server.max_inflight_alerts) is reached. */
@@ -527,9 +565,8 @@ static void start(preq *p)
     http_request *req = p->req;
     const config *c = p->cfg;
     /* Already at the signal limit: any request with an alert would cross it, so it is
-     * refused before its body is parsed. Parsing is most of a webhook's cost: with 1,000
-     * connections of storm webhooks, parsing the ones then refused left the gateway ~1 % of
-     * its throughput for the admitted ones (docs/benchmarks.md, session 5). */
+     * refused before its body is parsed. Parsing is most of a webhook's cost, and under an
+     * overload it must go to the requests that will be admitted. */
     if (atomic_load(&p->w->gw->inflight_alerts) >= c->max_inflight_alerts) {
         refuse_signals_overload(p);
         return;
@@ -540,18 +577,19 @@ static void start(preq *p)
                  ? adapter_prometheus_parse(req->body, req->body_len, time_now_ms(), &lim, &req->arena, &p->sigs, &p->n, &err)
                  : adapter_k8s_event_parse(req->body, req->body_len, time_now_ms(), &lim, &req->arena, &p->sigs, &p->n, &err);
     if (rc != 0) {
+        const char *code = pipeline_reject_code(err.status);
         char labels[96];
-        snprintf(labels, sizeof labels, "reason=\"%s\"", adapter_error_code(err.status));
+        snprintf(labels, sizeof labels, "reason=\"%s\"", code);
         metrics_add("gateway_requests_rejected_total", labels, 1);
         log_line l;
         if (log_begin(&l, LOG_INFO, "signal rejected")) {
             log_str(&l, "request_id", req->request_id);
             log_str(&l, "source", p->source);
-            log_str(&l, "code", adapter_error_code(err.status));
+            log_str(&l, "code", code);
             log_str(&l, "error", err.message);
             log_end(&l);
         }
-        http_respond_error(req, adapter_error_http(err.status), adapter_error_code(err.status), err.message, NULL);
+        http_respond_error(req, pipeline_reject_status(err.status), code, err.message, NULL);
         preq_done(p);
         return;
     }
@@ -576,7 +614,7 @@ static void start(preq *p)
     for (size_t i = 0; i < p->n; i++) {
         const sig_signal *s = &p->sigs[i];
         if (s->ignored) {
-            p->res[i].status = "ignored";
+            p->res[i].status = RES_IGNORED;
             p->res[i].reason = s->ignore_reason ? s->ignore_reason : "ignored";
             continue;
         }
@@ -597,26 +635,29 @@ static void start(preq *p)
     round_start(p);
 }
 
-static void on_auth(auth_result r, void *ctx)
+static void on_auth(int status, void *ctx)
 {
     preq *p = ctx;
     http_request *req = p->req;
-    static const char *names[] = {"allowed", "unauthenticated", "forbidden", "unavailable"};
     char labels[48];
-    fmt_cat(labels, sizeof labels, "result=\"", names[r], "\"", (char *)NULL);
+    const char *result = status == AUTH_ALLOW             ? "allowed"
+                         : status == AUTH_UNAUTHENTICATED ? "unauthenticated"
+                         : status == AUTH_FORBIDDEN       ? "forbidden"
+                                                          : "unavailable";
+    fmt_cat(labels, sizeof labels, "result=\"", result, "\"", (char *)NULL);
     metrics_add("gateway_auth_total", labels, 1);
-    switch (r) {
+    switch (status) {
     case AUTH_ALLOW:
         start(p);
         return;
     case AUTH_UNAUTHENTICATED:
         http_respond_error(req, 401, "unauthorized", "a valid bearer token is required",
-                           "WWW-Authenticate: Bearer realm=\"signal-gateway\"\r\n");
+                           &(http_headers){.www_authenticate = "Bearer realm=\"signal-gateway\""});
         break;
     case AUTH_FORBIDDEN:
         http_respond_error(req, 403, "forbidden", "this identity may not create RemediationRequests", NULL);
         break;
-    case AUTH_UNAVAILABLE:
+    default:   /* SGW_E_UNAVAILABLE: fail closed */
         respond_503(req, p->cfg, "auth_unavailable", "cannot verify the token now; retry");
         break;
     }
@@ -650,165 +691,6 @@ void pipeline_handle(http_request *req, void *data)
     p->source = rc->kind == ROUTE_PROMETHEUS ? "prometheus" : "kubernetes-event";
     p->t0 = time_mono_s();
     p->deadline = time_mono_ms() + c->processing_timeout_ms;
-    params_from(c, &p->sp);
-    auth_check(rt->auth, w->kc, req->authorization, on_auth, p);
-}
-
-/* ---- routes ---------------------------------------------------------------------------- */
-
-void pipeline_routes(worker *w)
-{
-    w->rc_prom = (route_ctx){w, ROUTE_PROMETHEUS};
-    w->rc_event = (route_ctx){w, ROUTE_K8S_EVENT};
-    size_t n = 0;
-    w->routes[n++] = (http_route){"/api/v1/signals/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_prom};
-    w->routes[n++] = (http_route){"/webhook/prometheus", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_prom};
-    w->routes[n++] = (http_route){"/api/v1/signals/kubernetes-event", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, &w->rc_event};
-    w->routes[n++] = (http_route){"/healthz", "GET", 0, pipeline_healthz, w};
-    w->routes[n++] = (http_route){"/readyz", "GET", 0, pipeline_readyz, w};
-    w->routes[n++] = (http_route){"/metrics", "GET", 0, pipeline_metrics, w};
-    w->nroutes = n;
-    w->mroutes[0] = w->routes[3];
-    w->mroutes[1] = w->routes[4];
-    w->mroutes[2] = w->routes[5];
-    w->nmroutes = 3;
-}
-
-/* ---- health, readiness, metrics ------------------------------------------------------------- */
-
-void pipeline_healthz(http_request *req, void *data)
-{
-    static const char ok[] = "{\"status\":\"ok\"}";
-    http_respond(req, 200, NULL, ok, sizeof ok - 1);
-}
-
-void pipeline_readyz(http_request *req, void *data)
-{
-    worker *w = data;
-    char why[256] = "";
-    const char *reason = NULL;
-    /* ready only when every worker's store and sink are: a load balancer must not send
-     * requests to a replica one of whose loops would answer 503 */
-    if (atomic_load(&w->gw->draining)) reason = "shutting down";
-    for (int i = 0; !reason && i < w->gw->n_workers; i++) {
-        worker *o = &w->gw->workers[i];
-        if (!o->st->ops->ready(o->st, why, sizeof why)) reason = why;
-        else if (!o->sk->ops->ready(o->sk, why, sizeof why)) reason = why;
-    }
-    if (reason) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "status", "not ready");
-        cJSON_AddStringToObject(o, "reason", reason);
-        char *body = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        http_respond(req, 503, "Retry-After: 1\r\n", body, strlen(body));
-        cJSON_free(body);
-        return;
-    }
-    char body[160];
-    int n = snprintf(body, sizeof body, "{\"status\":\"ready\",\"state\":\"%s\",\"sink\":\"%s\"}", w->st->ops->name,
-                     w->sk->ops->name);
-    http_respond(req, 200, NULL, body, (size_t)n);
-}
-
-void pipeline_metrics(http_request *req, void *data)
-{
-    metrics_set("gateway_http_requests_in_flight", "", atomic_load(&((worker *)data)->gw->inflight));
-    metrics_set("gateway_signals_in_flight", "", atomic_load(&((worker *)data)->gw->inflight_alerts));
-    metrics_set("gateway_http_connections", "", http_total_connections());
-    size_t len;
-    char *text = metrics_render(&len);
-    http_respond_typed(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);
-    free(text);
-}
-
-void pipeline_observe(const http_request *req, int status, double seconds, void *data)
-{
-    char route[128], labels[200];
-    metrics_label_escape(req->route ? req->route : "unmatched", route, sizeof route);
-    char num[24];
-    fmt_i64(num, status);
-    fmt_cat(labels, sizeof labels, "route=\"", route, "\",code=\"", num, "\"", (char *)NULL);
-    metrics_add("gateway_http_requests_total", labels, 1);
-    metrics_observe("gateway_http_request_duration_seconds", labels, seconds);
-    if (status >= 400) {
-        log_line l;
-        if (log_begin(&l, status >= 500 ? LOG_WARN : LOG_INFO, "request answered with an error")) {
-            log_str(&l, "request_id", req->request_id);
-            log_str(&l, "method", req->method ? req->method : "");
-            log_str(&l, "path", req->path ? req->path : "");
-            log_int(&l, "status", status);
-            log_dbl(&l, "duration_ms", seconds * 1000);
-            log_end(&l);
-        }
-    }
-}
-
-/* ---- storm RR updates ----------------------------------------------------------------------- */
-
-typedef struct flush_ctx {
-    worker      *w;
-    arena        a;
-    store_params sp;
-    store_flush *items;
-    size_t       n;
-    size_t       pending;
-} flush_ctx;
-
-typedef struct flush_op {
-    flush_ctx *fc;
-    size_t     i;
-} flush_op;
-
-static void flush_done(flush_ctx *fc)
-{
-    fc->w->flushing = false;
-    arena_free(&fc->a);
-    free(fc);
-}
-
-static void on_flushed_ack(int status, void *ctx)
-{
-    flush_ctx *fc = ctx;
-    if (--fc->pending == 0) flush_done(fc);
-}
-
-static void on_storm_updated(int status, const char *ref, void *ctx)
-{
-    flush_op *op = ctx;
-    flush_ctx *fc = op->fc;
-    store_flush *f = &fc->items[op->i];
-    free(op);
-    bool ok = status == SINK_UPDATED;
-    metrics_add("gateway_storm_updates_total", ok ? "result=\"ok\"" : "result=\"error\"", 1);
-    fc->w->st->ops->flushed(fc->w->st, &fc->sp, f, ok, time_now_ms(), on_flushed_ack, fc);
-}
-
-static void on_claimed(int status, void *ctx)
-{
-    flush_ctx *fc = ctx;
-    if (status < 0 || fc->n == 0) {
-        flush_done(fc);
-        return;
-    }
-    fc->pending = fc->n;
-    for (size_t i = 0; i < fc->n; i++) {
-        store_flush *f = &fc->items[i];
-        sink_storm_update u = {f->ref, f->count, f->resources, f->n_resources, f->last_seen_ms};
-        flush_op *op = xmalloc(sizeof *op);
-        op->fc = fc;
-        op->i = i;
-        fc->w->sk->ops->update_storm(fc->w->sk, &u, on_storm_updated, op);
-    }
-}
-
-void pipeline_flush_storms(worker *w)
-{
-    if (w->flushing) return;
-    w->flushing = true;
-    flush_ctx *fc = xcalloc(1, sizeof *fc);
-    fc->w = w;
-    arena_init(&fc->a);
-    params_from(gw_runtime_get(w->gw)->cfg, &fc->sp);
-    w->st->ops->claim_flush(w->st, &fc->sp, time_now_ms(), 64, &fc->a, &fc->items, &fc->n, on_claimed, fc);
+    gw_store_params(c, &p->sp);
+    auth_check(rt->auth, w->kc, &w->defer, req->authorization, on_auth, p);
 }

@@ -5,26 +5,16 @@
  * exists; anything that could not be made durable answers 503 + Retry-After. */
 #ifndef SGW_PIPELINE_H
 #define SGW_PIPELINE_H
+#include "adapters/adapter.h"
 #include "gateway.h"
 #include "http/server.h"
 
-/* http handler for the signal routes; data is a route_ctx*. */
+/* http handler for the signal routes; data is a route_ctx* (borrowed, the worker's). */
 void pipeline_handle(http_request *req, void *data);
 
-/* GET /healthz, /readyz, /metrics; data is the worker. */
-void pipeline_healthz(http_request *req, void *data);
-void pipeline_readyz(http_request *req, void *data);
-void pipeline_metrics(http_request *req, void *data);
-
-/* The worker's route tables: w->routes (signals, health, metrics) and w->mroutes (the
- * separate metrics listener: health and metrics only). main.c and the fuzz harness both
- * serve exactly these. */
-void pipeline_routes(worker *w);
-
-/* Storm RR updates: claims due windows and rewrites their RRs (worker 0's timer). */
-void pipeline_flush_storms(worker *w);
-
-/* HTTP observer: request metrics and access log. */
-void pipeline_observe(const http_request *req, int status, double seconds, void *data);
+/* The answer to a body an adapter rejected, from one table: its HTTP status (400, or 413
+ * for too many alerts) and the error code of the JSON body ("invalid_json", ...). */
+int         pipeline_reject_status(adapter_status st);
+const char *pipeline_reject_code(adapter_status st);
 
 #endif

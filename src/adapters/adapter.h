@@ -9,31 +9,29 @@
 #include "util/arena.h"
 
 typedef struct adapter_limits {
-    size_t max_alerts;            /* alerts per webhook; more → ADAPTER_E_TOO_MANY (413) */
+    size_t max_alerts;            /* alerts per webhook; more → ADAPTER_E_TOO_MANY */
     size_t max_payload_bytes;     /* per-alert originalPayload kept; longer is omitted */
     int    max_depth;             /* JSON nesting depth */
 } adapter_limits;
 
+/* What an adapter found wrong with a body. The pipeline maps each kind to its answer
+ * (pipeline_reject_status, pipeline_reject_code); adapters know nothing of HTTP. */
 typedef enum {
     ADAPTER_OK = 0,
-    ADAPTER_E_JSON = -1,          /* malformed JSON                         → 400 invalid_json */
-    ADAPTER_E_UTF8 = -2,          /* body is not valid UTF-8                → 400 invalid_utf8 */
-    ADAPTER_E_MISSING = -3,       /* required field absent                  → 400 missing_field */
-    ADAPTER_E_TYPE = -4,          /* field of the wrong type / bad value    → 400 invalid_field */
-    ADAPTER_E_VERSION = -5,       /* unknown webhook payload version        → 400 unsupported_version */
-    ADAPTER_E_EMPTY = -6,         /* alerts[] empty                         → 400 no_alerts */
-    ADAPTER_E_TOO_MANY = -7,      /* more than max_alerts                   → 413 too_many_alerts */
-    ADAPTER_E_DEPTH = -8,         /* nesting deeper than max_depth          → 400 too_deep */
+    ADAPTER_E_JSON = -1,          /* malformed JSON */
+    ADAPTER_E_UTF8 = -2,          /* body is not valid UTF-8 */
+    ADAPTER_E_MISSING = -3,       /* required field absent */
+    ADAPTER_E_TYPE = -4,          /* field of the wrong type / bad value */
+    ADAPTER_E_VERSION = -5,       /* unknown webhook payload version */
+    ADAPTER_E_EMPTY = -6,         /* alerts[] empty */
+    ADAPTER_E_TOO_MANY = -7,      /* more than max_alerts */
+    ADAPTER_E_DEPTH = -8,         /* nesting deeper than max_depth */
 } adapter_status;
 
 typedef struct adapter_error {
     adapter_status status;
     char           message[256];  /* for the operator: names the field, e.g. "alerts[3].labels.pod: expected string" */
 } adapter_error;
-
-/* Machine-readable code for an error ("invalid_json", ...) and its HTTP status. */
-const char *adapter_error_code(adapter_status st);
-int         adapter_error_http(adapter_status st);
 
 /* Alertmanager webhook v4. On success returns 0, *out = array of *n signals (arena). */
 int adapter_prometheus_parse(const char *body, size_t len, int64_t now_ms,

@@ -1,4 +1,4 @@
-/* common.c: what both adapters share: the error table, signal validation (spec 3, upstream
+/* common.c: what both adapters share: error reporting, signal validation (spec 3, upstream
  * 4.4) and the strict JSON front end declared in json_util.h. */
 #include "adapters/adapter.h"
 #include "adapters/json_util.h"
@@ -18,31 +18,6 @@
 const adapter_limits ajson_default_limits = {1000, 64 << 10, 64};
 
 /* ---- errors ------------------------------------------------------------------------------ */
-
-const char *adapter_error_code(adapter_status st)
-{
-    switch (st) {
-    case ADAPTER_OK: return "ok";
-    case ADAPTER_E_JSON: return "invalid_json";
-    case ADAPTER_E_UTF8: return "invalid_utf8";
-    case ADAPTER_E_MISSING: return "missing_field";
-    case ADAPTER_E_TYPE: return "invalid_field";
-    case ADAPTER_E_VERSION: return "unsupported_version";
-    case ADAPTER_E_EMPTY: return "no_alerts";
-    case ADAPTER_E_TOO_MANY: return "too_many_alerts";
-    case ADAPTER_E_DEPTH: return "too_deep";
-    }
-    return "invalid_request";
-}
-
-/* Every rejection is final for the sender (4xx), so only input that can never succeed is
- * rejected here; 413 tells the operator to split the group, not to fix the payload. */
-int adapter_error_http(adapter_status st)
-{
-    if (st == ADAPTER_OK) return 200;
-    if (st == ADAPTER_E_TOO_MANY) return 413;
-    return 400;
-}
 
 int ajson_fail(adapter_error *err, adapter_status st, const char *fmt, ...)
 {

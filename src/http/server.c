@@ -10,6 +10,7 @@
  * bytes are already buffered, so pipelined requests are answered strictly in order and at
  * most one request per connection is in memory at a time. */
 #include "http/server.h"
+#include "util/err.h"
 #include "util/fmt.h"
 #include "util/jsonw.h"
 #include "util/log.h"
@@ -232,10 +233,10 @@ static void on_timer(uv_timer_t *t)
 }
 
 /* The connection's one timeout: ms from now, or none (ms <= 0). A request moves it four
- * times (header, request, none, idle); re-arming the uv timer each time was four timer-heap
- * operations per request. Now the uv timer is re-armed only when the new deadline comes
- * before the armed one; otherwise it fires early and on_timer re-arms it for the rest (about
- * once per header_timeout per busy connection). */
+ * times (header, request, none, idle); re-arming the uv timer each time would be four
+ * timer-heap operations per request, so the uv timer is re-armed only when the new deadline
+ * comes before the armed one; otherwise it fires early and on_timer re-arms it for the rest
+ * (about once per header_timeout per busy connection). */
 static void timer_set(http_conn *c, int ms)
 {
     if (ms <= 0) {
@@ -364,13 +365,13 @@ static void conn_write2(http_conn *c, const char *a, size_t alen, const char *b,
 }
 
 /* The head, without printf (it runs for every response). Returns its length, or cap if
- * it does not fit (the caller retries without `extra`). */
+ * it does not fit (the caller retries without h). */
 static size_t format_response(char *out, size_t cap, int status, const char *ctype, const char *rid,
-                              bool keep_alive, const char *extra, size_t body_len)
+                              bool keep_alive, const http_headers *h, size_t body_len)
 {
-    const char *parts[16];   /* 13 at most: see the PART/LIT calls below */
-    size_t lens[16], np = 0;
-    char code[24], clen[24];
+    const char *parts[24];   /* 21 at most: see the PART/LIT calls below */
+    size_t lens[24], np = 0;
+    char code[24], clen[24], retry[24];
 #define PART(str, n) (parts[np] = (str), lens[np++] = (n))
 #define LIT(str) PART(str, sizeof(str) - 1)
     LIT("HTTP/1.1 ");
@@ -387,7 +388,21 @@ static size_t format_response(char *out, size_t cap, int status, const char *cty
     PART(rid, strlen(rid));
     LIT("\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n");
     if (!keep_alive) LIT("Connection: close\r\n");
-    if (extra) PART(extra, strlen(extra));
+    if (h && h->retry_after) {
+        LIT("Retry-After: ");
+        PART(retry, fmt_i64(retry, h->retry_after_s));
+        LIT("\r\n");
+    }
+    if (h && h->www_authenticate) {
+        LIT("WWW-Authenticate: ");
+        PART(h->www_authenticate, strlen(h->www_authenticate));
+        LIT("\r\n");
+    }
+    if (h && h->allow) {
+        LIT("Allow: ");
+        PART(h->allow, strlen(h->allow));
+        LIT("\r\n");
+    }
     LIT("\r\n");
 #undef LIT
 #undef PART
@@ -400,13 +415,13 @@ static size_t format_response(char *out, size_t cap, int status, const char *cty
     return n;
 }
 
-void http_respond(http_request *req, int status, const char *extra, const char *body, size_t len)
+void http_respond(http_request *req, int status, const http_headers *h, const char *body, size_t len)
 {
-    http_respond_typed(req, status, "application/json", extra, body, len);
+    http_respond_typed(req, status, "application/json", h, body, len);
 }
 
-void http_respond_typed(http_request *req, int status, const char *ctype, const char *extra, const char *body,
-                        size_t len)
+void http_respond_typed(http_request *req, int status, const char *ctype, const http_headers *h,
+                        const char *body, size_t len)
 {
     http_conn *c = req->conn;
     http_server *s = req->server;
@@ -418,7 +433,7 @@ void http_respond_typed(http_request *req, int status, const char *ctype, const 
     c->req = NULL;
     bool keep = c->keep_alive && !s->draining;
     char head[1024];
-    size_t hl = format_response(head, sizeof head, status, ctype, req->request_id, keep, extra, len);
+    size_t hl = format_response(head, sizeof head, status, ctype, req->request_id, keep, h, len);
     if (hl >= sizeof head) hl = format_response(head, sizeof head, status, ctype, req->request_id, keep, NULL, len);
     /* body may live in req's arena: written (or copied) before req is freed */
     conn_write2(c, head, hl, body, len, !keep);
@@ -426,7 +441,7 @@ void http_respond_typed(http_request *req, int status, const char *ctype, const 
 }
 
 void http_respond_error(http_request *req, int status, const char *code, const char *message,
-                        const char *extra)
+                        const http_headers *h)
 {
     jsonw w;
     jw_init(&w, &req->arena, 160 + (message ? strlen(message) : 0));
@@ -435,7 +450,7 @@ void http_respond_error(http_request *req, int status, const char *code, const c
     jw_kstr(&w, true, "message", message ? message : "");
     jw_kstr(&w, true, "requestId", req->request_id);
     jw_lit(&w, "}}");
-    http_respond(req, status, extra, w.buf, w.len);   /* the body goes with the arena */
+    http_respond(req, status, h, w.buf, w.len);   /* the body goes with the arena */
 }
 
 /* ---- requests ----------------------------------------------------------------------- */
@@ -718,14 +733,13 @@ static void conn_dispatch(http_conn *c)
     timer_set(c, 0);
     if (c->early_status) {
         if (c->early_status == 405) {
-            char hdr[96];
-            snprintf(hdr, sizeof hdr, "Allow: %s\r\n", c->allow);
+            http_headers hdr = {.allow = c->allow};
             if (r->body) {
                 free(r->body);
                 r->body = NULL;
             }
             r->body_len = 0;
-            http_respond_error(r, 405, c->early_code, c->early_msg, hdr);
+            http_respond_error(r, 405, c->early_code, c->early_msg, &hdr);
         } else {
             free(r->body);
             r->body = NULL;
@@ -754,7 +768,7 @@ static void conn_keep(http_conn *c, const char *data, size_t len)
 /* Feeds the parser until it needs more bytes or a request is busy: from c->in (data NULL),
  * or from the len bytes at data, the loop's read buffer, when nothing was buffered; then only
  * what is left after a request's end is copied into c->in (a request that came whole in one
- * read is not copied twice: docs/benchmarks.md, session 8). */
+ * read is never copied). */
 static void conn_process_from(http_conn *c, const char *data, size_t len)
 {
     if (c->in_process) return;
@@ -814,9 +828,6 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     http_conn *c = st->data;
     if (n == 0) return;
     if (n < 0) {
-        if (c->state == ST_READ && c->in_message && n == UV_EOF) {
-            /* half-sent request: nothing sensible to answer */
-        }
         if (c->state == ST_READ) conn_close(c);
         else c->peer_eof = true;
         return;
@@ -915,9 +926,9 @@ int http_server_adopt(http_server *s, int fd)
     int rc = uv_tcp_open(&c->tcp, fd);
     if (rc < 0) {
         conn_close(c);
-        return rc;
+        return SGW_E_IO;
     }
-    return conn_begin(s, c, total) ? 0 : UV_EBUSY;
+    return conn_begin(s, c, total) ? 0 : SGW_E_UNAVAILABLE;
 }
 
 int http_listen_socket(const char *addr, int port_override, int *port_out, char *err, size_t errlen)
@@ -927,7 +938,7 @@ int http_listen_socket(const char *addr, int port_override, int *port_out, char 
     const char *colon = strrchr(addr, ':');
     if (!colon) {
         snprintf(err, errlen, "listen address %s: expected HOST:PORT", addr);
-        return -1;
+        return SGW_E_INVALID;
     }
     size_t hl = (size_t)(colon - addr);
     if (hl >= sizeof host) hl = sizeof host - 1;
@@ -937,7 +948,7 @@ int http_listen_socket(const char *addr, int port_override, int *port_out, char 
     long pv = strtol(colon + 1, &end, 10);
     if (*end || pv < 0 || pv > 65535 || end == colon + 1) {
         snprintf(err, errlen, "listen address %s: bad port", addr);
-        return -1;
+        return SGW_E_INVALID;
     }
     port = port_override >= 0 ? port_override : (int)pv;
     struct sockaddr_storage ss;
@@ -966,12 +977,12 @@ int http_listen_socket(const char *addr, int port_override, int *port_out, char 
         sl = sizeof *sin6;
     } else {
         snprintf(err, errlen, "listen address %s: host must be an IP address", addr);
-        return -1;
+        return SGW_E_INVALID;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
-        return -1;
+        return SGW_E_IO;
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -979,7 +990,7 @@ int http_listen_socket(const char *addr, int port_override, int *port_out, char 
         bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
         snprintf(err, errlen, "listen on %s: %s", addr, strerror(errno));
         close(fd);
-        return -1;
+        return SGW_E_IO;
     }
     struct sockaddr_storage bound;
     socklen_t bl = sizeof bound;

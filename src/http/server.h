@@ -68,7 +68,8 @@ typedef void (*http_observer)(const http_request *req, int status, double second
 /* Opens a listening TCP socket on addr ("127.0.0.1:8080", "[::1]:8080", ":8080") with
  * SO_REUSEPORT, so every worker can open its own on the same port. port_override >= 0
  * replaces the port of addr (used after the first socket resolved port 0).
- * Returns the fd (>= 0) and the bound port, or -1 with a message in err. */
+ * Returns the fd (>= 0) and the bound port, or a negative code (util/err.h) with the reason
+ * in err. */
 int http_listen_socket(const char *addr, int port_override, int *port_out, char *err, size_t errlen);
 
 /* Creates a server on loop that accepts on listen_fd (takes ownership). routes is borrowed
@@ -78,7 +79,8 @@ http_server *http_server_new(uv_loop_t *loop, int listen_fd, const http_route *r
                              void *obs_data, char *err, size_t errlen);
 
 /* Serves an already-connected stream socket (e.g. one end of a socketpair), as if it had
- * been accepted: for tests and fuzzing of the real request path. Takes ownership of fd. */
+ * been accepted: for tests and fuzzing of the real request path. Takes ownership of fd.
+ * 0, SGW_E_IO (fd is not a stream socket) or SGW_E_UNAVAILABLE (connection limit). */
 int http_server_adopt(http_server *s, int fd);
 
 /* Stops accepting and closes idle connections; in-flight requests are still answered.
@@ -89,18 +91,27 @@ int  http_server_connections(const http_server *s);
 int  http_server_port(const http_server *s);
 uv_loop_t *http_server_loop(const http_server *s);
 
-/* Sends the response and releases req (do not touch it afterwards). extra_headers is a
- * block of "Name: value\r\n" lines or NULL. Safe to call after the client went away. */
-void http_respond(http_request *req, int status, const char *extra_headers,
-                  const char *body, size_t body_len);
+/* The headers a handler may add to a response, beyond those every response carries
+ * (Content-Type, Content-Length, X-Request-ID, ...). Zero / NULL fields are left out. */
+typedef struct http_headers {
+    bool        retry_after;        /* "Retry-After: <retry_after_s>" (every 503 of ours) */
+    int         retry_after_s;
+    const char *www_authenticate;   /* the challenge of a 401, e.g. "Bearer realm=\"x\"" */
+    const char *allow;              /* the methods of a 405, e.g. "POST" */
+} http_headers;
+
+/* Sends the response and releases req (do not touch it afterwards). h (borrowed, may be
+ * NULL) adds headers; body is borrowed for the call. Safe to call after the client went
+ * away. */
+void http_respond(http_request *req, int status, const http_headers *h, const char *body, size_t body_len);
 
 /* The same with another Content-Type (e.g. the Prometheus text format). */
-void http_respond_typed(http_request *req, int status, const char *content_type, const char *extra_headers,
+void http_respond_typed(http_request *req, int status, const char *content_type, const http_headers *h,
                         const char *body, size_t body_len);
 
-/* Responds {"error":{"code":code,"message":message}} with the given status. */
+/* Responds {"error":{"code":code,"message":message,"requestId":…}} with the given status. */
 void http_respond_error(http_request *req, int status, const char *code, const char *message,
-                        const char *extra_headers);
+                        const http_headers *h);
 
 const char *http_status_text(int status);
 

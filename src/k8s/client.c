@@ -8,6 +8,7 @@
  * one file access on the loop, accepted for rotation to be followed). */
 #include "k8s/client.h"
 #include "metrics.h"
+#include "util/health.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -38,8 +39,7 @@ struct k8s_client {
     time_t          token_mtime;
     long            token_mtime_ns;
     off_t           token_size;
-    int             last_ok;               /* last request reached the server */
-    char            last_error[256];
+    health          reach;                 /* the last request reached the server (k8s_client_reachable) */
     uint64_t        seed;
     int             closing_handles;
     bool            closing;
@@ -300,10 +300,9 @@ static void done(kreq *r, CURLcode cc)
     if (cc != CURLE_OK) {
         err = r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc);
         code = 0;
-        c->last_ok = 0;
-        snprintf(c->last_error, sizeof c->last_error, "%s", err);
+        health_set(&c->reach, false, *err ? err : "not reached yet");
     } else {
-        c->last_ok = 1;
+        health_set(&c->reach, true, NULL);
     }
     bool retry = (cc != CURLE_OK || retryable_status(code)) && r->attempts <= c->o.max_retries && !c->closing;
     if (retry) {
@@ -503,10 +502,11 @@ void k8s_request(k8s_client *c, const char *method, const char *path, const char
     uv_timer_start(&c->pump_timer, on_pump, 0, 0);
 }
 
-int k8s_client_reachable(const k8s_client *c, char *why, size_t cap)
+int k8s_client_reachable(k8s_client *c, char *why, size_t cap)
 {
-    if (c->last_ok) return 1;
-    snprintf(why, cap, "kubernetes API: %s", c->last_error[0] ? c->last_error : "not reached yet");
+    char err[256];
+    if (health_get(&c->reach, err, sizeof err)) return 1;
+    snprintf(why, cap, "kubernetes API: %s", err);
     return 0;
 }
 
@@ -564,12 +564,13 @@ k8s_client *k8s_client_new(uv_loop_t *loop, const k8s_config *cfg, const k8s_cli
     uv_timer_init(loop, &c->curl_timer);
     uv_timer_init(loop, &c->pump_timer);
     c->curl_timer.data = c->pump_timer.data = c;
-    snprintf(c->last_error, sizeof c->last_error, "not reached yet");
+    health_init(&c->reach, "not reached yet");
     return c;
 }
 
 static void client_release(k8s_client *c)
 {
+    health_destroy(&c->reach);
     free(c->token);
     k8s_config cfg = c->cfg;
     free(cfg.server);

@@ -3,7 +3,9 @@
  * connections are reused (HTTP/2 multiplexed when the server offers it). Client-side rate
  * limit: a token bucket (QPS, burst). Retries: 429 (honouring Retry-After), 500/502/503/504
  * and connection errors, with jittered exponential backoff, at most max_retries times and
- * never past the request's deadline. */
+ * never past the request's deadline.
+ * Callbacks: a request's callback runs exactly once, on the client's loop, and never before
+ * k8s_request returns (docs/conventions.md). */
 #ifndef SGW_K8S_CLIENT_H
 #define SGW_K8S_CLIENT_H
 #include <stddef.h>
@@ -45,7 +47,8 @@ void k8s_client_free(k8s_client *c);
 void k8s_request(k8s_client *c, const char *method, const char *path, const char *content_type,
                  const char *body, size_t len, int64_t deadline_ms, k8s_cb cb, void *ctx);
 
-/* 1 if the last request reached the API server (any HTTP status), 0 if it failed to. */
-int k8s_client_reachable(const k8s_client *c, char *why, size_t cap);
+/* 1 if the last request reached the API server (any HTTP status), 0 if it failed to, with
+ * the reason in why. Safe to call from any thread (util/health.h). */
+int k8s_client_reachable(k8s_client *c, char *why, size_t cap);
 
 #endif

@@ -2,8 +2,11 @@
  * Writes run on libuv's thread pool (uv_queue_work), never on a loop thread. Create is
  * atomic and exclusive: write a temp file, fsync, then link(2) it to the final name —
  * link fails with EEXIST if the RR exists, which is this sink's AlreadyExists. A storm
- * update rewrites the file with temp + fsync + rename(2). Readers never see half a file. */
+ * update rewrites the file with temp + fsync + rename(2). Readers never see half a file.
+ * Readiness (the directory is writable) is probed on the sink's loop every second and
+ * published through util/health.h, which /readyz reads from any worker. */
 #include "sink/dir.h"
+#include "util/health.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
@@ -21,7 +24,11 @@ typedef struct dir_sink {
     sink       base;
     uv_loop_t *loop;
     char      *dir;
+    uv_timer_t probe;
+    health     health;
 } dir_sink;
+
+#define DIR_PROBE_MS 1000
 
 typedef struct dir_job {
     uv_work_t  work;
@@ -258,19 +265,34 @@ static void dir_update_storm(sink *sk, const sink_storm_update *u, sink_cb cb, v
     uv_queue_work(s->loop, &j->work, work_cb, after_cb);
 }
 
-static int dir_ready(sink *sk, char *why, size_t cap)
+static void probe(dir_sink *s)
 {
-    dir_sink *s = (dir_sink *)sk;
-    if (access(s->dir, W_OK) == 0) return 1;
-    snprintf(why, cap, "directory %s is not writable: %s", s->dir, strerror(errno));
-    return 0;
+    if (access(s->dir, W_OK) == 0) {
+        health_set(&s->health, true, NULL);
+        return;
+    }
+    char why[256];
+    snprintf(why, sizeof why, "directory %s is not writable: %s", s->dir, strerror(errno));
+    health_set(&s->health, false, why);
+}
+
+static void on_probe(uv_timer_t *t) { probe(t->data); }
+
+static int dir_ready(sink *sk, char *why, size_t cap) { return health_get(&((dir_sink *)sk)->health, why, cap); }
+
+static void probe_closed(uv_handle_t *h)
+{
+    dir_sink *s = h->data;
+    health_destroy(&s->health);
+    free(s->dir);
+    free(s);
 }
 
 static void dir_close(sink *sk)
 {
     dir_sink *s = (dir_sink *)sk;
-    free(s->dir);
-    free(s);
+    uv_timer_stop(&s->probe);
+    uv_close((uv_handle_t *)&s->probe, probe_closed);   /* frees s once closed */
 }
 
 static const sink_ops dir_ops = {
@@ -305,5 +327,11 @@ sink *sink_dir_open(uv_loop_t *loop, const char *dir, char *err, size_t errlen)
     s->base.ops = &dir_ops;
     s->loop = loop;
     s->dir = xstrdup(path);
+    health_init(&s->health, NULL);
+    probe(s);
+    uv_timer_init(loop, &s->probe);
+    s->probe.data = s;
+    uv_timer_start(&s->probe, on_probe, DIR_PROBE_MS, DIR_PROBE_MS);
+    uv_unref((uv_handle_t *)&s->probe);   /* a probe never keeps the loop running */
     return &s->base;
 }

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "policy.h"
+#include "util/health.h"
 #include "util/log.h"
 #include "util/strmap.h"
 #include "util/timeutil.h"
@@ -22,7 +23,6 @@
 
 #include <cJSON.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,8 +150,7 @@ typedef struct k8s_sink {
     int         op_timeout_ms;
     uv_timer_t  probe;
     bool        probing;
-    atomic_int  probe_ok;      /* read by /readyz from other workers */
-    char        probe_err[256];
+    health      health;        /* the /version probe's answer, read by /readyz from any worker */
 } k8s_sink;
 
 typedef enum { OP_NS, OP_CM, OP_CREATE, OP_GET_EXISTING } create_step;
@@ -516,11 +515,14 @@ static void on_probe(const k8s_response *r, void *ctx)
 {
     k8s_sink *s = ctx;
     s->probing = false;
-    s->probe_ok = r->status == 200;
-    if (!s->probe_ok) {
-        if (r->status) snprintf(s->probe_err, sizeof s->probe_err, "kubernetes API /version answered %d", r->status);
-        else snprintf(s->probe_err, sizeof s->probe_err, "kubernetes API unreachable: %s", r->error ? r->error : "?");
+    if (r->status == 200) {
+        health_set(&s->health, true, NULL);
+        return;
     }
+    char why[256];
+    if (r->status) snprintf(why, sizeof why, "kubernetes API /version answered %d", r->status);
+    else snprintf(why, sizeof why, "kubernetes API unreachable: %s", r->error ? r->error : "?");
+    health_set(&s->health, false, why);
 }
 
 static void probe_tick(uv_timer_t *t)
@@ -531,17 +533,12 @@ static void probe_tick(uv_timer_t *t)
     k8s_request(s->kc, "GET", "/version", NULL, NULL, 0, time_mono_ms() + 3000, on_probe, s);
 }
 
-static int k_ready(sink *sk, char *why, size_t cap)
-{
-    k8s_sink *s = (k8s_sink *)sk;
-    if (s->probe_ok) return 1;
-    snprintf(why, cap, "%s", s->probe_err[0] ? s->probe_err : "kubernetes API not reached yet");
-    return 0;
-}
+static int k_ready(sink *sk, char *why, size_t cap) { return health_get(&((k8s_sink *)sk)->health, why, cap); }
 
 static void probe_closed(uv_handle_t *h)
 {
     k8s_sink *s = h->data;
+    health_destroy(&s->health);
     free(s->group);
     free(s->version);
     free(s->cm_namespace);
@@ -574,6 +571,7 @@ sink *sink_kubernetes_open(uv_loop_t *loop, k8s_client *kc, const char *group, c
     s->version = xstrdup(version);
     s->cm_namespace = xstrdup(cm_namespace);
     s->op_timeout_ms = op_timeout_ms > 0 ? op_timeout_ms : 15000;
+    health_init(&s->health, "kubernetes API not reached yet");
     uv_timer_init(loop, &s->probe);
     s->probe.data = s;
     uv_timer_start(&s->probe, probe_tick, 0, 5000);

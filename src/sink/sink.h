@@ -1,6 +1,7 @@
 /* sink.h: where RemediationRequests go. Implementations: dir.c (one manifest per file,
- * embedded mode) and kubernetes.c (the API server). A sink handle belongs to one worker loop;
- * callbacks run on that loop, never before the call returns. */
+ * embedded mode) and kubernetes.c (the API server). A sink handle belongs to one worker loop.
+ * Callbacks: every operation's callback runs exactly once, on that loop, and never before
+ * the call that started it returns (docs/conventions.md). */
 #ifndef SGW_SINK_H
 #define SGW_SINK_H
 #include <stdbool.h>

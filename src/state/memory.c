@@ -2,9 +2,11 @@
  * All workers share one table behind one mutex; a decide() holds it for the whole batch,
  * which is what makes a batch atomic (the Redis store gets the same from one script).
  * Expired records are dropped when touched and by a sweep every few seconds, so memory
- * follows the number of live fingerprints. Callbacks run before the call returns. */
+ * follows the number of live fingerprints. The answer is known at once; the callback is
+ * deferred to the loop's check phase (util/defer.h), as store.h requires. */
 #include "state/memory.h"
 #include "state/storm_id.h"
+#include "util/defer.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 
@@ -67,6 +69,7 @@ struct store_memory_shared {
 typedef struct mem_store {
     store                 base;
     store_memory_shared  *sh;
+    defer_queue          *dq;     /* the worker loop's: runs the callbacks */
 } mem_store;
 
 /* ---- records ------------------------------------------------------------------------ */
@@ -476,7 +479,7 @@ static void mem_decide(store *s, const store_params *p, store_item *items, size_
     maybe_gc(sh, now);
     decide_locked(sh, p, items, n, now, a);
     pthread_mutex_unlock(&sh->mu);
-    cb(STORE_OK, ctx);
+    defer_call(((mem_store *)s)->dq, cb, STORE_OK, ctx);
 }
 
 static void mem_commit(store *s, const store_params *p, const store_commit *items, size_t n, int64_t now,
@@ -511,7 +514,7 @@ static void mem_commit(store *s, const store_params *p, const store_commit *item
         }
     }
     pthread_mutex_unlock(&sh->mu);
-    cb(STORE_OK, ctx);
+    defer_call(((mem_store *)s)->dq, cb, STORE_OK, ctx);
 }
 
 /* A window is due when its count moved since the last write and the last write is at
@@ -561,7 +564,7 @@ static void mem_claim_flush(store *s, const store_params *p, int64_t now, size_t
     pthread_mutex_unlock(&sh->mu);
     *out = cc.out;
     *n = cc.n;
-    cb(STORE_OK, ctx);
+    defer_call(((mem_store *)s)->dq, cb, STORE_OK, ctx);
 }
 
 static void mem_flushed(store *s, const store_params *p, const store_flush *f, bool ok, int64_t now,
@@ -578,7 +581,7 @@ static void mem_flushed(store *s, const store_params *p, const store_flush *f, b
         }
     }
     pthread_mutex_unlock(&sh->mu);
-    cb(STORE_OK, ctx);
+    defer_call(((mem_store *)s)->dq, cb, STORE_OK, ctx);
 }
 
 static int mem_ready(store *s, char *why, size_t cap) { return 1; }
@@ -613,11 +616,12 @@ void store_memory_shared_free(store_memory_shared *sh)
     free(sh);
 }
 
-store *store_memory_open(store_memory_shared *sh)
+store *store_memory_open(store_memory_shared *sh, defer_queue *dq)
 {
     mem_store *m = xcalloc(1, sizeof *m);
     m->base.ops = &mem_ops;
     m->sh = sh;
+    m->dq = dq;
     return &m->base;
 }
 

@@ -17,7 +17,9 @@
  *   IN_PROGRESS   another request holds the lease; nothing recorded: decide again shortly.
  *   RESOLVED      resolution recorded, dedup window closed.
  *   STALE         a firing alert older than a recorded resolution: ignored.
- * Callbacks may run before the call returns (memory store) or later (Redis). */
+ * Callbacks: every operation's callback runs exactly once, on the handle's loop, and never
+ * before the call that started it returns (docs/conventions.md); an implementation that
+ * knows the answer at once defers it (util/defer.h). */
 #ifndef SGW_STORE_H
 #define SGW_STORE_H
 #include <stdbool.h>

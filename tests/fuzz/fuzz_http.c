@@ -29,12 +29,16 @@
  * directory sink writes nothing outside its directory (watched with inotify; the sink sits
  * 90 directories deep in a scratch tree so that "../" namespaces cannot leave it).
  * SGW_FUZZ_PRINT=1 prints the responses, SGW_FUZZ_VERBOSE=1 the gateway's log. */
+#include "admin.h"
 #include "fuzz_util.h"
 #include "gateway.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "routes.h"
 #include "sink/dir.h"
 #include "state/memory.h"
+#include "storm_flush.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -182,9 +186,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     W.id = 0;
     W.metrics_fd = -1;
     uv_loop_init(&W.loop);
+    defer_init(&W.defer, &W.loop);
     W.sk = sink_dir_open(&W.loop, c->sink + 4, err, sizeof err);
     if (!W.sk) die_setup("sink_dir_open", err);
-    pipeline_routes(&W);   /* the routes main.c serves */
+    routes_init(&W);   /* the routes main.c serves */
     http_limits lim = {
         .max_body_bytes = 24 << 10,
         .max_header_bytes = 8 << 10,
@@ -198,7 +203,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     int port;
     int lfd = http_listen_socket("127.0.0.1:0", -1, &port, err, sizeof err);   /* never connected to */
     if (lfd < 0) die_setup("http_listen_socket", err);
-    W.srv = http_server_new(&W.loop, lfd, W.routes, W.nroutes, &lim, pipeline_observe, &W, err, sizeof err);
+    W.srv = http_server_new(&W.loop, lfd, W.routes, W.nroutes, &lim, admin_observe, &W, err, sizeof err);
     if (!W.srv) die_setup("http_server_new", err);
     lim.header_timeout_ms = lim.request_timeout_ms = lim.idle_timeout_ms = 30;
     /* Not 30 ms for writes: the client is this same thread, so when the process is not
@@ -211,7 +216,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     lim.linger_ms = 5;
     lfd = http_listen_socket("127.0.0.1:0", -1, &port, err, sizeof err);
     if (lfd < 0) die_setup("http_listen_socket", err);
-    slow_srv = http_server_new(&W.loop, lfd, W.routes, W.nroutes, &lim, pipeline_observe, &W, err, sizeof err);
+    slow_srv = http_server_new(&W.loop, lfd, W.routes, W.nroutes, &lim, admin_observe, &W, err, sizeof err);
     if (!slow_srv) die_setup("http_server_new", err);
     uv_timer_init(&W.loop, &tick);
     return 0;
@@ -418,7 +423,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     atomic_store(&G.rt, (flags & 1) ? &rt_static : &rt_off);
     G.mem = store_memory_shared_new();
-    W.st = store_memory_open(G.mem);
+    W.st = store_memory_open(G.mem, &W.defer);
     resp_len = 0;
 
     int sv[2];
@@ -430,7 +435,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &one, sizeof one);
     }
     int rc = http_server_adopt(srv, sv[0]);
-    if (rc < 0) fuzz_fail("http_server_adopt: %s", uv_strerror(rc));
+    if (rc < 0) fuzz_fail("http_server_adopt: %s", sgw_strerror(rc));
     uv_timer_start(&tick, on_tick, 1, 1);
     int64_t deadline = time_mono_ms() + HANG_MS;
 
@@ -471,7 +476,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!abrupt) close(sv[1]);
 
     /* storm RR updates for the windows this input opened (worker 0's timer in main.c) */
-    pipeline_flush_storms(&W);
+    storm_flush(&W);
     while (W.flushing) step(deadline, "storm flush did not finish");
     uv_timer_stop(&tick);
     uv_run(&W.loop, UV_RUN_NOWAIT);   /* close callbacks of the requests' timers */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sanitizer/common_interface_defs.h>
 
+#include "pipeline.h"
 #include "adapters/adapter.h"
 #include "sig.h"
 #include "util/utf8.h"
@@ -116,10 +117,10 @@ __attribute__((unused)) static void fuzz_check_error(int rc, const adapter_error
 {
     if (rc >= 0 || rc < ADAPTER_E_DEPTH) fuzz_fail("parse returned %d, not an adapter_status", rc);
     if ((int)err->status != rc) fuzz_fail("parse returned %d but err.status is %d", rc, (int)err->status);
-    int http = adapter_error_http(err->status);
+    int http = pipeline_reject_status(err->status);
     if (http != 400 && http != 413) fuzz_fail("error %d maps to HTTP %d", rc, http);
     if (http == 413 && rc != ADAPTER_E_TOO_MANY) fuzz_fail("error %d maps to 413", rc);
-    const char *code = adapter_error_code(err->status);
+    const char *code = pipeline_reject_code(err->status);
     if (!code || !strcmp(code, "ok") || !strcmp(code, "invalid_request")) fuzz_fail("error %d has code %s", rc, code);
     if (out || n) fuzz_fail("failed parse left out=%p n=%zu", (void *)out, n);
     size_t ml = strnlen(err->message, sizeof err->message);

@@ -3,6 +3,7 @@
  * ctypes and compare it, call by call, with the Redis scripts. Built by the test into a
  * temporary directory together with memory.c and the util sources it needs. */
 #include "state/memory.h"
+#include "util/defer.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 typedef struct memref {
     store_memory_shared *sh;
     store               *st;
+    uv_loop_t            loop;       /* the store answers from its check phase */
+    defer_queue          dq;
     store_params         p;
     arena                da, ca;     /* decide / claim outputs live until the next call */
     store_item          *items;
@@ -25,7 +28,9 @@ memref *memref_new(void)
 {
     memref *m = calloc(1, sizeof *m);
     m->sh = store_memory_shared_new();
-    m->st = store_memory_open(m->sh);
+    uv_loop_init(&m->loop);
+    defer_init(&m->dq, &m->loop);
+    m->st = store_memory_open(m->sh, &m->dq);
     arena_init(&m->da);
     arena_init(&m->ca);
     return m;
@@ -34,6 +39,9 @@ memref *memref_new(void)
 void memref_free(memref *m)
 {
     m->st->ops->close(m->st);
+    defer_close(&m->dq);
+    uv_run(&m->loop, UV_RUN_NOWAIT);
+    uv_loop_close(&m->loop);
     store_memory_shared_free(m->sh);
     arena_free(&m->da);
     arena_free(&m->ca);
@@ -72,6 +80,7 @@ int memref_decide(memref *m, int n, const char **fp, const char **name, const ch
     }
     int status = 99;
     m->st->ops->decide(m->st, &m->p, m->items, (size_t)n, now, &m->da, cb, &status);
+    uv_run(&m->loop, UV_RUN_NOWAIT);
     return status;
 }
 
@@ -107,6 +116,7 @@ int memref_commit(memref *m, const char *fp, const char *name, const char *ns, i
     store_commit c = {fp, name, ns, (store_verdict)verdict, lease, ok != 0, ref && *ref ? ref : NULL};
     int status = 99;
     m->st->ops->commit(m->st, &m->p, &c, 1, now, cb, &status);
+    uv_run(&m->loop, UV_RUN_NOWAIT);
     return status;
 }
 
@@ -116,6 +126,7 @@ int memref_claim(memref *m, int64_t now, int max)
     arena_init(&m->ca);
     int status = 99;
     m->st->ops->claim_flush(m->st, &m->p, now, (size_t)max, &m->ca, &m->fl, &m->nfl, cb, &status);
+    uv_run(&m->loop, UV_RUN_NOWAIT);
     return status == 0 ? (int)m->nfl : -1;
 }
 
@@ -152,5 +163,6 @@ int memref_flushed(memref *m, const char *name, const char *ns, uint64_t lease, 
     f.count = count;
     int status = 99;
     m->st->ops->flushed(m->st, &m->p, &f, ok != 0, now, cb, &status);
+    uv_run(&m->loop, UV_RUN_NOWAIT);
     return status;
 }

@@ -47,9 +47,9 @@ def build_reference():
     out = os.path.join(BUILD_DIR, 'libmemref.so')
     src = [os.path.join(HERE, 'memref.c'), os.path.join(ROOT, 'src/state/memory.c'),
            os.path.join(ROOT, 'src/state/storm_id.c')] + \
-          [os.path.join(ROOT, 'src/util', f) for f in ('strmap.c', 'hash.c', 'xalloc.c', 'arena.c')]
+          [os.path.join(ROOT, 'src/util', f) for f in ('strmap.c', 'hash.c', 'xalloc.c', 'arena.c', 'defer.c')]
     cmd = [cc, '-std=gnu17', '-O1', '-g', '-fPIC', '-shared', '-D_GNU_SOURCE',
-           '-iquote', os.path.join(ROOT, 'src'), '-o', out] + src + ['-lnettle', '-lpthread']
+           '-iquote', os.path.join(ROOT, 'src'), '-o', out] + src + ['-luv', '-lnettle', '-lpthread']
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         BUILD_ERROR = 'building memory.c failed:\n' + p.stderr

@@ -11,6 +11,7 @@
 #include "util/arena.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
+#include "pipeline.h"
 
 #define NOW 1795729900000LL                  /* 2026-11-26T21:51:40Z, after the fixtures' startsAt */
 #define T_21_50_10 1795729810000LL           /* 2026-11-26T21:50:10Z */
@@ -86,8 +87,8 @@ static int event_fixture(ctx *c, const char *name, char **body, size_t *len)
 static void expect_error(ctx *c, int rc, adapter_status st, const char *want)
 {
     if (rc != (int)st || c->err.status != st)
-        fail_msg("expected %s, got rc=%d status=%s message=\"%s\"", adapter_error_code(st), rc,
-                 adapter_error_code(c->err.status), c->err.message);
+        fail_msg("expected %s, got rc=%d status=%s message=\"%s\"", pipeline_reject_code(st), rc,
+                 pipeline_reject_code(c->err.status), c->err.message);
     assert_null(c->s);
     assert_int_equal(c->n, 0);
     if (want && !strstr(c->err.message, want))
@@ -96,7 +97,7 @@ static void expect_error(ctx *c, int rc, adapter_status st, const char *want)
 
 static void expect_ok(ctx *c, int rc, size_t n)
 {
-    if (rc != 0) fail_msg("expected success, got %s: %s", adapter_error_code(c->err.status), c->err.message);
+    if (rc != 0) fail_msg("expected success, got %s: %s", pipeline_reject_code(c->err.status), c->err.message);
     assert_int_equal(c->n, n);
     assert_non_null(c->s);
 }
@@ -719,7 +720,7 @@ static void test_unsupported_version_is_rejected(void **state)
     ctx *c = *state;
     expect_error(c, prom(c, "{'version':'3','alerts':[{'labels':{'alertname':'A'}}]}"), ADAPTER_E_VERSION, "\"3\"");
     expect_error(c, prom(c, "{'version':4,'alerts':[{'labels':{'alertname':'A'}}]}"), ADAPTER_E_VERSION, "version");
-    assert_int_equal(adapter_error_http(c->err.status), 400);
+    assert_int_equal(pipeline_reject_status(c->err.status), 400);
     expect_ok(c, prom(c, "{'alerts':[{'labels':{'alertname':'A'}}]}"), 1);      /* absent is fine */
 }
 
@@ -731,8 +732,8 @@ static void test_too_many_alerts_is_rejected_with_413(void **state)
     adapter_limits lim = LIM;
     lim.max_alerts = 2;
     expect_error(c, prom_lim(c, body, strlen(body), &lim), ADAPTER_E_TOO_MANY, "limit of 2");
-    assert_int_equal(adapter_error_http(c->err.status), 413);
-    assert_string_equal(adapter_error_code(c->err.status), "too_many_alerts");
+    assert_int_equal(pipeline_reject_status(c->err.status), 413);
+    assert_string_equal(pipeline_reject_code(c->err.status), "too_many_alerts");
     lim.max_alerts = 3;
     expect_ok(c, prom_lim(c, body, strlen(body), &lim), 3);
 }

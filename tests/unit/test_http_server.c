@@ -31,7 +31,7 @@ static http_request *late_req;
 static void late_fire(uv_timer_t *t)
 {
     (void)t;
-    http_respond(late_req, 503, "Retry-After: 5\r\n", "{\"late\":true}", 13);
+    http_respond(late_req, 503, &(http_headers){.retry_after = true, .retry_after_s = 5}, "{\"late\":true}", 13);
 }
 static void late_handler(http_request *req, void *data)
 {

@@ -7,6 +7,7 @@
 #include "util/arena.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
+#include "pipeline.h"
 
 /* A signal that passes validation; tests break one field at a time. */
 static sig_signal valid_signal(void)
@@ -316,8 +317,8 @@ static void test_error_codes_and_http_statuses(void **state)
         {ADAPTER_E_TOO_MANY, "too_many_alerts", 413},   {ADAPTER_E_DEPTH, "too_deep", 400},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        assert_string_equal(adapter_error_code(t[i].st), t[i].code);
-        assert_int_equal(adapter_error_http(t[i].st), t[i].http);
+        assert_string_equal(pipeline_reject_code(t[i].st), t[i].code);
+        assert_int_equal(pipeline_reject_status(t[i].st), t[i].http);
     }
 }
 

@@ -21,6 +21,7 @@
 #include "state/memory.h"
 #include "state/redis.h"
 #include "state/redis_uv.h"
+#include "util/defer.h"
 #include "util/hash.h"
 #include "util/timeutil.h"
 
@@ -33,6 +34,7 @@ typedef struct fixture_s {
 
 static bool      use_redis;
 static uv_loop_t loop;
+static defer_queue mem_defer;   /* the memory store's callbacks run from the loop, as in a worker */
 static pid_t     redis_pid;
 static int       redis_port;
 static int64_t   T0;
@@ -52,6 +54,7 @@ static int free_port(void)
     close(fd);
     return ntohs(a.sin_port);
 }
+
 
 static int redis_group_setup(void **state)
 {
@@ -112,22 +115,24 @@ static int memory_group_setup(void **state)
 {
     (void)state;
     uv_loop_init(&loop);
+    defer_init(&mem_defer, &loop);
     return 0;
 }
 
 static int memory_group_teardown(void **state)
 {
     (void)state;
+    defer_close(&mem_defer);
     uv_run(&loop, UV_RUN_NOWAIT);
     uv_loop_close(&loop);
     return 0;
 }
 
-/* The tests' only call of store_memory_open: when its signature changes (the worker's loop,
- * for callbacks that never run before the call returns), only this changes. */
+/* The tests' only call of store_memory_open: its callbacks run from the group's loop, as in
+ * a worker, never before the call returns. */
 static store *memory_store_open(store_memory_shared *sh)
 {
-    return store_memory_open(sh);
+    return store_memory_open(sh, &mem_defer);
 }
 
 static void flushall(void)
@@ -181,7 +186,7 @@ static int teardown(void **state)
 static int cb_status;
 static void cb(int status, void *ctx) { cb_status = status; (void)ctx; }
 
-/* Runs the loop until the pending store callback has fired (at once for memory). */
+/* Runs the loop until the pending store callback has fired. */
 static void wait_cb(void)
 {
     for (int i = 0; i < 100000 && cb_status == 99; i++) uv_run(&loop, UV_RUN_ONCE);
