@@ -199,7 +199,7 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
     if (G.mem) {
         w->st = store_memory_open(G.mem, &w->defer);
     } else {
-        w->st = store_redis_open(&w->loop, c->state, c->state_prefix, c->state_timeout_ms, err, errlen);
+        w->st = store_redis_open(&w->loop, &w->defer, c->state, c->state_prefix, c->state_timeout_ms, err, errlen);
         if (!w->st) return SGW_E_INVALID;
     }
     if (strcmp(c->sink, "kubernetes") == 0)

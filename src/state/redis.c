@@ -8,6 +8,7 @@
 #include "state/redis_conn.h"
 #include "state/resp.h"
 #include "state/storm_id.h"
+#include "util/defer.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -20,17 +21,20 @@
 typedef struct rstore {
     store              base;
     redis_conn         conn;
+    defer_queue       *defer;         /* the worker's: answers known at once, and the batch flush */
     bool               closing;
-    int                pending;       /* after close: the connection and the two handles below */
-    /* decide calls of this loop iteration, sent as ONE script call at its end (dq_check) */
+    int                pending;       /* deferred entries naming this store, and after close the
+                                       * connection: the memory goes when it is 0 and closing */
+    /* decide calls of this loop iteration, sent as ONE script call from the defer queue */
     struct dentry     *dq;
     size_t             ndq, capdq, dq_items;
     store_params       dq_params;
     int64_t            dq_now;
-    uv_check_t         dq_check;
-    uv_idle_t          dq_idle;       /* while calls are queued: the poll must not block */
+    bool               flush_queued;  /* a decide_flush waits in the defer queue */
     int                dq_inflight;   /* decide batches sent, not yet answered */
 } rstore;
+
+static void maybe_free(rstore *s);
 
 /* ---- replies ----------------------------------------------------------------------- */
 
@@ -66,9 +70,11 @@ static const char *reply_str(const redisReply *r, arena *a)
 
 /* ---- decide, batched -------------------------------------------------------------------
  * Every decide() of one loop iteration (the requests whose bodies arrived together, the
- * rounds whose retry timers fired) goes to Redis as ONE script call at the end of the
- * iteration (a uv_check handle; an idle handle keeps the poll phase from blocking while
- * calls wait, so a call queued from a timer is not held until the next I/O), up to
+ * rounds whose retry timers fired) goes to Redis as ONE script call from the worker's defer
+ * queue (util/defer.h), which runs in the iteration's check phase after the callbacks
+ * queued before it: the requests read in this iteration, whose auth answers wait in the same
+ * queue, have all joined the batch by then, and the batch goes out without another wait
+ * for events. Up to
  * DECIDE_BATCH_MAX items; the first DECIDE_EAGER_ITEMS may go ahead (the eager flush
  * below). The script's fixed cost (the call, its 13 parameters, its set-up, the reply) is
  * paid once per batch, not once per request. decide.lua is atomic over its whole batch,
@@ -198,6 +204,23 @@ static redis_call decide_encode(rstore *s, const dbatch *b, const store_item *co
     return call;
 }
 
+/* The batch could not be sent: its callers fail, from the defer queue (never inside the
+ * decide() that may have started the flush). */
+static void decide_failed_deferred(int status, void *ctx)
+{
+    dbatch *b = ctx;
+    rstore *s = b->s;
+    decide_reply(NULL, "connection lost", b);
+    s->pending--;
+    maybe_free(s);
+}
+
+static void decide_fail(rstore *s, dbatch *b)
+{
+    s->pending++;
+    defer_call(s->defer, decide_failed_deferred, STORE_E_UNAVAILABLE, b);
+}
+
 /* Sends the queued decide calls as one script call. */
 static void decide_flush(rstore *s)
 {
@@ -209,11 +232,9 @@ static void decide_flush(rstore *s)
     b->n_items = s->dq_items;
     s->dq = NULL;
     s->ndq = s->capdq = s->dq_items = 0;
-    uv_check_stop(&s->dq_check);
-    uv_idle_stop(&s->dq_idle);
     s->dq_inflight++;
     if (!redis_conn_ready(&s->conn)) {   /* lost since the calls were queued */
-        decide_reply(NULL, "connection lost", b);
+        decide_fail(s, b);
         return;
     }
     /* an alert several requests carry goes once (decide_plan.h); the batch's items in order */
@@ -227,7 +248,7 @@ static void decide_flush(rstore *s)
     free(all);
     metrics_observe("gateway_redis_decide_batch_requests", "", (double)b->ne);
     /* decide is timed by the pipeline, for every store (op NULL) */
-    if (redis_conn_send(&s->conn, &cmd, &call, NULL, decide_reply, b) < 0) decide_reply(NULL, "connection lost", b);
+    if (redis_conn_send(&s->conn, &cmd, &call, NULL, decide_reply, b) < 0) decide_fail(s, b);
 }
 
 /* The eager flush: once DECIDE_EAGER_ITEMS alerts wait and Redis has no decide batch of
@@ -244,8 +265,14 @@ static void decide_flush_now(rstore *s)
     redis_conn_write_now(&s->conn);
 }
 
-static void on_dq_check(uv_check_t *h) { decide_flush(h->data); }
-static void on_dq_idle(uv_idle_t *h) { (void)h; }
+static void on_flush_deferred(int status, void *ctx)
+{
+    rstore *s = ctx;
+    s->flush_queued = false;
+    if (!s->closing) decide_flush(s);
+    s->pending--;
+    maybe_free(s);
+}
 
 static bool params_equal(const store_params *a, const store_params *b)
 {
@@ -261,15 +288,18 @@ static void r_decide(store *st, const store_params *p, store_item *items, size_t
 {
     rstore *s = (rstore *)st;
     if (!redis_conn_ready(&s->conn) || s->closing) {
-        cb(STORE_E_UNAVAILABLE, ctx);
+        defer_call(s->defer, cb, STORE_E_UNAVAILABLE, ctx);
         return;
     }
     if (s->ndq && (!params_equal(&s->dq_params, p) || s->dq_items + n > DECIDE_BATCH_MAX)) decide_flush(s);
     if (!s->ndq) {
         s->dq_params = *p;
         s->dq_now = now;
-        uv_check_start(&s->dq_check, on_dq_check);
-        uv_idle_start(&s->dq_idle, on_dq_idle);
+        if (!s->flush_queued) {
+            s->flush_queued = true;
+            s->pending++;
+            defer_call(s->defer, on_flush_deferred, 0, s);
+        }
     }
     if (now > s->dq_now) s->dq_now = now;
     if (s->ndq == s->capdq) {
@@ -295,7 +325,7 @@ static void r_commit(store *st, const store_params *p, const store_commit *items
 {
     rstore *s = (rstore *)st;
     if (!redis_conn_ready(&s->conn)) {
-        cb(STORE_E_UNAVAILABLE, ctx);
+        defer_call(s->defer, cb, STORE_E_UNAVAILABLE, ctx);
         return;
     }
     resp_cmd cmd;
@@ -318,7 +348,7 @@ static void r_commit(store *st, const store_params *p, const store_commit *items
     /* commit is timed by the pipeline, for every store (op NULL) */
     if (redis_conn_send(&s->conn, &cmd, &call, NULL, simple_reply, o) < 0) {
         free(o);
-        cb(STORE_E_UNAVAILABLE, ctx);
+        defer_call(s->defer, cb, STORE_E_UNAVAILABLE, ctx);
     }
 }
 
@@ -376,7 +406,7 @@ static void r_claim_flush(store *st, const store_params *p, int64_t now, size_t 
     *out = NULL;
     *n = 0;
     if (!redis_conn_ready(&s->conn)) {
-        cb(STORE_E_UNAVAILABLE, ctx);
+        defer_call(s->defer, cb, STORE_E_UNAVAILABLE, ctx);
         return;
     }
     resp_cmd cmd;
@@ -389,7 +419,7 @@ static void r_claim_flush(store *st, const store_params *p, int64_t now, size_t 
     *o = (op_ctx){.cb = cb, .ctx = ctx, .a = a, .fout = out, .fn = n};
     if (redis_conn_send(&s->conn, &cmd, &call, "claim", claim_reply, o) < 0) {
         free(o);
-        cb(STORE_E_UNAVAILABLE, ctx);
+        defer_call(s->defer, cb, STORE_E_UNAVAILABLE, ctx);
     }
 }
 
@@ -398,7 +428,7 @@ static void r_flushed(store *st, const store_params *p, const store_flush *f, bo
 {
     rstore *s = (rstore *)st;
     if (!redis_conn_ready(&s->conn)) {
-        cb(STORE_E_UNAVAILABLE, ctx);
+        defer_call(s->defer, cb, STORE_E_UNAVAILABLE, ctx);
         return;
     }
     resp_cmd cmd;
@@ -414,7 +444,7 @@ static void r_flushed(store *st, const store_params *p, const store_flush *f, bo
     o->ctx = ctx;
     if (redis_conn_send(&s->conn, &cmd, &call, "flushed", simple_reply, o) < 0) {
         free(o);
-        cb(STORE_E_UNAVAILABLE, ctx);
+        defer_call(s->defer, cb, STORE_E_UNAVAILABLE, ctx);
     }
 }
 
@@ -422,15 +452,8 @@ static int r_ready(store *st, char *why, size_t cap) { return redis_conn_health(
 
 static void maybe_free(rstore *s)
 {
-    if (s->pending > 0) return;
+    if (!s->closing || s->pending > 0) return;
     free(s);
-}
-
-static void handle_closed(uv_handle_t *h)
-{
-    rstore *s = h->data;
-    s->pending--;
-    maybe_free(s);
 }
 
 static void conn_closed(redis_conn *c)
@@ -440,17 +463,16 @@ static void conn_closed(redis_conn *c)
     maybe_free(s);
 }
 
-/* Starts closing; the memory goes once libuv has closed every handle (the caller runs the
- * loop until it is empty, then closes it). */
+/* Starts closing; the memory goes once the connection is closed and the defer queue has
+ * run every entry naming this store (the caller runs the loop until it is empty, then
+ * closes the queue). */
 static void r_close(store *st)
 {
     rstore *s = (rstore *)st;
     s->closing = true;
-    s->pending = 3;    /* the connection, dq_check, dq_idle */
+    s->pending++;      /* the connection */
     decide_flush(s);   /* queued decides are sent, and fail as the connection closes, or fail now */
     redis_conn_close(&s->conn, conn_closed);
-    uv_close((uv_handle_t *)&s->dq_check, handle_closed);
-    uv_close((uv_handle_t *)&s->dq_idle, handle_closed);
 }
 
 static const store_ops redis_ops = {
@@ -463,8 +485,8 @@ static const store_ops redis_ops = {
     .close = r_close,
 };
 
-store *store_redis_open(uv_loop_t *loop, const char *url, const char *prefix, int command_timeout_ms,
-                        char *err, size_t errlen)
+store *store_redis_open(uv_loop_t *loop, defer_queue *dq, const char *url, const char *prefix,
+                        int command_timeout_ms, char *err, size_t errlen)
 {
     rstore *s = xcalloc(1, sizeof *s);
     if (redis_conn_init(loop, &s->conn, url, prefix, command_timeout_ms, err, errlen) < 0) {
@@ -472,8 +494,6 @@ store *store_redis_open(uv_loop_t *loop, const char *url, const char *prefix, in
         return NULL;
     }
     s->base.ops = &redis_ops;
-    uv_check_init(loop, &s->dq_check);
-    uv_idle_init(loop, &s->dq_idle);
-    s->dq_check.data = s->dq_idle.data = s;
+    s->defer = dq;
     return &s->base;
 }

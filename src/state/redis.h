@@ -9,9 +9,12 @@
 
 #include "state/redis_target.h"   /* redis_target_parse, for checking a URL */
 #include "state/store.h"
+#include "util/defer.h"
 
-/* Starts connecting at once; returns NULL only for a malformed URL. prefix is borrowed. */
-store *store_redis_open(uv_loop_t *loop, const char *url, const char *prefix, int command_timeout_ms,
-                        char *err, size_t errlen);
+/* Starts connecting at once on loop; returns NULL only for a malformed URL (the reason in
+ * err). dq is the loop's defer queue (borrowed; it outlives the store): answers known at
+ * once, and the per-iteration decide batch, go through it. prefix is borrowed. */
+store *store_redis_open(uv_loop_t *loop, defer_queue *dq, const char *url, const char *prefix,
+                        int command_timeout_ms, char *err, size_t errlen);
 
 #endif

@@ -34,7 +34,7 @@ typedef struct fixture_s {
 
 static bool      use_redis;
 static uv_loop_t loop;
-static defer_queue mem_defer;   /* the memory store's callbacks run from the loop, as in a worker */
+static defer_queue loop_defer;  /* the loop's defer queue, as a worker's: both stores answer through it */
 static pid_t     redis_pid;
 static int       redis_port;
 static int64_t   T0;
@@ -82,6 +82,7 @@ static int redis_group_setup(void **state)
         if (ok) {
             use_redis = true;
             uv_loop_init(&loop);
+            defer_init(&loop_defer, &loop);
             return 0;
         }
         usleep(50000);
@@ -100,6 +101,8 @@ static int redis_group_teardown(void **state)
     if (uv_tick_open) uv_close((uv_handle_t *)&uv_tick, NULL);
     uv_tick_open = false;
     uv_run(&loop, UV_RUN_NOWAIT);
+    if (use_redis) defer_close(&loop_defer);
+    uv_run(&loop, UV_RUN_NOWAIT);
     uv_loop_close(&loop);
     if (redis_pid > 0) {
         kill(redis_pid, SIGTERM);
@@ -115,14 +118,14 @@ static int memory_group_setup(void **state)
 {
     (void)state;
     uv_loop_init(&loop);
-    defer_init(&mem_defer, &loop);
+    defer_init(&loop_defer, &loop);
     return 0;
 }
 
 static int memory_group_teardown(void **state)
 {
     (void)state;
-    defer_close(&mem_defer);
+    defer_close(&loop_defer);
     uv_run(&loop, UV_RUN_NOWAIT);
     uv_loop_close(&loop);
     return 0;
@@ -132,7 +135,7 @@ static int memory_group_teardown(void **state)
  * a worker, never before the call returns. */
 static store *memory_store_open(store_memory_shared *sh)
 {
-    return store_memory_open(sh, &mem_defer);
+    return store_memory_open(sh, &loop_defer);
 }
 
 static void flushall(void)
@@ -152,7 +155,7 @@ static int setup(void **state)
         flushall();
         char url[64], err[256];
         snprintf(url, sizeof url, "redis://127.0.0.1:%d", redis_port);
-        f->st = store_redis_open(&loop, url, "t:", 2000, err, sizeof err);
+        f->st = store_redis_open(&loop, &loop_defer, url, "t:", 2000, err, sizeof err);
         assert_non_null(f->st);
         char why[256];
         for (int i = 0; i < 500 && !f->st->ops->ready(f->st, why, sizeof why); i++) uv_run(&loop, UV_RUN_ONCE);
@@ -897,7 +900,7 @@ static void test_redis_not_ready_names_its_reason(void **state)
     (void)state;
     if (!use_redis) skip();
     char err[256], why[256] = "";
-    store *st = store_redis_open(&loop, "redis://127.0.0.1:1", "t:", 2000, err, sizeof err);
+    store *st = store_redis_open(&loop, &loop_defer, "redis://127.0.0.1:1", "t:", 2000, err, sizeof err);
     assert_non_null(st);
     assert_int_equal(st->ops->ready(st, why, sizeof why), 0);
     assert_string_equal(why, "redis: connecting");
