@@ -298,7 +298,9 @@ static void on_hup(uv_signal_t *h, int signum)
 
 /* ---- main ----------------------------------------------------------------------------- */
 
-int main(int argc, char **argv)
+/* The command line into overrides; -1 to go on, else the exit status (--version, --help,
+ * a usage error). */
+static int parse_flags(int argc, char **argv, bool *check_only)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -315,7 +317,6 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool check_only = false;
     int o;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (o) {
@@ -328,7 +329,7 @@ int main(int argc, char **argv)
         case 'a': add_override("auth", optarg); break;
         case 'L': add_override("logging.level", optarg); break;
         case 'w': add_override("server.workers", optarg); break;
-        case 'C': check_only = true; break;
+        case 'C': *check_only = true; break;
         case 'V': printf("signal-gateway %s (%s)\n", SGW_VERSION, SGW_GIT_REV); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -339,26 +340,17 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char err[512];
-    gw_runtime *rt = load_runtime(err, sizeof err);
-    if (!rt) {
-        fprintf(stderr, "signal-gateway: configuration error: %s\n", err);
-        for (size_t i = 0; i < n_overrides; i++) free(overrides[i].value);
-        return 2;
-    }
-    if (check_only) {
-        char dump[16384];
-        config_dump(rt->cfg, dump, sizeof dump);
-        printf("configuration OK%s%s\n%s", *rt->cfg->source ? ": " : "", rt->cfg->source, dump);
-        free_runtimes(rt);
-        for (size_t i = 0; i < n_overrides; i++) free(overrides[i].value);
-        return 0;
-    }
-    const config *c = rt->cfg;
-    log_set_level(c->log_level);
-    signal(SIGPIPE, SIG_IGN);
-    cjson_arena_init();   /* cJSON allocation hooks, before any thread uses cJSON */
-    /* connections are file descriptors: take the hard limit, and say if it is too low */
+    return -1;
+}
+
+static void free_overrides(void)
+{
+    for (size_t i = 0; i < n_overrides; i++) free(overrides[i].value);
+}
+
+/* Connections are file descriptors: take the hard limit, and say if it is too low. */
+static void raise_nofile_limit(const config *c)
+{
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
@@ -373,65 +365,70 @@ int main(int argc, char **argv)
             log_end(&fl);
         }
     }
-    metrics_init();
-    char bl[96];
-    snprintf(bl, sizeof bl, "version=\"%s\",revision=\"%s\"", SGW_VERSION, SGW_GIT_REV);
-    metrics_set("gateway_build_info", bl, 1);
-    atomic_store(&G.rt, rt);
-    if (strcmp(c->state, "memory") == 0) G.mem = store_memory_shared_new();
-    if (strcmp(c->sink, "kubernetes") == 0 || c->auth_mode == AUTH_KUBERNETES) {
-        G.kcfg = xcalloc(1, sizeof *G.kcfg);
-        if (k8s_config_resolve(c->kubeconfig, c->serviceaccount_dir, NULL, G.kcfg, err, sizeof err) < 0) {
-            fprintf(stderr, "signal-gateway: kubernetes: %s\n", err);
-            return 2;
-        }
-        if (G.kcfg->insecure && !c->allow_insecure_tls) {
-            fprintf(stderr, "signal-gateway: kubernetes: the kubeconfig sets insecure-skip-tls-verify; refusing "
-                            "without sink.allow_insecure_tls: true\n");
-            return 2;
-        }
-        if (G.kcfg->insecure)
-            log_msg(LOG_WARN, "TLS VERIFICATION OF THE KUBERNETES API IS OFF (sink.allow_insecure_tls): "
-                              "anyone on the path can impersonate the API server", "server", G.kcfg->server);
-        log_line kl;
-        if (log_begin(&kl, LOG_INFO, "kubernetes API")) {
-            log_str(&kl, "server", G.kcfg->server);
-            log_str(&kl, "context", G.kcfg->context);
-            log_str(&kl, "auth", G.kcfg->cert_pem ? "client certificate" : G.kcfg->token_file ? "token file" : "token");
-            log_end(&kl);
-        }
-    }
+}
 
+/* Where the Kubernetes API is, when the sink or auth uses it: G.kcfg. 0, or SGW_E_INVALID
+ * with the reason in err. */
+static int kubernetes_setup(const config *c, char *err, size_t errlen)
+{
+    if (strcmp(c->sink, "kubernetes") != 0 && c->auth_mode != AUTH_KUBERNETES) return 0;
+    G.kcfg = xcalloc(1, sizeof *G.kcfg);
+    if (k8s_config_resolve(c->kubeconfig, c->serviceaccount_dir, NULL, G.kcfg, err, errlen) < 0) {
+        /* err holds the reason; say where it comes from */
+        char why[512];
+        snprintf(why, sizeof why, "kubernetes: %s", err);
+        snprintf(err, errlen, "%s", why);
+        return SGW_E_INVALID;
+    }
+    if (G.kcfg->insecure && !c->allow_insecure_tls) {
+        snprintf(err, errlen, "kubernetes: the kubeconfig sets insecure-skip-tls-verify; refusing "
+                              "without sink.allow_insecure_tls: true");
+        return SGW_E_INVALID;
+    }
+    if (G.kcfg->insecure)
+        log_msg(LOG_WARN, "TLS VERIFICATION OF THE KUBERNETES API IS OFF (sink.allow_insecure_tls): "
+                          "anyone on the path can impersonate the API server", "server", G.kcfg->server);
+    log_line kl;
+    if (log_begin(&kl, LOG_INFO, "kubernetes API")) {
+        log_str(&kl, "server", G.kcfg->server);
+        log_str(&kl, "context", G.kcfg->context);
+        log_str(&kl, "auth", G.kcfg->cert_pem ? "client certificate" : G.kcfg->token_file ? "token file" : "token");
+        log_end(&kl);
+    }
+    return 0;
+}
+
+/* Opens every worker's listening sockets and handles (not yet running): 0, or a negative
+ * code with the reason in err. *port and *mport: the ports bound (mport -1 without a
+ * metrics listener). */
+static int workers_setup(const config *c, int *port, int *mport, char *err, size_t errlen)
+{
     n_workers = c->workers > 0 ? c->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_workers < 1) n_workers = 1;
     if (n_workers > 64) n_workers = 64;
     workers = xcalloc((size_t)n_workers, sizeof *workers);
     G.workers = workers;
     G.n_workers = n_workers;
-    int port = -1, mport = -1;
+    *port = *mport = -1;
     for (int i = 0; i < n_workers; i++) {
         worker *w = &workers[i];
         w->gw = &G;
         w->id = i;
         w->metrics_fd = -1;
-        w->listen_fd = http_listen_socket(c->listen, i == 0 ? -1 : port, &port, err, sizeof err);
-        if (w->listen_fd < 0) goto fatal;
+        w->listen_fd = http_listen_socket(c->listen, i == 0 ? -1 : *port, port, err, errlen);
+        if (w->listen_fd < 0) return w->listen_fd;
         if (i == 0 && *c->metrics_listen) {
-            w->metrics_fd = http_listen_socket(c->metrics_listen, -1, &mport, err, sizeof err);
-            if (w->metrics_fd < 0) goto fatal;
+            w->metrics_fd = http_listen_socket(c->metrics_listen, -1, mport, err, errlen);
+            if (w->metrics_fd < 0) return w->metrics_fd;
         }
-        if (worker_setup(w, c, err, sizeof err) < 0) goto fatal;
+        int rc = worker_setup(w, c, err, errlen);
+        if (rc < 0) return rc;
     }
-    uv_loop_init(&main_loop);
-    uv_timer_init(&main_loop, &drain_timer);
-    uv_signal_init(&main_loop, &sig_term);
-    uv_signal_init(&main_loop, &sig_int);
-    uv_signal_init(&main_loop, &sig_hup);
-    uv_signal_start(&sig_term, on_term, SIGTERM);
-    uv_signal_start(&sig_int, on_term, SIGINT);
-    uv_signal_start(&sig_hup, on_hup, SIGHUP);
-    for (int i = 0; i < n_workers; i++) pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+    return 0;
+}
 
+static void log_listening(const config *c, int port, int mport)
+{
     log_line l;
     if (log_begin(&l, LOG_INFO, "listening")) {
         log_str(&l, "version", SGW_VERSION);
@@ -445,9 +442,27 @@ int main(int argc, char **argv)
         if (*c->source) log_str(&l, "config", c->source);
         log_end(&l);
     }
+}
 
-    /* The main loop ends when draining closed the signal handles and the timer fired or
-     * was no longer needed; workers are joined first. */
+/* Process signals are handled from here on, and the workers run. */
+static void start_serving(void)
+{
+    uv_loop_init(&main_loop);
+    uv_timer_init(&main_loop, &drain_timer);
+    uv_signal_init(&main_loop, &sig_term);
+    uv_signal_init(&main_loop, &sig_int);
+    uv_signal_init(&main_loop, &sig_hup);
+    uv_signal_start(&sig_term, on_term, SIGTERM);
+    uv_signal_start(&sig_int, on_term, SIGINT);
+    uv_signal_start(&sig_hup, on_hup, SIGHUP);
+    for (int i = 0; i < n_workers; i++) pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+}
+
+/* The main thread's loop: process signals until a drain was asked for, then the drain
+ * timer until every worker has finished. It ends when draining closed the signal handles
+ * and the timer fired or was no longer needed; workers are joined first. */
+static void serve_until_drained(void)
+{
     while (uv_run(&main_loop, UV_RUN_ONCE)) {
         if (atomic_load(&G.draining)) break;
     }
@@ -459,6 +474,11 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&drain_timer, NULL);
     uv_run(&main_loop, UV_RUN_DEFAULT);
     uv_loop_close(&main_loop);
+}
+
+/* Every worker's handles closed and their loops run empty, then what the process shares. */
+static void shutdown_all(void)
+{
     for (int i = 0; i < n_workers; i++) {
         worker *w = &workers[i];
         /* the client first: failing its pending calls may still touch the sink and store */
@@ -481,12 +501,54 @@ int main(int argc, char **argv)
     sink_kubernetes_cache_clear();
     auth_cache_clear();
     free_runtimes(gw_runtime_get(&G));
-    for (size_t i = 0; i < n_overrides; i++) free(overrides[i].value);
+    free_overrides();
     metrics_free();
+}
+
+int main(int argc, char **argv)
+{
+    bool check_only = false;
+    int rc = parse_flags(argc, argv, &check_only);
+    if (rc >= 0) return rc;
+    char err[512];
+    gw_runtime *rt = load_runtime(err, sizeof err);
+    if (!rt) {
+        fprintf(stderr, "signal-gateway: configuration error: %s\n", err);
+        free_overrides();
+        return 2;
+    }
+    if (check_only) {
+        char dump[16384];
+        config_dump(rt->cfg, dump, sizeof dump);
+        printf("configuration OK%s%s\n%s", *rt->cfg->source ? ": " : "", rt->cfg->source, dump);
+        free_runtimes(rt);
+        free_overrides();
+        return 0;
+    }
+    const config *c = rt->cfg;
+    log_set_level(c->log_level);
+    signal(SIGPIPE, SIG_IGN);
+    cjson_arena_init();   /* cJSON allocation hooks, before any thread uses cJSON */
+    raise_nofile_limit(c);
+    metrics_init();
+    char bl[96];
+    snprintf(bl, sizeof bl, "version=\"%s\",revision=\"%s\"", SGW_VERSION, SGW_GIT_REV);
+    metrics_set("gateway_build_info", bl, 1);
+    atomic_store(&G.rt, rt);
+    if (strcmp(c->state, "memory") == 0) G.mem = store_memory_shared_new();
+    if (kubernetes_setup(c, err, sizeof err) < 0) {
+        fprintf(stderr, "signal-gateway: %s\n", err);
+        return 2;
+    }
+    int port, mport;
+    if (workers_setup(c, &port, &mport, err, sizeof err) < 0) {
+        fprintf(stderr, "signal-gateway: %s\n", err);
+        return 1;
+    }
+    start_serving();
+    log_listening(c, port, mport);   /* after start_serving: a test may send SIGHUP on this line */
+    serve_until_drained();
+    shutdown_all();
     log_msg(LOG_INFO, "stopped", NULL, NULL);
     return 0;
-
-fatal:
-    fprintf(stderr, "signal-gateway: %s\n", err);
-    return 1;
 }
