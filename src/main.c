@@ -53,7 +53,7 @@ static void usage(FILE *f)
             "usage: signal-gateway [--config FILE] [--listen ADDR:PORT] [--metrics-listen ADDR:PORT]\n"
             "         [--state memory | redis://HOST:PORT[/DB] | redis-sentinel://H1:P1,H2:P2/MASTER]\n"
             "         [--sink dir:PATH | kubernetes] [--kubeconfig FILE] [--auth off|kubernetes|static:FILE]\n"
-            "         [--log-level debug|info|warn|error] [--check-config] [--version] [--help]\n"
+            "         [--log-level debug|info|warn|error] [--workers N] [--check-config] [--version] [--help]\n"
             "\n"
             "With no flags: listens on 127.0.0.1:8080, keeps state in memory and writes each\n"
             "RemediationRequest as a manifest under ./remediationrequests/<namespace>/<name>.json.\n"
