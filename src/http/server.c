@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1056,6 +1057,15 @@ static void listener_closed(uv_handle_t *h)
     if (s->freeing && s->nconns == 0) free(s);
 }
 
+/* Whether bytes the client sent wait in the socket, not yet read. */
+static bool conn_has_unread(http_conn *c)
+{
+    uv_os_fd_t fd;
+    int pending = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) return false;
+    return ioctl(fd, FIONREAD, &pending) == 0 && pending > 0;
+}
+
 void http_server_drain(http_server *s, void (*cb)(http_server *, void *), void *data)
 {
     s->draining = true;
@@ -1065,10 +1075,12 @@ void http_server_drain(http_server *s, void (*cb)(http_server *, void *), void *
         uv_close((uv_handle_t *)&s->listener, listener_closed);
         s->listening = false;
     }
-    /* Idle connections go now; busy ones close after their response (keep-alive off). */
+    /* Idle connections go now; busy ones close after their response (keep-alive off). A
+     * connection whose next request already waits in the socket is not idle: it is read
+     * and answered (a sender that posted just before SIGTERM gets its answer, not EOF). */
     for (http_conn *c = s->conns, *n; c; c = n) {
         n = c->next;
-        if (c->state == ST_READ && !c->in_message && c->in_len == 0) conn_close(c);
+        if (c->state == ST_READ && !c->in_message && c->in_len == 0 && !conn_has_unread(c)) conn_close(c);
     }
     if (s->nconns == 0 && s->drain_cb) {
         s->drain_cb = NULL;

@@ -231,6 +231,33 @@ static double read_until_eof(uv_loop_t *loop, int fd, char *buf, size_t cap, siz
     return (double)(uv_hrtime() - t0) / 1e9;
 }
 
+/* A request that has arrived but is not read yet when the drain starts (SIGTERM just after
+ * the client sent it) is answered, and the connection then closed: the drain closes only
+ * connections with nothing to read. Without the check, the client got EOF and no answer. */
+static void test_drain_answers_a_request_already_in_the_socket(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    http_server *srv = server_new(&loop, 5000);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
+    assert_int_equal(http_server_adopt(srv, sv[0]), 0);
+    for (int i = 0; i < 5; i++) uv_run(&loop, UV_RUN_NOWAIT);   /* idle, reading */
+    static const char rq[] = "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n";
+    assert_int_equal(write(sv[1], rq, sizeof rq - 1), (ssize_t)(sizeof rq - 1));
+    http_server_drain(srv, NULL, NULL);   /* before the loop has read it */
+    char got[4096];
+    size_t n = 0;
+    read_until_eof(&loop, sv[1], got, sizeof got, &n);
+    assert_int_equal(strncmp(got, "HTTP/1.1 200 OK\r\n", 17), 0);
+    assert_non_null(strstr(got, "Connection: close\r\n"));
+    assert_int_equal(http_server_connections(srv), 0);
+    close(sv[1]);
+    server_free(&loop, srv);
+}
+
 /* The connection's timeouts move on every request (header, request, none, idle) and the
  * uv timer is only re-armed when a deadline comes earlier than the armed one: a short
  * header timeout after a long idle one must still fire on time, and a long idle timeout
@@ -290,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_a_reader_that_stops_is_cut_off_after_write_timeout),
         cmocka_unit_test(test_heads_with_every_part_and_requests_pipelined_while_busy),
         cmocka_unit_test(test_timeouts_fire_on_time_as_a_connection_moves_between_them),
+        cmocka_unit_test(test_drain_answers_a_request_already_in_the_socket),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(big_body);
