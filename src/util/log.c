@@ -1,5 +1,6 @@
 /* log.c: see log.h. Lines longer than the buffer are cut and marked "truncated":true. */
 #include "util/log.h"
+#include "util/err.h"
 #include "util/jsonw.h"
 #include "util/timeutil.h"
 
@@ -47,7 +48,7 @@ int log_level_parse(const char *s)
     for (int i = 0; i < 4; i++)
         if (strcmp(s, names[i]) == 0) return i;
     if (strcmp(s, "warning") == 0) return LOG_WARN;
-    return -1;
+    return SGW_E_INVALID;
 }
 
 static void put(log_line *l, const char *s, size_t n)

@@ -21,7 +21,7 @@ typedef struct log_line {
 void log_set_level(int level);
 int  log_get_level(void);
 void log_set_fd(int fd);                     /* default 2 (stderr) */
-int  log_level_parse(const char *s);         /* "debug".."error" → level, -1 if unknown */
+int  log_level_parse(const char *s);         /* "debug".."error" → level, SGW_E_INVALID if unknown */
 
 bool log_begin(log_line *l, int level, const char *msg);   /* false: level disabled, skip */
 void log_str(log_line *l, const char *key, const char *value);

@@ -1,6 +1,7 @@
 /* timeutil.c: see timeutil.h. Civil-date conversion after Howard Hinnant's days_from_civil,
  * so no libc time zone state is touched on a worker thread. */
 #include "util/timeutil.h"
+#include "util/err.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -66,7 +67,7 @@ static int digits(const char *s, size_t n, unsigned *out)
 {
     unsigned v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
+        if (s[i] < '0' || s[i] > '9') return SGW_E_INVALID;
         v = v * 10 + (unsigned)(s[i] - '0');
     }
     *out = v;
@@ -76,16 +77,16 @@ static int digits(const char *s, size_t n, unsigned *out)
 int time_parse_rfc3339(const char *s, size_t len, int64_t *ms_out)
 {
     unsigned y, mo, d, h, mi, se, frac_ms = 0;
-    if (len < 20) return -1;
+    if (len < 20) return SGW_E_INVALID;
     if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
         digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
         digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
         digits(s + 17, 2, &se))
-        return -1;
+        return SGW_E_INVALID;
     static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return -1;   /* Go rejects :60 too */
+    if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return SGW_E_INVALID;   /* Go rejects :60 too */
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (d > mdays[mo - 1] + (mo == 2 && leap)) return -1;
+    if (d > mdays[mo - 1] + (mo == 2 && leap)) return SGW_E_INVALID;
     size_t i = 19;
     if (i < len && s[i] == '.') {
         size_t start = ++i;
@@ -95,9 +96,9 @@ int time_parse_rfc3339(const char *s, size_t len, int64_t *ms_out)
             scale /= 10;
             i++;
         }
-        if (i == start || i - start > 9) return -1;
+        if (i == start || i - start > 9) return SGW_E_INVALID;
     }
-    if (i >= len) return -1;
+    if (i >= len) return SGW_E_INVALID;
     int64_t offset_s = 0;
     if (s[i] == 'Z' || s[i] == 'z') {
         i++;
@@ -105,13 +106,13 @@ int time_parse_rfc3339(const char *s, size_t len, int64_t *ms_out)
         unsigned oh, om;
         if (len - i < 6 || digits(s + i + 1, 2, &oh) || s[i + 3] != ':' ||
             digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
-            return -1;
+            return SGW_E_INVALID;
         offset_s = (int64_t)(oh * 3600 + om * 60) * (s[i] == '+' ? 1 : -1);
         i += 6;
     } else {
-        return -1;
+        return SGW_E_INVALID;
     }
-    if (i != len) return -1;
+    if (i != len) return SGW_E_INVALID;
     int64_t days = days_from_civil((int64_t)y, mo, d);
     int64_t secs = days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + se - offset_s;
     *ms_out = secs * 1000 + frac_ms;

@@ -12,7 +12,7 @@ double  time_mono_s(void);
 void time_format_rfc3339(int64_t ms, char out[32]);
 
 /* Parses an RFC 3339 timestamp ("2026-11-26T21:50:10Z", fractions and offsets allowed).
- * Returns 0 and the UTC time in ms, or -1 if the text is not RFC 3339.
+ * Returns 0 and the UTC time in ms, or SGW_E_INVALID if the text is not RFC 3339.
  * Go's zero time "0001-01-01T00:00:00Z" parses to a value < 0; callers treat it as absent. */
 int time_parse_rfc3339(const char *s, size_t len, int64_t *ms_out);
 
