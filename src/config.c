@@ -3,6 +3,7 @@
  * parser, and an unknown key in the file is an error (a typo must not silently fall back
  * to a default). */
 #include "config.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "util/yamlguard.h"
 #include "util/xalloc.h"
@@ -200,15 +201,15 @@ int config_parse_duration_ms(const char *s, int *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || v < 0) return -1;
+    if (end == s || errno || v < 0) return SGW_E_INVALID;
     double mult;
     if (*end == '\0' || strcmp(end, "s") == 0) mult = 1000;
     else if (strcmp(end, "ms") == 0) mult = 1;
     else if (strcmp(end, "m") == 0) mult = 60000;
     else if (strcmp(end, "h") == 0) mult = 3600000;
-    else return -1;
+    else return SGW_E_INVALID;
     double ms = v * mult;
-    if (ms > 2147483647.0) return -1;
+    if (ms > 2147483647.0) return SGW_E_INVALID;
     *out = (int)ms;
     return 0;
 }
@@ -218,13 +219,13 @@ int config_parse_size(const char *s, size_t *out)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || errno || s[0] == '-') return -1;
+    if (end == s || errno || s[0] == '-') return SGW_E_INVALID;
     unsigned long long mult = 1;
     if (*end == '\0' || strcmp(end, "B") == 0) mult = 1;
     else if (strcasecmp(end, "KiB") == 0 || strcasecmp(end, "K") == 0 || strcasecmp(end, "KB") == 0) mult = 1024;
     else if (strcasecmp(end, "MiB") == 0 || strcasecmp(end, "M") == 0 || strcasecmp(end, "MB") == 0) mult = 1024 * 1024;
-    else return -1;
-    if (v > (1ULL << 40) / mult) return -1;
+    else return SGW_E_INVALID;
+    if (v > (1ULL << 40) / mult) return SGW_E_INVALID;
     *out = (size_t)(v * mult);
     return 0;
 }
@@ -233,7 +234,7 @@ static int parse_bool(const char *s, bool *out)
 {
     if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1")) *out = true;
     else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !strcmp(s, "0")) *out = false;
-    else return -1;
+    else return SGW_E_INVALID;
     return 0;
 }
 
@@ -249,7 +250,7 @@ int config_set(config *c, const char *name, const char *value, char *err, size_t
     const key_def *k = find_key(name);
     if (!k) {
         snprintf(err, errlen, "unknown configuration key '%s'", name);
-        return -1;
+        return SGW_E_INVALID;
     }
     void *field = (char *)c + k->off;
     switch (k->type) {
@@ -297,7 +298,7 @@ int config_set(config *c, const char *name, const char *value, char *err, size_t
     }
     }
     snprintf(err, errlen, "%s: invalid value '%s' (%s)", name, value, k->help);
-    return -1;
+    return SGW_E_INVALID;
 }
 
 /* ---- YAML ----------------------------------------------------------------------------- */
@@ -324,7 +325,7 @@ static int load_environments(config *c, struct fy_node *map, const char *file, c
     if (fy_node_get_type(map) != FYNT_MAPPING) {
         node_where(map, file, where, sizeof where);
         snprintf(err, errlen, "%s: environment.namespaces must be a mapping of namespace: environment", where);
-        return -1;
+        return SGW_E_INVALID;
     }
     void *it = NULL;
     struct fy_node_pair *p;
@@ -333,7 +334,7 @@ static int load_environments(config *c, struct fy_node *map, const char *file, c
         if (!k || !v || fy_node_get_type(k) != FYNT_SCALAR || fy_node_get_type(v) != FYNT_SCALAR) {
             node_where(v ? v : k, file, where, sizeof where);
             snprintf(err, errlen, "%s: environment.namespaces values must be strings", where);
-            return -1;
+            return SGW_E_INVALID;
         }
         c->environments = xrealloc(c->environments, (c->n_environments + 1) * sizeof *c->environments);
         c->environments[c->n_environments].key = scalar_dup(k);
@@ -349,7 +350,7 @@ static int load_rules(config *c, struct fy_node *seq, const char *file, char *er
     if (fy_node_get_type(seq) != FYNT_SEQUENCE) {
         node_where(seq, file, where, sizeof where);
         snprintf(err, errlen, "%s: priority.rules must be a list", where);
-        return -1;
+        return SGW_E_INVALID;
     }
     free_rules(c);
     void *it = NULL;
@@ -358,7 +359,7 @@ static int load_rules(config *c, struct fy_node *seq, const char *file, char *er
         node_where(item, file, where, sizeof where);
         if (fy_node_get_type(item) != FYNT_MAPPING) {
             snprintf(err, errlen, "%s: each priority rule is a mapping", where);
-            return -1;
+            return SGW_E_INVALID;
         }
         cfg_priority_rule r = {0};
         void *it2 = NULL;
@@ -378,7 +379,7 @@ static int load_rules(config *c, struct fy_node *seq, const char *file, char *er
                 free(k);
                 free(v);
                 free(r.severity), free(r.environment), free(r.label), free(r.priority);
-                return -1;
+                return SGW_E_INVALID;
             }
             free(*slot);
             *slot = v;
@@ -387,7 +388,7 @@ static int load_rules(config *c, struct fy_node *seq, const char *file, char *er
         if (!r.priority) {
             snprintf(err, errlen, "%s: priority rule without 'priority'", where);
             free(r.severity), free(r.environment), free(r.label);
-            return -1;
+            return SGW_E_INVALID;
         }
         c->priority_rules = xrealloc(c->priority_rules, (c->n_priority_rules + 1) * sizeof r);
         c->priority_rules[c->n_priority_rules++] = r;
@@ -413,20 +414,22 @@ static bool yaml_is_empty(const char *path)
 
 static int load_yaml(config *c, const char *path, char *err, size_t errlen)
 {
-    if (yaml_guard_file(path, err, errlen) < 0) return -1;
+    int grc = yaml_guard_file(path, err, errlen);
+    if (grc < 0) return grc;
     if (yaml_is_empty(path)) return 0;
     struct fy_parse_cfg pcfg = {.flags = FYPCF_DEFAULT_DOC};
     struct fy_document *doc = fy_document_build_from_file(&pcfg, path);
     if (!doc) {
         FILE *f = fopen(path, "r");
-        if (!f) snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        else {
-            fclose(f);
-            snprintf(err, errlen, "%s: not valid YAML (see the parser message above)", path);
+        if (!f) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return SGW_E_IO;
         }
-        return -1;
+        fclose(f);
+        snprintf(err, errlen, "%s: not valid YAML (see the parser message above)", path);
+        return SGW_E_INVALID;
     }
-    int rc = -1;
+    int rc = SGW_E_INVALID;
     char where[300];
     struct fy_node *root = fy_document_root(doc);
     if (!root) {   /* empty file: defaults */
@@ -464,7 +467,7 @@ static int load_yaml(config *c, const char *path, char *err, size_t errlen)
                 r = load_rules(c, kv, path, err, errlen);
             } else if (!kv || fy_node_get_type(kv) != FYNT_SCALAR) {
                 snprintf(err, errlen, "%s: %s must be a scalar", where, name);
-                r = -1;
+                r = SGW_E_INVALID;
             } else {
                 char *val = scalar_dup(kv);
                 char msg[400];
@@ -498,7 +501,7 @@ static int load_env(config *c, char *const *envp, char *err, size_t errlen)
                 char msg[400];
                 if (config_set(c, keys[i].name, *e + n + 1, msg, sizeof msg)) {
                     snprintf(err, errlen, "environment %s: %s", var, msg);
-                    return -1;
+                    return SGW_E_INVALID;
                 }
             }
         }
@@ -542,47 +545,47 @@ static bool valid_priority(const char *p)
 
 int config_validate(const config *c, char *err, size_t errlen)
 {
-    if (!*c->listen) return snprintf(err, errlen, "server.listen is required"), -1;
-    if (c->max_body_bytes < 1024) return snprintf(err, errlen, "server.max_body_bytes must be >= 1KiB"), -1;
-    if (c->max_header_bytes < 1024) return snprintf(err, errlen, "server.max_header_bytes must be >= 1KiB"), -1;
-    if (c->max_alerts < 1) return snprintf(err, errlen, "adapters.max_alerts must be >= 1"), -1;
+    if (!*c->listen) return snprintf(err, errlen, "server.listen is required"), SGW_E_INVALID;
+    if (c->max_body_bytes < 1024) return snprintf(err, errlen, "server.max_body_bytes must be >= 1KiB"), SGW_E_INVALID;
+    if (c->max_header_bytes < 1024) return snprintf(err, errlen, "server.max_header_bytes must be >= 1KiB"), SGW_E_INVALID;
+    if (c->max_alerts < 1) return snprintf(err, errlen, "adapters.max_alerts must be >= 1"), SGW_E_INVALID;
     if (c->max_inflight < 1 || c->max_inflight_alerts < 1)
-        return snprintf(err, errlen, "server.max_inflight and server.max_inflight_alerts must be >= 1"), -1;
+        return snprintf(err, errlen, "server.max_inflight and server.max_inflight_alerts must be >= 1"), SGW_E_INVALID;
     if (c->max_json_depth < 4 || c->max_json_depth > 1000)
-        return snprintf(err, errlen, "adapters.max_json_depth must be 4..1000"), -1;
-    if (c->dedup_ttl_ms < 1000) return snprintf(err, errlen, "dedup.ttl must be >= 1s"), -1;
-    if (c->lease_ms < 100) return snprintf(err, errlen, "dedup.lease must be >= 100ms"), -1;
+        return snprintf(err, errlen, "adapters.max_json_depth must be 4..1000"), SGW_E_INVALID;
+    if (c->dedup_ttl_ms < 1000) return snprintf(err, errlen, "dedup.ttl must be >= 1s"), SGW_E_INVALID;
+    if (c->lease_ms < 100) return snprintf(err, errlen, "dedup.lease must be >= 100ms"), SGW_E_INVALID;
     if (c->storm_window_ms < 1000 || c->storm_flag_ttl_ms < c->storm_window_ms)
-        return snprintf(err, errlen, "storm.window must be >= 1s and storm.flag_ttl >= storm.window"), -1;
+        return snprintf(err, errlen, "storm.window must be >= 1s and storm.flag_ttl >= storm.window"), SGW_E_INVALID;
     if (c->storm_rate_window_ms < 1000 || c->storm_pattern_window_ms < 1000)
-        return snprintf(err, errlen, "storm.rate_window and storm.pattern_window must be >= 1s"), -1;
-    if (c->storm_max_resources < 1) return snprintf(err, errlen, "storm.max_resources must be >= 1"), -1;
+        return snprintf(err, errlen, "storm.rate_window and storm.pattern_window must be >= 1s"), SGW_E_INVALID;
+    if (c->storm_max_resources < 1) return snprintf(err, errlen, "storm.max_resources must be >= 1"), SGW_E_INVALID;
     if (strcmp(c->state, "memory") != 0 && strncmp(c->state, "redis://", 8) != 0 &&
         strncmp(c->state, "redis-sentinel://", 17) != 0)
-        return snprintf(err, errlen, "state.url must be memory, redis://… or redis-sentinel://…"), -1;
+        return snprintf(err, errlen, "state.url must be memory, redis://… or redis-sentinel://…"), SGW_E_INVALID;
     if (strncmp(c->sink, "dir:", 4) != 0 && strcmp(c->sink, "kubernetes") != 0)
-        return snprintf(err, errlen, "sink.target must be dir:PATH or kubernetes"), -1;
+        return snprintf(err, errlen, "sink.target must be dir:PATH or kubernetes"), SGW_E_INVALID;
     if (strncmp(c->sink, "dir:", 4) == 0 && c->sink[4] == '\0')
-        return snprintf(err, errlen, "sink.target dir: needs a path"), -1;
+        return snprintf(err, errlen, "sink.target dir: needs a path"), SGW_E_INVALID;
     if (c->auth_mode == AUTH_STATIC && !*c->auth_static_file)
-        return snprintf(err, errlen, "auth.mode static needs auth.static_file"), -1;
+        return snprintf(err, errlen, "auth.mode static needs auth.static_file"), SGW_E_INVALID;
     if (!config_valid_environment(c->default_environment))
-        return snprintf(err, errlen, "environment.default must be a Kubernetes label value of 1..63 characters"), -1;
+        return snprintf(err, errlen, "environment.default must be a Kubernetes label value of 1..63 characters"), SGW_E_INVALID;
     for (size_t i = 0; i < c->n_environments; i++)
         if (!config_valid_environment(c->environments[i].value))
             return snprintf(err, errlen, "environment.namespaces.%s: '%s' is not a Kubernetes label value of 1..63 characters",
-                            c->environments[i].key, c->environments[i].value), -1;
+                            c->environments[i].key, c->environments[i].value), SGW_E_INVALID;
     if (!valid_priority(c->default_priority))
-        return snprintf(err, errlen, "priority.default must be P0..P3"), -1;
+        return snprintf(err, errlen, "priority.default must be P0..P3"), SGW_E_INVALID;
     for (size_t i = 0; i < c->n_priority_rules; i++) {
         const cfg_priority_rule *r = &c->priority_rules[i];
         if (!valid_priority(r->priority))
-            return snprintf(err, errlen, "priority.rules[%zu].priority must be P0..P3", i), -1;
+            return snprintf(err, errlen, "priority.rules[%zu].priority must be P0..P3", i), SGW_E_INVALID;
         if (r->severity && strcmp(r->severity, "critical") && strcmp(r->severity, "warning") &&
             strcmp(r->severity, "info"))
-            return snprintf(err, errlen, "priority.rules[%zu].severity must be critical, warning or info", i), -1;
+            return snprintf(err, errlen, "priority.rules[%zu].severity must be critical, warning or info", i), SGW_E_INVALID;
         if (r->label && !strchr(r->label, '='))
-            return snprintf(err, errlen, "priority.rules[%zu].label must be key=value", i), -1;
+            return snprintf(err, errlen, "priority.rules[%zu].label must be key=value", i), SGW_E_INVALID;
     }
     return 0;
 }

@@ -100,10 +100,11 @@ config *config_defaults(void);
  * = environ). Returns NULL with a message in err (file:line:column where known). */
 config *config_load(const char *path, char *const *envp, char *err, size_t errlen);
 
-/* Sets one key by its dotted name ("dedup.ttl"); used for flags and env. */
+/* Sets one key by its dotted name ("dedup.ttl"); used for flags and env. Returns 0, or
+ * SGW_E_INVALID with a message in err (an unknown key or a value it does not take). */
 int config_set(config *c, const char *key, const char *value, char *err, size_t errlen);
 
-/* Checks cross-field rules; 0 or -1 with a message. */
+/* Checks cross-field rules; 0, or SGW_E_INVALID with a message in err. */
 int config_validate(const config *c, char *err, size_t errlen);
 
 void config_free(config *c);
@@ -111,7 +112,8 @@ void config_free(config *c);
 /* true if e can be an environment: a non-empty Kubernetes label value (≤ 63 chars). */
 bool config_valid_environment(const char *e);
 
-/* Duration "250ms", "30s", "5m", "1h" → ms; size "1MiB", "512KiB", "1048576" → bytes. */
+/* Duration "250ms", "30s", "5m", "1h" → ms; size "1MiB", "512KiB", "1048576" → bytes.
+ * Each returns 0, or SGW_E_INVALID when s is not one (out is then untouched). */
 int config_parse_duration_ms(const char *s, int *out);
 int config_parse_size(const char *s, size_t *out);
 

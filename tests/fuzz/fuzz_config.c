@@ -4,6 +4,7 @@
  * raw NUL, so the split loses nothing. The file is a memfd read through /proc/self/fd/N.
  * libFuzzer's leak check catches anything config_free misses. */
 #include "config.h"
+#include "util/err.h"
 #include "fuzz_util.h"
 #include "fuzz_yaml.h"
 
@@ -80,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char verr[512];
         verr[0] = '\0';
         int rc = config_validate(c, verr, sizeof verr);
-        if (rc != 0 && rc != -1) fuzz_fail("config_validate returned %d", rc);
+        if (rc != 0 && rc != SGW_E_INVALID) fuzz_fail("config_validate returned %d", rc);
         if (rc && !verr[0]) fuzz_fail("config_validate failed without a message");
         if (rc == 0) {
             /* what a validated config promises to the rest of the gateway */

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "util/err.h"
 #include "policy.h"
 
 static char *write_tmp(const char *text)
@@ -48,9 +49,9 @@ static void test_durations_and_sizes_parse(void **state)
     assert_int_equal(ms, 1500);
     assert_int_equal(config_parse_duration_ms("12", &ms), 0);
     assert_int_equal(ms, 12000);
-    assert_int_equal(config_parse_duration_ms("5 minutes", &ms), -1);
-    assert_int_equal(config_parse_duration_ms("-1s", &ms), -1);
-    assert_int_equal(config_parse_duration_ms("1000h", &ms), -1);   /* overflows int ms */
+    assert_int_equal(config_parse_duration_ms("5 minutes", &ms), SGW_E_INVALID);
+    assert_int_equal(config_parse_duration_ms("-1s", &ms), SGW_E_INVALID);
+    assert_int_equal(config_parse_duration_ms("1000h", &ms), SGW_E_INVALID);   /* overflows int ms */
     size_t sz;
     assert_int_equal(config_parse_size("1MiB", &sz), 0);
     assert_int_equal(sz, 1048576);
@@ -58,8 +59,8 @@ static void test_durations_and_sizes_parse(void **state)
     assert_int_equal(sz, 524288);
     assert_int_equal(config_parse_size("4096", &sz), 0);
     assert_int_equal(sz, 4096);
-    assert_int_equal(config_parse_size("1GiB", &sz), -1);
-    assert_int_equal(config_parse_size("-5", &sz), -1);
+    assert_int_equal(config_parse_size("1GiB", &sz), SGW_E_INVALID);
+    assert_int_equal(config_parse_size("-5", &sz), SGW_E_INVALID);
 }
 
 static void test_yaml_file_sets_keys_maps_and_rules(void **state)
@@ -137,23 +138,23 @@ static void test_validation_rejects_inconsistent_settings(void **state)
     char err[256];
     config *c = config_defaults();
     assert_int_equal(config_set(c, "auth.mode", "static", err, sizeof err), 0);
-    assert_int_equal(config_validate(c, err, sizeof err), -1);
+    assert_int_equal(config_validate(c, err, sizeof err), SGW_E_INVALID);
     assert_non_null(strstr(err, "auth.static_file"));
     config_free(c);
     c = config_defaults();
     assert_int_equal(config_set(c, "state.url", "postgres://x", err, sizeof err), 0);
-    assert_int_equal(config_validate(c, err, sizeof err), -1);
+    assert_int_equal(config_validate(c, err, sizeof err), SGW_E_INVALID);
     config_free(c);
     c = config_defaults();
     assert_int_equal(config_set(c, "sink.target", "dir:", err, sizeof err), 0);
-    assert_int_equal(config_validate(c, err, sizeof err), -1);
+    assert_int_equal(config_validate(c, err, sizeof err), SGW_E_INVALID);
     config_free(c);
     c = config_defaults();
-    assert_int_equal(config_set(c, "auth.mode", "maybe", err, sizeof err), -1);
+    assert_int_equal(config_set(c, "auth.mode", "maybe", err, sizeof err), SGW_E_INVALID);
     config_free(c);
     c = config_defaults();   /* an environment becomes spec.environment and a label value */
     assert_int_equal(config_set(c, "environment.default", "", err, sizeof err), 0);
-    assert_int_equal(config_validate(c, err, sizeof err), -1);
+    assert_int_equal(config_validate(c, err, sizeof err), SGW_E_INVALID);
     assert_non_null(strstr(err, "environment.default"));
     config_free(c);
     assert_true(config_valid_environment("production"));
