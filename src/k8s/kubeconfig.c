@@ -4,6 +4,7 @@
  * kubeconfig kubectl refuses is refused here too, with a message naming the problem.
  * Secrets (tokens, keys) never reach an error message. */
 #include "k8s/kubeconfig.h"
+#include "util/err.h"
 #include "util/yamlguard.h"
 #include "util/xalloc.h"
 
@@ -55,19 +56,19 @@ static void free_secret(char *p, size_t n)
 }
 
 /* Reads a whole file (at most max bytes) into a malloc'd, NUL-terminated buffer.
- * Returns 0, or -1 with errno set (EFBIG if larger than max). */
+ * Returns 0, or SGW_E_IO with errno set (EFBIG if larger than max). */
 static int read_file(const char *path, size_t max, char **out, size_t *outlen)
 {
     /* Only regular files: a FIFO or a terminal named by mistake would block the start (or
      * a reload) forever; O_NONBLOCK keeps the open itself from waiting for a FIFO writer. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return -1;
+    if (fd < 0) return SGW_E_IO;
     struct stat st;
     int ferr = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : !S_ISREG(st.st_mode) ? EINVAL : 0;
     if (ferr) {
         close(fd);
         errno = ferr;
-        return -1;
+        return SGW_E_IO;
     }
     size_t cap = 4096, len = 0;
     char *buf = xmalloc(cap + 1);
@@ -77,7 +78,7 @@ static int read_file(const char *path, size_t max, char **out, size_t *outlen)
                 free_secret(buf, len);
                 close(fd);
                 errno = EFBIG;
-                return -1;
+                return SGW_E_IO;
             }
             cap = cap * 2 > max ? max : cap * 2;
             buf = xrealloc(buf, cap + 1);
@@ -89,7 +90,7 @@ static int read_file(const char *path, size_t max, char **out, size_t *outlen)
             free_secret(buf, len);
             close(fd);
             errno = e;
-            return -1;
+            return SGW_E_IO;
         }
         if (r == 0) break;
         len += (size_t)r;
@@ -107,18 +108,18 @@ static const char *read_err(int e)
     return e == EINVAL ? "not a regular file" : strerror(e);
 }
 
-/* 0 if path is a regular file that can be opened for reading (the file is not read), -1
- * with errno otherwise (EINVAL: not a regular file; a FIFO would block a later read). */
+/* 0 if path is a regular file that can be opened for reading (the file is not read),
+ * SGW_E_IO with errno otherwise (EINVAL: not a regular file; a FIFO would block a later read). */
 static int check_readable(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block here */
-    if (fd < 0) return -1;
+    if (fd < 0) return SGW_E_IO;
     struct stat st;
     int e = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : !S_ISREG(st.st_mode) ? EINVAL : 0;
     close(fd);
     if (e) {
         errno = e;
-        return -1;
+        return SGW_E_IO;
     }
     return 0;
 }
@@ -222,7 +223,7 @@ static struct fy_node *map_get(struct fy_node *map, const char *key)
 }
 
 /* The string at map[key]: *out is NULL when absent, null or empty (Go's zero value: unset).
- * -1 with a message (what + key) when it is not a scalar. */
+ * SGW_E_INVALID with a message (what + key) when it is not a scalar. */
 static int get_str(struct fy_node *map, const char *key, const char *what, char **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -230,14 +231,14 @@ static int get_str(struct fy_node *map, const char *key, const char *what, char 
     if (!v) return 0;
     if (fy_node_get_type(v) != FYNT_SCALAR) {
         seterr(err, errlen, "%s: %s must be a string", what, key);
-        return -1;
+        return SGW_E_INVALID;
     }
     size_t len = 0;
     const char *s = fy_node_get_scalar(v, &len);
     if (!s || len == 0) return 0;
     if (memchr(s, '\0', len)) {
         seterr(err, errlen, "%s: %s contains a NUL byte", what, key);
-        return -1;
+        return SGW_E_INVALID;
     }
     *out = xstrndup(s, len);
     return 0;
@@ -260,7 +261,7 @@ static int get_bool(struct fy_node *map, const char *key, const char *what, bool
     else if (!strcasecmp(buf, "false") || !strcasecmp(buf, "no") || !strcasecmp(buf, "off")) *out = false;
     else {
         seterr(err, errlen, "%s: %s must be true or false", what, key);
-        return -1;
+        return SGW_E_INVALID;
     }
     return 0;
 }
@@ -304,7 +305,7 @@ static int load_pem(struct fy_node *map, const char *file_key, const char *data_
                     const char *dir, char **out, size_t *outlen, char *err, size_t errlen)
 {
     char *fpath = NULL, *data = NULL;
-    int rc = -1;
+    int rc = SGW_E_INVALID;
     if (get_str(map, file_key, what, &fpath, err, errlen) < 0) goto out;
     if (get_str(map, data_key, what, &data, err, errlen) < 0) goto out;
     if (fpath && data) {
@@ -322,6 +323,7 @@ static int load_pem(struct fy_node *map, const char *file_key, const char *data_
         if (read_file(full, MAX_PEM_FILE, out, outlen) < 0) {
             seterr(err, errlen, "%s: %s %s: %s", what, file_key, full, read_err(errno));
             free(full);
+            rc = SGW_E_IO;
             goto out;
         }
         free(full);
@@ -344,33 +346,33 @@ static int load_cluster(struct fy_node *cl, const char *name, const char *file, 
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
         if (map_get(cl, unsupported[i])) {
             seterr(err, errlen, "%s: %s is not supported", what, unsupported[i]);
-            return -1;
+            return SGW_E_INVALID;
         }
-    if (get_str(cl, "server", what, &c->server, err, errlen) < 0) return -1;
+    if (get_str(cl, "server", what, &c->server, err, errlen) < 0) return SGW_E_INVALID;
     if (!c->server) {
         seterr(err, errlen, "%s: no server", what);
-        return -1;
+        return SGW_E_INVALID;
     }
     const char *s = c->server;
     size_t skip = !strncmp(s, "https://", 8) ? 8 : !strncmp(s, "http://", 7) ? 7 : 0;
     if (!skip || !s[skip] || s[skip] == '/') {
         seterr(err, errlen, "%s: server \"%s\" is not an http(s):// URL", what, s);
-        return -1;
+        return SGW_E_INVALID;
     }
     for (const char *p = s; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f) {
             seterr(err, errlen, "%s: server URL contains a space or control character", what);
-            return -1;
+            return SGW_E_INVALID;
         }
     size_t n = strlen(c->server);
     while (n > skip && c->server[n - 1] == '/') c->server[--n] = '\0';
-    if (get_bool(cl, "insecure-skip-tls-verify", what, &c->insecure, err, errlen) < 0) return -1;
-    if (load_pem(cl, "certificate-authority", "certificate-authority-data", what, dir, &c->ca_pem, &c->ca_len, err,
-                 errlen) < 0)
-        return -1;
+    if (get_bool(cl, "insecure-skip-tls-verify", what, &c->insecure, err, errlen) < 0) return SGW_E_INVALID;
+    int rc = load_pem(cl, "certificate-authority", "certificate-authority-data", what, dir, &c->ca_pem, &c->ca_len,
+                      err, errlen);
+    if (rc < 0) return rc;
     if (c->insecure && c->ca_pem) {   /* client-go's transport refuses this pair as well */
         seterr(err, errlen, "%s: insecure-skip-tls-verify together with a certificate authority; keep one", what);
-        return -1;
+        return SGW_E_INVALID;
     }
     return 0;
 }
@@ -382,44 +384,44 @@ static int load_user(struct fy_node *u, const char *name, const char *file, cons
     snprintf(what, sizeof what, "kubeconfig %s: user \"%s\"", file, name);
     if (map_get(u, "exec")) {
         seterr(err, errlen, "%s: exec credential plugins are not supported: use a token or client certificate", what);
-        return -1;
+        return SGW_E_INVALID;
     }
     if (map_get(u, "auth-provider")) {
         seterr(err, errlen, "%s: auth-provider is not supported: use a token or client certificate", what);
-        return -1;
+        return SGW_E_INVALID;
     }
     if (map_get(u, "username") || map_get(u, "password")) {
         seterr(err, errlen, "%s: basic authentication (username/password) is not supported: use a token or client "
                             "certificate", what);
-        return -1;
+        return SGW_E_INVALID;
     }
     static const char *const impersonation[] = {"as", "as-uid", "as-groups", "as-user-extra"};
     for (size_t i = 0; i < sizeof impersonation / sizeof impersonation[0]; i++)
         if (map_get(u, impersonation[i])) {
             seterr(err, errlen, "%s: impersonation (%s) is not supported", what, impersonation[i]);
-            return -1;
+            return SGW_E_INVALID;
         }
-    if (get_str(u, "token", what, &c->token, err, errlen) < 0) return -1;
+    if (get_str(u, "token", what, &c->token, err, errlen) < 0) return SGW_E_INVALID;
     char *tf = NULL;
-    if (get_str(u, "tokenFile", what, &tf, err, errlen) < 0) return -1;
+    if (get_str(u, "tokenFile", what, &tf, err, errlen) < 0) return SGW_E_INVALID;
     if (tf) {
         /* Both set: the client follows the file (client-go re-reads it too) */
         c->token_file = resolve_path(dir, tf);
         free(tf);
         if (check_readable(c->token_file) < 0) {
             seterr(err, errlen, "%s: tokenFile %s: %s", what, c->token_file, read_err(errno));
-            return -1;
+            return SGW_E_IO;
         }
     }
-    if (load_pem(u, "client-certificate", "client-certificate-data", what, dir, &c->cert_pem, &c->cert_len, err,
-                 errlen) < 0)
-        return -1;
-    if (load_pem(u, "client-key", "client-key-data", what, dir, &c->key_pem, &c->key_len, err, errlen) < 0)
-        return -1;
+    int rc = load_pem(u, "client-certificate", "client-certificate-data", what, dir, &c->cert_pem, &c->cert_len,
+                      err, errlen);
+    if (rc < 0) return rc;
+    rc = load_pem(u, "client-key", "client-key-data", what, dir, &c->key_pem, &c->key_len, err, errlen);
+    if (rc < 0) return rc;
     if (!c->cert_pem != !c->key_pem) {
         seterr(err, errlen, "%s: %s without %s", what, c->cert_pem ? "client-certificate" : "client-key",
                c->cert_pem ? "client-key" : "client-certificate");
-        return -1;
+        return SGW_E_INVALID;
     }
     return 0;
 }
@@ -485,21 +487,21 @@ int k8s_config_from_kubeconfig(const char *path, k8s_config *out, char *err, siz
     k8s_config c = {0};
     struct fy_document *doc = NULL;
     char *dir = NULL, *ctx_name = NULL, *cluster_name = NULL, *user_name = NULL;
-    int rc = -1;
+    int rc = SGW_E_INVALID;
     memset(out, 0, sizeof *out);
     if (!path || !*path) {
         seterr(err, errlen, "kubeconfig: no path given");
-        return -1;
+        return SGW_E_INVALID;
     }
     /* fail on a missing or unreadable file with errno's words, not a parser's */
     struct stat st;
     if (check_readable(path) < 0 || stat(path, &st) < 0) {
         seterr(err, errlen, "kubeconfig %s: %s", path, read_err(errno));
-        return -1;
+        return SGW_E_IO;
     }
     if (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && st.st_size == 0)) {
         seterr(err, errlen, "kubeconfig %s: %s", path, S_ISDIR(st.st_mode) ? strerror(EISDIR) : "the file is empty");
-        return -1;
+        return S_ISDIR(st.st_mode) ? SGW_E_IO : SGW_E_INVALID;
     }
     doc = parse_file(path, err, errlen);
     if (!doc) goto out;
@@ -535,8 +537,8 @@ int k8s_config_from_kubeconfig(const char *path, k8s_config *out, char *err, siz
     struct fy_node *u = find_named(root, "users", "user", "user", user_name, path, err, errlen);
     if (!u) goto out;
     dir = abs_dir_of(path);
-    if (load_cluster(cl, cluster_name, path, dir, &c, err, errlen) < 0) goto out;
-    if (load_user(u, user_name, path, dir, &c, err, errlen) < 0) goto out;
+    if ((rc = load_cluster(cl, cluster_name, path, dir, &c, err, errlen)) < 0) goto out;
+    if ((rc = load_user(u, user_name, path, dir, &c, err, errlen)) < 0) goto out;
     c.context = ctx_name;
     ctx_name = NULL;
     *out = c;
@@ -558,7 +560,7 @@ int k8s_config_in_cluster(const char *sa_dir, char *const *envp, k8s_config *out
     k8s_config c = {0};
     char *path = NULL, *ns = NULL;
     size_t nslen = 0;
-    int rc = -1;
+    int rc = SGW_E_INVALID;
     memset(out, 0, sizeof *out);
     if (!sa_dir || !*sa_dir) sa_dir = SA_DIR_DEFAULT;
     if (!envp) envp = environ;
@@ -567,7 +569,7 @@ int k8s_config_in_cluster(const char *sa_dir, char *const *envp, k8s_config *out
     if (!host || !*host || !port || !*port) {
         seterr(err, errlen, "in-cluster: not running in a cluster (KUBERNETES_SERVICE_HOST and "
                             "KUBERNETES_SERVICE_PORT must be set); give a kubeconfig instead");
-        return -1;
+        return SGW_E_INVALID;
     }
     /* a host name, an IPv4 or an IPv6 address (no zone: it would need %25 in a URL) */
     bool v6 = strchr(host, ':') != NULL;
@@ -575,14 +577,14 @@ int k8s_config_in_cluster(const char *sa_dir, char *const *envp, k8s_config *out
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
               *p == '-' || *p == ':')) {
             seterr(err, errlen, "in-cluster: KUBERNETES_SERVICE_HOST \"%.100s\" is not a host name or address", host);
-            return -1;
+            return SGW_E_INVALID;
         }
     char *end;
     errno = 0;
     long pn = strtol(port, &end, 10);
     if (*end || errno || pn < 1 || pn > 65535 || port[0] < '0' || port[0] > '9') {
         seterr(err, errlen, "in-cluster: KUBERNETES_SERVICE_PORT \"%.20s\" is not a port number", port);
-        return -1;
+        return SGW_E_INVALID;
     }
     size_t n = strlen(host) + 32;
     c.server = xmalloc(n);
@@ -593,18 +595,21 @@ int k8s_config_in_cluster(const char *sa_dir, char *const *envp, k8s_config *out
     snprintf(c.token_file, dl, "%s/token", sa_dir);
     if (check_readable(c.token_file) < 0) {
         seterr(err, errlen, "in-cluster: service account token %s: %s", c.token_file, read_err(errno));
+        rc = SGW_E_IO;
         goto out;
     }
     path = xmalloc(dl);
     snprintf(path, dl, "%s/ca.crt", sa_dir);
     if (read_file(path, MAX_PEM_FILE, &c.ca_pem, &c.ca_len) < 0) {
         seterr(err, errlen, "in-cluster: service account CA %s: %s", path, read_err(errno));
+        rc = SGW_E_IO;
         goto out;
     }
     snprintf(path, dl, "%s/namespace", sa_dir);
     if (read_file(path, 4096, &ns, &nslen) < 0) {
         if (errno != ENOENT) {
             seterr(err, errlen, "in-cluster: %s: %s", path, read_err(errno));
+            rc = SGW_E_IO;
             goto out;
         }
     } else {
@@ -662,7 +667,7 @@ int k8s_config_resolve(const char *kubeconfig, const char *sa_dir, char *const *
             if (*p == ':') p++;
         }
         seterr(err, errlen, "$KUBECONFIG is set but none of its files exists: %s", kc);
-        return -1;
+        return SGW_E_NOTFOUND;
     }
 
     const char *host = env_get(envp, "KUBERNETES_SERVICE_HOST");
@@ -672,7 +677,7 @@ int k8s_config_resolve(const char *kubeconfig, const char *sa_dir, char *const *
     if (!home || !*home) {
         seterr(err, errlen, "no kubeconfig: not running in a cluster (KUBERNETES_SERVICE_HOST unset), no "
                             "--kubeconfig, $KUBECONFIG and $HOME unset");
-        return -1;
+        return SGW_E_NOTFOUND;
     }
     size_t n = strlen(home) + sizeof "/.kube/config";
     char *path = xmalloc(n);
@@ -682,7 +687,7 @@ int k8s_config_resolve(const char *kubeconfig, const char *sa_dir, char *const *
     if (stat(path, &st) < 0 && errno == ENOENT) {
         seterr(err, errlen, "no kubeconfig: not running in a cluster (KUBERNETES_SERVICE_HOST unset), no "
                             "--kubeconfig, $KUBECONFIG unset, and %s does not exist", path);
-        rc = -1;
+        rc = SGW_E_NOTFOUND;
     } else {
         rc = k8s_config_from_kubeconfig(path, out, err, errlen);
     }

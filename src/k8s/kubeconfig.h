@@ -25,16 +25,20 @@ typedef struct k8s_config {
  * Supports certificate-authority(-data), insecure-skip-tls-verify, token, tokenFile,
  * client-certificate(-data), client-key(-data); relative file paths are relative to the
  * kubeconfig's directory. exec/auth-provider users are refused with a clear message.
- * Returns 0, or -1 with a message in err. */
+ * Returns 0, or with a message in err: SGW_E_IO (a file it names cannot be read) or
+ * SGW_E_INVALID (what it holds is refused). */
 int k8s_config_from_kubeconfig(const char *path, k8s_config *out, char *err, size_t errlen);
 
 /* In-cluster: KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT from envp (NULL = environ),
  * and sa_dir (NULL = /var/run/secrets/kubernetes.io/serviceaccount) holding token, ca.crt
- * and namespace. The token is referenced by token_file so rotation is followed. */
+ * and namespace. The token is referenced by token_file so rotation is followed.
+ * Returns 0, or with a message in err: SGW_E_INVALID (not in a cluster, a bad host or port,
+ * a bad namespace file) or SGW_E_IO (a service-account file cannot be read). */
 int k8s_config_in_cluster(const char *sa_dir, char *const *envp, k8s_config *out, char *err, size_t errlen);
 
 /* kubeconfig path if non-empty, else $KUBECONFIG (first entry), else in-cluster if
- * KUBERNETES_SERVICE_HOST is set, else ~/.kube/config. */
+ * KUBERNETES_SERVICE_HOST is set, else ~/.kube/config. Returns what the loader it picked
+ * returns, or SGW_E_NOTFOUND with a message in err when there is nothing to load. */
 int k8s_config_resolve(const char *kubeconfig, const char *sa_dir, char *const *envp, k8s_config *out,
                        char *err, size_t errlen);
 

@@ -106,8 +106,9 @@ static void write_simple_kubeconfig(const char *dir, const char *name, const cha
     write_file(dir, name, text);
 }
 
-/* loads text (written to a temporary kubeconfig) and expects failure; the message goes to err */
-static void expect_kubeconfig_error(const char *text, char *err, size_t errlen)
+/* loads text (written to a temporary kubeconfig) and expects failure with code want; the
+ * message goes to err */
+static void expect_kubeconfig_failure(const char *text, int want, char *err, size_t errlen)
 {
     char *dir = make_tmpdir();
     write_file(dir, "config", text);
@@ -116,11 +117,17 @@ static void expect_kubeconfig_error(const char *text, char *err, size_t errlen)
     err[0] = '\0';
     int rc = k8s_config_from_kubeconfig(p, &c, err, errlen);
     if (rc == 0) k8s_config_free(&c);
-    assert_int_equal(rc, -1);
+    assert_int_equal(rc, want);
     assert_null(c.server);   /* nothing is handed out on failure */
     assert_true(err[0] != '\0');
     free(p);
     rm_tmpdir(dir);
+}
+
+/* the same for a kubeconfig whose content is refused */
+static void expect_kubeconfig_error(const char *text, char *err, size_t errlen)
+{
+    expect_kubeconfig_failure(text, SGW_E_INVALID, err, errlen);
 }
 
 /* ---- kubeconfig files ------------------------------------------------------------------- */
@@ -241,10 +248,10 @@ static void test_token_file_is_referenced_not_read(void **state)
 static void test_missing_token_file_is_an_error(void **state)
 {
     char err[512];
-    expect_kubeconfig_error("clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
-                            "users:\n- name: u\n  user: {tokenFile: /nonexistent/sgw/token}\n"
-                            "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n",
-                            err, sizeof err);
+    expect_kubeconfig_failure("clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+                              "users:\n- name: u\n  user: {tokenFile: /nonexistent/sgw/token}\n"
+                              "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n",
+                              SGW_E_IO, err, sizeof err);
     assert_contains(err, "tokenFile /nonexistent/sgw/token");
     assert_contains(err, "No such file");
 }
@@ -292,7 +299,7 @@ static void test_missing_current_context_is_an_error(void **state)
 {
     k8s_config c;
     char err[512] = "";
-    assert_int_equal(k8s_config_from_kubeconfig(kc_fixture("no-current-context.yaml"), &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_from_kubeconfig(kc_fixture("no-current-context.yaml"), &c, err, sizeof err), SGW_E_INVALID);
     assert_contains(err, "no current-context");
     assert_contains(err, "no-current-context.yaml");
     assert_null(c.server);
@@ -305,7 +312,7 @@ static void test_unknown_user_is_an_error_without_the_token(void **state)
 {
     k8s_config c;
     char err[512] = "";
-    assert_int_equal(k8s_config_from_kubeconfig(kc_fixture("unknown-user.yaml"), &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_from_kubeconfig(kc_fixture("unknown-user.yaml"), &c, err, sizeof err), SGW_E_INVALID);
     assert_contains(err, "user \"ghost\" not found");
     assert_not_contains(err, "fixture-token");
 
@@ -320,11 +327,11 @@ static void test_exec_and_auth_provider_users_are_refused(void **state)
 {
     k8s_config c;
     char err[512] = "";
-    assert_int_equal(k8s_config_from_kubeconfig(kc_fixture("exec-user.yaml"), &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_from_kubeconfig(kc_fixture("exec-user.yaml"), &c, err, sizeof err), SGW_E_INVALID);
     assert_contains(err, "exec");
     assert_contains(err, "not supported: use a token or client certificate");
     assert_null(c.server);
-    assert_int_equal(k8s_config_from_kubeconfig(kc_fixture("auth-provider-user.yaml"), &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_from_kubeconfig(kc_fixture("auth-provider-user.yaml"), &c, err, sizeof err), SGW_E_INVALID);
     assert_contains(err, "auth-provider");
     assert_contains(err, "not supported: use a token or client certificate");
     assert_not_contains(err, "fixture-token");
@@ -350,7 +357,7 @@ static void test_bad_base64_is_refused_naming_the_field(void **state)
 {
     k8s_config c;
     char err[512] = "";
-    assert_int_equal(k8s_config_from_kubeconfig(kc_fixture("bad-base64.yaml"), &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_from_kubeconfig(kc_fixture("bad-base64.yaml"), &c, err, sizeof err), SGW_E_INVALID);
     assert_contains(err, "client-key-data is not valid base64");
     assert_contains(err, "user \"u\"");
     assert_not_contains(err, "bm90LWEta2V5");   /* key material stays out of the message */
@@ -411,10 +418,10 @@ static void test_server_missing_or_not_http_is_refused(void **state)
 static void test_unreadable_or_unpaired_credentials_are_errors(void **state)
 {
     char err[512];
-    expect_kubeconfig_error("clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority: nope.crt}\n"
-                            "users:\n- name: u\n  user: {token: t}\n"
-                            "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n",
-                            err, sizeof err);
+    expect_kubeconfig_failure("clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority: nope.crt}\n"
+                              "users:\n- name: u\n  user: {token: t}\n"
+                              "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n",
+                              SGW_E_IO, err, sizeof err);
     assert_contains(err, "certificate-authority /");   /* the resolved, absolute path */
     assert_contains(err, "/nope.crt: No such file");
     expect_kubeconfig_error("clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
@@ -430,7 +437,7 @@ static void test_unreadable_or_unpaired_credentials_are_errors(void **state)
     assert_contains(err, "client-key-data and client-key are both set");
 
     k8s_config c;
-    assert_int_equal(k8s_config_from_kubeconfig("/nonexistent/sgw/kubeconfig", &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_from_kubeconfig("/nonexistent/sgw/kubeconfig", &c, err, sizeof err), SGW_E_IO);
     assert_contains(err, "kubeconfig /nonexistent/sgw/kubeconfig: No such file");
 }
 
@@ -558,16 +565,16 @@ static void test_in_cluster_without_env_is_not_in_a_cluster(void **state)
     k8s_config c;
     char err[512] = "";
     char *none[] = {"HOME=/root", NULL};
-    assert_int_equal(k8s_config_in_cluster(sa, none, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_in_cluster(sa, none, &c, err, sizeof err), SGW_E_INVALID);
     assert_contains(err, "not running in a cluster");
     char *no_port[] = {"KUBERNETES_SERVICE_HOST=10.0.0.1", NULL};
-    assert_int_equal(k8s_config_in_cluster(sa, no_port, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_in_cluster(sa, no_port, &c, err, sizeof err), SGW_E_INVALID);
     assert_contains(err, "not running in a cluster");
     char *bad_port[] = {"KUBERNETES_SERVICE_HOST=10.0.0.1", "KUBERNETES_SERVICE_PORT=https", NULL};
-    assert_int_equal(k8s_config_in_cluster(sa, bad_port, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_in_cluster(sa, bad_port, &c, err, sizeof err), SGW_E_INVALID);
     assert_contains(err, "KUBERNETES_SERVICE_PORT");
     char *bad_host[] = {"KUBERNETES_SERVICE_HOST=evil/path?", "KUBERNETES_SERVICE_PORT=443", NULL};
-    assert_int_equal(k8s_config_in_cluster(sa, bad_host, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_in_cluster(sa, bad_host, &c, err, sizeof err), SGW_E_INVALID);
     assert_contains(err, "KUBERNETES_SERVICE_HOST");
     assert_null(c.server);
     rm_tmpdir(sa);
@@ -581,7 +588,7 @@ static void test_in_cluster_without_token_or_ca_is_an_error(void **state)
     char *sa = make_sa_dir("ns");
     char *tok = join(sa, "token");
     unlink(tok);
-    assert_int_equal(k8s_config_in_cluster(sa, envp, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_in_cluster(sa, envp, &c, err, sizeof err), SGW_E_IO);
     assert_contains(err, "service account token");
     assert_contains(err, tok);
     assert_null(c.server);
@@ -591,7 +598,7 @@ static void test_in_cluster_without_token_or_ca_is_an_error(void **state)
     sa = make_sa_dir("ns");
     char *ca = join(sa, "ca.crt");
     unlink(ca);
-    assert_int_equal(k8s_config_in_cluster(sa, envp, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_in_cluster(sa, envp, &c, err, sizeof err), SGW_E_IO);
     assert_contains(err, "ca.crt");
     free(ca);
     rm_tmpdir(sa);
@@ -608,7 +615,7 @@ static void test_ca_that_is_a_fifo_or_directory_is_refused_without_blocking(void
     char *envp[] = {"KUBERNETES_SERVICE_HOST=10.0.0.1", "KUBERNETES_SERVICE_PORT=443", NULL};
     k8s_config c;
     char err[512] = "";
-    assert_int_equal(k8s_config_in_cluster(sa, envp, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_in_cluster(sa, envp, &c, err, sizeof err), SGW_E_IO);
     assert_contains(err, "ca.crt: not a regular file");
     assert_null(c.server);
 
@@ -617,14 +624,14 @@ static void test_ca_that_is_a_fifo_or_directory_is_refused_without_blocking(void
                "clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority: ca.crt}\n"
                "users:\n- name: u\n  user: {client-certificate: ., client-key: ca.crt}\n"
                "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n");
-    assert_int_equal(k8s_config_from_kubeconfig(kc, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_from_kubeconfig(kc, &c, err, sizeof err), SGW_E_IO);
     assert_contains(err, "certificate-authority");
     assert_contains(err, "not a regular file");
     write_file(sa, "kubeconfig",
                "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
                "users:\n- name: u\n  user: {client-certificate: ., client-key: ca.crt}\n"
                "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n");
-    assert_int_equal(k8s_config_from_kubeconfig(kc, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_from_kubeconfig(kc, &c, err, sizeof err), SGW_E_IO);
     assert_contains(err, "client-certificate");
     assert_contains(err, "Is a directory");
     /* a FIFO as the token file, or as the kubeconfig itself: refused, not accepted and then
@@ -633,10 +640,10 @@ static void test_ca_that_is_a_fifo_or_directory_is_refused_without_blocking(void
                "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
                "users:\n- name: u\n  user: {tokenFile: ca.crt}\n"
                "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n");
-    assert_int_equal(k8s_config_from_kubeconfig(kc, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_from_kubeconfig(kc, &c, err, sizeof err), SGW_E_IO);
     assert_contains(err, "tokenFile");
     assert_contains(err, "not a regular file");
-    assert_int_equal(k8s_config_from_kubeconfig(fifo, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_from_kubeconfig(fifo, &c, err, sizeof err), SGW_E_IO);
     assert_contains(err, "not a regular file");
     free(kc);
     free(fifo);
@@ -689,17 +696,17 @@ static void test_resolve_order_explicit_then_kubeconfig_env_then_in_cluster_then
     k8s_config_free(&c);
 
     char *nothing[] = {empty_home_env, NULL};
-    assert_int_equal(k8s_config_resolve("", sa, nothing, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_resolve("", sa, nothing, &c, err, sizeof err), SGW_E_NOTFOUND);
     assert_contains(err, "not running in a cluster");
     assert_contains(err, "/.kube/config does not exist");
 
     char *kc_missing[] = {"KUBECONFIG=/nonexistent/a:/nonexistent/b", in_host, in_port, NULL};
-    assert_int_equal(k8s_config_resolve("", sa, kc_missing, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_resolve("", sa, kc_missing, &c, err, sizeof err), SGW_E_NOTFOUND);
     assert_contains(err, "$KUBECONFIG");
     assert_contains(err, "/nonexistent/a:/nonexistent/b");
 
     /* an explicit path that does not exist is an error, not a fallback */
-    assert_int_equal(k8s_config_resolve("/nonexistent/kc", sa, all, &c, err, sizeof err), -1);
+    assert_int_equal(k8s_config_resolve("/nonexistent/kc", sa, all, &c, err, sizeof err), SGW_E_IO);
     assert_contains(err, "/nonexistent/kc");
 
     free(explicit_path), free(kube), free(home);
