@@ -298,8 +298,11 @@ static void on_hup(uv_signal_t *h, int signum)
 
 /* ---- main ----------------------------------------------------------------------------- */
 
-/* The command line into overrides; -1 to go on, else the exit status (--version, --help,
- * a usage error). */
+/* parse_flags's answer when the gateway should go on and start (not an exit status) */
+enum { FLAGS_RUN = -1 };
+
+/* The command line into overrides; FLAGS_RUN to go on, else the exit status (--version,
+ * --help, a usage error). */
 static int parse_flags(int argc, char **argv, bool *check_only)
 {
     static const struct option opts[] = {
@@ -340,7 +343,7 @@ static int parse_flags(int argc, char **argv, bool *check_only)
         usage(stderr);
         return 2;
     }
-    return -1;
+    return FLAGS_RUN;
 }
 
 static void free_overrides(void)
@@ -373,12 +376,13 @@ static int kubernetes_setup(const config *c, char *err, size_t errlen)
 {
     if (strcmp(c->sink, "kubernetes") != 0 && c->auth_mode != AUTH_KUBERNETES) return 0;
     G.kcfg = xcalloc(1, sizeof *G.kcfg);
-    if (k8s_config_resolve(c->kubeconfig, c->serviceaccount_dir, NULL, G.kcfg, err, errlen) < 0) {
+    int rc = k8s_config_resolve(c->kubeconfig, c->serviceaccount_dir, NULL, G.kcfg, err, errlen);
+    if (rc < 0) {
         /* err holds the reason; say where it comes from */
         char why[512];
         snprintf(why, sizeof why, "kubernetes: %s", err);
         snprintf(err, errlen, "%s", why);
-        return SGW_E_INVALID;
+        return rc;
     }
     if (G.kcfg->insecure && !c->allow_insecure_tls) {
         snprintf(err, errlen, "kubernetes: the kubeconfig sets insecure-skip-tls-verify; refusing "
@@ -509,7 +513,7 @@ int main(int argc, char **argv)
 {
     bool check_only = false;
     int rc = parse_flags(argc, argv, &check_only);
-    if (rc >= 0) return rc;
+    if (rc != FLAGS_RUN) return rc;
     char err[512];
     gw_runtime *rt = load_runtime(err, sizeof err);
     if (!rt) {
