@@ -6,6 +6,7 @@
  * Readiness (the directory is writable) is probed on the sink's loop every second and
  * published through util/health.h, which /readyz reads from any worker. */
 #include "sink/dir.h"
+#include "util/err.h"
 #include "util/health.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -44,17 +45,20 @@ typedef struct dir_job {
     char       err[200];
 } dir_job;
 
+/* 0 once path exists (made now or before); SGW_E_IO with errno otherwise */
 static int ensure_dir(const char *path)
 {
     if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
-    return -1;
+    return SGW_E_IO;
 }
 
+/* Writes text to a new temporary file in dirpath (its path into tmp) and syncs it: 0, or
+ * SGW_E_IO and no file left behind. */
 static int write_temp(const char *dirpath, const char *name, const char *text, char *tmp, size_t cap)
 {
     snprintf(tmp, cap, "%s/.%s.%ld.tmp", dirpath, name, (long)gettid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return -1;
+    if (fd < 0) return SGW_E_IO;
     size_t len = strlen(text), off = 0;
     while (off < len) {
         ssize_t w = write(fd, text + off, len - off);
@@ -62,13 +66,13 @@ static int write_temp(const char *dirpath, const char *name, const char *text, c
             if (errno == EINTR) continue;
             close(fd);
             unlink(tmp);
-            return -1;
+            return SGW_E_IO;
         }
         off += (size_t)w;
     }
     if (fsync(fd) < 0 || close(fd) < 0) {
         unlink(tmp);
-        return -1;
+        return SGW_E_IO;
     }
     return 0;
 }

@@ -9,14 +9,17 @@
 #include <stdint.h>
 
 #include "sink/rr.h"
+#include "util/err.h"
 
+/* A callback's status: an outcome (> 0) or a negative code of util/err.h, named here for
+ * what it means to a sink's caller. Callers compare with these names or test < 0. */
 enum {
     SINK_CREATED = 1,            /* the RR was created */
     SINK_EXISTS = 2,             /* AlreadyExists: an RR of that name is there: a duplicate */
     SINK_UPDATED = 3,
-    SINK_E_UNAVAILABLE = -1,     /* try again later → 503 */
-    SINK_E_INVALID = -2,         /* the API rejected the object (422): logged, → 503 (our bug) */
-    SINK_E_NOTFOUND = -3,        /* update of an RR that is gone */
+    SINK_E_UNAVAILABLE = SGW_E_UNAVAILABLE,   /* try again later → 503 */
+    SINK_E_INVALID = SGW_E_INVALID,           /* the API rejected the object (422): logged, → 503 (our bug) */
+    SINK_E_NOTFOUND = SGW_E_NOTFOUND,         /* update of an RR that is gone */
 };
 
 typedef struct sink sink;
