@@ -242,7 +242,8 @@ typedef struct sink_op {
     double t0;
 } sink_op;
 
-static void storm_key_match_resolve(preq *p, size_t creator, int status, const char *ref)
+/* The members of creator's storm follow it: rr_exists when its RR was created or found. */
+static void storm_key_match_resolve(preq *p, size_t creator, bool rr_exists, const char *ref)
 {
     const store_item *c = &p->items[creator];
     for (size_t j = 0; j < p->n; j++) {
@@ -250,7 +251,7 @@ static void storm_key_match_resolve(preq *p, size_t creator, int status, const c
         const store_item *m = &p->items[j];
         if (strcmp(m->name, c->name) || strcmp(m->namespace, c->namespace)) continue;
         sig_result *r = &p->res[j];
-        if (status > 0) {
+        if (rr_exists) {
             if (r->status != RES_FAILED) r->status = RES_AGGREGATED;   /* a failure stays one */
             r->ref = arena_strdup(&p->req->arena, ref);
             r->count = p->items[creator].count;
@@ -336,7 +337,7 @@ static void on_sink(int status, const char *ref, void *ctx)
                     status == SINK_E_INVALID ? "reason=\"invalid\"" : "reason=\"unavailable\"", 1);
         fail(p, "sink_unavailable", "could not write the RemediationRequest; retry");
     }
-    if (spec->is_storm) storm_key_match_resolve(p, i, r->status == RES_FAILED ? -1 : 1, r->ref);
+    if (spec->is_storm) storm_key_match_resolve(p, i, r->status != RES_FAILED, r->ref);
     if (--p->pending == 0) after_sink(p);
 }
 

@@ -555,8 +555,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
-/* Debian 12's llhttp is 8.1.0. It predates three fixes, made up for here (found by
- * bench/http-libs, see docs/decisions/001-http-server.md): obs-fold line continuations
+/* Debian 12's llhttp is 8.1.0. It predates three fixes, made up for here
+ * (docs/decisions/001-http-server.md): obs-fold line continuations
  * (rejected upstream from 8.1.2, CVE-2024-27982) arrive as a second span of one value that
  * no read boundary explains; an empty Transfer-Encoding is read as absent (fixed in 9.4.3);
  * chunk extensions are unbounded (CVE-2024-22019). All three are a 400. */
@@ -866,8 +866,9 @@ static void conn_start_reading(http_conn *c)
 
 /* ---- accepting ---------------------------------------------------------------------- */
 
-/* Sets up a connection around an initialised c->tcp; false if it was refused. */
-static bool conn_begin(http_server *s, http_conn *c, int total)
+/* Sets up a connection around an initialised c->tcp: 0, or SGW_E_UNAVAILABLE when the
+ * connection limit refused it (it has been answered 503 and closed). */
+static int conn_begin(http_server *s, http_conn *c, int total)
 {
     uv_tcp_nodelay(&c->tcp, 1);
     if (s->lim.max_connections > 0 && total > s->lim.max_connections) {
@@ -881,14 +882,14 @@ static bool conn_begin(http_server *s, http_conn *c, int total)
         uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
         uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         conn_close(c);
-        return false;
+        return SGW_E_UNAVAILABLE;
     }
     llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
     c->parser.data = c;
     c->state = ST_READ;
     timer_set(c, s->lim.idle_timeout_ms);
     conn_start_reading(c);
-    return true;
+    return 0;
 }
 
 static http_conn *conn_new(http_server *s, int *total)
@@ -917,7 +918,7 @@ static void on_connection(uv_stream_t *ls, int status)
         conn_close(c);
         return;
     }
-    conn_begin(s, c, total);
+    (void)conn_begin(s, c, total);   /* a refused connection was answered and closed there */
 }
 
 int http_server_adopt(http_server *s, int fd)
@@ -929,7 +930,7 @@ int http_server_adopt(http_server *s, int fd)
         conn_close(c);
         return SGW_E_IO;
     }
-    return conn_begin(s, c, total) ? 0 : SGW_E_UNAVAILABLE;
+    return conn_begin(s, c, total);
 }
 
 int http_listen_socket(const char *addr, int port_override, int *port_out, char *err, size_t errlen)
