@@ -14,8 +14,10 @@ typedef struct adapter_limits {
     int    max_depth;             /* JSON nesting depth */
 } adapter_limits;
 
-/* What an adapter found wrong with a body. The pipeline maps each kind to its answer
- * (pipeline_reject_status, pipeline_reject_code); adapters know nothing of HTTP. */
+/* What an adapter found wrong with a body. The pipeline maps each kind to its answer in one
+ * table (pipeline_reject_status, pipeline_reject_code); adapters know nothing of HTTP. These
+ * are the documented exception to util/err.h's codes (docs/conventions.md, Errors): the
+ * caller must tell these failures apart. */
 typedef enum {
     ADAPTER_OK = 0,
     ADAPTER_E_JSON = -1,          /* malformed JSON */

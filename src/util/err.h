@@ -1,8 +1,9 @@
 /* err.h: the project's error codes. Every fallible function of ours returns 0 (or a
- * non-negative result) on success and one of these negative codes on failure; where an
- * operator needs the reason, it also writes one sentence into a caller-owned
- * (char *err, size_t errlen) pair, its last two parameters. docs/conventions.md has the
- * whole rule. */
+ * non-negative result) on success and one of these negative codes on failure (or a seam's
+ * alias of one, such as SINK_E_UNAVAILABLE); where an operator needs the reason, it also
+ * writes one sentence into a caller-owned (char *err, size_t errlen) pair, its last two
+ * parameters. The adapters' ADAPTER_E_* kinds are the one exception. docs/conventions.md
+ * has the whole rule. */
 #ifndef SGW_ERR_H
 #define SGW_ERR_H
 
