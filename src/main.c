@@ -135,14 +135,23 @@ static void on_flush_timer(uv_timer_t *t)
     maybe_trim(t->data);
 }
 
+/* The worker's own handles: after this only the store's, sink's, client's and servers'
+ * remain, which main closes once the thread is joined. The storm flush timer must not fire
+ * on a store that main has closed. One last storm flush is not awaited: storm state lives
+ * in the store. */
+static void worker_close_own_handles(worker *w)
+{
+    if (uv_is_closing((uv_handle_t *)&w->flush_timer)) return;
+    uv_timer_stop(&w->flush_timer);
+    uv_close((uv_handle_t *)&w->flush_timer, NULL);
+    uv_close((uv_handle_t *)&w->wake, NULL);
+}
+
 static void worker_server_drained(http_server *s, void *data)
 {
     worker *w = data;
     if (--w->drained > 0) return;
-    uv_timer_stop(&w->flush_timer);
-    /* one last storm flush is not awaited: storm state lives in the store */
-    uv_close((uv_handle_t *)&w->flush_timer, NULL);
-    uv_close((uv_handle_t *)&w->wake, NULL);
+    worker_close_own_handles(w);
     /* every request is answered; the store's, sink's and client's handles (Redis
      * connection, API probes) would keep the loop alive: stop it, and close those from
      * main once the thread is joined (their close functions run the stopped loop) */
@@ -153,7 +162,8 @@ static void on_wake(uv_async_t *a)
 {
     worker *w = a->data;
     int stop = atomic_load(&w->stop);
-    if (stop == 2) {
+    if (stop == 2) {   /* the drain timed out: stop with requests still in flight */
+        worker_close_own_handles(w);
         uv_stop(&w->loop);
         return;
     }

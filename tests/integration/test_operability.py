@@ -142,6 +142,25 @@ class OperabilityTests(unittest.TestCase):
         self.assertTrue(answer.startswith(b"HTTP/1.1 503"), answer[:200])
         self.assertIn(b'"shutting_down"', answer)
 
+    def test_a_drain_that_times_out_still_exits(self):
+        import socket
+        # a request whose body never comes keeps the drain from finishing: at the drain
+        # timeout the gateway stops with it in flight, and must still exit
+        g = self.gw(config="server:\n  drain_timeout: 1s\n")
+        held = socket.create_connection(("127.0.0.1", g.port), timeout=20)
+        self.addCleanup(held.close)
+        held.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 100\r\n\r\n{" % PROM).encode())
+        wait_until(lambda: (g.metric("gateway_http_connections") or 0) >= 2, what="the held connection accepted (and the scrape's own)",
+                   show=lambda: g.metric("gateway_http_connections"))
+        g.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = g.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.fail("still running 15 s after SIGTERM with a 1 s drain timeout:\n" + g.logs()[-2000:])
+        self.assertIn("drain timeout", g.logs())
+        self.assertEqual(rc, 0, g.logs())
+
     def test_sighup_reloads_the_environment_map(self):
         g = self.gw()
         g.alert(webhook([pod_alert("Before", "a", ns="payments")]))
