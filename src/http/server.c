@@ -806,7 +806,9 @@ static void conn_process_from(http_conn *c, const char *data, size_t len)
         break;
     }
     if (c->state == ST_READ) {
-        if (c->peer_eof) {
+        /* while draining, a connection back at idle (nothing buffered, no message begun:
+         * bytes that were no request, such as a stray CRLF) closes as an idle one would */
+        if (c->peer_eof || (c->srv->draining && !c->in_message && c->in_len == 0)) {
             conn_close(c);
         } else {
             conn_start_reading(c);

@@ -258,6 +258,40 @@ static void test_drain_answers_a_request_already_in_the_socket(void **state)
     server_free(&loop, srv);
 }
 
+static int drained_calls;
+static void on_drained(http_server *s, void *data)
+{
+    (void)s;
+    (void)data;
+    drained_calls++;
+}
+
+/* Bytes in the socket that are no request (a CRLF between requests, which HTTP allows and
+ * llhttp skips) keep a connection from being closed as idle when the drain starts; once
+ * read, the connection is idle again and must close, or the drain waits for the idle
+ * timeout (here 5 s) instead of ending at once. */
+static void test_drain_closes_a_connection_whose_unread_bytes_were_no_request(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    http_server *srv = server_new(&loop, 5000);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
+    assert_int_equal(http_server_adopt(srv, sv[0]), 0);
+    for (int i = 0; i < 5; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(write(sv[1], "\r\n", 2), 2);
+    drained_calls = 0;
+    http_server_drain(srv, on_drained, NULL);
+    uint64_t t0 = uv_hrtime();
+    while (!drained_calls && uv_hrtime() - t0 < 2000000000ull) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(drained_calls, 1);
+    assert_int_equal(http_server_connections(srv), 0);
+    close(sv[1]);
+    server_free(&loop, srv);
+}
+
 /* The connection's timeouts move on every request (header, request, none, idle) and the
  * uv timer is only re-armed when a deadline comes earlier than the armed one: a short
  * header timeout after a long idle one must still fire on time, and a long idle timeout
@@ -318,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_heads_with_every_part_and_requests_pipelined_while_busy),
         cmocka_unit_test(test_timeouts_fire_on_time_as_a_connection_moves_between_them),
         cmocka_unit_test(test_drain_answers_a_request_already_in_the_socket),
+        cmocka_unit_test(test_drain_closes_a_connection_whose_unread_bytes_were_no_request),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(big_body);
