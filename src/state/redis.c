@@ -31,6 +31,7 @@ typedef struct rstore {
     store_params       dq_params;
     int64_t            dq_now;
     bool               flush_queued;  /* a decide_flush waits in the defer queue */
+    bool               in_decide;     /* r_decide is on the stack: answers must be deferred */
     int                dq_inflight;   /* decide batches sent, not yet answered */
 } rstore;
 
@@ -71,10 +72,10 @@ static const char *reply_str(const redisReply *r, arena *a)
 /* ---- decide, batched -------------------------------------------------------------------
  * Every decide() of one loop iteration (the requests whose bodies arrived together, the
  * rounds whose retry timers fired) goes to Redis as ONE script call from the worker's defer
- * queue (util/defer.h), which runs in the iteration's check phase after the callbacks
- * queued before it: the requests read in this iteration, whose auth answers wait in the same
- * queue, have all joined the batch by then, and the batch goes out without another wait
- * for events. Up to
+ * queue (util/defer.h, defer_call_last), which runs in the iteration's check phase once
+ * every other deferred callback has run: the requests read in this iteration, whose auth
+ * answers wait in the same queue, have all joined the batch by then, and the batch goes out
+ * without another wait for events. Up to
  * DECIDE_BATCH_MAX items; the first DECIDE_EAGER_ITEMS may go ahead (the eager flush
  * below). The script's fixed cost (the call, its 13 parameters, its set-up, the reply) is
  * paid once per batch, not once per request. decide.lua is atomic over its whole batch,
@@ -121,7 +122,10 @@ static void decide_reply(redisReply *r, const char *err, void *ctx)
                    : decide_reply_part(r, off, e->n, &win, e->items, e->a);
         if (status == STORE_E_PROTOCOL && shape_ok) log_msg(LOG_ERROR, "redis: unexpected reply to decide", NULL, NULL);
         off += e->n;
-        e->cb(status, e->ctx);
+        /* a failed eager write (redis_conn_write_now inside r_decide) fails the batch
+         * before decide() returns: its answers wait for the defer queue then */
+        if (b->s->in_decide) defer_call(b->s->defer, e->cb, status, e->ctx);
+        else e->cb(status, e->ctx);
     }
     decide_plan_free(&b->plan);
     free(b->e);
@@ -298,7 +302,7 @@ static void r_decide(store *st, const store_params *p, store_item *items, size_t
         if (!s->flush_queued) {
             s->flush_queued = true;
             s->pending++;
-            defer_call(s->defer, on_flush_deferred, 0, s);
+            defer_call_last(s->defer, on_flush_deferred, 0, s);
         }
     }
     if (now > s->dq_now) s->dq_now = now;
@@ -308,7 +312,11 @@ static void r_decide(store *st, const store_params *p, store_item *items, size_t
     }
     s->dq[s->ndq++] = (dentry){items, n, a, cb, ctx};
     s->dq_items += n;
-    if (s->dq_items >= DECIDE_EAGER_ITEMS && s->dq_inflight == 0) decide_flush_now(s);
+    if (s->dq_items >= DECIDE_EAGER_ITEMS && s->dq_inflight == 0) {
+        s->in_decide = true;
+        decide_flush_now(s);
+        s->in_decide = false;
+    }
 }
 
 static void simple_reply(redisReply *r, const char *err, void *ctx)

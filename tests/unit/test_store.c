@@ -667,6 +667,78 @@ static long long decide_calls(void)
     return n;
 }
 
+/* A retry round decides from its timer, and in the same iteration a request read in the
+ * poll phase decides from its deferred auth answer: both go out as ONE script call (the
+ * batch's flush runs after every other deferred callback of the pass). */
+static fx *it_f;
+static store_item it_a, it_b;
+static void it_auth_answer(int status, void *ctx)
+{
+    (void)status;
+    (void)ctx;
+    it_f->st->ops->decide(it_f->st, &it_f->p, &it_b, 1, T0, &it_f->a, cb_n, (void *)2);
+}
+static void it_timer(uv_timer_t *t)
+{
+    it_f->st->ops->decide(it_f->st, &it_f->p, &it_a, 1, T0, &it_f->a, cb_n, (void *)1);
+    defer_call(&loop_defer, it_auth_answer, 0, NULL);   /* as auth_check defers its answer */
+    uv_close((uv_handle_t *)t, NULL);
+}
+static void test_a_timer_decide_and_a_deferred_answer_of_one_iteration_are_one_call(void **state)
+{
+    fx *f = *state;
+    if (!use_redis) skip();
+    it_f = f;
+    it_a = item("it1", "A", "ns", "ns:Pod:a");
+    it_b = item("it2", "B", "ns", "ns:Pod:b");
+    long long before = decide_calls();
+    n_cb = 0;
+    static uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    uv_timer_start(&t, it_timer, 0, 0);
+    for (int i = 0; i < 100000 && n_cb < 2; i++) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(n_cb, 2);
+    assert_int_equal(decide_calls() - before, 1);
+}
+
+static int store_socket(void);
+
+/* The eager flush writes inside decide(); when that write fails, hiredis fails every queued
+ * command at once. The decide() that made the 16th item must still not see its callback
+ * (nor its batch's) run before it returns. */
+static int ew_in_call, ew_inside, ew_n;
+static void ew_cb(int status, void *ctx)
+{
+    (void)status;
+    (void)ctx;
+    if (ew_in_call) ew_inside++;
+    ew_n++;
+}
+static void test_a_failed_eager_write_answers_after_decide_returns(void **state)
+{
+    fx *f = *state;
+    if (!use_redis) skip();
+    signal(SIGPIPE, SIG_IGN);
+    static store_item its[16];
+    static char fps[16][8];
+    for (int i = 0; i < 16; i++) {
+        snprintf(fps[i], sizeof fps[i], "e%d", i);
+        its[i] = item(fps[i], "E", "ns", "ns:Pod:e");
+    }
+    f->p.storm_enabled = false;
+    int sock = store_socket();
+    assert_int_equal(shutdown(sock, SHUT_WR), 0);   /* the next write on it fails (EPIPE) */
+    ew_n = ew_inside = 0;
+    for (int i = 0; i < 16; i++) {
+        ew_in_call = 1;
+        f->st->ops->decide(f->st, &f->p, &its[i], 1, T0, &f->a, ew_cb, (void *)(intptr_t)i);
+        ew_in_call = 0;
+    }
+    for (int i = 0; i < 100000 && ew_n < 16; i++) uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(ew_n, 16);
+    assert_int_equal(ew_inside, 0);
+}
+
 static void test_decides_of_one_iteration_are_one_call(void **state)
 {
     fx *f = *state;
@@ -1001,6 +1073,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flush_claims_a_changed_window_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storm_disabled_creates_individually, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decides_of_one_iteration_are_one_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_timer_decide_and_a_deferred_answer_of_one_iteration_are_one_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_failed_eager_write_answers_after_decide_returns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requests_of_one_iteration_carrying_the_same_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_resolution_behind_a_creation_of_the_same_iteration_waits, setup, teardown),
         cmocka_unit_test(test_hiredis_hooks_write_past_a_full_socket),
