@@ -387,15 +387,9 @@ static int kubernetes_setup(const config *c, char *err, size_t errlen)
     if (strcmp(c->sink, "kubernetes") != 0 && c->auth_mode != AUTH_KUBERNETES) return 0;
     G.kcfg = xcalloc(1, sizeof *G.kcfg);
     int rc = k8s_config_resolve(c->kubeconfig, c->serviceaccount_dir, NULL, G.kcfg, err, errlen);
-    if (rc < 0) {
-        /* err holds the reason; say where it comes from */
-        char why[512];
-        snprintf(why, sizeof why, "kubernetes: %s", err);
-        snprintf(err, errlen, "%s", why);
-        return rc;
-    }
+    if (rc < 0) return rc;   /* the reason is in err */
     if (G.kcfg->insecure && !c->allow_insecure_tls) {
-        snprintf(err, errlen, "kubernetes: the kubeconfig sets insecure-skip-tls-verify; refusing "
+        snprintf(err, errlen, "the kubeconfig sets insecure-skip-tls-verify; refusing "
                               "without sink.allow_insecure_tls: true");
         return SGW_E_INVALID;
     }
@@ -551,7 +545,7 @@ int main(int argc, char **argv)
     atomic_store(&G.rt, rt);
     if (strcmp(c->state, "memory") == 0) G.mem = store_memory_shared_new();
     if (kubernetes_setup(c, err, sizeof err) < 0) {
-        fprintf(stderr, "signal-gateway: %s\n", err);
+        fprintf(stderr, "signal-gateway: kubernetes: %s\n", err);
         return 2;
     }
     int port, mport;

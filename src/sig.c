@@ -1,6 +1,6 @@
 /* sig.c: the adapter-independent half of sig.h: severity/status names, the gateway and
- * Alertmanager fingerprints, resource ids and the sorted string map. Validation and the
- * adapter error table live in adapters/common.c. */
+ * Alertmanager fingerprints, resource ids and the sorted string map. Validation lives in
+ * adapters/common.c; the table from adapter errors to HTTP answers in pipeline.c. */
 #include "sig.h"
 
 #include <cJSON.h>
