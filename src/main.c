@@ -380,8 +380,8 @@ static void raise_nofile_limit(const config *c)
     }
 }
 
-/* Where the Kubernetes API is, when the sink or auth uses it: G.kcfg. 0, or SGW_E_INVALID
- * with the reason in err. */
+/* Where the Kubernetes API is, when the sink or auth uses it: G.kcfg. 0, or a negative code
+ * with the reason in err (main prefixes it with "kubernetes: "). */
 static int kubernetes_setup(const config *c, char *err, size_t errlen)
 {
     if (strcmp(c->sink, "kubernetes") != 0 && c->auth_mode != AUTH_KUBERNETES) return 0;
