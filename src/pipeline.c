@@ -134,37 +134,42 @@ static void count_outcome(const char *source, const char *outcome, long long n)
 
 /* ---- respond ---------------------------------------------------------------------- */
 
-static void finish(preq *p)
+/* What a request's signals came to: counted once per request, so a 50-alert webhook adds
+ * each outcome to the metrics once, not 50 times. */
+typedef struct tally {
+    long long     counts[RES_COUNT];   /* undecided signals count as RES_FAILED */
+    result_status overall;             /* the one "overall" of every decided signal */
+    bool          mixed;               /* decided signals of different "overall" */
+    bool          undecided;
+} tally;
+
+static void tally_results(const preq *p, tally *t)
 {
-    http_request *req = p->req;
-    bool undecided = false, any_overall = false;
-    result_status overall = RES_IGNORED;
-    bool mixed = false;
-    /* outcomes are counted here and added to the metrics once each (a 50-alert webhook
-     * would otherwise take the metrics lock 50 times) */
-    long long counts[RES_COUNT] = {0};
+    memset(t, 0, sizeof *t);
+    t->overall = RES_IGNORED;
+    bool any = false;
     for (size_t i = 0; i < p->n; i++) {
         result_status st = p->res[i].status;
         if (result_decided(st)) {
             result_status o = result_table[st].overall;
-            if (!any_overall) {
-                overall = o;
-                any_overall = true;
-            } else if (o != overall) {
-                mixed = true;
+            if (!any) {
+                t->overall = o;
+                any = true;
+            } else if (o != t->overall) {
+                t->mixed = true;
             }
-            counts[st]++;
+            t->counts[st]++;
         } else {
-            undecided = true;
-            counts[RES_FAILED]++;
+            t->undecided = true;
+            t->counts[RES_FAILED]++;
         }
     }
-    bool any_created = counts[RES_CREATED] > 0;
-    int code = p->fail_status || undecided ? 503 : any_created ? 201 : 202;
-    for (int k = RES_CREATED; k < RES_COUNT; k++)
-        if (counts[k]) count_outcome(p->source, result_table[k].outcome, counts[k]);
-    /* the reply, written straight into the request's arena (it goes with it in http_respond):
-     * {"status":…,"results":[{…},…][,"error":{"code":…,"message":…}]} */
+}
+
+/* The reply, written straight into the request's arena (it goes with it in http_respond):
+ * {"status":…,"results":[{…},…][,"error":{"code":…,"message":…}]} */
+static void reply_write(preq *p, int code, const tally *t, jsonw *w)
+{
     /* The signals and their names (in the parse tree) were read last long before the store
      * answered: under load other requests have evicted them. Asking for all of them first
      * lets the cache misses overlap instead of stalling the writer once per alert: the
@@ -174,52 +179,56 @@ static void finish(preq *p)
         __builtin_prefetch((const char *)&p->sigs[i] + 64);
     }
     for (size_t i = 0; i < p->n; i++) __builtin_prefetch(p->sigs[i].name);
-    jsonw w;
-    jw_init(&w, &req->arena, 128 + p->n * 320);
-    jw_lit(&w, "{");
-    jw_kstr(&w, false, "status", code == 503 ? "retry" : mixed ? "mixed" : result_table[overall].json);
-    jw_lit(&w, ",\"results\":[");
+    jw_init(w, &p->req->arena, 128 + p->n * 320);
+    jw_lit(w, "{");
+    jw_kstr(w, false, "status", code == 503 ? "retry" : t->mixed ? "mixed" : result_table[t->overall].json);
+    jw_lit(w, ",\"results\":[");
     for (size_t i = 0; i < p->n; i++) {
         const sig_signal *s = &p->sigs[i];
         const sig_result *r = &p->res[i];
-        if (i) jw_lit(&w, ",");
+        if (i) jw_lit(w, ",");
         /* the fingerprints are hex (sig_fingerprint, 64 digits; Alertmanager's, 16): nothing
          * to measure or escape */
-        jw_lit(&w, "{\"fingerprint\":\"");
-        jw_raw(&w, s->fingerprint, 64);
+        jw_lit(w, "{\"fingerprint\":\"");
+        jw_raw(w, s->fingerprint, 64);
         if (s->am_fingerprint[0]) {
-            jw_lit(&w, "\",\"alertmanagerFingerprint\":\"");
-            jw_raw(&w, s->am_fingerprint, 16);
+            jw_lit(w, "\",\"alertmanagerFingerprint\":\"");
+            jw_raw(w, s->am_fingerprint, 16);
         }
-        jw_lit(&w, "\"");
-        jw_kstr(&w, true, "signalName", s->name);
-        jw_kstr(&w, true, "status", result_table[r->status].json);
-        if (r->ref) jw_kstr(&w, true, "remediationRequest", r->ref);
+        jw_lit(w, "\"");
+        jw_kstr(w, true, "signalName", s->name);
+        jw_kstr(w, true, "status", result_table[r->status].json);
+        if (r->ref) jw_kstr(w, true, "remediationRequest", r->ref);
         if (r->count) {
-            jw_lit(&w, ",\"count\":");
-            jw_i64(&w, r->count);
+            jw_lit(w, ",\"count\":");
+            jw_i64(w, r->count);
         }
-        jw_lit(&w, ",\"isStorm\":");
-        jw_bool(&w, r->is_storm);
-        if (r->storm_window) jw_kstr(&w, true, "stormWindow", r->storm_window);
-        if (r->reason) jw_kstr(&w, true, "reason", r->reason);
-        jw_lit(&w, "}");
+        jw_lit(w, ",\"isStorm\":");
+        jw_bool(w, r->is_storm);
+        if (r->storm_window) jw_kstr(w, true, "stormWindow", r->storm_window);
+        if (r->reason) jw_kstr(w, true, "reason", r->reason);
+        jw_lit(w, "}");
     }
-    jw_lit(&w, "]");
+    jw_lit(w, "]");
     if (code == 503) {
-        jw_lit(&w, ",\"error\":{");
-        jw_kstr(&w, false, "code", p->fail_code ? p->fail_code : "in_progress");
-        jw_kstr(&w, true, "message",
+        jw_lit(w, ",\"error\":{");
+        jw_kstr(w, false, "code", p->fail_code ? p->fail_code : "in_progress");
+        jw_kstr(w, true, "message",
                 p->fail_msg ? p->fail_msg : "another request is still creating this signal's RemediationRequest; retry");
-        jw_lit(&w, "}");
+        jw_lit(w, "}");
     }
-    jw_lit(&w, "}");
+    jw_lit(w, "}");
+}
+
+static void log_finished(const preq *p, int code, const tally *t)
+{
     /* a request that only repeated known signals is routine: debug, as upstream did */
-    bool routine = !any_created && !counts[RES_AGGREGATED] && !counts[RES_IGNORED] && !counts[RES_RESOLVED];
+    bool routine = !t->counts[RES_CREATED] && !t->counts[RES_AGGREGATED] && !t->counts[RES_IGNORED] &&
+                   !t->counts[RES_RESOLVED];
     int level = code >= 500 ? LOG_WARN : routine ? LOG_DEBUG : LOG_INFO;
     log_line l;
     if (log_begin(&l, level, code >= 500 ? "signals not fully processed" : "signals processed")) {
-        log_str(&l, "request_id", req->request_id);
+        log_str(&l, "request_id", p->req->request_id);
         log_str(&l, "source", p->source);
         log_int(&l, "alerts", (long long)p->n);
         log_int(&l, "status", code);
@@ -229,8 +238,22 @@ static void finish(preq *p)
         log_dbl(&l, "duration_ms", (time_mono_s() - p->t0) * 1000);
         log_end(&l);
     }
+}
+
+/* The request's answer: 503 while anything is undecided or failed, else 201 if an RR was
+ * created, else 202. */
+static void finish(preq *p)
+{
+    tally t;
+    tally_results(p, &t);
+    int code = p->fail_status || t.undecided ? 503 : t.counts[RES_CREATED] ? 201 : 202;
+    for (int k = RES_CREATED; k < RES_COUNT; k++)
+        if (t.counts[k]) count_outcome(p->source, result_table[k].outcome, t.counts[k]);
+    jsonw w;
+    reply_write(p, code, &t, &w);
+    log_finished(p, code, &t);
     http_headers retry = {.retry_after = true, .retry_after_s = p->cfg->retry_after_s};
-    http_respond(req, code, code == 503 ? &retry : NULL, w.buf, w.len);
+    http_respond(p->req, code, code == 503 ? &retry : NULL, w.buf, w.len);
     preq_done(p);
 }
 
