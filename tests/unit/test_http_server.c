@@ -231,6 +231,18 @@ static double read_until_eof(uv_loop_t *loop, int fd, char *buf, size_t cap, siz
     return (double)(uv_hrtime() - t0) / 1e9;
 }
 
+/* A connection adopted by srv and left idle (reading, nothing received); returns the
+ * client's end, non-blocking. */
+static int idle_client(uv_loop_t *loop, http_server *srv)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
+    assert_int_equal(http_server_adopt(srv, sv[0]), 0);
+    for (int i = 0; i < 5; i++) uv_run(loop, UV_RUN_NOWAIT);
+    return sv[1];
+}
+
 /* A request that has arrived but is not read yet when the drain starts (SIGTERM just after
  * the client sent it) is answered, and the connection then closed: the drain closes only
  * connections with nothing to read. Without the check, the client got EOF and no answer. */
@@ -240,21 +252,17 @@ static void test_drain_answers_a_request_already_in_the_socket(void **state)
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     http_server *srv = server_new(&loop, 5000);
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
-    assert_int_equal(http_server_adopt(srv, sv[0]), 0);
-    for (int i = 0; i < 5; i++) uv_run(&loop, UV_RUN_NOWAIT);   /* idle, reading */
+    int cfd = idle_client(&loop, srv);
     static const char rq[] = "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n";
-    assert_int_equal(write(sv[1], rq, sizeof rq - 1), (ssize_t)(sizeof rq - 1));
+    assert_int_equal(write(cfd, rq, sizeof rq - 1), (ssize_t)(sizeof rq - 1));
     http_server_drain(srv, NULL, NULL);   /* before the loop has read it */
     char got[4096];
     size_t n = 0;
-    read_until_eof(&loop, sv[1], got, sizeof got, &n);
+    read_until_eof(&loop, cfd, got, sizeof got, &n);
     assert_int_equal(strncmp(got, "HTTP/1.1 200 OK\r\n", 17), 0);
     assert_non_null(strstr(got, "Connection: close\r\n"));
     assert_int_equal(http_server_connections(srv), 0);
-    close(sv[1]);
+    close(cfd);
     server_free(&loop, srv);
 }
 
@@ -276,19 +284,15 @@ static void test_drain_closes_a_connection_whose_unread_bytes_were_no_request(vo
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     http_server *srv = server_new(&loop, 5000);
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
-    assert_int_equal(http_server_adopt(srv, sv[0]), 0);
-    for (int i = 0; i < 5; i++) uv_run(&loop, UV_RUN_NOWAIT);
-    assert_int_equal(write(sv[1], "\r\n", 2), 2);
+    int cfd = idle_client(&loop, srv);
+    assert_int_equal(write(cfd, "\r\n", 2), 2);
     drained_calls = 0;
     http_server_drain(srv, on_drained, NULL);
     uint64_t t0 = uv_hrtime();
     while (!drained_calls && uv_hrtime() - t0 < 2000000000ull) uv_run(&loop, UV_RUN_ONCE);
     assert_int_equal(drained_calls, 1);
     assert_int_equal(http_server_connections(srv), 0);
-    close(sv[1]);
+    close(cfd);
     server_free(&loop, srv);
 }
 
