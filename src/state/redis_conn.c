@@ -43,9 +43,11 @@ struct rcall {
     int             script;        /* >= 0: an EVALSHA that may be retried after NOSCRIPT */
     bool            fcall;         /* an FCALL of conn->fn_name, retried after "Function not found" */
     bool            retried;
-    char           *frame;         /* the RESP command, written once (resp.h) */
-    size_t          frame_len;
-    size_t          sha_off;       /* script: where the 40-hex SHA sits in frame, patched on NOSCRIPT */
+    char           *args;          /* the arguments' bytes (resp.h) */
+    const char    **argv;          /* argc pointers into args */
+    size_t         *lens;
+    int             argc;
+    size_t          sha_off;       /* script: where the 40-hex SHA sits in args, patched on NOSCRIPT */
     double          t0;
     const char     *op;
 };
@@ -53,7 +55,9 @@ struct rcall {
 static void rcall_unref(rcall *c)
 {
     if (--c->refs > 0) return;
-    free(c->frame);
+    free(c->args);
+    free(c->argv);
+    free(c->lens);
     free(c);
 }
 
@@ -103,7 +107,7 @@ static void script_reloaded(redisReply *r, const char *err, void *ctx)
     }
     memcpy(c->sha[orig->script], r->str, 40);
     c->sha[orig->script][40] = '\0';
-    memcpy(orig->frame + orig->sha_off, r->str, 40);
+    memcpy(orig->args + orig->sha_off, r->str, 40);
     retry_reloaded(orig, NULL);
 }
 
@@ -188,27 +192,32 @@ static int rcall_send(rcall *c)
     redis_conn *conn = c->conn;
     if (!conn->ac) return SGW_E_UNAVAILABLE;
     c->refs++;
-    if (redisAsyncFormattedCommand(conn->ac, on_reply, c, c->frame, c->frame_len) != REDIS_OK) {
+    if (redisAsyncCommandArgv(conn->ac, on_reply, c, c->argc, c->argv, c->lens) != REDIS_OK) {
         c->refs--;
         return SGW_E_UNAVAILABLE;
     }
     return 0;
 }
 
-/* Sends cmd (taken over: its buffer is the rcall's now) on the primary connection; fn runs
+/* Sends cmd (taken over: its buffers are the rcall's now) on the primary connection; fn runs
  * exactly once (reply, error or timeout). script >= 0: an EVALSHA whose SHA is at sha_off.
  * NULL if it could not be sent (fn will not run). */
-static rcall *rcall_frame(redis_conn *conn, redis_reply_cb fn, void *ctx, resp_cmd *cmd, size_t sha_off, int script)
+static rcall *rcall_cmd(redis_conn *conn, redis_reply_cb fn, void *ctx, resp_cmd *cmd, size_t sha_off, int script)
 {
     rcall *c = xcalloc(1, sizeof *c);
     c->conn = conn;
     c->fn = fn;
     c->ctx = ctx;
     c->script = script;
-    c->frame = cmd->buf;
-    c->frame_len = cmd->len;
+    c->args = cmd->buf;
+    c->argc = cmd->argc;
+    c->lens = cmd->lens;
+    c->argv = xmalloc((size_t)(cmd->argc > 0 ? cmd->argc : 1) * sizeof *c->argv);
+    for (int i = 0; i < cmd->argc; i++) c->argv[i] = cmd->buf + cmd->off[i];
+    free(cmd->off);
     c->sha_off = sha_off;
     cmd->buf = NULL;
+    cmd->off = cmd->lens = NULL;
     c->t0 = time_mono_s();
     uv_timer_init(conn->loop, &c->timer);
     c->timer.data = c;
@@ -232,7 +241,7 @@ static rcall *rcall_new(redis_conn *conn, redis_reply_cb fn, void *ctx, int argc
         size_t at = resp_arg(&cmd, argv[i], lens ? lens[i] : strlen(argv[i]));
         if (i == 1) sha_off = at;
     }
-    return rcall_frame(conn, fn, ctx, &cmd, sha_off, script);
+    return rcall_cmd(conn, fn, ctx, &cmd, sha_off, script);
 }
 
 redis_call redis_conn_begin(redis_conn *c, resp_cmd *cmd, redis_script script, int nargs, size_t cap_hint)
@@ -249,7 +258,7 @@ redis_call redis_conn_begin(redis_conn *c, resp_cmd *cmd, redis_script script, i
 int redis_conn_send(redis_conn *c, resp_cmd *cmd, const redis_call *call, const char *op, redis_reply_cb cb,
                     void *ctx)
 {
-    rcall *rc = rcall_frame(c, cb, ctx, cmd, call->name_off, call->fcall ? -1 : (int)call->script);
+    rcall *rc = rcall_cmd(c, cb, ctx, cmd, call->name_off, call->fcall ? -1 : (int)call->script);
     if (!rc) return SGW_E_UNAVAILABLE;
     rc->fcall = call->fcall;
     rc->op = op;
