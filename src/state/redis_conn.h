@@ -127,7 +127,7 @@ typedef void (*redis_reply_cb)(redisReply *r, const char *err, void *ctx);
 int redis_conn_send(redis_conn *c, resp_cmd *cmd, const redis_call *call, const char *op, redis_reply_cb cb,
                     void *ctx);
 
-/* Writes what is queued on the socket now rather than at the next writable event (when
+/* Writes what is queued on the socket now rather than before the loop next blocks (when
  * ready and not inside a hiredis callback, where a failed write would free the context). */
 void redis_conn_write_now(redis_conn *c);
 

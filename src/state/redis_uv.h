@@ -1,9 +1,11 @@
-/* redis_uv.h: hiredis' event hooks on a libuv loop, as hiredis' adapters/libuv.h makes them
- * (a uv_poll handle watching what hiredis asks for; a write goes out at the next writable
- * event), except that a poll error is handed to hiredis, which reads the socket's error and
- * disconnects, where the adapter ignores it. Hooks that changed the poll handle only when its
- * events changed and wrote before the loop blocked won less than 5 % end to end
- * (docs/decisions/006-redis-path-layers.md). */
+/* redis_uv.h: hiredis' event hooks on a libuv loop, without hiredis' adapters/libuv.h churn.
+ * That adapter calls uv_poll_start whenever hiredis adds or drops write interest and after
+ * every write (each call an epoll_ctl DEL and ADD in libuv), so every batch sent to Redis
+ * cost several system calls. Here, once connected, a pending write is made by a uv_prepare
+ * callback just before the loop would block (or at once by the caller, redisAsyncHandleWrite),
+ * and the poll handle is changed only when its events really change: it watches for
+ * writable only while the socket is full, and while connecting (hiredis learns that the
+ * connection is up from the first writable event). */
 #ifndef SGW_STATE_REDIS_UV_H
 #define SGW_STATE_REDIS_UV_H
 #include <hiredis/async.h>

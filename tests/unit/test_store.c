@@ -988,9 +988,9 @@ static void test_redis_not_ready_names_its_reason(void **state)
 
 /* state/redis_uv.c, hiredis' hooks on our loop: a write larger than the socket takes at
  * once (a 16 MiB SET while redis-server is stopped) goes out in pieces as the socket
- * drains, which needs the poll handle to watch for writable while bytes wait; and a small
- * command is written at the next writable event (with only a 2 s timer besides, its reply
- * comes long before the timer). */
+ * drains, which needs the poll handle to watch for writable exactly while bytes wait; and a
+ * small command is written by the deferred write before the loop blocks (with only a 2 s
+ * timer besides, its reply comes long before the timer). */
 static int uv_replies, uv_connect_status = -99;
 static long long uv_strlen;
 static void on_uv_reply(redisAsyncContext *ac, void *r, void *priv)
