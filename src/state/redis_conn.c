@@ -199,10 +199,10 @@ static int rcall_send(rcall *c)
     return 0;
 }
 
-/* Sends cmd (taken over: its buffers are the rcall's now) on the primary connection; fn runs
+/* Sends cmd (taken over: its buffer is the rcall's now) on the primary connection; fn runs
  * exactly once (reply, error or timeout). script >= 0: an EVALSHA whose SHA is at sha_off.
  * NULL if it could not be sent (fn will not run). */
-static rcall *rcall_cmd(redis_conn *conn, redis_reply_cb fn, void *ctx, resp_cmd *cmd, size_t sha_off, int script)
+static rcall *rcall_frame(redis_conn *conn, redis_reply_cb fn, void *ctx, resp_cmd *cmd, size_t sha_off, int script)
 {
     rcall *c = xcalloc(1, sizeof *c);
     c->conn = conn;
@@ -241,7 +241,7 @@ static rcall *rcall_new(redis_conn *conn, redis_reply_cb fn, void *ctx, int argc
         size_t at = resp_arg(&cmd, argv[i], lens ? lens[i] : strlen(argv[i]));
         if (i == 1) sha_off = at;
     }
-    return rcall_cmd(conn, fn, ctx, &cmd, sha_off, script);
+    return rcall_frame(conn, fn, ctx, &cmd, sha_off, script);
 }
 
 redis_call redis_conn_begin(redis_conn *c, resp_cmd *cmd, redis_script script, int nargs, size_t cap_hint)
@@ -258,7 +258,7 @@ redis_call redis_conn_begin(redis_conn *c, resp_cmd *cmd, redis_script script, i
 int redis_conn_send(redis_conn *c, resp_cmd *cmd, const redis_call *call, const char *op, redis_reply_cb cb,
                     void *ctx)
 {
-    rcall *rc = rcall_cmd(c, cb, ctx, cmd, call->name_off, call->fcall ? -1 : (int)call->script);
+    rcall *rc = rcall_frame(c, cb, ctx, cmd, call->name_off, call->fcall ? -1 : (int)call->script);
     if (!rc) return SGW_E_UNAVAILABLE;
     rc->fcall = call->fcall;
     rc->op = op;

@@ -103,23 +103,23 @@ static inline bool redis_conn_ready(const redis_conn *c) { return c->state == RE
 /* Any thread: 1 if ready; 0 with the reason ("redis: <last error>") copied into why. */
 int redis_conn_health(redis_conn *c, char *why, size_t cap);
 
-/* How a script call was built, for its retry after NOSCRIPT or "Function not found". */
+/* How a script call was framed, for its retry after NOSCRIPT or "Function not found". */
 typedef struct redis_call {
-    size_t       name_off;   /* where the SHA (EVALSHA) or the function's name (FCALL) sits in the arguments' bytes */
+    size_t       name_off;   /* where the SHA (EVALSHA) or the function's name (FCALL) sits in the frame */
     redis_script script;
     bool         fcall;
 } redis_call;
 
 /* Starts cmd as "EVALSHA <sha> 0 <prefix>", or for decide, where the function loaded,
  * "FCALL <function> 0 <prefix>"; exactly nargs more arguments must follow. cap_hint: the
- * expected size of the arguments' bytes. */
+ * frame's expected size. */
 redis_call redis_conn_begin(redis_conn *c, resp_cmd *cmd, redis_script script, int nargs, size_t cap_hint);
 
 /* A reply r (borrowed: valid during the call) and err: NULL on success; an error reply
  * gives both r and its text as err; no reply (timeout, connection lost) gives r NULL. */
 typedef void (*redis_reply_cb)(redisReply *r, const char *err, void *ctx);
 
-/* Sends cmd (started by redis_conn_begin; its buffers are taken in every case). 0: cb runs
+/* Sends cmd (framed by redis_conn_begin; its buffer is taken in every case). 0: cb runs
  * exactly once, never before this call returns; a timeout fails the command and drops the
  * connection; NOSCRIPT or "Function not found" reloads the script or function and sends
  * the command once more. SGW_E_UNAVAILABLE: not connected, cb never runs. op, when not
