@@ -43,11 +43,9 @@ struct rcall {
     int             script;        /* >= 0: an EVALSHA that may be retried after NOSCRIPT */
     bool            fcall;         /* an FCALL of conn->fn_name, retried after "Function not found" */
     bool            retried;
-    char           *args;          /* the arguments' bytes (resp.h) */
-    const char    **argv;          /* argc pointers into args */
-    size_t         *lens;
-    int             argc;
-    size_t          sha_off;       /* script: where the 40-hex SHA sits in args, patched on NOSCRIPT */
+    char           *frame;         /* the RESP command, written once (resp.h) */
+    size_t          frame_len;
+    size_t          sha_off;       /* script: where the 40-hex SHA sits in frame, patched on NOSCRIPT */
     double          t0;
     const char     *op;
 };
@@ -55,9 +53,7 @@ struct rcall {
 static void rcall_unref(rcall *c)
 {
     if (--c->refs > 0) return;
-    free(c->args);
-    free(c->argv);
-    free(c->lens);
+    free(c->frame);
     free(c);
 }
 
@@ -107,7 +103,7 @@ static void script_reloaded(redisReply *r, const char *err, void *ctx)
     }
     memcpy(c->sha[orig->script], r->str, 40);
     c->sha[orig->script][40] = '\0';
-    memcpy(orig->args + orig->sha_off, r->str, 40);
+    memcpy(orig->frame + orig->sha_off, r->str, 40);
     retry_reloaded(orig, NULL);
 }
 
@@ -192,7 +188,7 @@ static int rcall_send(rcall *c)
     redis_conn *conn = c->conn;
     if (!conn->ac) return SGW_E_UNAVAILABLE;
     c->refs++;
-    if (redisAsyncCommandArgv(conn->ac, on_reply, c, c->argc, c->argv, c->lens) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(conn->ac, on_reply, c, c->frame, c->frame_len) != REDIS_OK) {
         c->refs--;
         return SGW_E_UNAVAILABLE;
     }
@@ -209,15 +205,10 @@ static rcall *rcall_frame(redis_conn *conn, redis_reply_cb fn, void *ctx, resp_c
     c->fn = fn;
     c->ctx = ctx;
     c->script = script;
-    c->args = cmd->buf;
-    c->argc = cmd->argc;
-    c->lens = cmd->lens;
-    c->argv = xmalloc((size_t)(cmd->argc > 0 ? cmd->argc : 1) * sizeof *c->argv);
-    for (int i = 0; i < cmd->argc; i++) c->argv[i] = cmd->buf + cmd->off[i];
-    free(cmd->off);
+    c->frame = cmd->buf;
+    c->frame_len = cmd->len;
     c->sha_off = sha_off;
     cmd->buf = NULL;
-    cmd->off = cmd->lens = NULL;
     c->t0 = time_mono_s();
     uv_timer_init(conn->loop, &c->timer);
     c->timer.data = c;
