@@ -247,42 +247,59 @@ static void on_token_review(const k8s_response *r, void *ctx)
 
 /* ---- check ------------------------------------------------------------------------------------- */
 
-void auth_check(auth *a, k8s_client *kc, defer_queue *dq, const char *h, auth_cb cb, void *ctx)
+/* The bearer token of header h, trimmed: its length in *tl, or NULL when h carries none
+ * (or one longer than 8 KiB). */
+static const char *bearer_token(const char *h, size_t *tl)
 {
-    if (a->mode == AUTH_OFF) {
-        defer_call(dq, cb, AUTH_ALLOW, ctx);
-        return;
-    }
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-        defer_call(dq, cb, AUTH_UNAUTHENTICATED, ctx);
-        return;
-    }
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return NULL;
     const char *tok = h + 7;
     while (*tok == ' ') tok++;
-    size_t tl = strlen(tok);
-    while (tl > 0 && tok[tl - 1] == ' ') tl--;
-    if (tl == 0 || tl > 8192) {
-        defer_call(dq, cb, AUTH_UNAUTHENTICATED, ctx);
-        return;
-    }
-    char d[65];
+    size_t n = strlen(tok);
+    while (n > 0 && tok[n - 1] == ' ') n--;
+    if (n == 0 || n > 8192) return NULL;
+    *tl = n;
+    return tok;
+}
+
+/* The answer that needs no I/O, else SGW_E_AGAIN; d gets the token's digest when there is
+ * a token. */
+static int try_digest(auth *a, k8s_client *kc, const char *h, char d[65])
+{
+    if (a->mode == AUTH_OFF) return AUTH_ALLOW;
+    size_t tl;
+    const char *tok = bearer_token(h, &tl);
+    if (!tok) return AUTH_UNAUTHENTICATED;
     hash_sha256_hex(tok, tl, d);
     if (a->mode == AUTH_STATIC) {
         int found = 0;
         for (size_t i = 0; i < a->n; i++) found |= memeql_sec(d, a->digests[i], 64);
-        defer_call(dq, cb, found ? AUTH_ALLOW : AUTH_UNAUTHENTICATED, ctx);
-        return;
+        return found ? AUTH_ALLOW : AUTH_UNAUTHENTICATED;
     }
     int cached;
     if (cache_get(d, &cached)) {
         metrics_add("gateway_auth_cache_hits_total", "", 1);
-        defer_call(dq, cb, cached, ctx);
+        return cached;
+    }
+    if (!kc) return SGW_E_UNAVAILABLE;
+    return SGW_E_AGAIN;
+}
+
+int auth_try(auth *a, k8s_client *kc, const char *h)
+{
+    char d[65];
+    return try_digest(a, kc, h, d);
+}
+
+void auth_check(auth *a, k8s_client *kc, defer_queue *dq, const char *h, auth_cb cb, void *ctx)
+{
+    char d[65];
+    int r = try_digest(a, kc, h, d);
+    if (r != SGW_E_AGAIN) {
+        defer_call(dq, cb, r, ctx);
         return;
     }
-    if (!kc) {
-        defer_call(dq, cb, SGW_E_UNAVAILABLE, ctx);
-        return;
-    }
+    size_t tl;
+    const char *tok = bearer_token(h, &tl);   /* there is one: try_digest needed a review */
     review *rv = xcalloc(1, sizeof *rv);
     rv->a = a;
     rv->kc = kc;

@@ -32,6 +32,13 @@ void  auth_free(auth *a);
  * (docs/conventions.md): an answer known at once (off, static, a cache hit) goes through dq. */
 void auth_check(auth *a, k8s_client *kc, defer_queue *dq, const char *authorization, auth_cb cb, void *ctx);
 
+/* The same decision when it needs no I/O (off, static, a cached review, no usable token):
+ * AUTH_ALLOW, AUTH_UNAUTHENTICATED, AUTH_FORBIDDEN or SGW_E_UNAVAILABLE, returned; or
+ * SGW_E_AGAIN when only auth_check can answer (a Kubernetes review to make). Like
+ * uv_try_write: a caller that gets an answer goes on at once, while the request's bytes are
+ * still in the CPU's cache, instead of waiting for the loop's check phase. */
+int auth_try(auth *a, k8s_client *kc, const char *authorization);
+
 /* Drops the process-wide review cache (tests, exit). */
 void auth_cache_clear(void);
 

@@ -716,5 +716,7 @@ void pipeline_handle(http_request *req, void *data)
     p->t0 = time_mono_s();
     p->deadline = time_mono_ms() + c->processing_timeout_ms;
     gw_store_params(c, &p->sp);
-    auth_check(rt->auth, w->kc, &w->defer, req->authorization, on_auth, p);
+    int r = auth_try(rt->auth, w->kc, req->authorization);
+    if (r == SGW_E_AGAIN) auth_check(rt->auth, w->kc, &w->defer, req->authorization, on_auth, p);
+    else on_auth(r, p);   /* known now: go on while the body is still in the cache */
 }

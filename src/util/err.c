@@ -11,6 +11,7 @@ const char *sgw_strerror(int code)
     case SGW_E_NOTFOUND: return "not found";
     case SGW_E_EXISTS: return "already exists";
     case SGW_E_IO: return "i/o error";
+    case SGW_E_AGAIN: return "try again asynchronously";
     }
     return "unknown error";
 }

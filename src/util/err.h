@@ -15,6 +15,7 @@ enum {
     SGW_E_NOTFOUND = -4,     /* the thing named does not exist */
     SGW_E_EXISTS = -5,       /* the thing to create already exists */
     SGW_E_IO = -6,           /* a local file system or socket call failed (errno in the message) */
+    SGW_E_AGAIN = -7,        /* a try_ call's answer needs I/O: make the asynchronous call */
 };
 
 /* A short constant description of code ("unavailable"); "unknown error" for others. */
