@@ -766,6 +766,12 @@ static void conn_keep(http_conn *c, const char *data, size_t len)
     memcpy(c->in, data, len);
 }
 
+/* Between requests: reading, no message begun, nothing buffered. */
+static bool conn_idle(const http_conn *c)
+{
+    return c->state == ST_READ && !c->in_message && c->in_len == 0;
+}
+
 /* Feeds the parser until it needs more bytes or a request is busy: from c->in (data NULL),
  * or from the len bytes at data, the loop's read buffer, when nothing was buffered; then only
  * what is left after a request's end is copied into c->in (a request that came whole in one
@@ -808,7 +814,7 @@ static void conn_process_from(http_conn *c, const char *data, size_t len)
     if (c->state == ST_READ) {
         /* while draining, a connection back at idle (nothing buffered, no message begun:
          * bytes that were no request, such as a stray CRLF) closes as an idle one would */
-        if (c->peer_eof || (c->srv->draining && !c->in_message && c->in_len == 0)) {
+        if (c->peer_eof || (c->srv->draining && conn_idle(c))) {
             conn_close(c);
         } else {
             conn_start_reading(c);
@@ -1083,7 +1089,7 @@ void http_server_drain(http_server *s, void (*cb)(http_server *, void *), void *
      * and answered (a sender that posted just before SIGTERM gets its answer, not EOF). */
     for (http_conn *c = s->conns, *n; c; c = n) {
         n = c->next;
-        if (c->state == ST_READ && !c->in_message && c->in_len == 0 && !conn_has_unread(c)) conn_close(c);
+        if (conn_idle(c) && !conn_has_unread(c)) conn_close(c);
     }
     if (s->nconns == 0 && s->drain_cb) {
         s->drain_cb = NULL;
