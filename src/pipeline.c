@@ -538,11 +538,13 @@ static void round_start(preq *p)
 
 /* Every rejection is final for the sender (4xx), so only input that can never succeed is
  * rejected; 413 tells the operator to split the group, not to fix the payload. */
-static const struct {
+typedef struct reject_entry {
     adapter_status st;
     int            status;
     const char    *code;
-} reject_table[] = {
+} reject_entry;
+
+static const reject_entry reject_table[] = {
     {ADAPTER_OK, 200, "ok"},
     {ADAPTER_E_JSON, 400, "invalid_json"},
     {ADAPTER_E_UTF8, 400, "invalid_utf8"},
@@ -554,25 +556,18 @@ static const struct {
     {ADAPTER_E_DEPTH, 400, "too_deep"},
 };
 
-static size_t reject_find(adapter_status st)
+/* st's row; a kind the table does not name is a plain bad request */
+static const reject_entry *reject_find(adapter_status st)
 {
-    size_t n = sizeof reject_table / sizeof reject_table[0];
-    for (size_t i = 0; i < n; i++)
-        if (reject_table[i].st == st) return i;
-    return n;
+    static const reject_entry other = {0, 400, "invalid_request"};
+    for (size_t i = 0; i < sizeof reject_table / sizeof reject_table[0]; i++)
+        if (reject_table[i].st == st) return &reject_table[i];
+    return &other;
 }
 
-int pipeline_reject_status(adapter_status st)
-{
-    size_t i = reject_find(st);
-    return i < sizeof reject_table / sizeof reject_table[0] ? reject_table[i].status : 400;
-}
+int pipeline_reject_status(adapter_status st) { return reject_find(st)->status; }
 
-const char *pipeline_reject_code(adapter_status st)
-{
-    size_t i = reject_find(st);
-    return i < sizeof reject_table / sizeof reject_table[0] ? reject_table[i].code : "invalid_request";
-}
+const char *pipeline_reject_code(adapter_status st) { return reject_find(st)->code; }
 
 /* ---- entry ---------------------------------------------------------------------------- */
 
