@@ -52,11 +52,14 @@ static const key_def keys[] = {
     {"auth.resource_group", K_STR, F(auth_resource_group), "SubjectAccessReview group"},
     {"auth.resource", K_STR, F(auth_resource), "SubjectAccessReview resource"},
     {"auth.verb", K_STR, F(auth_verb), "SubjectAccessReview verb"},
-    {"state.url", K_STR, F(state), "memory | redis://HOST:PORT[/DB] | redis-sentinel://H:P,H:P/MASTER"},
+    {"state.url", K_STR, F(state), "memory | kubernetes | redis://HOST:PORT[/DB] | redis-sentinel://H:P,H:P/MASTER"},
     {"state.prefix", K_STR, F(state_prefix), "Redis key prefix"},
     {"state.timeout", K_DUR, F(state_timeout_ms), "Redis command timeout (then 503)"},
     {"sink.target", K_STR, F(sink), "dir:PATH | kubernetes"},
     {"sink.kubeconfig", K_STR, F(kubeconfig), "kubeconfig path (empty: in-cluster)"},
+    {"sink.rr_api", K_STR, F(rr_api), "RR contract: remediation.kubernaut.io/v1alpha1 | kubernaut.ai/v1alpha1"},
+    {"sink.rr_namespace", K_STR, F(rr_namespace), "kubernaut.ai: namespace of every RR (empty: the gateway's own)"},
+    {"sink.cluster_id", K_STR, F(cluster_id), "spec.clusterID; kubernaut.ai: part of the fingerprint"},
     {"sink.group", K_STR, F(rr_group), "RemediationRequest API group"},
     {"sink.version", K_STR, F(rr_version), "RemediationRequest API version"},
     {"sink.fallback_namespace", K_STR, F(fallback_namespace), "namespace for cluster-scoped signals"},
@@ -131,6 +134,9 @@ config *config_defaults(void)
     c->state_timeout_ms = 2000;
     c->sink = xstrdup("dir:./remediationrequests");
     c->kubeconfig = xstrdup("");
+    c->rr_api = xstrdup("remediation.kubernaut.io/v1alpha1");
+    c->rr_namespace = xstrdup("");
+    c->cluster_id = xstrdup("");
     c->rr_group = xstrdup("remediation.kubernaut.io");
     c->rr_version = xstrdup("v1alpha1");
     c->fallback_namespace = xstrdup("kubernaut-system");
@@ -524,6 +530,20 @@ fail:
     return NULL;
 }
 
+cfg_rr_contract config_rr_contract(const config *c)
+{
+    return strcmp(c->rr_api, "kubernaut.ai/v1alpha1") == 0 ? RR_CONTRACT_KUBERNAUT_AI : RR_CONTRACT_REMEDIATION;
+}
+
+bool config_valid_namespace(const char *ns)
+{
+    size_t n = strlen(ns);
+    if (n == 0 || n > 63 || ns[0] == '-' || ns[n - 1] == '-') return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '-')) return false;
+    return true;
+}
+
 /* An environment becomes spec.environment (1..63 chars) and a label value: it must be a
  * valid Kubernetes label value and not empty. */
 bool config_valid_environment(const char *e)
@@ -560,9 +580,17 @@ int config_validate(const config *c, char *err, size_t errlen)
     if (c->storm_rate_window_ms < 1000 || c->storm_pattern_window_ms < 1000)
         return snprintf(err, errlen, "storm.rate_window and storm.pattern_window must be >= 1s"), SGW_E_INVALID;
     if (c->storm_max_resources < 1) return snprintf(err, errlen, "storm.max_resources must be >= 1"), SGW_E_INVALID;
-    if (strcmp(c->state, "memory") != 0 && strncmp(c->state, "redis://", 8) != 0 &&
-        strncmp(c->state, "redis-sentinel://", 17) != 0)
-        return snprintf(err, errlen, "state.url must be memory, redis://… or redis-sentinel://…"), SGW_E_INVALID;
+    if (strcmp(c->state, "memory") != 0 && strcmp(c->state, "kubernetes") != 0 &&
+        strncmp(c->state, "redis://", 8) != 0 && strncmp(c->state, "redis-sentinel://", 17) != 0)
+        return snprintf(err, errlen, "state.url must be memory, kubernetes, redis://… or redis-sentinel://…"), SGW_E_INVALID;
+    if (strcmp(c->rr_api, "remediation.kubernaut.io/v1alpha1") != 0 && strcmp(c->rr_api, "kubernaut.ai/v1alpha1") != 0)
+        return snprintf(err, errlen, "sink.rr_api must be remediation.kubernaut.io/v1alpha1 or kubernaut.ai/v1alpha1"), SGW_E_INVALID;
+    if (*c->rr_namespace && !config_valid_namespace(c->rr_namespace))
+        return snprintf(err, errlen, "sink.rr_namespace '%s' is not a namespace name", c->rr_namespace), SGW_E_INVALID;
+    if (strlen(c->cluster_id) > 253)
+        return snprintf(err, errlen, "sink.cluster_id is longer than 253 characters"), SGW_E_INVALID;
+    if (strcmp(c->state, "kubernetes") == 0 && strcmp(c->sink, "kubernetes") != 0)
+        return snprintf(err, errlen, "state.url kubernetes keeps dedup state in the RRs: it needs sink.target kubernetes"), SGW_E_INVALID;
     if (strncmp(c->sink, "dir:", 4) != 0 && strcmp(c->sink, "kubernetes") != 0)
         return snprintf(err, errlen, "sink.target must be dir:PATH or kubernetes"), SGW_E_INVALID;
     if (strncmp(c->sink, "dir:", 4) == 0 && c->sink[4] == '\0')

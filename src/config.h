@@ -9,6 +9,12 @@
 
 typedef enum { AUTH_OFF = 0, AUTH_STATIC, AUTH_KUBERNETES } cfg_auth_mode;
 
+/* Which RemediationRequest contract the gateway speaks (docs/contracts.md). */
+typedef enum {
+    RR_CONTRACT_REMEDIATION = 0,   /* remediation.kubernaut.io/v1alpha1: the design (spec/gateway.md) */
+    RR_CONTRACT_KUBERNAUT_AI,      /* kubernaut.ai/v1alpha1: upstream Kubernaut v1.x */
+} cfg_rr_contract;
+
 typedef struct cfg_kv {
     char *key;
     char *value;
@@ -49,14 +55,17 @@ typedef struct config {
     char  *auth_resource;
     char  *auth_verb;
     /* state */
-    char  *state;                      /* "memory" | redis://… | redis-sentinel://… */
+    char  *state;                      /* "memory" | "kubernetes" | redis://… | redis-sentinel://… */
     char  *state_prefix;
     int    state_timeout_ms;           /* Redis command timeout */
     /* sink */
     char  *sink;                       /* "dir:PATH" | "kubernetes" */
     char  *kubeconfig;
-    char  *rr_group;
+    char  *rr_api;                     /* the RR contract: "group/version" (config_rr_contract) */
+    char  *rr_group;                   /* the remediation.kubernaut.io contract's group/version */
     char  *rr_version;
+    char  *rr_namespace;               /* kubernaut.ai RRs live here; "" = the gateway's namespace */
+    char  *cluster_id;                 /* spec.clusterID and part of the kubernaut.ai fingerprint */
     char  *fallback_namespace;
     double k8s_qps;                    /* client-side rate limit to the API server */
     int    k8s_burst;
@@ -111,6 +120,12 @@ void config_free(config *c);
 
 /* true if e can be an environment: a non-empty Kubernetes label value (≤ 63 chars). */
 bool config_valid_environment(const char *e);
+
+/* The RR contract named by sink.rr_api (validated by config_validate). */
+cfg_rr_contract config_rr_contract(const config *c);
+
+/* true if ns is a Kubernetes namespace name (RFC 1123 label, at most 63). */
+bool config_valid_namespace(const char *ns);
 
 /* Duration "250ms", "30s", "5m", "1h" → ms; size "1MiB", "512KiB", "1048576" → bytes.
  * Each returns 0, or SGW_E_INVALID when s is not one (out is then untouched). */

@@ -51,8 +51,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: signal-gateway [--config FILE] [--listen ADDR:PORT] [--metrics-listen ADDR:PORT]\n"
-            "         [--state memory | redis://HOST:PORT[/DB] | redis-sentinel://H1:P1,H2:P2/MASTER]\n"
+            "         [--state memory | kubernetes | redis://HOST:PORT[/DB] | redis-sentinel://H1:P1,H2:P2/MASTER]\n"
             "         [--sink dir:PATH | kubernetes] [--kubeconfig FILE] [--auth off|kubernetes|static:FILE]\n"
+            "         [--rr-api remediation.kubernaut.io/v1alpha1 | kubernaut.ai/v1alpha1]\n"
             "         [--log-level debug|info|warn|error] [--workers N] [--check-config] [--version] [--help]\n"
             "\n"
             "With no flags: listens on 127.0.0.1:8080, keeps state in memory and writes each\n"
@@ -322,6 +323,7 @@ static int parse_flags(int argc, char **argv, bool *check_only)
         {"state", required_argument, NULL, 's'},
         {"sink", required_argument, NULL, 'k'},
         {"kubeconfig", required_argument, NULL, 'K'},
+        {"rr-api", required_argument, NULL, 'R'},
         {"auth", required_argument, NULL, 'a'},
         {"log-level", required_argument, NULL, 'L'},
         {"workers", required_argument, NULL, 'w'},
@@ -339,6 +341,7 @@ static int parse_flags(int argc, char **argv, bool *check_only)
         case 's': add_override("state.url", optarg); break;
         case 'k': add_override("sink.target", optarg); break;
         case 'K': add_override("sink.kubeconfig", optarg); break;
+        case 'R': add_override("sink.rr_api", optarg); break;
         case 'a': add_override("auth", optarg); break;
         case 'L': add_override("logging.level", optarg); break;
         case 'w': add_override("server.workers", optarg); break;
