@@ -589,6 +589,14 @@ int config_validate(const config *c, char *err, size_t errlen)
         return snprintf(err, errlen, "sink.rr_namespace '%s' is not a namespace name", c->rr_namespace), SGW_E_INVALID;
     if (strlen(c->cluster_id) > 253)
         return snprintf(err, errlen, "sink.cluster_id is longer than 253 characters"), SGW_E_INVALID;
+    if (strcmp(c->rr_api, "kubernaut.ai/v1alpha1") == 0 && strcmp(c->sink, "kubernetes") == 0 &&
+        strcmp(c->state, "kubernetes") != 0)
+        return snprintf(err, errlen, "sink.rr_api kubernaut.ai/v1alpha1 with the kubernetes sink needs state.url "
+                                     "kubernetes: a duplicate is one while its RR is active, which only the RRs "
+                                     "themselves tell"), SGW_E_INVALID;
+    if (strcmp(c->state, "kubernetes") == 0 && strcmp(c->rr_api, "kubernaut.ai/v1alpha1") != 0)
+        return snprintf(err, errlen, "state.url kubernetes keeps the dedup state in kubernaut.ai RRs' status: it needs "
+                                     "sink.rr_api kubernaut.ai/v1alpha1"), SGW_E_INVALID;
     if (strcmp(c->state, "kubernetes") == 0 && strcmp(c->sink, "kubernetes") != 0)
         return snprintf(err, errlen, "state.url kubernetes keeps dedup state in the RRs: it needs sink.target kubernetes"), SGW_E_INVALID;
     if (strncmp(c->sink, "dir:", 4) != 0 && strcmp(c->sink, "kubernetes") != 0)

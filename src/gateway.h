@@ -32,6 +32,9 @@ typedef struct gateway {
     atomic_bool           draining;
     store_memory_shared  *mem;      /* embedded state (NULL in Redis mode) */
     k8s_config           *kcfg;     /* API server connection (NULL if neither sink nor auth use it) */
+    struct rr_index      *rrx;      /* kubernaut.ai RRs by fingerprint (state.url kubernetes), or NULL */
+    struct k8s_informer  *informer; /* feeds rrx: list+watch on worker 0's loop, or NULL */
+    char                  rr_namespace[64];   /* kubernaut.ai: where every RR goes */
     struct worker        *workers;  /* all of them, for /readyz */
     int                   n_workers;
 } gateway;
@@ -77,7 +80,8 @@ static inline void gw_store_params(const config *c, store_params *sp)
 {
     sp->dedup_ttl_ms = c->dedup_ttl_ms;
     sp->lease_ms = c->lease_ms;
-    sp->storm_enabled = c->storm_enabled;
+    /* kubernaut.ai's RR has no storm fields: storms are detected, never folded (decision 014) */
+    sp->storm_enabled = c->storm_enabled && config_rr_contract(c) == RR_CONTRACT_REMEDIATION;
     sp->rate_threshold = c->storm_rate_threshold;
     sp->rate_window_ms = c->storm_rate_window_ms;
     sp->pattern_threshold = c->storm_pattern_threshold;

@@ -409,6 +409,16 @@ static int kubernetes_setup(const config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* kubernaut.ai: every RR in one namespace: sink.rr_namespace, else the gateway's own (the
+ * service account's or the kubeconfig context's), else upstream's kubernaut-system. */
+static void rr_namespace_setup(const config *c)
+{
+    const char *ns = *c->rr_namespace ? c->rr_namespace
+                     : G.kcfg && G.kcfg->namespace && config_valid_namespace(G.kcfg->namespace) ? G.kcfg->namespace
+                                                                                           : "kubernaut-system";
+    snprintf(G.rr_namespace, sizeof G.rr_namespace, "%s", ns);
+}
+
 /* Opens every worker's listening sockets and handles (not yet running): 0, or a negative
  * code with the reason in err. *port and *mport: the ports bound (mport -1 without a
  * metrics listener). */
@@ -551,6 +561,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "signal-gateway: kubernetes: %s\n", err);
         return 2;
     }
+    rr_namespace_setup(c);
     int port, mport;
     if (workers_setup(c, &port, &mport, err, sizeof err) < 0) {
         fprintf(stderr, "signal-gateway: %s\n", err);

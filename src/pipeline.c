@@ -78,6 +78,7 @@ typedef struct preq {
     store_verdict *round_verdict;   /* this round's verdict, 0 = not in this round */
     sig_result   *res;
     rr_spec      *specs;
+    bool         *exists;      /* the sink found the RR already there (counts_existing stores) */
     int           pending;     /* sink creates of this round not answered yet */
     int           fail_status;
     const char   *fail_code;
@@ -304,6 +305,7 @@ static void after_sink(preq *p)
         c->verdict = v;
         c->lease = p->items[i].lease;
         c->ok = result_decided(p->res[i].status);
+        c->exists = p->exists[i];
         c->ref = p->res[i].ref;
     }
     if (nc == 0) {
@@ -337,6 +339,8 @@ static void on_sink(int status, const char *ref, void *ctx)
                 snprintf(sl, sizeof sl, "storm_type=\"%s\"", spec->storm_type);
                 metrics_add("gateway_storms_detected_total", sl, 1);
             }
+        } else if (p->w->st->ops->counts_existing) {
+            p->exists[i] = true;   /* another replica created it: decided again, and counted */
         } else {
             r->status = RES_DUPLICATE;
             r->reason = "RemediationRequest already exists";
@@ -371,8 +375,16 @@ static void start_create(preq *p, size_t i, bool storm)
     rr_spec *spec = &p->specs[i];
     memset(spec, 0, sizeof *spec);
     spec->sig = s;
+    spec->contract = config_rr_contract(p->cfg);
     spec->group = p->cfg->rr_group;
     spec->version = p->cfg->rr_version;
+    if (spec->contract == RR_CONTRACT_KUBERNAUT_AI) {
+        const char *slash = it->ref ? strchr(it->ref, '/') : NULL;
+        spec->name = slash ? slash + 1 : NULL;
+        spec->rr_namespace = p->w->gw->rr_namespace;
+        spec->cluster_id = s->cluster_id ? s->cluster_id : p->cfg->cluster_id;
+        spec->sequence = it->sequence > 0 ? it->sequence : 1;
+    }
     spec->environment = policy_environment(p->cfg, s->namespace);
     spec->priority = policy_priority(p->cfg, s, spec->environment);
     spec->fallback_namespace = p->cfg->fallback_namespace;
@@ -399,6 +411,32 @@ static void start_create(preq *p, size_t i, bool storm)
     op->t0 = time_mono_s();
     p->pending++;
     p->w->sk->ops->create(p->w->sk, spec, on_sink, op);
+}
+
+/* kubernaut.ai, embedded: the duplicate's count goes into the RR's status before the 202 */
+static void on_dedup_written(int status, const char *ref, void *ctx)
+{
+    sink_op *op = ctx;
+    preq *p = op->p;
+    metrics_observe("gateway_sink_duration_seconds", "op=\"status\"", time_mono_s() - op->t0);
+    if (status < 0 && status != SINK_E_NOTFOUND) {   /* an RR removed by hand: counted in memory */
+        p->res[op->idx].status = RES_FAILED;
+        fail(p, "sink_unavailable", "could not write the RemediationRequest's status; retry");
+    }
+    free(op);
+    if (--p->pending == 0) after_sink(p);
+}
+
+static void start_dedup_write(preq *p, size_t i)
+{
+    const store_item *it = &p->items[i];
+    sink_dedup_update u = {it->ref, it->count, it->first_seen_ms, it->last_seen_ms ? it->last_seen_ms : time_now_ms()};
+    sink_op *op = xmalloc(sizeof *op);
+    op->p = p;
+    op->idx = i;
+    op->t0 = time_mono_s();
+    p->pending++;
+    p->w->sk->ops->update_dedup(p->w->sk, &u, on_dedup_written, op);
 }
 
 /* ---- store rounds --------------------------------------------------------------------- */
@@ -440,6 +478,8 @@ static void on_decided(int status, void *ctx)
             r->status = RES_DUPLICATE;
             r->ref = it->ref;
             r->count = it->count;
+            if (p->w->sk->ops->update_dedup && config_rr_contract(p->cfg) == RR_CONTRACT_KUBERNAUT_AI)
+                start_dedup_write(p, i);
             break;
         case STORE_AGGREGATED:
             r->status = RES_AGGREGATED;
@@ -513,6 +553,7 @@ static void round_start(preq *p)
     }
     rc->n = 0;
     memset(rc->items, 0, (p->n ? p->n : 1) * sizeof *rc->items);
+    memset(p->exists, 0, (p->n ? p->n : 1) * sizeof *p->exists);
     for (size_t i = 0; i < p->n; i++) {
         if (p->res[i].status != RES_PENDING) continue;
         store_item *src = &p->items[i];
@@ -579,6 +620,21 @@ static void refuse_signals_overload(preq *p)
     preq_done(p);
 }
 
+static void items_start(preq *p);
+
+/* kubernaut.ai: each signal's target and fingerprint as upstream computes them
+ * (pkg/gateway/types/fingerprint.go): SHA-256 of "[cluster:]namespace:Kind:name". */
+static void targets_start(preq *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        sig_signal *s = &p->sigs[i];
+        if (s->ignored) continue;
+        s->cluster_id = sig_map_get(&s->labels, "cluster");
+        sig_fingerprint_target(s, s->cluster_id ? s->cluster_id : p->cfg->cluster_id);
+    }
+    items_start(p);
+}
+
 static void start(preq *p)
 {
     http_request *req = p->req;
@@ -625,11 +681,21 @@ static void start(preq *p)
     char labels[64];
     fmt_cat(labels, sizeof labels, "source=\"", p->source, "\"", (char *)NULL);
     metrics_add("gateway_signals_received_total", labels, (double)p->n);
+    if (config_rr_contract(c) == RR_CONTRACT_KUBERNAUT_AI) targets_start(p);
+    else items_start(p);
+}
+
+/* The store's items from the signals; then the first decide round. */
+static void items_start(preq *p)
+{
+    http_request *req = p->req;
+    const config *c = p->cfg;
     arena *a = &req->arena;
     p->items = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->items);
     p->res = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->res);
     p->specs = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->specs);
     p->round_verdict = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->round_verdict);
+    p->exists = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->exists);
     for (size_t i = 0; i < p->n; i++) {
         const sig_signal *s = &p->sigs[i];
         if (s->ignored) {
@@ -644,6 +710,12 @@ static void start(preq *p)
         it->resource_id = sig_resource_id(s, a);
         it->resolved = s->status == SIG_RESOLVED;
         it->firing_ms = s->firing_ms;
+        if (config_rr_contract(c) == RR_CONTRACT_KUBERNAUT_AI) {
+            char name[64];   /* a store that names RRs (kube.c) replaces it */
+            rr_kai_name(s->fingerprint, 1, name);
+            it->ref = arena_cat(a, p->w->gw->rr_namespace, "/", name, (char *)NULL);
+            continue;
+        }
         const char *ns = sig_namespace_valid(s->namespace) ? s->namespace : c->fallback_namespace;
         char short_fp[17];
         size_t fl = strnlen(s->fingerprint, 16);

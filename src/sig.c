@@ -39,27 +39,41 @@ sig_severity sig_severity_parse(const char *s)
     return SEV_WARNING;
 }
 
-/* The key is "name:namespace:kind:res_name". A resource name can be a label value of any
+/* SHA-256 hex of the parts joined by ':'. A resource name can be a label value of any
  * length, so the key goes on the heap when it does not fit the stack buffer. */
-void sig_fingerprint(sig_signal *s)
+static void hash_joined(const char *const *parts, int n, char out[65])
 {
-    const char *parts[4] = {s->name, s->namespace, s->kind, s->res_name};
-    size_t lens[4], total = 3;
-    for (int i = 0; i < 4; i++) {
-        if (!parts[i]) parts[i] = "";
+    size_t lens[4], total = (size_t)n;
+    for (int i = 0; i < n; i++) {
         lens[i] = strlen(parts[i]);
         total += lens[i];
     }
     char stackbuf[1024];
     char *key = total <= sizeof stackbuf ? stackbuf : xmalloc(total);
     size_t off = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         if (i) key[off++] = ':';
         memcpy(key + off, parts[i], lens[i]);
         off += lens[i];
     }
-    hash_sha256_hex(key, off, s->fingerprint);
+    hash_sha256_hex(key, off, out);
     if (key != stackbuf) free(key);
+}
+
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+/* The key is "name:namespace:kind:res_name". */
+void sig_fingerprint(sig_signal *s)
+{
+    const char *parts[4] = {or_empty(s->name), or_empty(s->namespace), or_empty(s->kind), or_empty(s->res_name)};
+    hash_joined(parts, 4, s->fingerprint);
+}
+
+void sig_fingerprint_target(sig_signal *s, const char *cluster)
+{
+    const char *parts[4] = {or_empty(cluster), or_empty(s->res_namespace), or_empty(s->kind), or_empty(s->res_name)};
+    bool local = !cluster || !*cluster;
+    hash_joined(local ? parts + 1 : parts, local ? 3 : 4, s->fingerprint);
 }
 
 /* Prometheus common/model labelSetToFingerprint: label names in byte order (the map is

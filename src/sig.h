@@ -30,6 +30,8 @@ typedef struct sig_signal {
     const char  *kind;                 /* target resource */
     const char  *res_name;
     const char  *res_namespace;
+    const char  *res_api_version;      /* the target's "group/version" when known, else NULL */
+    const char  *cluster_id;           /* kubernaut.ai: its "cluster" label, else NULL (config's) */
     sig_map      labels;
     sig_map      annotations;
     int64_t      firing_ms;            /* startsAt / firstTimestamp; 0 = absent */
@@ -59,6 +61,10 @@ sig_severity sig_severity_parse(const char *s);
 
 /* Fills s->fingerprint from name, namespace, kind and res_name. */
 void sig_fingerprint(sig_signal *s);
+
+/* kubernaut.ai: fills s->fingerprint as upstream Kubernaut does, from the target alone:
+ * SHA-256 hex of "cluster:namespace:Kind:name", without "cluster:" when cluster is empty. */
+void sig_fingerprint_target(sig_signal *s, const char *cluster);
 
 /* Alertmanager / Prometheus label-set fingerprint (FNV-1a 64 over sorted name/value pairs,
  * each followed by 0xff), as 16 lowercase hex digits. */

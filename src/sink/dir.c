@@ -6,9 +6,11 @@
  * Readiness (the directory is writable) is probed on the sink's loop every second and
  * published through util/health.h, which /readyz reads from any worker. */
 #include "sink/dir.h"
+#include "config.h"
 #include "util/err.h"
 #include "util/health.h"
 #include "util/log.h"
+#include "util/strmap.h"
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
@@ -25,6 +27,7 @@ typedef struct dir_sink {
     sink       base;
     uv_loop_t *loop;
     char      *dir;
+    strmap     dd;            /* ref → dd_pending: one status rewrite in flight per RR */
     uv_timer_t probe;
     health     health;
 } dir_sink;
@@ -41,6 +44,8 @@ typedef struct dir_job {
     char      *text;          /* create: the manifest */
     sink_storm_update upd;    /* update: deep copy */
     bool       is_update;
+    struct dd_pending *dd;    /* a status.deduplication rewrite (kubernaut.ai) */
+    sink_dedup_update  ddv;   /* its values, taken when the job starts */
     int        status;
     char       err[200];
 } dir_job;
@@ -147,7 +152,8 @@ static char *read_file(const char *path)
     return buf;
 }
 
-static void do_update(dir_job *j)
+/* Rewrites the manifest j->ns/j->name with edit applied (temp + fsync + rename). */
+static void rewrite(dir_job *j, int (*edit)(cJSON *root, const dir_job *j))
 {
     char nsdir[4096], final[4400], tmp[4400];
     if (!safe_component(j->ns) || !safe_component(j->name)) {
@@ -165,26 +171,11 @@ static void do_update(dir_job *j)
     }
     cJSON *root = cJSON_Parse(text);
     free(text);
-    cJSON *spec = root ? cJSON_GetObjectItemCaseSensitive(root, "spec") : NULL;
-    if (!cJSON_IsObject(spec)) {
+    if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "spec")) || edit(root, j) < 0) {
         cJSON_Delete(root);
         snprintf(j->err, sizeof j->err, "%s: not a RemediationRequest", final);
         j->status = SINK_E_INVALID;
         return;
-    }
-    cJSON_ReplaceItemInObjectCaseSensitive(spec, "stormAlertCount", cJSON_CreateNumber((double)j->upd.count));
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < j->upd.n_resources; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(j->upd.resources[i]));
-    if (cJSON_GetObjectItemCaseSensitive(spec, "affectedResources"))
-        cJSON_ReplaceItemInObjectCaseSensitive(spec, "affectedResources", arr);
-    else
-        cJSON_AddItemToObject(spec, "affectedResources", arr);
-    cJSON *dd = cJSON_GetObjectItemCaseSensitive(spec, "deduplication");
-    if (cJSON_IsObject(dd)) {
-        char ts[32];
-        time_format_rfc3339(j->upd.last_seen_ms, ts);
-        cJSON_ReplaceItemInObjectCaseSensitive(dd, "lastSeen", cJSON_CreateString(ts));
-        cJSON_ReplaceItemInObjectCaseSensitive(dd, "occurrenceCount", cJSON_CreateNumber((double)j->upd.count));
     }
     char *out = cJSON_Print(root);
     cJSON_Delete(root);
@@ -206,10 +197,145 @@ static void do_update(dir_job *j)
     j->status = SINK_UPDATED;
 }
 
+static int edit_storm(cJSON *root, const dir_job *j)
+{
+    cJSON *spec = cJSON_GetObjectItemCaseSensitive(root, "spec");
+    cJSON_ReplaceItemInObjectCaseSensitive(spec, "stormAlertCount", cJSON_CreateNumber((double)j->upd.count));
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < j->upd.n_resources; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(j->upd.resources[i]));
+    if (cJSON_GetObjectItemCaseSensitive(spec, "affectedResources"))
+        cJSON_ReplaceItemInObjectCaseSensitive(spec, "affectedResources", arr);
+    else
+        cJSON_AddItemToObject(spec, "affectedResources", arr);
+    cJSON *dd = cJSON_GetObjectItemCaseSensitive(spec, "deduplication");
+    if (cJSON_IsObject(dd)) {
+        char ts[32];
+        time_format_rfc3339(j->upd.last_seen_ms, ts);
+        cJSON_ReplaceItemInObjectCaseSensitive(dd, "lastSeen", cJSON_CreateString(ts));
+        cJSON_ReplaceItemInObjectCaseSensitive(dd, "occurrenceCount", cJSON_CreateNumber((double)j->upd.count));
+    }
+    return 0;
+}
+
+/* kubernaut.ai: status.deduplication as the Gateway writes it through /status */
+static int edit_dedup(cJSON *root, const dir_job *j)
+{
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
+    if (!cJSON_IsObject(st)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "status");
+        st = cJSON_AddObjectToObject(root, "status");
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(st, "deduplication");
+    cJSON *dd = cJSON_AddObjectToObject(st, "deduplication");
+    char ts[32];
+    time_format_rfc3339(j->ddv.first_seen_ms, ts);
+    cJSON_AddStringToObject(dd, "firstSeenAt", ts);
+    time_format_rfc3339(j->ddv.last_seen_ms, ts);
+    cJSON_AddStringToObject(dd, "lastSeenAt", ts);
+    cJSON_AddNumberToObject(dd, "occurrenceCount", (double)j->ddv.count);
+    return 0;
+}
+
+/* ---- status.deduplication (kubernaut.ai, embedded) ----------------------------------------- */
+
+typedef struct dd_waiter {
+    sink_cb cb;
+    void   *ctx;
+} dd_waiter;
+
+/* One RR's rewrites: the newest values, who waits for them, and who waits for the one in
+ * flight. A burst of duplicates of one RR is one or two rewrites, not one each. */
+typedef struct dd_pending {
+    dir_sink         *s;
+    char              ref[330];
+    sink_dedup_update v;
+    dd_waiter        *queued, *flight;
+    size_t            nq, capq, nf, capf;
+    bool              inflight;
+} dd_pending;
+
+static void work_cb(uv_work_t *w);
+static void after_cb(uv_work_t *w, int status);
+
+static void dd_start(dd_pending *d)
+{
+    dd_waiter *t = d->flight;
+    size_t tc = d->capf;
+    d->flight = d->queued;
+    d->capf = d->capq;
+    d->nf = d->nq;
+    d->queued = t;
+    d->capq = tc;
+    d->nq = 0;
+    d->inflight = true;
+    dir_job *j = xcalloc(1, sizeof *j);
+    j->s = d->s;
+    j->dd = d;
+    j->ddv = d->v;
+    const char *slash = strchr(d->ref, '/');
+    snprintf(j->ns, sizeof j->ns, "%.*s", (int)(slash - d->ref), d->ref);
+    snprintf(j->name, sizeof j->name, "%s", slash + 1);
+    j->work.data = j;
+    uv_queue_work(d->s->loop, &j->work, work_cb, after_cb);
+}
+
+static void dd_done(dd_pending *d, int status, const char *ref)
+{
+    for (size_t i = 0; i < d->nf; i++) d->flight[i].cb(status, ref, d->flight[i].ctx);
+    d->nf = 0;
+    d->inflight = false;
+    if (d->nq) {
+        dd_start(d);
+        return;
+    }
+    strmap_del(&d->s->dd, d->ref);
+    free(d->queued);
+    free(d->flight);
+    free(d);
+}
+
+static void dir_update_dedup(sink *sk, const sink_dedup_update *u, sink_cb cb, void *ctx)
+{
+    dir_sink *s = (dir_sink *)sk;
+    if (!strchr(u->ref, '/') || strlen(u->ref) >= sizeof ((dd_pending *)0)->ref) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "%.60s", u->ref);
+        dir_job *j = xcalloc(1, sizeof *j);   /* answered through the pool, never at once */
+        j->s = s;
+        j->cb = cb;
+        j->ctx = ctx;
+        j->status = SINK_E_INVALID;
+        snprintf(j->err, sizeof j->err, "bad RemediationRequest reference %s", msg);
+        j->is_update = true;
+        snprintf(j->ns, sizeof j->ns, "%s", "/");
+        j->work.data = j;
+        uv_queue_work(s->loop, &j->work, work_cb, after_cb);
+        return;
+    }
+    dd_pending *d = strmap_get(&s->dd, u->ref);
+    if (!d) {
+        d = xcalloc(1, sizeof *d);
+        d->s = s;
+        snprintf(d->ref, sizeof d->ref, "%s", u->ref);
+        d->v.ref = d->ref;
+        strmap_put(&s->dd, u->ref, d);
+    }
+    if (u->count > d->v.count) d->v.count = u->count;
+    if (u->first_seen_ms && (!d->v.first_seen_ms || u->first_seen_ms < d->v.first_seen_ms)) d->v.first_seen_ms = u->first_seen_ms;
+    if (u->last_seen_ms > d->v.last_seen_ms) d->v.last_seen_ms = u->last_seen_ms;
+    if (d->nq == d->capq) {
+        d->capq = d->capq ? 2 * d->capq : 4;
+        d->queued = xrealloc(d->queued, d->capq * sizeof *d->queued);
+    }
+    d->queued[d->nq++] = (dd_waiter){cb, ctx};
+    if (!d->inflight) dd_start(d);
+}
+
 static void work_cb(uv_work_t *w)
 {
     dir_job *j = w->data;
-    if (j->is_update) do_update(j);
+    if (j->dd) rewrite(j, edit_dedup);
+    else if (j->is_update) rewrite(j, edit_storm);
     else do_create(j);
 }
 
@@ -226,7 +352,8 @@ static void after_cb(uv_work_t *w, int status)
     }
     char ref[320];
     snprintf(ref, sizeof ref, "%s/%s", j->ns, j->name);
-    j->cb(j->status, ref, j->ctx);
+    if (j->dd) dd_done(j->dd, j->status, ref);
+    else j->cb(j->status, ref, j->ctx);
     free(j->text);
     for (size_t i = 0; i < j->upd.n_resources; i++) free((char *)j->upd.resources[i]);
     free((void *)j->upd.resources);
@@ -240,7 +367,8 @@ static void dir_create(sink *sk, rr_spec *spec, sink_cb cb, void *ctx)
     j->s = s;
     j->cb = cb;
     j->ctx = ctx;
-    char *json = rr_build_json(spec, false, true, j->ns, j->name);
+    char *json = spec->contract == RR_CONTRACT_KUBERNAUT_AI ? rr_kai_build_json(spec, true, j->ns, j->name)
+                                                             : rr_build_json(spec, false, true, j->ns, j->name);
     size_t jl = strlen(json);
     j->text = xrealloc(json, jl + 2);
     j->text[jl] = '\n';
@@ -288,6 +416,7 @@ static void probe_closed(uv_handle_t *h)
 {
     dir_sink *s = h->data;
     health_destroy(&s->health);
+    strmap_free(&s->dd, NULL);   /* empty: every rewrite answered before the loop stops */
     free(s->dir);
     free(s);
 }
@@ -302,6 +431,7 @@ static void dir_close(sink *sk)
 static const sink_ops dir_ops = {
     .name = "dir",
     .create = dir_create,
+    .update_dedup = dir_update_dedup,
     .update_storm = dir_update_storm,
     .ready = dir_ready,
     .close = dir_close,
@@ -331,6 +461,7 @@ sink *sink_dir_open(uv_loop_t *loop, const char *dir, char *err, size_t errlen)
     s->base.ops = &dir_ops;
     s->loop = loop;
     s->dir = xstrdup(path);
+    strmap_init(&s->dd);
     health_init(&s->health, NULL);
     probe(s);
     uv_timer_init(loop, &s->probe);

@@ -349,6 +349,35 @@ static void on_ns(const k8s_response *r, void *ctx)
     after_env(op);
 }
 
+/* kubernaut.ai: one POST into the RR namespace. No namespace look-up or classification
+ * (SignalProcessing owns environment and priority in that contract), and AlreadyExists
+ * needs no read: the name is the store's lock, and the store counts the duplicate. */
+static void on_kai_post(const k8s_response *r, void *ctx)
+{
+    create_op *op = ctx;
+    char reason[64];
+    if (r->status == 201 || r->status == 200) {
+        create_done(op, SINK_CREATED, op->ns, op->name);
+    } else if (r->status == 409 && strcmp(status_reason(r, reason, sizeof reason), "AlreadyExists") == 0) {
+        create_done(op, SINK_EXISTS, op->ns, op->name);
+    } else if (r->status == 422 || r->status == 400) {
+        log_api_error("the API server rejected the RemediationRequest", r);
+        create_done(op, SINK_E_INVALID, op->ns, op->name);
+    } else {
+        log_api_error("RemediationRequest create failed", r);
+        create_done(op, SINK_E_UNAVAILABLE, op->ns, op->name);
+    }
+}
+
+static void kai_create(create_op *op)
+{
+    char *json = rr_kai_build_json(&op->spec, false, op->ns, op->name);
+    char path[512];
+    snprintf(path, sizeof path, "/apis/kubernaut.ai/v1alpha1/namespaces/%s/remediationrequests", op->ns);
+    k8s_request(op->s->kc, "POST", path, "application/json", json, strlen(json), op->deadline, on_kai_post, op);
+    free(json);
+}
+
 static void k_create(sink *sk, rr_spec *spec, sink_cb cb, void *ctx)
 {
     k8s_sink *s = (k8s_sink *)sk;
@@ -361,6 +390,10 @@ static void k_create(sink *sk, rr_spec *spec, sink_cb cb, void *ctx)
     op->ctx = ctx;
     op->t0 = time_mono_s();
     op->deadline = time_mono_ms() + s->op_timeout_ms;
+    if (spec->contract == RR_CONTRACT_KUBERNAUT_AI) {
+        kai_create(op);
+        return;
+    }
     const char *ns = spec->sig->namespace;
     if (!sig_namespace_valid(ns)) {   /* cluster-scoped or not a namespace: the fallback */
         op->ns_exists = 0;

@@ -10,6 +10,11 @@
 
 typedef struct rr_spec {
     const sig_signal *sig;        /* the signal (for a storm RR: the one that opened it) */
+    int          contract;        /* cfg_rr_contract: which object to build */
+    const char  *name;            /* the store's name for it (kubernaut.ai); NULL = rr_name */
+    const char  *rr_namespace;    /* kubernaut.ai: every RR's namespace */
+    const char  *cluster_id;      /* kubernaut.ai: spec.clusterID ("" = the local cluster) */
+    int64_t      sequence;        /* kubernaut.ai: the fingerprint's RR number (annotation) */
     const char  *group, *version; /* remediation.kubernaut.io / v1alpha1 */
     const char  *environment;
     const char  *priority;
@@ -37,6 +42,16 @@ const char *rr_namespace(const rr_spec *s, bool force_fallback);
 
 /* Returns the object as malloc'd JSON text (pretty when pretty), and its namespace/name. */
 char *rr_build_json(const rr_spec *s, bool force_fallback, bool pretty, char ns_out[254], char name_out[64]);
+
+/* The kubernaut.ai/v1alpha1 object (upstream Kubernaut's CRD, docs/contracts.md): the RR
+ * goes to s->rr_namespace under s->name; no storm fields, no dedup in the spec. Same
+ * return convention as rr_build_json. */
+char *rr_kai_build_json(const rr_spec *s, bool pretty, char ns_out[254], char name_out[64]);
+
+/* kubernaut.ai RR name: "rr-<first 12 hex of the fingerprint>-<8 hex>", upstream's form,
+ * where the 8 hex digits are SHA-256("<fingerprint>:<sequence>")'s first: every replica
+ * names the fingerprint's n-th RR alike, so the create itself is the lock. */
+void rr_kai_name(const char *fingerprint, int64_t sequence, char out[64]);
 
 /* Makes value a valid Kubernetes label value (<= 63, [A-Za-z0-9._-], alphanumeric at both
  * ends), replacing invalid characters with '_' and trimming; writes to out (64 bytes). */

@@ -34,6 +34,13 @@ typedef struct sink_storm_update {
     int64_t      last_seen_ms;
 } sink_storm_update;
 
+/* kubernaut.ai: a duplicate's count, written into the RR's status.deduplication. */
+typedef struct sink_dedup_update {
+    const char *ref;             /* "namespace/name" */
+    int64_t     count;
+    int64_t     first_seen_ms, last_seen_ms;
+} sink_dedup_update;
+
 typedef struct sink_ops {
     const char *name;
     /* Creates the RR described by spec (borrowed until the callback). A sink that
@@ -41,6 +48,11 @@ typedef struct sink_ops {
      * environment and priority into spec->environment / spec->priority before the
      * callback; those strings are valid until the callback returns. */
     void (*create)(sink *s, rr_spec *spec, sink_cb cb, void *ctx);
+    /* kubernaut.ai with a store that does not write status itself (embedded mode): writes
+     * status.deduplication; NULL when the store does (state.url kubernetes). Several
+     * updates of one RR may be written as one: each callback runs once a count at least
+     * as high as its own is durable. */
+    void (*update_dedup)(sink *s, const sink_dedup_update *u, sink_cb cb, void *ctx);
     /* Rewrites a storm RR's count, affected resources and lastSeen. */
     void (*update_storm)(sink *s, const sink_storm_update *u, sink_cb cb, void *ctx);
     int  (*ready)(sink *s, char *why, size_t cap);   /* 1 ready, 0 not (why) */

@@ -75,6 +75,8 @@ typedef struct store_item {
     int64_t       count;          /* occurrences (dedup) or alerts in the storm window */
     int64_t       first_seen_ms, last_seen_ms;
     uint64_t      lease;          /* CREATE / STORM_CREATE / MEMBER: for commit */
+    int64_t       sequence;       /* CREATE by a store that names RRs (kube.c): the
+                                   * fingerprint's RR number; 0 = the store does not */
     /* storm (STORM_CREATE, MEMBER, AGGREGATED) */
     const char   *storm_type;     /* "rate" | "pattern" */
     char          storm_hash[65]; /* SHA-256 hex of name, namespace and window start */
@@ -89,6 +91,7 @@ typedef struct store_commit {
     store_verdict verdict;          /* CREATE, STORM_CREATE or MEMBER */
     uint64_t    lease;
     bool        ok;                 /* RR exists now (created or AlreadyExists) */
+    bool        exists;             /* AlreadyExists, with a store that counts it (counts_existing) */
     const char *ref;                /* final "ns/name" (after namespace fallback) */
 } store_commit;
 
@@ -110,6 +113,9 @@ typedef void (*store_cb)(int status, void *ctx);
 
 typedef struct store_ops {
     const char *name;
+    /* An RR that already exists (the sink's AlreadyExists) is a duplicate this store must
+     * count: the pipeline commits it with exists set and decides the signal again. */
+    bool counts_existing;
     void (*decide)(store *s, const store_params *p, store_item *items, size_t n, int64_t now_ms,
                    arena *a, store_cb cb, void *ctx);
     void (*commit)(store *s, const store_params *p, const store_commit *items, size_t n,

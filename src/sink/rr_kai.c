@@ -1,0 +1,120 @@
+/* rr_kai.c: the RemediationRequest of upstream Kubernaut's kubernaut.ai/v1alpha1 CRD
+ * (deploy/crd/kubernaut.ai/remediationrequests.yaml), field for field; see rr.h. */
+#include "sink/rr.h"
+#include "util/hash.h"
+#include "util/timeutil.h"
+#include "util/utf8.h"
+#include "util/xalloc.h"
+
+#include <cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rr_kai_name(const char *fingerprint, int64_t sequence, char out[64])
+{
+    char key[96], h[65];
+    int n = snprintf(key, sizeof key, "%.64s:%" PRId64, fingerprint, sequence);
+    hash_sha256_hex(key, (size_t)n, h);
+    snprintf(out, 64, "rr-%.12s-%.8s", fingerprint, h);
+}
+
+static void add_time(cJSON *o, const char *key, int64_t ms)
+{
+    char ts[32];
+    time_format_rfc3339(ms, ts);
+    cJSON_AddStringToObject(o, key, ts);
+}
+
+/* upstream truncates label values to 63 bytes and annotation values to 262,000 (its
+ * TruncateMapValues); we cut at a UTF-8 boundary so the value stays valid JSON text */
+static cJSON *map_json(const sig_map *m, size_t max_value)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; i < m->n; i++) {
+        const char *v = m->items[i].value;
+        size_t vl = strlen(v);
+        size_t keep = max_value ? utf8_truncate(v, vl, max_value) : vl;
+        char *t = keep == vl ? NULL : xstrndup(v, keep);
+        cJSON_AddStringToObject(o, m->items[i].key, t ? t : v);
+        free(t);
+    }
+    return o;
+}
+
+/* spec.severity is the provider's own value (upstream: the alert's severity label, which
+ * SignalProcessing normalises); our normalised one when the signal carries none. */
+static const char *severity_of(const sig_signal *g)
+{
+    const char *v = sig_map_get(&g->labels, "severity");
+    size_t n = v ? strlen(v) : 0;
+    return n >= 1 && n <= 50 ? v : sig_severity_str(g->severity);
+}
+
+/* spec.signalSource: upstream's adapter names */
+static const char *source_of(const sig_signal *g)
+{
+    return strcmp(g->source, "kubernetes-event") == 0 ? "kubernetes-events" : g->source;
+}
+
+char *rr_kai_build_json(const rr_spec *s, bool pretty, char ns_out[254], char name_out[64])
+{
+    const sig_signal *g = s->sig;
+    if (s->name) snprintf(name_out, 64, "%s", s->name);
+    else rr_kai_name(g->fingerprint, s->sequence, name_out);
+    snprintf(ns_out, 254, "%s", s->rr_namespace);
+
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "apiVersion", "kubernaut.ai/v1alpha1");
+    cJSON_AddStringToObject(root, "kind", "RemediationRequest");
+    cJSON *meta = cJSON_AddObjectToObject(root, "metadata");
+    cJSON_AddStringToObject(meta, "name", name_out);
+    cJSON_AddStringToObject(meta, "namespace", ns_out);
+    cJSON *labels = cJSON_AddObjectToObject(meta, "labels");
+    cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "signal-gateway");
+    cJSON_AddStringToObject(labels, "app.kubernetes.io/component", "remediation");
+    cJSON *ann = cJSON_AddObjectToObject(meta, "annotations");
+    add_time(ann, "kubernaut.ai/created-at", s->now_ms);
+    char seq[24];
+    snprintf(seq, sizeof seq, "%" PRId64, s->sequence);
+    cJSON_AddStringToObject(ann, "signal-gateway.io/sequence", seq);
+
+    cJSON *spec = cJSON_AddObjectToObject(root, "spec");
+    cJSON_AddStringToObject(spec, "signalFingerprint", g->fingerprint);
+    cJSON_AddStringToObject(spec, "signalName", g->name);
+    cJSON_AddStringToObject(spec, "severity", severity_of(g));
+    cJSON_AddStringToObject(spec, "signalType", "alert");
+    cJSON_AddStringToObject(spec, "signalSource", source_of(g));
+    cJSON_AddStringToObject(spec, "targetType", "kubernetes");
+    cJSON *tr = cJSON_AddObjectToObject(spec, "targetResource");
+    cJSON_AddStringToObject(tr, "kind", g->kind);
+    cJSON_AddStringToObject(tr, "name", g->res_name);
+    if (g->res_namespace && *g->res_namespace) cJSON_AddStringToObject(tr, "namespace", g->res_namespace);
+    if (g->res_api_version && *g->res_api_version) cJSON_AddStringToObject(tr, "apiVersion", g->res_api_version);
+    if (s->cluster_id && *s->cluster_id) cJSON_AddStringToObject(spec, "clusterID", s->cluster_id);
+    add_time(spec, "firingTime", g->firing_ms > 0 ? g->firing_ms : g->received_ms);
+    add_time(spec, "receivedTime", g->received_ms);
+    if (g->labels.n) cJSON_AddItemToObject(spec, "signalLabels", map_json(&g->labels, 63));
+    if (g->annotations.n) cJSON_AddItemToObject(spec, "signalAnnotations", map_json(&g->annotations, 262000));
+
+    /* providerData: upstream's JSON text of the namespace and the untruncated labels */
+    cJSON *pd = cJSON_CreateObject();
+    cJSON_AddStringToObject(pd, "namespace", g->res_namespace ? g->res_namespace : "");
+    cJSON_AddItemToObject(pd, "labels", map_json(&g->labels, 0));
+    char *pdtext = cJSON_PrintUnformatted(pd);
+    cJSON_Delete(pd);
+    cJSON_AddStringToObject(spec, "providerData", pdtext);
+    cJSON_free(pdtext);
+    size_t plen;
+    char *payload = sig_payload_dup(g, s->max_payload_bytes, &plen);
+    if (payload) {
+        cJSON_AddStringToObject(spec, "originalPayload", payload);
+        free(payload);
+    }
+    char *text = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    char *out = xstrdup(text);
+    cJSON_free(text);
+    return out;
+}

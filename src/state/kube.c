@@ -1,0 +1,411 @@
+/* kube.c: the state store kept in the Kubernetes API; see kube.h.
+ * Per worker, one writer per RR: duplicates wait in its queue; one merge patch of
+ * status.deduplication (with the resourceVersion as precondition) counts all that waited,
+ * at most once per status_interval_ms; a 409 re-reads the RR and tries again, an RR gone or
+ * no longer active sends its waiters back to decide. */
+#include "state/kube.h"
+#include "metrics.h"
+#include "sink/rr.h"
+#include "util/log.h"
+#include "util/strmap.h"
+#include "util/timeutil.h"
+#include "util/xalloc.h"
+
+#include <cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_CONFLICTS = 8 };
+
+typedef struct batch {
+    store_cb cb;
+    void    *ctx;
+    int      outstanding;   /* duplicates whose count is not written yet, + 1 while deciding */
+    int      status;
+} batch;
+
+typedef struct waiter {
+    store_item *it;
+    batch      *b;
+    arena      *a;
+} waiter;
+
+typedef struct kube_store kube_store;
+
+typedef struct writer {
+    kube_store *s;
+    char        fp[65];
+    char        name[64];
+    waiter     *queued;      /* waiting for the next write */
+    size_t      nq, capq;
+    waiter     *flight;      /* counted by the write in flight */
+    size_t      nf, capf;
+    bool        inflight;
+    int         conflicts;
+    int64_t     deadline;    /* time_mono_ms of the flight's end */
+    int64_t     last_ms;     /* time_mono_ms of the last write's answer */
+    uv_timer_t  timer;
+    bool        timer_on;
+    char        path[512];
+} writer;
+
+struct kube_store {
+    store        base;
+    uv_loop_t   *loop;
+    k8s_client  *kc;
+    rr_index    *ix;
+    defer_queue *dq;
+    store_kube_opts o;
+    char        *ns;
+    strmap       writers;     /* RR name → writer */
+};
+
+/* ---- batches ------------------------------------------------------------------------------ */
+
+static void batch_release(batch *b)
+{
+    if (--b->outstanding > 0) return;
+    b->cb(b->status, b->ctx);
+    free(b);
+}
+
+static void deferred_batch(int status, void *ctx)
+{
+    (void)status;
+    batch_release(ctx);
+}
+
+/* ---- writers ------------------------------------------------------------------------------ */
+
+static void writer_closed(uv_handle_t *h)
+{
+    writer *w = h->data;
+    free(w->queued);
+    free(w->flight);
+    free(w);
+}
+
+/* an idle writer goes: memory follows the RRs being written, not every RR ever seen */
+static void writer_maybe_free(writer *w)
+{
+    if (w->inflight || w->nq || w->timer_on) return;
+    strmap_del(&w->s->writers, w->name);
+    uv_close((uv_handle_t *)&w->timer, writer_closed);
+}
+
+static void write_step(writer *w);
+static void writer_kick(writer *w);
+
+typedef enum { FLIGHT_COUNTED, FLIGHT_REDECIDE, FLIGHT_FAILED } flight_end;
+
+static void flight_done(writer *w, flight_end how, int64_t base, int64_t first_ms, int64_t last_ms)
+{
+    char ref[600];
+    snprintf(ref, sizeof ref, "%s/%s", w->s->ns, w->name);
+    for (size_t k = 0; k < w->nf; k++) {
+        waiter *wt = &w->flight[k];
+        store_item *it = wt->it;
+        if (how == FLIGHT_COUNTED) {
+            it->verdict = STORE_DUPLICATE;
+            it->ref = arena_strdup(wt->a, ref);
+            it->count = base + (int64_t)k + 1;
+            it->first_seen_ms = first_ms;
+            it->last_seen_ms = last_ms;
+        } else if (how == FLIGHT_REDECIDE) {
+            it->verdict = STORE_IN_PROGRESS;
+        } else {
+            wt->b->status = STORE_E_UNAVAILABLE;
+        }
+        batch_release(wt->b);
+    }
+    w->nf = 0;
+    w->inflight = false;
+    w->last_ms = time_mono_ms();
+    if (how == FLIGHT_COUNTED)
+        metrics_add("gateway_status_writes_total", "result=\"ok\"", 1);
+    else
+        metrics_add("gateway_status_writes_total", how == FLIGHT_REDECIDE ? "result=\"redecide\"" : "result=\"failed\"", 1);
+    writer_kick(w);
+    writer_maybe_free(w);
+}
+
+static void log_failure(const char *what, const writer *w, const k8s_response *r)
+{
+    log_line l;
+    if (log_begin(&l, LOG_ERROR, what)) {
+        log_str(&l, "remediation_request", w->name);
+        log_int(&l, "status", r->status);
+        if (r->error) log_str(&l, "error", r->error);
+        else log_strn(&l, "body", r->body, r->len > 400 ? 400 : r->len);
+        log_end(&l);
+    }
+}
+
+/* a read or write answered with the object: it is the newest we know */
+static bool put_answer(writer *w, const k8s_response *r)
+{
+    cJSON *j = cJSON_ParseWithLength(r->body, r->len);
+    if (j) rr_index_put(w->s->ix, j);
+    cJSON_Delete(j);
+    return j != NULL;
+}
+
+static void on_get(const k8s_response *r, void *ctx)
+{
+    writer *w = ctx;
+    if (r->status == 200 && put_answer(w, r)) {
+        write_step(w);
+    } else if (r->status == 404) {
+        rr_index_del(w->s->ix, w->fp, w->name);
+        flight_done(w, FLIGHT_REDECIDE, 0, 0, 0);
+    } else {
+        log_failure("RemediationRequest read failed", w, r);
+        flight_done(w, FLIGHT_FAILED, 0, 0, 0);
+    }
+}
+
+static void reread(writer *w)
+{
+    k8s_request(w->s->kc, "GET", w->path, NULL, NULL, 0, w->deadline, on_get, w);
+}
+
+typedef struct patch_ctx {
+    writer *w;
+    int64_t base, first_ms, last_ms;
+} patch_ctx;
+
+static void on_patch(const k8s_response *r, void *ctx)
+{
+    patch_ctx pc = *(patch_ctx *)ctx;
+    free(ctx);
+    writer *w = pc.w;
+    if (r->status == 200) {
+        put_answer(w, r);
+        flight_done(w, FLIGHT_COUNTED, pc.base, pc.first_ms, pc.last_ms);
+    } else if (r->status == 409 && ++w->conflicts <= MAX_CONFLICTS && time_mono_ms() < w->deadline) {
+        metrics_add("gateway_status_conflicts_total", "", 1);
+        reread(w);   /* someone else wrote it: the phase may have changed too */
+    } else if (r->status == 404) {
+        rr_index_del(w->s->ix, w->fp, w->name);
+        flight_done(w, FLIGHT_REDECIDE, 0, 0, 0);
+    } else {
+        log_failure("RemediationRequest status write failed", w, r);
+        flight_done(w, FLIGHT_FAILED, 0, 0, 0);
+    }
+}
+
+/* Writes the flight's count on top of what the index holds, or sends it back to decide
+ * when this RR is no longer the fingerprint's active one. */
+static void write_step(writer *w)
+{
+    rr_lookup l;
+    rr_index_lookup(w->s->ix, w->fp, time_now_ms(), 0, &l);
+    if (!l.active || strcmp(l.name, w->name) != 0) {
+        flight_done(w, FLIGHT_REDECIDE, 0, 0, 0);
+        return;
+    }
+    if (!l.rv[0] || l.first_seen_ms == 0) {   /* just created: the watch has not told us yet */
+        reread(w);
+        return;
+    }
+    patch_ctx *pc = xmalloc(sizeof *pc);
+    pc->w = w;
+    pc->base = l.count;
+    pc->first_ms = l.first_seen_ms;
+    pc->last_ms = time_now_ms();
+    char first[32], last[32], body[400];
+    time_format_rfc3339(pc->first_ms, first);
+    time_format_rfc3339(pc->last_ms, last);
+    int n = snprintf(body, sizeof body,
+                     "{\"metadata\":{\"resourceVersion\":\"%s\"},\"status\":{\"deduplication\":"
+                     "{\"firstSeenAt\":\"%s\",\"lastSeenAt\":\"%s\",\"occurrenceCount\":%" PRId64 "}}}",
+                     l.rv, first, last, l.count + (int64_t)w->nf);
+    k8s_request(w->s->kc, "PATCH", w->path, "application/merge-patch+json", body, (size_t)n, w->deadline, on_patch, pc);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    writer *w = t->data;
+    w->timer_on = false;
+    writer_kick(w);
+    writer_maybe_free(w);
+}
+
+/* Starts a write when one is due: nothing in flight, someone waiting, and the interval
+ * since the last write over (a lone duplicate goes at once). */
+static void writer_kick(writer *w)
+{
+    if (w->inflight || w->nq == 0 || w->timer_on) return;
+    int64_t now = time_mono_ms();
+    int64_t due = w->last_ms ? w->last_ms + w->s->o.status_interval_ms : now;
+    if (now < due) {
+        w->timer_on = true;
+        uv_timer_start(&w->timer, on_timer, (uint64_t)(due - now), 0);
+        return;
+    }
+    waiter *t = w->flight;   /* swap the queues: the flight takes what waited */
+    size_t tc = w->capf;
+    w->flight = w->queued;
+    w->nf = w->nq;
+    w->capf = w->capq;
+    w->queued = t;
+    w->capq = tc;
+    w->nq = 0;
+    w->inflight = true;
+    w->conflicts = 0;
+    w->deadline = now + w->s->o.timeout_ms;
+    write_step(w);
+}
+
+static writer *writer_for(kube_store *s, const char *fp, const char *name)
+{
+    writer *w = strmap_get(&s->writers, name);
+    if (w) return w;
+    w = xcalloc(1, sizeof *w);
+    w->s = s;
+    snprintf(w->fp, sizeof w->fp, "%s", fp);
+    snprintf(w->name, sizeof w->name, "%s", name);
+    snprintf(w->path, sizeof w->path, "/apis/kubernaut.ai/v1alpha1/namespaces/%s/remediationrequests/%s/status", s->ns, name);
+    uv_timer_init(s->loop, &w->timer);
+    w->timer.data = w;
+    strmap_put(&s->writers, name, w);
+    return w;
+}
+
+static writer *enqueue(kube_store *s, const char *fp, const char *name, store_item *it, batch *b, arena *a)
+{
+    writer *w = writer_for(s, fp, name);
+    if (w->nq == w->capq) {
+        w->capq = w->capq ? 2 * w->capq : 8;
+        w->queued = xrealloc(w->queued, w->capq * sizeof *w->queued);
+    }
+    w->queued[w->nq++] = (waiter){it, b, a};
+    b->outstanding++;
+    return w;
+}
+
+/* ---- the store operations ---------------------------------------------------------------- */
+
+static void k_decide(store *st, const store_params *p, store_item *items, size_t n, int64_t now_ms, arena *a,
+                     store_cb cb, void *ctx)
+{
+    kube_store *s = (kube_store *)st;
+    batch *b = xcalloc(1, sizeof *b);
+    b->cb = cb;
+    b->ctx = ctx;
+    b->outstanding = 1;   /* released below, after every item is queued */
+    char why[160];
+    if (!s->o.synced(s->o.synced_arg, why, sizeof why)) {
+        b->status = STORE_E_UNAVAILABLE;   /* what is active is not known yet: never guess */
+        defer_call(s->dq, deferred_batch, 0, b);
+        return;
+    }
+    writer **touched = arena_alloc(a, (n ? n : 1) * sizeof *touched);
+    size_t nt = 0;
+    for (size_t i = 0; i < n; i++) {
+        store_item *it = &items[i];
+        rr_lookup l;
+        rr_index_lookup(s->ix, it->fingerprint, now_ms, it->resolved ? 0 : p->lease_ms, &l);
+        if (it->resolved) {
+            /* the RR's lifecycle is the orchestrator's: a resolution records nothing */
+            it->verdict = STORE_RESOLVED;
+            it->ref = l.active ? arena_printf(a, "%s/%s", s->ns, l.name) : NULL;
+            it->count = l.active ? l.count : 0;
+        } else if (l.active) {
+            it->verdict = STORE_DUPLICATE;   /* confirmed (or turned back) by the write */
+            writer *w = enqueue(s, it->fingerprint, l.name, it, b, a);
+            if (w->nq == 1) touched[nt++] = w;
+        } else if (l.in_progress) {
+            it->verdict = STORE_IN_PROGRESS;
+        } else {
+            char name[64];
+            rr_kai_name(it->fingerprint, l.next_seq, name);
+            it->verdict = STORE_CREATE;
+            it->ref = arena_printf(a, "%s/%s", s->ns, name);
+            it->lease = (uint64_t)l.next_seq;
+            it->sequence = l.next_seq;
+            it->count = 1;
+        }
+    }
+    /* the batch's duplicates queued first, so that one write counts them all; b holds a
+     * reference until the deferred release, so no callback runs before this returns */
+    for (size_t k = 0; k < nt; k++) writer_kick(touched[k]);
+    defer_call(s->dq, deferred_batch, 0, b);
+}
+
+static void k_commit(store *st, const store_params *p, const store_commit *items, size_t n, int64_t now_ms,
+                     store_cb cb, void *ctx)
+{
+    kube_store *s = (kube_store *)st;
+    for (size_t i = 0; i < n; i++) {
+        const store_commit *c = &items[i];
+        const char *slash = c->ref ? strchr(c->ref, '/') : NULL;
+        if ((c->ok || c->exists) && slash) rr_index_note_exists(s->ix, c->fingerprint, slash + 1, (int64_t)c->lease);
+        rr_index_release(s->ix, c->fingerprint);
+    }
+    defer_call(s->dq, cb, STORE_OK, ctx);
+}
+
+/* storms are never folded in this contract: nothing to flush */
+static void k_claim_flush(store *st, const store_params *p, int64_t now_ms, size_t max, arena *a, store_flush **out,
+                          size_t *n, store_cb cb, void *ctx)
+{
+    *out = NULL;
+    *n = 0;
+    defer_call(((kube_store *)st)->dq, cb, STORE_OK, ctx);
+}
+
+static void k_flushed(store *st, const store_params *p, const store_flush *f, bool ok, int64_t now_ms, store_cb cb,
+                      void *ctx)
+{
+    defer_call(((kube_store *)st)->dq, cb, STORE_OK, ctx);
+}
+
+static int k_ready(store *st, char *why, size_t cap)
+{
+    kube_store *s = (kube_store *)st;
+    return s->o.synced(s->o.synced_arg, why, cap);
+}
+
+static int close_one(const char *key, void *value, void *ctx)
+{
+    writer *w = value;
+    uv_close((uv_handle_t *)&w->timer, writer_closed);
+    return 1;
+}
+
+static void k_close(store *st)
+{
+    kube_store *s = (kube_store *)st;
+    strmap_sweep(&s->writers, close_one, NULL);
+    strmap_free(&s->writers, NULL);
+    free(s->ns);
+    free(s);
+}
+
+static const store_ops kube_ops = {
+    .name = "kubernetes",
+    .counts_existing = true,
+    .decide = k_decide,
+    .commit = k_commit,
+    .claim_flush = k_claim_flush,
+    .flushed = k_flushed,
+    .ready = k_ready,
+    .close = k_close,
+};
+
+store *store_kube_open(uv_loop_t *loop, k8s_client *kc, rr_index *ix, defer_queue *dq, const store_kube_opts *o)
+{
+    kube_store *s = xcalloc(1, sizeof *s);
+    s->base.ops = &kube_ops;
+    s->loop = loop;
+    s->kc = kc;
+    s->ix = ix;
+    s->dq = dq;
+    s->o = *o;
+    s->ns = xstrdup(o->rr_namespace);
+    strmap_init(&s->writers);
+    return &s->base;
+}
