@@ -9,6 +9,7 @@
 #include "sink/dir.h"
 #include "sink/kubernetes.h"
 #include "state/redis.h"
+#include "storm_detect.h"
 #include "storm_flush.h"
 #include "util/cjson_arena.h"
 #include "util/err.h"
@@ -520,6 +521,7 @@ static void shutdown_all(void)
         free(G.kcfg);
     }
     sink_kubernetes_cache_clear();
+    storm_detect_clear();
     auth_cache_clear();
     free_runtimes(gw_runtime_get(&G));
     free_overrides();

@@ -12,6 +12,7 @@
 #include "adapters/adapter.h"
 #include "metrics.h"
 #include "policy.h"
+#include "storm_detect.h"
 #include "util/fmt.h"
 #include "util/jsonw.h"
 #include "util/log.h"
@@ -316,6 +317,24 @@ static void after_sink(preq *p)
     p->w->st->ops->commit(p->w->st, &p->sp, cs, nc, time_now_ms(), after_commit, p);
 }
 
+/* kubernaut.ai: storms are detected and reported, never folded (decision 014) */
+static void note_storm(preq *p, size_t i)
+{
+    const sig_signal *s = &p->sigs[i];
+    const char *ns = s->namespace ? s->namespace : "";
+    if (!storm_detect_note(s->name, ns, time_now_ms(), p->cfg->storm_rate_threshold, p->cfg->storm_rate_window_ms))
+        return;
+    metrics_add("gateway_storms_detected_total", "storm_type=\"rate\"", 1);
+    log_line l;
+    if (log_begin(&l, LOG_WARN, "alert storm detected (kubernaut.ai: each signal keeps its own RR)")) {
+        log_str(&l, "request_id", p->req->request_id);
+        log_str(&l, "alertname", s->name);
+        log_str(&l, "namespace", ns);
+        log_int(&l, "threshold", p->cfg->storm_rate_threshold);
+        log_end(&l);
+    }
+}
+
 static void on_sink(int status, const char *ref, void *ctx)
 {
     sink_op *op = ctx;
@@ -338,6 +357,8 @@ static void on_sink(int status, const char *ref, void *ctx)
                 char sl[64];
                 snprintf(sl, sizeof sl, "storm_type=\"%s\"", spec->storm_type);
                 metrics_add("gateway_storms_detected_total", sl, 1);
+            } else if (spec->contract == RR_CONTRACT_KUBERNAUT_AI && p->cfg->storm_enabled) {
+                note_storm(p, i);
             }
         } else if (p->w->st->ops->counts_existing) {
             p->exists[i] = true;   /* another replica created it: decided again, and counted */
