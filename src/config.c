@@ -55,6 +55,7 @@ static const key_def keys[] = {
     {"state.url", K_STR, F(state), "memory | kubernetes | redis://HOST:PORT[/DB] | redis-sentinel://H:P,H:P/MASTER"},
     {"state.prefix", K_STR, F(state_prefix), "Redis key prefix"},
     {"state.timeout", K_DUR, F(state_timeout_ms), "Redis command timeout (then 503)"},
+    {"state.status_interval", K_DUR, F(status_interval_ms), "state kubernetes: at most one status write per RR and worker per interval"},
     {"sink.target", K_STR, F(sink), "dir:PATH | kubernetes"},
     {"sink.kubeconfig", K_STR, F(kubeconfig), "kubeconfig path (empty: in-cluster)"},
     {"sink.rr_api", K_STR, F(rr_api), "RR contract: remediation.kubernaut.io/v1alpha1 | kubernaut.ai/v1alpha1"},
@@ -132,6 +133,7 @@ config *config_defaults(void)
     c->state = xstrdup("memory");
     c->state_prefix = xstrdup("sgw:");
     c->state_timeout_ms = 2000;
+    c->status_interval_ms = 100;
     c->sink = xstrdup("dir:./remediationrequests");
     c->kubeconfig = xstrdup("");
     c->rr_api = xstrdup("remediation.kubernaut.io/v1alpha1");
@@ -583,6 +585,8 @@ int config_validate(const config *c, char *err, size_t errlen)
     if (strcmp(c->state, "memory") != 0 && strcmp(c->state, "kubernetes") != 0 &&
         strncmp(c->state, "redis://", 8) != 0 && strncmp(c->state, "redis-sentinel://", 17) != 0)
         return snprintf(err, errlen, "state.url must be memory, kubernetes, redis://… or redis-sentinel://…"), SGW_E_INVALID;
+    if (c->status_interval_ms < 0 || c->status_interval_ms > 10000)
+        return snprintf(err, errlen, "state.status_interval must be 0..10s"), SGW_E_INVALID;
     if (strcmp(c->rr_api, "remediation.kubernaut.io/v1alpha1") != 0 && strcmp(c->rr_api, "kubernaut.ai/v1alpha1") != 0)
         return snprintf(err, errlen, "sink.rr_api must be remediation.kubernaut.io/v1alpha1 or kubernaut.ai/v1alpha1"), SGW_E_INVALID;
     if (*c->rr_namespace && !config_valid_namespace(c->rr_namespace))

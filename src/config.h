@@ -58,6 +58,7 @@ typedef struct config {
     char  *state;                      /* "memory" | "kubernetes" | redis://… | redis-sentinel://… */
     char  *state_prefix;
     int    state_timeout_ms;           /* Redis command timeout */
+    int    status_interval_ms;         /* state kubernetes: one status write per RR per interval */
     /* sink */
     char  *sink;                       /* "dir:PATH" | "kubernetes" */
     char  *kubeconfig;
