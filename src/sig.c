@@ -39,20 +39,21 @@ sig_severity sig_severity_parse(const char *s)
     return SEV_WARNING;
 }
 
-/* SHA-256 hex of the parts joined by ':'. A resource name can be a label value of any
- * length, so the key goes on the heap when it does not fit the stack buffer. */
-static void hash_joined(const char *const *parts, int n, char out[65])
+/* SHA-256 hex of parts[first..3] joined by ':'. A resource name can be a label value of
+ * any length, so the key goes on the heap when it does not fit the stack buffer. */
+static void hash_joined(const char *const parts[4], int first, char out[65])
 {
-    size_t lens[4], total = (size_t)n;
-    for (int i = 0; i < n; i++) {
+    size_t lens[4], total = 3;
+    for (int i = first; i < 4; i++) {
         lens[i] = strlen(parts[i]);
         total += lens[i];
     }
     char stackbuf[1024];
     char *key = total <= sizeof stackbuf ? stackbuf : xmalloc(total);
+    key[0] = '\0';   /* gcc cannot see that a ':' is always written when first < 3 */
     size_t off = 0;
-    for (int i = 0; i < n; i++) {
-        if (i) key[off++] = ':';
+    for (int i = first; i < 4; i++) {
+        if (i > first) key[off++] = ':';
         memcpy(key + off, parts[i], lens[i]);
         off += lens[i];
     }
@@ -66,14 +67,14 @@ static const char *or_empty(const char *s) { return s ? s : ""; }
 void sig_fingerprint(sig_signal *s)
 {
     const char *parts[4] = {or_empty(s->name), or_empty(s->namespace), or_empty(s->kind), or_empty(s->res_name)};
-    hash_joined(parts, 4, s->fingerprint);
+    hash_joined(parts, 0, s->fingerprint);
 }
 
 void sig_fingerprint_target(sig_signal *s, const char *cluster)
 {
     const char *parts[4] = {or_empty(cluster), or_empty(s->res_namespace), or_empty(s->kind), or_empty(s->res_name)};
     bool local = !cluster || !*cluster;
-    hash_joined(local ? parts + 1 : parts, local ? 3 : 4, s->fingerprint);
+    hash_joined(parts, local ? 1 : 0, s->fingerprint);
 }
 
 /* Prometheus common/model labelSetToFingerprint: label names in byte order (the map is

@@ -17,6 +17,7 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,7 +218,20 @@ static int edit_storm(cJSON *root, const dir_job *j)
     return 0;
 }
 
-/* kubernaut.ai: status.deduplication as the Gateway writes it through /status */
+static int64_t time_field(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    int64_t ms;
+    if (!cJSON_IsString(v) || time_parse_rfc3339(v->valuestring, strlen(v->valuestring), &ms) != 0 || ms < 0) return 0;
+    return ms;
+}
+
+/* kubernaut.ai: status.deduplication as the Gateway writes it through /status. Each
+ * worker has its own sink, so two rewrites of one file can race: they are serialised
+ * (dd_file_mu, around the whole read-modify-write) and merged (the highest count, the
+ * earliest first and the latest last sighting win). */
+static pthread_mutex_t dd_file_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static int edit_dedup(cJSON *root, const dir_job *j)
 {
     cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
@@ -225,14 +239,21 @@ static int edit_dedup(cJSON *root, const dir_job *j)
         cJSON_DeleteItemFromObjectCaseSensitive(root, "status");
         st = cJSON_AddObjectToObject(root, "status");
     }
+    sink_dedup_update v = j->ddv;
+    const cJSON *old = cJSON_GetObjectItemCaseSensitive(st, "deduplication");
+    const cJSON *oc = cJSON_GetObjectItemCaseSensitive(old, "occurrenceCount");
+    if (cJSON_IsNumber(oc) && (int64_t)oc->valuedouble > v.count) v.count = (int64_t)oc->valuedouble;
+    int64_t of = time_field(old, "firstSeenAt"), ol = time_field(old, "lastSeenAt");
+    if (of && (!v.first_seen_ms || of < v.first_seen_ms)) v.first_seen_ms = of;
+    if (ol > v.last_seen_ms) v.last_seen_ms = ol;
     cJSON_DeleteItemFromObjectCaseSensitive(st, "deduplication");
     cJSON *dd = cJSON_AddObjectToObject(st, "deduplication");
     char ts[32];
-    time_format_rfc3339(j->ddv.first_seen_ms, ts);
+    time_format_rfc3339(v.first_seen_ms, ts);
     cJSON_AddStringToObject(dd, "firstSeenAt", ts);
-    time_format_rfc3339(j->ddv.last_seen_ms, ts);
+    time_format_rfc3339(v.last_seen_ms, ts);
     cJSON_AddStringToObject(dd, "lastSeenAt", ts);
-    cJSON_AddNumberToObject(dd, "occurrenceCount", (double)j->ddv.count);
+    cJSON_AddNumberToObject(dd, "occurrenceCount", (double)v.count);
     return 0;
 }
 
@@ -334,9 +355,15 @@ static void dir_update_dedup(sink *sk, const sink_dedup_update *u, sink_cb cb, v
 static void work_cb(uv_work_t *w)
 {
     dir_job *j = w->data;
-    if (j->dd) rewrite(j, edit_dedup);
-    else if (j->is_update) rewrite(j, edit_storm);
-    else do_create(j);
+    if (j->dd) {
+        pthread_mutex_lock(&dd_file_mu);
+        rewrite(j, edit_dedup);
+        pthread_mutex_unlock(&dd_file_mu);
+    } else if (j->is_update) {
+        rewrite(j, edit_storm);
+    } else {
+        do_create(j);
+    }
 }
 
 static void after_cb(uv_work_t *w, int status)
