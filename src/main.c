@@ -8,6 +8,8 @@
 #include "routes.h"
 #include "sink/dir.h"
 #include "sink/kubernetes.h"
+#include "k8s/informer.h"
+#include "state/kube.h"
 #include "state/redis.h"
 #include "storm_detect.h"
 #include "storm_flush.h"
@@ -194,6 +196,49 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- state kept in the API (state.url kubernetes) --------------------------------------- */
+
+/* The list+watch cache's changes into the process's RR index. */
+static void on_rr_event(k8s_informer_event ev, const cJSON *obj, void *ctx)
+{
+    rr_index *x = ctx;
+    switch (ev) {
+    case K8S_INFORMER_LIST_BEGIN: rr_index_relist_begin(x); break;
+    case K8S_INFORMER_LIST_END: rr_index_relist_end(x); break;
+    case K8S_INFORMER_LIST_ITEM:
+    case K8S_INFORMER_ADDED:
+    case K8S_INFORMER_MODIFIED: rr_index_put(x, obj); break;
+    case K8S_INFORMER_DELETED: {
+        const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+        const cJSON *fp = cJSON_GetObjectItemCaseSensitive(spec, "signalFingerprint");
+        const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(md, "name");
+        if (cJSON_IsString(fp) && cJSON_IsString(name)) rr_index_del(x, fp->valuestring, name->valuestring);
+        break;
+    }
+    }
+}
+
+static int rr_cache_synced(void *arg, char *why, size_t cap)
+{
+    gateway *g = arg;
+    if (!g->informer) return snprintf(why, cap, "the RemediationRequest cache is stopped"), 0;
+    return k8s_informer_synced(g->informer, why, cap);
+}
+
+/* Worker 0 runs the process's one list+watch of the RR namespace. */
+static int rr_informer_setup(worker *w, char *err, size_t errlen)
+{
+    G.rrx = rr_index_new();
+    char path[256];
+    snprintf(path, sizeof path, "/apis/kubernaut.ai/v1alpha1/namespaces/%s/remediationrequests", G.rr_namespace);
+    k8s_informer_opts o = {.path = path, .name = "RemediationRequest cache"};
+    G.informer = k8s_informer_new(w->kc, &o, on_rr_event, G.rrx, err, errlen);
+    if (!G.informer) return SGW_E_INVALID;
+    k8s_informer_start(G.informer);
+    return 0;
+}
+
 /* 0, or a negative code (util/err.h) with the reason in err. */
 static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
 {
@@ -210,6 +255,10 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
     }
     if (G.mem) {
         w->st = store_memory_open(G.mem, &w->defer);
+    } else if (strcmp(c->state, "kubernetes") == 0) {
+        if (w->id == 0 && rr_informer_setup(w, err, errlen) < 0) return SGW_E_INVALID;
+        store_kube_opts so = {G.rr_namespace, c->status_interval_ms, c->processing_timeout_ms, rr_cache_synced, &G};
+        w->st = store_kube_open(&w->loop, w->kc, G.rrx, &w->defer, &so);
     } else {
         w->st = store_redis_open(&w->loop, &w->defer, c->state, c->state_prefix, c->state_timeout_ms, err, errlen);
         if (!w->st) return SGW_E_INVALID;
@@ -458,7 +507,8 @@ static void log_listening(const config *c, int port, int mport)
         log_int(&l, "port", port);
         if (mport >= 0) log_int(&l, "metrics_port", mport);
         log_int(&l, "workers", n_workers);
-        log_str(&l, "state", G.mem ? "memory" : (c->state[5] == '-' ? "redis-sentinel" : "redis"));
+        log_str(&l, "state", G.mem ? "memory" : G.rrx ? "kubernetes" : (c->state[5] == '-' ? "redis-sentinel" : "redis"));
+        log_str(&l, "rr_api", c->rr_api);
         log_str(&l, "sink", c->sink);
         log_str(&l, "auth", c->auth_mode == AUTH_OFF ? "off" : c->auth_mode == AUTH_STATIC ? "static" : "kubernetes");
         if (*c->source) log_str(&l, "config", c->source);
@@ -503,7 +553,12 @@ static void shutdown_all(void)
 {
     for (int i = 0; i < n_workers; i++) {
         worker *w = &workers[i];
-        /* the client first: failing its pending calls may still touch the sink and store */
+        /* the informer before its client; the client first of the rest: failing its
+         * pending calls may still touch the sink and store */
+        if (i == 0) {
+            k8s_informer_free(G.informer);
+            G.informer = NULL;
+        }
         if (w->kc) k8s_client_free(w->kc);
         w->sk->ops->close(w->sk);
         w->st->ops->close(w->st);
@@ -516,6 +571,7 @@ static void shutdown_all(void)
     }
     free(workers);
     store_memory_shared_free(G.mem);
+    rr_index_free(G.rrx);
     if (G.kcfg) {
         k8s_config_free(G.kcfg);
         free(G.kcfg);
