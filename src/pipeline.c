@@ -132,6 +132,27 @@ static void count_outcome(const char *source, const char *outcome, long long n)
     metrics_add("gateway_signals_total", labels, (double)n);
 }
 
+/* The source_type label of the families named as upstream Kubernaut names them
+ * (docs/operations.md): its values, where our `source` says "kubernetes-event". */
+static const char *source_type(const preq *p)
+{
+    return p->kind == ROUTE_PROMETHEUS ? "prometheus" : "kubernetes-events";
+}
+
+/* gateway_signals_received_total{source_type, severity}: once per severity present. */
+static void count_received(const preq *p)
+{
+    long long n[SEV_INFO + 1] = {0};
+    for (size_t i = 0; i < p->n; i++) n[p->sigs[i].severity]++;
+    for (int s = SEV_CRITICAL; s <= SEV_INFO; s++) {
+        if (!n[s]) continue;
+        char labels[96];
+        fmt_cat(labels, sizeof labels, "source_type=\"", source_type(p), "\",severity=\"",
+                sig_severity_str((sig_severity)s), "\"", (char *)NULL);
+        metrics_add("gateway_signals_received_total", labels, (double)n[s]);
+    }
+}
+
 /* ---- respond ---------------------------------------------------------------------- */
 
 /* What a request's signals came to: counted once per request, so a 50-alert webhook adds
@@ -327,11 +348,12 @@ static void on_sink(int status, const char *ref, void *ctx)
         r->ref = arena_strdup(&p->req->arena, ref);
         if (status == SINK_CREATED) {
             r->status = RES_CREATED;   /* a storm's first alert creates the aggregated RR */
-            char labels[160], env[64], pri[16];
+            char labels[224], env[64], pri[16];
             metrics_label_escape(spec->environment, env, sizeof env);
             metrics_label_escape(spec->priority, pri, sizeof pri);
-            snprintf(labels, sizeof labels, "environment=\"%s\",priority=\"%s\"", env, pri);
-            metrics_add("gateway_remediation_requests_created_total", labels, 1);
+            snprintf(labels, sizeof labels, "source_type=\"%s\",status=\"created\",environment=\"%s\",priority=\"%s\"",
+                     source_type(p), env, pri);
+            metrics_add("gateway_crds_created_total", labels, 1);
             if (spec->is_storm) {
                 char sl[64];
                 snprintf(sl, sizeof sl, "storm_type=\"%s\"", spec->storm_type);
@@ -356,8 +378,8 @@ static void on_sink(int status, const char *ref, void *ctx)
         }
     } else {
         r->status = RES_FAILED;
-        metrics_add("gateway_remediation_requests_failed_total",
-                    status == SINK_E_INVALID ? "reason=\"invalid\"" : "reason=\"unavailable\"", 1);
+        metrics_add("gateway_crd_creation_errors_total",
+                    status == SINK_E_INVALID ? "error_type=\"invalid\"" : "error_type=\"unavailable\"", 1);
         fail(p, "sink_unavailable", "could not write the RemediationRequest; retry");
     }
     if (spec->is_storm) storm_key_match_resolve(p, i, r->status != RES_FAILED, r->ref);
@@ -622,9 +644,7 @@ static void start(preq *p)
         refuse_signals_overload(p);
         return;
     }
-    char labels[64];
-    fmt_cat(labels, sizeof labels, "source=\"", p->source, "\"", (char *)NULL);
-    metrics_add("gateway_signals_received_total", labels, (double)p->n);
+    count_received(p);
     arena *a = &req->arena;
     p->items = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->items);
     p->res = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->res);
