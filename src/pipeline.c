@@ -10,6 +10,7 @@
  * closed asynchronously after the response was sent. */
 #include "pipeline.h"
 #include "adapters/adapter.h"
+#include "freshness.h"
 #include "metrics.h"
 #include "policy.h"
 #include "util/fmt.h"
@@ -576,6 +577,8 @@ static const reject_entry reject_table[] = {
     {ADAPTER_E_EMPTY, 400, "no_alerts"},
     {ADAPTER_E_TOO_MANY, 413, "too_many_alerts"},
     {ADAPTER_E_DEPTH, 400, "too_deep"},
+    {ADAPTER_E_STALE, 400, "stale_timestamp"},
+    {ADAPTER_E_FUTURE, 400, "future_timestamp"},
 };
 
 /* st's row; a kind the table does not name is a plain bad request */
@@ -612,11 +615,15 @@ static void start(preq *p)
         refuse_signals_overload(p);
         return;
     }
-    adapter_limits lim = {c->max_alerts, c->max_payload_bytes, c->max_json_depth};
+    adapter_limits lim = {.max_alerts = c->max_alerts, .max_payload_bytes = c->max_payload_bytes,
+                          .max_depth = c->max_json_depth};
     adapter_error err = {0};
-    int rc = p->kind == ROUTE_PROMETHEUS
-                 ? adapter_prometheus_parse(req->body, req->body_len, time_now_ms(), &lim, &req->arena, &p->sigs, &p->n, &err)
-                 : adapter_k8s_event_parse(req->body, req->body_len, time_now_ms(), &lim, &req->arena, &p->sigs, &p->n, &err);
+    int64_t now = time_now_ms();
+    int rc = freshness_check(c, p->kind, req->x_timestamp, now, &lim, &err);
+    if (rc == 0)
+        rc = p->kind == ROUTE_PROMETHEUS
+                 ? adapter_prometheus_parse(req->body, req->body_len, now, &lim, &req->arena, &p->sigs, &p->n, &err)
+                 : adapter_k8s_event_parse(req->body, req->body_len, now, &lim, &req->arena, &p->sigs, &p->n, &err);
     if (rc != 0) {
         const char *code = pipeline_reject_code(err.status);
         char labels[96];

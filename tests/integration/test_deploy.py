@@ -753,6 +753,7 @@ class DeployFilesTests(unittest.TestCase):
             self.assertEqual(eff["auth.mode"], "kubernetes")
             self.assertEqual(eff["sink.allow_insecure_tls"], "false")
             self.assertEqual(eff["sink.rr_api"], '"%s/v1alpha1"' % contract)
+            self.assertEqual(eff["adapters.freshness"], '"auto"')   # upstream's replay checks under kubernaut.ai only
             if contract == "kubernaut.ai":
                 self.assertEqual(eff["state.url"], '"kubernetes"')
                 self.assertEqual(eff["sink.rr_namespace"], '""')   # the gateway's own namespace
