@@ -79,7 +79,7 @@ st=$(sed 's/__NAME__/probe-0/' "$WORK/rr.tmpl" | kc -o /dev/null -w '%{http_code
 echo "direct POST of the template: $st" | tee -a "$RAW/checks.txt"
 [ "$st" = 201 ] || exit 1
 
-created() { $PY "$BENCH/tools.py" metric "$GW_PORT" gateway_remediation_requests_created_total; }
+created() { $PY "$BENCH/tools.py" metric "$GW_PORT" gateway_crds_created_total; }
 secs=${DURATION%s}
 
 for r in $(seq 1 "$ROUNDS"); do

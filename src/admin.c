@@ -61,11 +61,15 @@ void admin_metrics(http_request *req, void *data)
 
 void admin_observe(const http_request *req, int status, double seconds, void *data)
 {
-    char route[128], labels[200];
+    /* upstream Kubernaut's label names (endpoint, method, status); the endpoint is the route
+     * pattern, so a scan of random paths makes one series, "unmatched" */
+    char route[128], method[32], labels[240];
     metrics_label_escape(req->route ? req->route : "unmatched", route, sizeof route);
+    metrics_label_escape(req->method ? req->method : "", method, sizeof method);
     char num[24];
     fmt_i64(num, status);
-    fmt_cat(labels, sizeof labels, "route=\"", route, "\",code=\"", num, "\"", (char *)NULL);
+    fmt_cat(labels, sizeof labels, "endpoint=\"", route, "\",method=\"", method, "\",status=\"", num, "\"",
+            (char *)NULL);
     metrics_add("gateway_http_requests_total", labels, 1);
     metrics_observe("gateway_http_request_duration_seconds", labels, seconds);
     if (status >= 400) {

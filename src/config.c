@@ -84,6 +84,9 @@ static const key_def keys[] = {
     {"adapters.max_alerts", K_INT, F(max_alerts), "alerts per webhook (413 above)"},
     {"adapters.max_payload_bytes", K_SIZE, F(max_payload_bytes), "originalPayload kept per alert"},
     {"adapters.max_json_depth", K_INT, F(max_json_depth), "JSON nesting depth (400 above)"},
+    {"adapters.freshness", K_STR, F(freshness), "replay checks: auto (kubernaut.ai only) | on | off"},
+    {"adapters.freshness_tolerance", K_DUR, F(freshness_tolerance_ms), "oldest X-Timestamp / Event time accepted"},
+    {"adapters.freshness_clock_skew", K_DUR, F(freshness_clock_skew_ms), "how far in the future a time may be"},
     {"environment.default", K_STR, F(default_environment), "environment when no rule matches"},
     {"priority.default", K_STR, F(default_priority), "priority when no rule matches"},
     {"logging.level", K_LOGLEVEL, F(log_level), "debug | info | warn | error"},
@@ -162,6 +165,9 @@ config *config_defaults(void)
     c->max_alerts = 1000;
     c->max_payload_bytes = 64 << 10;
     c->max_json_depth = 64;
+    c->freshness = xstrdup("auto");
+    c->freshness_tolerance_ms = 5 * 60 * 1000;     /* upstream Kubernaut's, both */
+    c->freshness_clock_skew_ms = 2 * 60 * 1000;
     c->default_environment = xstrdup("unknown");
     c->default_priority = xstrdup("P2");
     c->n_priority_rules = sizeof default_rules / sizeof default_rules[0];
@@ -575,6 +581,10 @@ int config_validate(const config *c, char *err, size_t errlen)
         return snprintf(err, errlen, "server.max_inflight and server.max_inflight_alerts must be >= 1"), SGW_E_INVALID;
     if (c->max_json_depth < 4 || c->max_json_depth > 1000)
         return snprintf(err, errlen, "adapters.max_json_depth must be 4..1000"), SGW_E_INVALID;
+    if (strcmp(c->freshness, "auto") != 0 && strcmp(c->freshness, "on") != 0 && strcmp(c->freshness, "off") != 0)
+        return snprintf(err, errlen, "adapters.freshness must be auto, on or off"), SGW_E_INVALID;
+    if (c->freshness_tolerance_ms < 1000)
+        return snprintf(err, errlen, "adapters.freshness_tolerance must be >= 1s"), SGW_E_INVALID;
     if (c->dedup_ttl_ms < 1000) return snprintf(err, errlen, "dedup.ttl must be >= 1s"), SGW_E_INVALID;
     if (c->lease_ms < 100) return snprintf(err, errlen, "dedup.lease must be >= 100ms"), SGW_E_INVALID;
     if (c->storm_window_ms < 1000 || c->storm_flag_ttl_ms < c->storm_window_ms)

@@ -91,6 +91,9 @@ typedef struct config {
     size_t max_alerts;
     size_t max_payload_bytes;
     int    max_json_depth;
+    char  *freshness;                  /* "auto" | "on" | "off" (src/freshness.h) */
+    int    freshness_tolerance_ms;     /* oldest X-Timestamp / Event time accepted */
+    int    freshness_clock_skew_ms;    /* latest time accepted: now + this */
     /* environment classification: namespace → environment */
     cfg_kv *environments;
     size_t  n_environments;

@@ -10,6 +10,7 @@
  * closed asynchronously after the response was sent. */
 #include "pipeline.h"
 #include "adapters/adapter.h"
+#include "freshness.h"
 #include "metrics.h"
 #include "policy.h"
 #include "storm_detect.h"
@@ -132,6 +133,27 @@ static void count_outcome(const char *source, const char *outcome, long long n)
     char labels[128];
     fmt_cat(labels, sizeof labels, "source=\"", source, "\",outcome=\"", outcome, "\"", (char *)NULL);
     metrics_add("gateway_signals_total", labels, (double)n);
+}
+
+/* The source_type label of the families named as upstream Kubernaut names them
+ * (docs/operations.md): its values, where our `source` says "kubernetes-event". */
+static const char *source_type(const preq *p)
+{
+    return p->kind == ROUTE_PROMETHEUS ? "prometheus" : "kubernetes-events";
+}
+
+/* gateway_signals_received_total{source_type, severity}: once per severity present. */
+static void count_received(const preq *p)
+{
+    long long n[SEV_INFO + 1] = {0};
+    for (size_t i = 0; i < p->n; i++) n[p->sigs[i].severity]++;
+    for (int s = SEV_CRITICAL; s <= SEV_INFO; s++) {
+        if (!n[s]) continue;
+        char labels[96];
+        fmt_cat(labels, sizeof labels, "source_type=\"", source_type(p), "\",severity=\"",
+                sig_severity_str((sig_severity)s), "\"", (char *)NULL);
+        metrics_add("gateway_signals_received_total", labels, (double)n[s]);
+    }
 }
 
 /* ---- respond ---------------------------------------------------------------------- */
@@ -348,11 +370,12 @@ static void on_sink(int status, const char *ref, void *ctx)
         r->ref = arena_strdup(&p->req->arena, ref);
         if (status == SINK_CREATED) {
             r->status = RES_CREATED;   /* a storm's first alert creates the aggregated RR */
-            char labels[160], env[64], pri[16];
+            char labels[224], env[64], pri[16];
             metrics_label_escape(spec->environment, env, sizeof env);
             metrics_label_escape(spec->priority, pri, sizeof pri);
-            snprintf(labels, sizeof labels, "environment=\"%s\",priority=\"%s\"", env, pri);
-            metrics_add("gateway_remediation_requests_created_total", labels, 1);
+            snprintf(labels, sizeof labels, "source_type=\"%s\",status=\"created\",environment=\"%s\",priority=\"%s\"",
+                     source_type(p), env, pri);
+            metrics_add("gateway_crds_created_total", labels, 1);
             if (spec->is_storm) {
                 char sl[64];
                 snprintf(sl, sizeof sl, "storm_type=\"%s\"", spec->storm_type);
@@ -381,8 +404,8 @@ static void on_sink(int status, const char *ref, void *ctx)
         }
     } else {
         r->status = RES_FAILED;
-        metrics_add("gateway_remediation_requests_failed_total",
-                    status == SINK_E_INVALID ? "reason=\"invalid\"" : "reason=\"unavailable\"", 1);
+        metrics_add("gateway_crd_creation_errors_total",
+                    status == SINK_E_INVALID ? "error_type=\"invalid\"" : "error_type=\"unavailable\"", 1);
         fail(p, "sink_unavailable", "could not write the RemediationRequest; retry");
     }
     if (spec->is_storm) storm_key_match_resolve(p, i, r->status != RES_FAILED, r->ref);
@@ -616,6 +639,8 @@ static const reject_entry reject_table[] = {
     {ADAPTER_E_EMPTY, 400, "no_alerts"},
     {ADAPTER_E_TOO_MANY, 413, "too_many_alerts"},
     {ADAPTER_E_DEPTH, 400, "too_deep"},
+    {ADAPTER_E_STALE, 400, "stale_timestamp"},
+    {ADAPTER_E_FUTURE, 400, "future_timestamp"},
 };
 
 /* st's row; a kind the table does not name is a plain bad request */
@@ -667,11 +692,15 @@ static void start(preq *p)
         refuse_signals_overload(p);
         return;
     }
-    adapter_limits lim = {c->max_alerts, c->max_payload_bytes, c->max_json_depth};
+    adapter_limits lim = {.max_alerts = c->max_alerts, .max_payload_bytes = c->max_payload_bytes,
+                          .max_depth = c->max_json_depth};
     adapter_error err = {0};
-    int rc = p->kind == ROUTE_PROMETHEUS
-                 ? adapter_prometheus_parse(req->body, req->body_len, time_now_ms(), &lim, &req->arena, &p->sigs, &p->n, &err)
-                 : adapter_k8s_event_parse(req->body, req->body_len, time_now_ms(), &lim, &req->arena, &p->sigs, &p->n, &err);
+    int64_t now = time_now_ms();
+    int rc = freshness_check(c, p->kind, req->x_timestamp, now, &lim, &err);
+    if (rc == 0)
+        rc = p->kind == ROUTE_PROMETHEUS
+                 ? adapter_prometheus_parse(req->body, req->body_len, now, &lim, &req->arena, &p->sigs, &p->n, &err)
+                 : adapter_k8s_event_parse(req->body, req->body_len, now, &lim, &req->arena, &p->sigs, &p->n, &err);
     if (rc != 0) {
         const char *code = pipeline_reject_code(err.status);
         char labels[96];
@@ -699,9 +728,7 @@ static void start(preq *p)
         refuse_signals_overload(p);
         return;
     }
-    char labels[64];
-    fmt_cat(labels, sizeof labels, "source=\"", p->source, "\"", (char *)NULL);
-    metrics_add("gateway_signals_received_total", labels, (double)p->n);
+    count_received(p);
     if (config_rr_contract(c) == RR_CONTRACT_KUBERNAUT_AI) targets_start(p);
     else items_start(p);
 }

@@ -16,13 +16,13 @@ static void *run(void *arg)
 {
     (void)arg;
     for (long i = 0; i < per_thread; i++) {
-        metrics_add("gateway_signals_received_total", "source=\"prometheus\"", 1);
+        metrics_add("gateway_signals_received_total", "source_type=\"prometheus\",severity=\"critical\"", 1);
         metrics_add("gateway_auth_total", "result=\"allowed\"", 1);
         metrics_observe("gateway_redis_decide_batch_requests", "", 8);
         metrics_observe("gateway_store_duration_seconds", "op=\"decide\"", 0.0007);
         metrics_add("gateway_signals_total", "source=\"prometheus\",outcome=\"duplicate\"", 1);
-        metrics_add("gateway_http_requests_total", "route=\"/api/v1/signals/prometheus\",code=\"202\"", 1);
-        metrics_observe("gateway_http_request_duration_seconds", "route=\"/api/v1/signals/prometheus\",code=\"202\"", 0.0011);
+        metrics_add("gateway_http_requests_total", "endpoint=\"/api/v1/signals/prometheus\",method=\"POST\",status=\"202\"", 1);
+        metrics_observe("gateway_http_request_duration_seconds", "endpoint=\"/api/v1/signals/prometheus\",method=\"POST\",status=\"202\"", 0.0011);
     }
     return NULL;
 }

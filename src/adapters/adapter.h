@@ -2,6 +2,7 @@
  * in the caller's arena. One webhook may carry many alerts: all are returned, in order. */
 #ifndef SGW_ADAPTER_H
 #define SGW_ADAPTER_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,14 @@ typedef struct adapter_limits {
     size_t max_alerts;            /* alerts per webhook; more → ADAPTER_E_TOO_MANY */
     size_t max_payload_bytes;     /* per-alert originalPayload kept; longer is omitted */
     int    max_depth;             /* JSON nesting depth */
+    /* Freshness (set per request by src/freshness.c; no check when fresh is false): a time
+     * a body carries (alerts' startsAt, an Event's last/first/eventTime) later than
+     * now + max_skew_ms is ADAPTER_E_FUTURE; an Event's older than now - max_age_ms is
+     * ADAPTER_E_STALE. Alerts' age is not checked: Alertmanager re-sends a long-firing
+     * alert with its original startsAt. */
+    bool    fresh;
+    int64_t max_age_ms;
+    int64_t max_skew_ms;
 } adapter_limits;
 
 /* What an adapter found wrong with a body. The pipeline maps each kind to its answer in one
@@ -28,6 +37,8 @@ typedef enum {
     ADAPTER_E_EMPTY = -6,         /* alerts[] empty */
     ADAPTER_E_TOO_MANY = -7,      /* more than max_alerts */
     ADAPTER_E_DEPTH = -8,         /* nesting deeper than max_depth */
+    ADAPTER_E_STALE = -9,         /* a timestamp older than the freshness tolerance (a replay?) */
+    ADAPTER_E_FUTURE = -10,       /* a timestamp later than now + the clock skew tolerance */
 } adapter_status;
 
 typedef struct adapter_error {
@@ -44,6 +55,14 @@ int adapter_prometheus_parse(const char *body, size_t len, int64_t now_ms,
 int adapter_k8s_event_parse(const char *body, size_t len, int64_t now_ms,
                             const adapter_limits *lim, arena *a,
                             sig_signal **out, size_t *n, adapter_error *err);
+
+/* The freshness window of lim for the time t_ms (ms since the epoch) of `field`: 0 if t_ms
+ * is at most now_ms + lim->max_skew_ms and, with check_age, at least now_ms - lim->max_age_ms
+ * (both edges accepted); else ADAPTER_E_FUTURE or ADAPTER_E_STALE with a message naming
+ * field, its value (`shown`, or t_ms in RFC 3339 when shown is NULL; borrowed) and the
+ * tolerance's configuration key. Pure: now_ms is the caller's. */
+int adapter_check_freshness(const char *field, const char *shown, int64_t t_ms, int64_t now_ms,
+                            const adapter_limits *lim, bool check_age, adapter_error *err);
 
 /* Checks a normalised signal (spec 3/4.4); 0 or ADAPTER_E_MISSING/ADAPTER_E_TYPE with message. */
 int sig_validate(const sig_signal *s, adapter_error *err);

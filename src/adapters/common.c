@@ -15,7 +15,7 @@
 #include "util/timeutil.h"
 #include "util/utf8.h"
 
-const adapter_limits ajson_default_limits = {1000, 64 << 10, 64};
+const adapter_limits ajson_default_limits = {.max_alerts = 1000, .max_payload_bytes = 64 << 10, .max_depth = 64};
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
@@ -42,6 +42,47 @@ size_t ajson_key_len(const char *k)
 {
     size_t len = strlen(k);
     return utf8_truncate(k, len, AJSON_KEY_MAX);
+}
+
+/* ---- freshness --------------------------------------------------------------------------- */
+
+/* ms >= 0 in seconds: "300s", "1.5s", "310.584s". */
+static void fmt_span(char out[32], int64_t ms)
+{
+    int frac = (int)(ms % 1000), digits = 3;
+    if (frac == 0) {
+        snprintf(out, 32, "%llds", (long long)(ms / 1000));
+        return;
+    }
+    while (frac % 10 == 0) frac /= 10, digits--;
+    snprintf(out, 32, "%lld.%0*ds", (long long)(ms / 1000), digits, frac);
+}
+
+/* t_ms - now_ms and now_ms - t_ms cannot overflow: both are >= 0 (the parsers clamp earlier
+ * times to 0, "absent") and an int64_t holds their difference. */
+int adapter_check_freshness(const char *field, const char *shown, int64_t t_ms, int64_t now_ms,
+                            const adapter_limits *lim, bool check_age, adapter_error *err)
+{
+    char when[32], by[32], tol[32];
+    if (!shown) {
+        time_format_rfc3339(t_ms, when);
+        shown = when;
+    }
+    if (t_ms > now_ms && t_ms - now_ms > lim->max_skew_ms) {
+        fmt_span(by, t_ms - now_ms);
+        fmt_span(tol, lim->max_skew_ms);
+        return ajson_fail(err, ADAPTER_E_FUTURE,
+                          "%s: %s is %s in the future, beyond the clock skew tolerance of %s "
+                          "(adapters.freshness_clock_skew)", field, shown, by, tol);
+    }
+    if (check_age && now_ms > t_ms && now_ms - t_ms > lim->max_age_ms) {
+        fmt_span(by, now_ms - t_ms);
+        fmt_span(tol, lim->max_age_ms);
+        return ajson_fail(err, ADAPTER_E_STALE,
+                          "%s: %s is %s old, beyond the freshness tolerance of %s (adapters.freshness_tolerance)",
+                          field, shown, by, tol);
+    }
+    return ADAPTER_OK;
 }
 
 /* ---- validation -------------------------------------------------------------------------- */

@@ -65,6 +65,28 @@ static const char *rfc3339(arena *a, int64_t ms)
     return arena_strdup(a, buf);
 }
 
+/* Upstream Kubernaut's body check of an Event (pkg/gateway/middleware/event_freshness.go):
+ * its most recent time, lastTimestamp, else firstTimestamp, must be within the freshness
+ * tolerance of now and not beyond the clock skew tolerance ahead. Upstream stops there and
+ * refuses an Event with neither, which is every Event written through events.k8s.io/v1:
+ * for those we take the same two in that API's terms, series.lastObservedTime (a recurring
+ * Event's latest), else eventTime. */
+static int check_freshness(const cJSON *root, int64_t first, int64_t last, int64_t event_time, int64_t now_ms,
+                           const adapter_limits *lim, adapter_error *err)
+{
+    if (last) return adapter_check_freshness("lastTimestamp", NULL, last, now_ms, lim, true, err);
+    if (first) return adapter_check_freshness("firstTimestamp", NULL, first, now_ms, lim, true, err);
+    const cJSON *series;
+    int64_t observed;
+    int rc;
+    if ((rc = optional_object(root, "series", &series, err))) return rc;
+    if ((rc = ajson_opt_time(series, "lastObservedTime", "series", &observed, err))) return rc;
+    if (observed) return adapter_check_freshness("series.lastObservedTime", NULL, observed, now_ms, lim, true, err);
+    if (event_time) return adapter_check_freshness("eventTime", NULL, event_time, now_ms, lim, true, err);
+    return ajson_fail(err, ADAPTER_E_MISSING, "lastTimestamp, firstTimestamp, series.lastObservedTime or eventTime "
+                                              "is required by the freshness check (adapters.freshness)");
+}
+
 static int parse_event(const cJSON *root, const char *body, size_t len, int64_t now_ms,
                        const adapter_limits *lim, arena *a, sig_signal *s, adapter_error *err)
 {
@@ -121,6 +143,7 @@ static int parse_event(const cJSON *root, const char *body, size_t len, int64_t 
     if ((rc = ajson_opt_time(root, "firstTimestamp", "", &first, err))) return rc;
     if ((rc = ajson_opt_time(root, "lastTimestamp", "", &last, err))) return rc;
     if ((rc = ajson_opt_time(root, "eventTime", "", &event_time, err))) return rc;   /* MicroTime */
+    if (lim->fresh && (rc = check_freshness(root, first, last, event_time, now_ms, lim, err))) return rc;
 
     sig_map meta_labels;
     if ((rc = optional_object(root, "metadata", &meta, err))) return rc;

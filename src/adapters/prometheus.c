@@ -159,6 +159,29 @@ static int parse_alert(const cJSON *al, size_t i, const sig_map *common_labels,
     return ADAPTER_OK;
 }
 
+/* Upstream Kubernaut's body check of a webhook without X-Timestamp
+ * (pkg/gateway/middleware/alertmanager_freshness.go): at least one alert has a startsAt, and
+ * none is beyond the clock skew tolerance in the future. Old startsAt values pass: a
+ * long-firing alert is re-sent with its original one, and dedup handles repeats. */
+static int check_freshness(const sig_signal *sigs, size_t n, int64_t now_ms, const adapter_limits *lim,
+                           adapter_error *err)
+{
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!sigs[i].firing_ms) continue;
+        any = true;
+        char field[48], num[24];
+        fmt_u64(num, i);
+        fmt_cat(field, sizeof field, "alerts[", num, "].startsAt", (char *)NULL);
+        int rc = adapter_check_freshness(field, NULL, sigs[i].firing_ms, now_ms, lim, false, err);
+        if (rc) return rc;
+    }
+    if (!any)
+        return ajson_fail(err, ADAPTER_E_MISSING,
+                          "alerts[].startsAt: no alert has one, and the freshness check needs it (adapters.freshness)");
+    return ADAPTER_OK;
+}
+
 static int parse_webhook(const cJSON *root, int64_t now_ms, const adapter_limits *lim, arena *a,
                          sig_signal **out, size_t *n, adapter_error *err)
 {
@@ -195,6 +218,7 @@ static int parse_webhook(const cJSON *root, int64_t now_ms, const adapter_limits
     for (const cJSON *al = alerts->child; al; al = al->next, i++)
         if ((rc = parse_alert(al, i, &common_labels, &common_annotations, now_ms, lim, a, &sigs[i], err)))
             return rc;
+    if (lim->fresh && (rc = check_freshness(sigs, count, now_ms, lim, err))) return rc;
     *out = sigs;
     *n = count;
     return ADAPTER_OK;

@@ -603,6 +603,8 @@ static int on_header_value_complete(llhttp_t *p)
             r->authorization = arena_strndup(&r->arena, v, vl);
         else if (strcasecmp(c->hname, "user-agent") == 0)
             r->user_agent = arena_strndup(&r->arena, v, vl);
+        else if (strcasecmp(c->hname, "x-timestamp") == 0 && !r->x_timestamp)   /* the first, as Go's Header.Get */
+            r->x_timestamp = arena_strndup(&r->arena, v, vl);
         else if (strcasecmp(c->hname, "expect") == 0 && vl == 12 && strncasecmp(v, "100-continue", 12) == 0)
             c->expect_continue = true;
         else if (strcasecmp(c->hname, "x-request-id") == 0 && vl > 0 && vl < 40) {

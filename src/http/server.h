@@ -28,6 +28,7 @@ typedef struct http_request {
     const char  *content_type;     /* NULL if absent */
     const char  *authorization;    /* NULL if absent; never log it */
     const char  *user_agent;
+    const char  *x_timestamp;      /* the first X-Timestamp header, NULL if none (src/freshness.h) */
     char        *body;             /* NUL-terminated copy, body_len bytes */
     size_t       body_len;
     char         request_id[40];

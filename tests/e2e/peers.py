@@ -122,7 +122,7 @@ def metric(samples, name, **labels):
     return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
 
 
-def brief(samples, prefixes=("gateway_signals", "gateway_http_requests_total", "gateway_remediation",
+def brief(samples, prefixes=("gateway_signals", "gateway_http_requests_total", "gateway_crd",
                               "gateway_storm", "gateway_auth_total", "alertmanager_notifications")):
     """The interesting, non-histogram series of a parsed exposition, for assertion messages."""
     return "\n".join("%s{%s} %g" % (n, ",".join("%s=%r" % kv for kv in sorted(ls)), v)

@@ -66,16 +66,16 @@ class AlertmanagerToApiTests(E2ETestCase):
         self.assertEqual(len(self.rrs_named("E2EPodCrashLooping")), 4)
         # every webhook was authenticated (TokenReview + SAR once, then the cache)
         self.assertEqual(metric(m, "gateway_auth_total", result="allowed"), metric(m, "gateway_http_requests_total",
-                                                                                    route=ROUTE), brief(m))
+                                                                                    endpoint=ROUTE), brief(m))
         self.assertEqual(metric(m, "gateway_auth_cache_hits_total"), metric(m, "gateway_auth_total") - 1, brief(m))
         n = am.notifications()
         self.assertGreaterEqual(n["requests"], 3, n)
         self.assertEqual(n["requests_failed"], 0, n)
         # every webhook was accepted: 201 for the two batches with a new alert, 202 for re-sends
-        total = metric(m, "gateway_http_requests_total", route=ROUTE)
+        total = metric(m, "gateway_http_requests_total", endpoint=ROUTE)
         self.assertGreaterEqual(total, 3, brief(m))
-        self.assertEqual(metric(m, "gateway_http_requests_total", route=ROUTE, code="201"), 2, brief(m))
-        self.assertEqual(metric(m, "gateway_http_requests_total", route=ROUTE, code="202"), total - 2, brief(m))
+        self.assertEqual(metric(m, "gateway_http_requests_total", endpoint=ROUTE, status="201"), 2, brief(m))
+        self.assertEqual(metric(m, "gateway_http_requests_total", endpoint=ROUTE, status="202"), total - 2, brief(m))
 
     def test_resolved_alerts_are_acknowledged_and_create_nothing(self):
         g = self.k8s_gateway(self.api, self.redis)
@@ -94,14 +94,14 @@ class AlertmanagerToApiTests(E2ETestCase):
         wait_until("Alertmanager to see the alerts resolved", lambda: am.alerts(active=True) == [], 10)
         m = settled_metrics(g, "the resolved webhook to be processed",
                             lambda m: metric(m, "gateway_signals_total", outcome="resolved") >= 2
-                            and metric(m, "gateway_http_requests_total", route=ROUTE) >= 2)
+                            and metric(m, "gateway_http_requests_total", endpoint=ROUTE) >= 2)
         self.assertEqual(metric(m, "gateway_signals_total", outcome="created"), 2, brief(m))
         # (exactly 2 received + 2 resolved unless an Alertmanager tick fell between the two
         # resolved alerts' arrival and split them over two webhooks)
         self.assertGreaterEqual(metric(m, "gateway_signals_received_total"), 4, brief(m))
-        self.assertEqual(metric(m, "gateway_http_requests_total", route=ROUTE, code="201"), 1, brief(m))
-        self.assertEqual(metric(m, "gateway_http_requests_total", route=ROUTE),
-                         1 + metric(m, "gateway_http_requests_total", route=ROUTE, code="202"), brief(m))
+        self.assertEqual(metric(m, "gateway_http_requests_total", endpoint=ROUTE, status="201"), 1, brief(m))
+        self.assertEqual(metric(m, "gateway_http_requests_total", endpoint=ROUTE),
+                         1 + metric(m, "gateway_http_requests_total", endpoint=ROUTE, status="202"), brief(m))
         after = {x["metadata"]["name"]: x["metadata"]["resourceVersion"] for x in self.rrs_named("E2ENodeDiskFull")}
         self.assertEqual(after, before)   # no new RR, the existing ones untouched
         self.assertEqual(len(self.api.rrs()), 2)
@@ -125,7 +125,7 @@ class AlertmanagerToApiTests(E2ETestCase):
         self.assertEqual(len(rr["spec"]["affectedResources"]), 50)
         self.assertEqual(rr["spec"]["environment"], "production")
         m = settled_metrics(g, "the storm webhook to be counted",
-                            lambda m: metric(m, "gateway_http_requests_total", route=ROUTE) >= 1)
+                            lambda m: metric(m, "gateway_http_requests_total", endpoint=ROUTE) >= 1)
         self.assertEqual(metric(m, "gateway_signals_received_total"), 50, brief(m))
         self.assertEqual(metric(m, "gateway_signals_total", outcome="created")
                          + metric(m, "gateway_signals_total", outcome="aggregated"), 50, brief(m))

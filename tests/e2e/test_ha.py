@@ -69,9 +69,9 @@ class AlertmanagerHATests(E2ETestCase):
         self.assertEqual(dups, received - 12, diag)     # everything else was a duplicate
         self.assertGreaterEqual(received, 2 * 20, diag)  # each replica saw 8 + 12
         for m in ms:   # no replica ever had to answer anything but 201/202
-            total = metric(m, "gateway_http_requests_total", route=ROUTE)
-            ok = metric(m, "gateway_http_requests_total", route=ROUTE, code="201") + \
-                metric(m, "gateway_http_requests_total", route=ROUTE, code="202")
+            total = metric(m, "gateway_http_requests_total", endpoint=ROUTE)
+            ok = metric(m, "gateway_http_requests_total", endpoint=ROUTE, status="201") + \
+                metric(m, "gateway_http_requests_total", endpoint=ROUTE, status="202")
             self.assertEqual(total, ok, diag)
         # the shared Redis state decided each fingerprint once: the API server got exactly one
         # create per RR (an AlreadyExists 409 would mean two replicas both tried to create it)

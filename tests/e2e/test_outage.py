@@ -64,9 +64,9 @@ class OutageTests(E2ETestCase):
         # Alertmanager retries: at least two failed attempts while Redis is down
         self.wait_failed_attempts(am, 2)
         m = settled_metrics(g, "the gateway to count its 503s", lambda m: metric(
-            m, "gateway_http_requests_total", route=ROUTE, code="503") >= 2)
-        self.assertEqual(metric(m, "gateway_http_requests_total", route=ROUTE, code="201"), 0, brief(m))
-        self.assertEqual(metric(m, "gateway_http_requests_total", route=ROUTE, code="202"), 0, brief(m))
+            m, "gateway_http_requests_total", endpoint=ROUTE, status="503") >= 2)
+        self.assertEqual(metric(m, "gateway_http_requests_total", endpoint=ROUTE, status="201"), 0, brief(m))
+        self.assertEqual(metric(m, "gateway_http_requests_total", endpoint=ROUTE, status="202"), 0, brief(m))
         self.assertEqual(api.rrs("production"), [])   # nothing made without the dedup state
 
         redis.start()                                   # same port, empty (no persistence)
@@ -100,9 +100,9 @@ class OutageTests(E2ETestCase):
         self.wait_failed_attempts(am, 5)
         # (one group per alert name: 5 webhooks, each failing its one create)
         m = settled_metrics(g, "the gateway to count 5 failed creates and their 503s", lambda m: (
-            metric(m, "gateway_http_requests_total", route=ROUTE, code="503") >= 5
-            and metric(m, "gateway_remediation_requests_failed_total", reason="unavailable") >= 5))
-        self.assertEqual(metric(m, "gateway_http_requests_total", route=ROUTE, code="201"), 0, brief(m))
+            metric(m, "gateway_http_requests_total", endpoint=ROUTE, status="503") >= 5
+            and metric(m, "gateway_crd_creation_errors_total", error_type="unavailable") >= 5))
+        self.assertEqual(metric(m, "gateway_http_requests_total", endpoint=ROUTE, status="201"), 0, brief(m))
         self.assertEqual(api.rrs("production"), [])
 
         api.clear_faults()

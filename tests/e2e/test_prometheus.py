@@ -77,20 +77,20 @@ class PrometheusTests(E2ETestCase):
                    lambda: self.scalar('sum(gateway_signals_received_total{job="signal-gateway"})')
                    == WANT["received"], 15)
         res = self.prom.query('gateway_signals_received_total{job="signal-gateway"}')
-        self.assertEqual([(r["metric"].get("source"), float(r["value"][1])) for r in res],
+        self.assertEqual([(r["metric"].get("source_type"), float(r["value"][1])) for r in res],
                          [("prometheus", float(WANT["received"]))])
         for outcome in ("created", "duplicate"):
             self.assertEqual(self.scalar('sum(gateway_signals_total{outcome="%s"})' % outcome), WANT[outcome],
                              outcome)
-        self.assertEqual(self.scalar('sum(gateway_http_requests_total{route="%s"})' % ROUTE), WANT["webhooks"])
-        self.assertEqual(self.scalar('sum(gateway_http_requests_total{route="%s",code="201"})' % ROUTE), 3.0)
-        self.assertEqual(self.scalar('sum(gateway_remediation_requests_created_total)'), WANT["created"])
+        self.assertEqual(self.scalar('sum(gateway_http_requests_total{endpoint="%s"})' % ROUTE), WANT["webhooks"])
+        self.assertEqual(self.scalar('sum(gateway_http_requests_total{endpoint="%s",status="201"})' % ROUTE), 3.0)
+        self.assertEqual(self.scalar('sum(gateway_crds_created_total)'), WANT["created"])
         self.assertEqual(self.scalar('gateway_build_info'), 1.0)
         # the histogram is usable as one: its _count agrees with the request counter
-        self.assertEqual(self.scalar('sum(gateway_http_request_duration_seconds_count{route="%s"})' % ROUTE),
+        self.assertEqual(self.scalar('sum(gateway_http_request_duration_seconds_count{endpoint="%s"})' % ROUTE),
                          WANT["webhooks"])
         q = self.scalar('histogram_quantile(0.5, sum by (le) '
-                        '(gateway_http_request_duration_seconds_bucket{route="%s"}))' % ROUTE)
+                        '(gateway_http_request_duration_seconds_bucket{endpoint="%s"}))' % ROUTE)
         self.assertTrue(q is not None and 0 < q <= 10, q)
 
     def test_promtool_check_metrics_is_clean(self):
@@ -102,14 +102,14 @@ class PrometheusTests(E2ETestCase):
         self.assertEqual((p.returncode, p.stdout.decode() + p.stderr.decode()), (0, ""), r.body.decode()[:3000])
 
     def test_created_counter_carries_the_environment_and_priority_of_the_rrs(self):
-        # gateway_remediation_requests_created_total is "by environment and priority": its
+        # gateway_crds_created_total carries environment and priority: its
         # labels must be those of the RRs it counted (production/P0: the Kubernetes sink
         # classified the namespace by its `environment` label)
         rrs = self.scraped_rrs()
         self.assertEqual({(x["spec"]["environment"], x["spec"]["priority"]) for x in rrs}, {("production", "P0")})
         wait_until("the created counter in Prometheus",
-                   lambda: self.scalar('sum(gateway_remediation_requests_created_total)') == WANT["created"], 15)
-        res = self.prom.query('sum by (environment, priority) (gateway_remediation_requests_created_total)')
+                   lambda: self.scalar('sum(gateway_crds_created_total)') == WANT["created"], 15)
+        res = self.prom.query('sum by (environment, priority) (gateway_crds_created_total)')
         got = {(r["metric"].get("environment"), r["metric"].get("priority")): float(r["value"][1]) for r in res}
         self.assertEqual(got, {("production", "P0"): float(WANT["created"])},
                          "the counter disagrees with the RRs it counted; the scraped gateway says:\n"

@@ -9,7 +9,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const adapter_limits lim = {1000, 64 << 10, 64};   /* config_defaults() */
+    static const adapter_limits lim = {.max_alerts = 1000, .max_payload_bytes = 64 << 10, .max_depth = 64};   /* config_defaults() */
     arena a;
     arena_init(&a);
     sig_signal *out = NULL;

@@ -1,4 +1,8 @@
-"""The deployment files (deploy/): every manifest parses and names itself; the CRD is
+"""The deployment files (deploy/): a base and one overlay per RemediationRequest contract
+(overlays/remediation.kubernaut.io, the default that deploy/kustomization.yaml applies, and
+overlays/kubernaut.ai); each overlay builds with kubectl kustomize into the expected objects,
+its ConfigMap passes --check-config and its RBAC grants exactly what its contract needs.
+Every manifest parses and names itself; the CRD is
 accepted by the API test server (through kubectl) and its openAPIV3Schema accepts every
 RemediationRequest the REAL gateway writes (single alerts, Kubernetes Events, a
 cluster-scoped signal, a storm RR as created and as rewritten) under a strict validator of
@@ -32,8 +36,56 @@ import validation  # noqa: E402  (the API test server's RR schema table)
 
 DEPLOY = os.path.join(ROOT, "deploy")
 RELEASE = os.path.join(ROOT, "build", "signal-gateway")
-CRD_FILE = os.path.join(DEPLOY, "crd-remediationrequest.yaml")
+CRD_FILE = os.path.join(DEPLOY, "crd", "remediation.kubernaut.io", "remediationrequests.yaml")
 CRD_NAME = "remediationrequests.remediation.kubernaut.io"
+KAI_CRD_FILE = os.path.join(DEPLOY, "crd", "kubernaut.ai", "remediationrequests.yaml")
+KAI_CRD_NAME = "remediationrequests.kubernaut.ai"
+# contract → overlay directory; the first is the default (deploy/kustomization.yaml)
+OVERLAYS = {"remediation.kubernaut.io": os.path.join(DEPLOY, "overlays", "remediation.kubernaut.io"),
+            "kubernaut.ai": os.path.join(DEPLOY, "overlays", "kubernaut.ai")}
+NS = "kubernaut-system"
+# What every overlay builds from the base: (kind, name, namespace).
+BASE_OBJECTS = {("Namespace", NS, ""), ("ServiceAccount", "signal-gateway", NS),
+                ("ClusterRole", "signal-gateway-sender", ""), ("ConfigMap", "signal-gateway-config", NS),
+                ("Deployment", "signal-gateway", NS), ("Service", "signal-gateway", NS),
+                ("PodDisruptionBudget", "signal-gateway", NS), ("ServiceMonitor", "signal-gateway", NS),
+                ("PrometheusRule", "signal-gateway", NS)}
+OVERLAY_OBJECTS = {
+    "remediation.kubernaut.io": BASE_OBJECTS | {
+        ("CustomResourceDefinition", CRD_NAME, ""),
+        ("ClusterRole", "signal-gateway", ""), ("ClusterRoleBinding", "signal-gateway", ""),
+        ("Role", "signal-gateway-environment-overrides", NS),
+        ("RoleBinding", "signal-gateway-environment-overrides", NS)},
+    "kubernaut.ai": BASE_OBJECTS | {
+        ("CustomResourceDefinition", KAI_CRD_NAME, ""),
+        ("ClusterRole", "signal-gateway", ""), ("ClusterRoleBinding", "signal-gateway", ""),
+        ("Role", "signal-gateway-remediationrequests", NS),
+        ("RoleBinding", "signal-gateway-remediationrequests", NS)},
+}
+# The gateway's grants per contract: (namespace or "*", group, resource, verb, resourceNames).
+CLUSTER_AUTH = {("*", "authentication.k8s.io", "tokenreviews", "create", ()),
+                ("*", "authorization.k8s.io", "subjectaccessreviews", "create", ())}
+GRANTS = {
+    "remediation.kubernaut.io": CLUSTER_AUTH | {
+        ("*", "remediation.kubernaut.io", "remediationrequests", "create", ()),
+        ("*", "remediation.kubernaut.io", "remediationrequests", "get", ()),
+        ("*", "remediation.kubernaut.io", "remediationrequests", "update", ()),
+        ("*", "", "namespaces", "get", ()),
+        (NS, "", "configmaps", "get", ("kubernaut-environment-overrides",))},
+    "kubernaut.ai": CLUSTER_AUTH | {
+        (NS, "kubernaut.ai", "remediationrequests", v, ()) for v in ("get", "list", "watch", "create")} | {
+        (NS, "kubernaut.ai", "remediationrequests/status", v, ()) for v in ("get", "patch", "update")} | {
+        ("*", "", "pods", "get", ()),
+        ("*", "apps", "replicasets", "get", ()), ("*", "apps", "deployments", "get", ()),
+        ("*", "apps", "statefulsets", "get", ()), ("*", "apps", "daemonsets", "get", ()),
+        ("*", "batch", "jobs", "get", ()), ("*", "batch", "cronjobs", "get", ()),
+        # upstream's scope checker (pkg/shared/scope) reads namespaces through an informer
+        ("*", "", "namespaces", "get", ()), ("*", "", "namespaces", "list", ()),
+        ("*", "", "namespaces", "watch", ())},
+}
+# The keys the kubernaut.ai overlay's config.yaml changes in the base's (None: removed).
+KAI_CONFIG_CHANGES = {("state", "url"): "kubernetes", ("state", "prefix"): None,
+                      ("sink", "rr_api"): "kubernaut.ai/v1alpha1"}
 SA = ("kubernaut-system", "signal-gateway")
 POD_LABELS = {"app.kubernetes.io/name": "signal-gateway", "app.kubernetes.io/component": "gateway"}
 
@@ -47,22 +99,100 @@ KNOWN_DIFFERENCES = {
 
 
 def load_docs(path):
+    """The YAML documents of a file, empty ones (a leading `---`) left out."""
     with open(path) as f:
-        return list(yaml.safe_load_all(f))
+        return [d for d in yaml.safe_load_all(f) if d is not None]
 
 
 def one_doc(name):
+    """The one document of deploy/<name>."""
     docs = load_docs(os.path.join(DEPLOY, name))
     assert len(docs) == 1, (name, len(docs))
     return docs[0]
 
 
 def crd_schema():
-    return one_doc("crd-remediationrequest.yaml")["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return load_docs(CRD_FILE)[0]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
 def configmap_config():
-    return one_doc("configmap.yaml")["data"]["config.yaml"]
+    return one_doc("base/configmap.yaml")["data"]["config.yaml"]
+
+
+_built = {}
+
+
+def kustomize(path):
+    """The objects `kubectl kustomize path` builds (cached per path)."""
+    if path not in _built:
+        home = tempfile.mkdtemp(prefix="sgw-kustomize-")
+        try:
+            rc, out, err = kubectl(None, home, "kustomize", path)
+        finally:
+            shutil.rmtree(home, True)
+        assert rc == 0, (path, err)
+        _built[path] = [d for d in yaml.safe_load_all(out) if d is not None]
+    return copy.deepcopy(_built[path])
+
+
+def built(contract, kind, name):
+    """The one object of that kind and name an overlay builds."""
+    found = [d for d in kustomize(OVERLAYS[contract]) if (d["kind"], d["metadata"]["name"]) == (kind, name)]
+    assert len(found) == 1, (contract, kind, name, len(found))
+    return found[0]
+
+
+def built_config(contract):
+    return built(contract, "ConfigMap", "signal-gateway-config")["data"]["config.yaml"]
+
+
+def kustomization_files(directory, seen=None):
+    """Every file a kustomization directory builds from, following its resources into other
+    directories: resources, patches given by path, and generators' files."""
+    seen = set() if seen is None else seen
+    k = load_docs(os.path.join(directory, "kustomization.yaml"))[0]
+    files = set()
+    for r in k.get("resources", []):
+        path = os.path.normpath(os.path.join(directory, r))
+        if os.path.isdir(path):
+            if path not in seen:
+                seen.add(path)
+                files |= kustomization_files(path, seen)
+        else:
+            files.add(path)
+    for g in k.get("configMapGenerator", []) + k.get("secretGenerator", []):
+        files |= {os.path.normpath(os.path.join(directory, f.split("=", 1)[-1])) for f in g.get("files", [])}
+    for p in k.get("patches", []):
+        if "path" in p:
+            files.add(os.path.normpath(os.path.join(directory, p["path"])))
+    return files
+
+
+def deploy_yaml_files():
+    return sorted(glob.glob(os.path.join(DEPLOY, "**", "*.yaml"), recursive=True))
+
+
+def rbac_grants(docs):
+    """What the RBAC among docs grants the gateway's service account:
+    {(namespace or "*", group, resource, verb, resourceNames)}."""
+    roles = {(d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]): d
+             for d in docs if d["kind"] in ("ClusterRole", "Role")}
+    grants = set()
+    for b in docs:
+        if b["kind"] not in ("ClusterRoleBinding", "RoleBinding"):
+            continue
+        if not any(s["kind"] == "ServiceAccount" and (s["namespace"], s["name"]) == SA for s in b["subjects"]):
+            continue
+        ns = b["metadata"].get("namespace", "") if b["kind"] == "RoleBinding" else ""
+        rk = b["roleRef"]["kind"]
+        role = roles[(rk, ns if rk == "Role" else "", b["roleRef"]["name"])]
+        scope = ns or "*"
+        for r in role["rules"]:
+            for g in r["apiGroups"]:
+                for res in r["resources"]:
+                    for v in r["verbs"]:
+                        grants.add((scope, g, res, v, tuple(r.get("resourceNames", []))))
+    return grants
 
 
 def duration_s(v):
@@ -84,8 +214,17 @@ def metric_families():
 
 
 # Kubernetes fields newer than python3-kubernetes 22.6 (the Kubernetes 1.22 API) that the
-# manifests use on purpose: (kind, path).
-K8S_MODEL_GAPS = {("PodDisruptionBudget", "spec.unhealthyPodEvictionPolicy")}   # policy/v1, Kubernetes 1.27
+# manifests use on purpose: (kind, path as a regular expression).
+K8S_MODEL_GAPS = {
+    ("PodDisruptionBudget", r"spec\.unhealthyPodEvictionPolicy"),   # policy/v1, Kubernetes 1.27
+    # upstream's kubernaut.ai CRD: CEL rules (apiextensions v1, 1.25) and selectable fields (1.32)
+    ("CustomResourceDefinition", r"spec\.versions\[\d+\]\.schema\.openAPIV3Schema\..*\.x-kubernetes-validations"),
+    ("CustomResourceDefinition", r"spec\.versions\[\d+\]\.selectableFields"),
+}
+
+
+def model_gap(kind, path):
+    return any(k == kind and re.fullmatch(p, path) for k, p in K8S_MODEL_GAPS)
 
 
 def unknown_k8s_fields(obj, model, path=""):
@@ -271,59 +410,114 @@ def kubectl(api, home, *args):
 
 class DeployFilesTests(unittest.TestCase):
     def test_every_manifest_parses_and_has_apiversion_kind_and_name(self):
-        files = sorted(glob.glob(os.path.join(DEPLOY, "*.yaml")))
-        names = {os.path.basename(f) for f in files}
-        for want in ("crd-remediationrequest.yaml", "namespace.yaml", "serviceaccount.yaml", "rbac.yaml",
-                     "configmap.yaml", "deployment.yaml", "service.yaml", "servicemonitor.yaml", "pdb.yaml",
-                     "prometheusrule.yaml", "kustomization.yaml"):
+        files = deploy_yaml_files()
+        names = {os.path.relpath(f, DEPLOY) for f in files}
+        for want in ("kustomization.yaml", "base/kustomization.yaml", "base/namespace.yaml",
+                     "base/serviceaccount.yaml", "base/sender-rbac.yaml", "base/configmap.yaml",
+                     "base/deployment.yaml", "base/service.yaml", "base/servicemonitor.yaml", "base/pdb.yaml",
+                     "base/prometheusrule.yaml", "crd/remediation.kubernaut.io/remediationrequests.yaml",
+                     "crd/kubernaut.ai/remediationrequests.yaml", "overlays/remediation.kubernaut.io/kustomization.yaml",
+                     "overlays/remediation.kubernaut.io/rbac.yaml", "overlays/kubernaut.ai/kustomization.yaml",
+                     "overlays/kubernaut.ai/rbac.yaml", "overlays/kubernaut.ai/config.yaml"):
             self.assertIn(want, names)
         self.assertTrue(os.path.isfile(os.path.join(DEPLOY, "Containerfile")))
+        gateway_configs = {os.path.join(OVERLAYS["kubernaut.ai"], "config.yaml")}
         for f in files:
+            if f in gateway_configs:
+                continue
             docs = load_docs(f)
             self.assertTrue(docs, f)
             for d in docs:
-                self.assertIsInstance(d, dict, "%s: an empty or non-mapping document" % f)
+                self.assertIsInstance(d, dict, "%s: a non-mapping document" % f)
                 self.assertTrue(d.get("apiVersion"), f)
                 self.assertTrue(d.get("kind"), f)
-                self.assertTrue((d.get("metadata") or {}).get("name"), "%s: %s without metadata.name" % (f, d["kind"]))
+                if d["kind"] != "Kustomization":
+                    self.assertTrue((d.get("metadata") or {}).get("name"),
+                                    "%s: %s without metadata.name" % (f, d["kind"]))
 
     def test_core_manifests_use_only_known_fields_of_the_right_types(self):
         checked = set()
-        for f in sorted(glob.glob(os.path.join(DEPLOY, "*.yaml"))):
+        for f in deploy_yaml_files():
+            if os.path.basename(f) in ("kustomization.yaml", "config.yaml"):
+                continue
             for d in load_docs(f):
                 group = d["apiVersion"].rsplit("/", 1)[0] if "/" in d["apiVersion"] else ""
-                if group.endswith("coreos.com") or group.startswith("kustomize."):
+                if group.endswith("coreos.com"):
                     continue   # no python3-kubernetes model for these
                 bad = unknown_k8s_fields(d, "V1" + d["kind"])
-                bad = [b for b in bad if (d["kind"], b) not in K8S_MODEL_GAPS]
-                self.assertEqual(bad, [], "%s: %s" % (os.path.basename(f), d["kind"]))
+                bad = [b for b in bad if not model_gap(d["kind"], b)]
+                self.assertEqual(bad, [], "%s: %s" % (os.path.relpath(f, DEPLOY), d["kind"]))
                 checked.add(d["kind"])
         self.assertLessEqual({"CustomResourceDefinition", "Deployment", "Service", "ClusterRole", "RoleBinding",
                               "PodDisruptionBudget", "ConfigMap", "Namespace", "ServiceAccount"}, checked)
         # the checker finds a typo
-        d = copy.deepcopy(one_doc("deployment.yaml"))
+        d = copy.deepcopy(one_doc("base/deployment.yaml"))
         d["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFileSystem"] = True
         self.assertEqual(unknown_k8s_fields(d, "V1Deployment"),
                          ["spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem"])
 
-    def test_kustomization_lists_every_manifest_but_the_examples_and_renders(self):
-        k = one_doc("kustomization.yaml")
-        listed = set(k["resources"])
-        on_disk = {os.path.basename(f) for f in glob.glob(os.path.join(DEPLOY, "*.yaml"))}
-        want = {f for f in on_disk if f != "kustomization.yaml" and not f.endswith(".example.yaml")}
-        self.assertEqual(listed, want)
-        home = tempfile.mkdtemp(prefix="sgw-kustomize-")
-        self.addCleanup(shutil.rmtree, home, True)
-        rc, out, err = kubectl(None, home, "kustomize", DEPLOY)
-        self.assertEqual(rc, 0, err)
-        rendered = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(out)}
-        expected = set()
-        for f in want:
-            expected |= {(d["kind"], d["metadata"]["name"]) for d in load_docs(os.path.join(DEPLOY, f))}
-        self.assertEqual(rendered, expected)
+    def test_every_file_is_built_by_a_kustomization_but_the_examples(self):
+        used = set()
+        for k in glob.glob(os.path.join(DEPLOY, "**", "kustomization.yaml"), recursive=True):
+            used |= kustomization_files(os.path.dirname(k))
+        on_disk = {f for f in deploy_yaml_files()
+                   if os.path.basename(f) != "kustomization.yaml" and not f.endswith(".example.yaml")}
+        self.assertEqual(on_disk - used, set(), "files no kustomization uses")
+        self.assertEqual(used - on_disk, set(), "files a kustomization names that are not there")
+        # each overlay builds from the base, its contract's CRD and its own files, nothing else
+        for contract, path in OVERLAYS.items():
+            mine = kustomization_files(path)
+            self.assertEqual({os.path.relpath(f, DEPLOY).split(os.sep)[0] for f in mine}, {"base", "crd", "overlays"})
+            self.assertEqual({f for f in mine if "/crd/" in f},
+                             {os.path.join(DEPLOY, "crd", contract, "remediationrequests.yaml")}, contract)
+            self.assertEqual({f for f in mine if "/overlays/" in f and not f.startswith(path + os.sep)}, set())
+
+    def test_each_overlay_builds_exactly_the_expected_objects(self):
+        for contract, path in OVERLAYS.items():
+            objs = kustomize(path)
+            got = [(d["kind"], d["metadata"]["name"], d["metadata"].get("namespace", "")) for d in objs]
+            self.assertEqual(len(got), len(set(got)), contract)
+            self.assertEqual(set(got), OVERLAY_OBJECTS[contract], contract)
+            # every object carries the component's labels (the CRD's are upstream's own)
+            for d in objs:
+                if d["kind"] not in ("Namespace", "CustomResourceDefinition"):
+                    self.assertEqual(d["metadata"]["labels"].get("app.kubernetes.io/name"), "signal-gateway",
+                                     (contract, d["kind"], d["metadata"]["name"]))
+            # the built CRD is the file, unchanged
+            crd = next(d for d in objs if d["kind"] == "CustomResourceDefinition")
+            self.assertEqual(crd, load_docs(os.path.join(DEPLOY, "crd", contract, "remediationrequests.yaml"))[0])
+        # deploy/ itself is the default contract's overlay
+        self.assertEqual(kustomize(DEPLOY), kustomize(OVERLAYS["remediation.kubernaut.io"]))
+        # the overlays differ only where the contracts do
+        same = ["Namespace", "ServiceAccount", "Service", "PodDisruptionBudget", "ServiceMonitor", "PrometheusRule"]
+        for kind in same:
+            self.assertEqual(built("remediation.kubernaut.io", kind, "signal-gateway" if kind != "Namespace" else NS),
+                             built("kubernaut.ai", kind, "signal-gateway" if kind != "Namespace" else NS), kind)
+        self.assertEqual(built("remediation.kubernaut.io", "ClusterRole", "signal-gateway-sender"),
+                         built("kubernaut.ai", "ClusterRole", "signal-gateway-sender"))
+        old, new = (built(c, "Deployment", "signal-gateway") for c in OVERLAYS)
+        env = old["spec"]["template"]["spec"]["containers"][0].pop("env")
+        self.assertEqual([e["name"] for e in env], ["SGW_STATE_URL"])
+        self.assertEqual(new["spec"]["template"]["spec"]["containers"][0].pop("env"), [])
+        self.assertEqual(old, new)
+
+    def test_kubernaut_ai_config_is_the_base_config_with_the_contract_keys_changed(self):
+        base = yaml.safe_load(configmap_config())
+        kai = yaml.safe_load(built_config("kubernaut.ai"))
+        with open(os.path.join(OVERLAYS["kubernaut.ai"], "config.yaml")) as f:
+            self.assertEqual(built_config("kubernaut.ai"), f.read())
+        for (section, key), value in KAI_CONFIG_CHANGES.items():
+            self.assertEqual(kai[section].get(key), value, (section, key))
+            kai[section].pop(key, None)
+            base[section].pop(key, None)
+        self.assertEqual(kai, base, "deploy/overlays/kubernaut.ai/config.yaml drifted from the base's")
+        self.assertEqual(built_config("remediation.kubernaut.io"), configmap_config())
+        # the ConfigMap keeps the base's metadata
+        self.assertEqual(built("kubernaut.ai", "ConfigMap", "signal-gateway-config")["metadata"],
+                         one_doc("base/configmap.yaml")["metadata"])
 
     def test_crd_identity_subresource_and_printer_columns(self):
-        crd = one_doc("crd-remediationrequest.yaml")
+        crd = load_docs(CRD_FILE)[0]
         self.assertEqual((crd["apiVersion"], crd["kind"], crd["metadata"]["name"]),
                          ("apiextensions.k8s.io/v1", "CustomResourceDefinition", CRD_NAME))
         s = crd["spec"]
@@ -370,8 +564,20 @@ class DeployFilesTests(unittest.TestCase):
         self.assertEqual(diff - KNOWN_DIFFERENCES, set(), "new differences between the CRD and the table")
         self.assertEqual(KNOWN_DIFFERENCES - diff, set(), "a listed difference is gone: update KNOWN_DIFFERENCES")
 
+    def test_kubernaut_ai_crd_identity(self):
+        docs = load_docs(KAI_CRD_FILE)
+        self.assertEqual(len(docs), 1)
+        crd = docs[0]
+        self.assertEqual((crd["apiVersion"], crd["kind"], crd["metadata"]["name"]),
+                         ("apiextensions.k8s.io/v1", "CustomResourceDefinition", KAI_CRD_NAME))
+        s = crd["spec"]
+        self.assertEqual((s["group"], s["scope"], s["names"]["kind"], s["names"]["plural"]),
+                         ("kubernaut.ai", "Namespaced", "RemediationRequest", "remediationrequests"))
+        v = [v for v in s["versions"] if v["storage"]]
+        self.assertEqual([(x["name"], x["served"], x["subresources"]) for x in v], [("v1alpha1", True, {"status": {}})])
+
     def test_deployment_security_probes_config_and_spread(self):
-        d = one_doc("deployment.yaml")
+        d = one_doc("base/deployment.yaml")
         self.assertEqual((d["kind"], d["metadata"]["namespace"]), ("Deployment", "kubernaut-system"))
         spec = d["spec"]
         self.assertEqual(spec["replicas"], 3)
@@ -412,7 +618,7 @@ class DeployFilesTests(unittest.TestCase):
         for name, m in mounts.items():
             cm = vols[name].get("configMap")
             if cm and cfg_path == os.path.join(m["mountPath"], m.get("subPath") or "config.yaml"):
-                self.assertEqual(cm["name"], one_doc("configmap.yaml")["metadata"]["name"])
+                self.assertEqual(cm["name"], one_doc("base/configmap.yaml")["metadata"]["name"])
                 self.assertTrue(m.get("readOnly"))
                 found = True
         self.assertTrue(found, "no ConfigMap mounted at " + cfg_path)
@@ -426,69 +632,57 @@ class DeployFilesTests(unittest.TestCase):
         self.assertTrue("kubernetes.io/hostname" in tsc or aff)
         for t in pod.get("topologySpreadConstraints", []):
             self.assertEqual(t["labelSelector"]["matchLabels"], POD_LABELS)
-        # the image is the one kustomization.yaml sets
-        images = {i["name"] for i in one_doc("kustomization.yaml")["images"]}
+        # the image is the one the base's kustomization.yaml sets, in every overlay
+        images = {i["name"]: "%s:%s" % (i["newName"], i["newTag"]) for i in one_doc("base/kustomization.yaml")["images"]}
         self.assertIn(c["image"].rsplit(":", 1)[0], images)
+        for contract in OVERLAYS:
+            got = built(contract, "Deployment", "signal-gateway")["spec"]["template"]["spec"]["containers"][0]
+            self.assertEqual(got["image"], images[c["image"].rsplit(":", 1)[0]], contract)
 
-    def test_rbac_grants_exactly_what_the_gateway_calls(self):
-        docs = load_docs(os.path.join(DEPLOY, "rbac.yaml"))
-        roles = {(d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]): d
-                 for d in docs if d["kind"] in ("ClusterRole", "Role")}
-        grants = set()
-        for b in docs:
-            if b["kind"] not in ("ClusterRoleBinding", "RoleBinding"):
-                continue
-            if not any(s["kind"] == "ServiceAccount" and (s["namespace"], s["name"]) == SA for s in b["subjects"]):
-                continue
-            ns = b["metadata"].get("namespace", "") if b["kind"] == "RoleBinding" else ""
-            rk = b["roleRef"]["kind"]
-            role = roles[(rk, ns if rk == "Role" else "", b["roleRef"]["name"])]
-            scope = ns or "*"
-            for r in role["rules"]:
-                for g in r["apiGroups"]:
-                    for res in r["resources"]:
-                        for v in r["verbs"]:
-                            grants.add((scope, g, res, v, tuple(r.get("resourceNames", []))))
-        self.assertEqual(grants, {
-            ("*", "authentication.k8s.io", "tokenreviews", "create", ()),
-            ("*", "authorization.k8s.io", "subjectaccessreviews", "create", ()),
-            ("*", "remediation.kubernaut.io", "remediationrequests", "create", ()),
-            ("*", "remediation.kubernaut.io", "remediationrequests", "get", ()),
-            ("*", "remediation.kubernaut.io", "remediationrequests", "update", ()),
-            ("*", "", "namespaces", "get", ()),
-            ("kubernaut-system", "", "configmaps", "get", ("kubernaut-environment-overrides",)),
-        })
-        # the senders' role: create remediationrequests, nothing else, bound to nobody here
-        sender = roles[("ClusterRole", "", "signal-gateway-sender")]
-        self.assertEqual(sender["rules"], [{"apiGroups": ["remediation.kubernaut.io"],
-                                            "resources": ["remediationrequests"], "verbs": ["create"]}])
-        self.assertFalse([b for b in docs if b.get("roleRef", {}).get("name") == "signal-gateway-sender"])
-        sa = one_doc("serviceaccount.yaml")
+    def test_rbac_grants_exactly_what_each_contract_needs(self):
+        for contract in OVERLAYS:
+            docs = kustomize(OVERLAYS[contract])
+            self.assertEqual(rbac_grants(docs), GRANTS[contract], contract)
+            # the senders' role: create remediationrequests, nothing else, bound to nobody here
+            sender = built(contract, "ClusterRole", "signal-gateway-sender")
+            self.assertEqual(sender["rules"], [{"apiGroups": ["remediation.kubernaut.io"],
+                                                "resources": ["remediationrequests"], "verbs": ["create"]}])
+            self.assertFalse([b for b in docs if b.get("roleRef", {}).get("name") == "signal-gateway-sender"])
+        # the kubernaut.ai RRs are granted only in the namespace they all live in: sink.rr_namespace,
+        # empty in the overlay's config = the gateway's own (its ServiceAccount's)
+        self.assertEqual(yaml.safe_load(built_config("kubernaut.ai"))["sink"].get("rr_namespace", ""), "")
+        self.assertEqual({g[0] for g in GRANTS["kubernaut.ai"] if g[1] == "kubernaut.ai"}, {SA[0]})
+        # the checker is really checking: a wider verb is seen
+        docs = kustomize(OVERLAYS["kubernaut.ai"])
+        role = next(d for d in docs if d["kind"] == "Role")
+        role["rules"][0]["verbs"].append("delete")
+        self.assertIn((NS, "kubernaut.ai", "remediationrequests", "delete", ()), rbac_grants(docs))
+        sa = one_doc("base/serviceaccount.yaml")
         self.assertEqual((sa["kind"], sa["metadata"]["namespace"], sa["metadata"]["name"]), ("ServiceAccount",) + SA)
 
     def test_service_servicemonitor_pdb_and_namespace_wiring(self):
-        svc = one_doc("service.yaml")
+        svc = one_doc("base/service.yaml")
         self.assertEqual(svc["spec"]["selector"], POD_LABELS)
         ports = {p["name"]: (p["port"], p["targetPort"]) for p in svc["spec"]["ports"]}
         self.assertEqual(ports, {"http": (8080, "http"), "metrics": (9090, "metrics")})
-        sm = one_doc("servicemonitor.yaml")
+        sm = one_doc("base/servicemonitor.yaml")
         self.assertEqual((sm["apiVersion"], sm["kind"]), ("monitoring.coreos.com/v1", "ServiceMonitor"))
         self.assertLessEqual(sm["spec"]["selector"]["matchLabels"].items(), svc["metadata"]["labels"].items())
         self.assertEqual([e["port"] for e in sm["spec"]["endpoints"]], ["metrics"])
         self.assertEqual(sm["spec"]["endpoints"][0].get("path", "/metrics"), "/metrics")
-        pdb = one_doc("pdb.yaml")
+        pdb = one_doc("base/pdb.yaml")
         self.assertEqual((pdb["apiVersion"], pdb["kind"]), ("policy/v1", "PodDisruptionBudget"))
         self.assertEqual(pdb["spec"]["selector"]["matchLabels"], POD_LABELS)
         self.assertEqual(pdb["spec"].get("maxUnavailable"), 1)
-        self.assertEqual(one_doc("namespace.yaml")["metadata"]["name"], "kubernaut-system")
+        self.assertEqual(one_doc("base/namespace.yaml")["metadata"]["name"], "kubernaut-system")
         for f in ("serviceaccount.yaml", "configmap.yaml", "deployment.yaml", "service.yaml", "servicemonitor.yaml",
                   "pdb.yaml", "prometheusrule.yaml"):
-            self.assertEqual(one_doc(f)["metadata"]["namespace"], "kubernaut-system", f)
+            self.assertEqual(one_doc("base/" + f)["metadata"]["namespace"], "kubernaut-system", f)
 
     def test_prometheusrule_passes_promtool_and_uses_real_metrics(self):
         promtool = shutil.which("promtool")
         self.assertIsNotNone(promtool, "promtool is required (scripts/setup installs prometheus)")
-        pr = one_doc("prometheusrule.yaml")
+        pr = one_doc("base/prometheusrule.yaml")
         self.assertEqual((pr["apiVersion"], pr["kind"]), ("monitoring.coreos.com/v1", "PrometheusRule"))
         tmp = tempfile.mkdtemp(prefix="sgw-rules-")
         self.addCleanup(shutil.rmtree, tmp, True)
@@ -535,31 +729,44 @@ class DeployFilesTests(unittest.TestCase):
         p = subprocess.run([amtool, "check-config", path], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
-    def test_configmap_config_passes_check_config(self):
-        self.assertTrue(os.access(RELEASE, os.X_OK), "build/signal-gateway is missing: run make")
+    def check_config(self, text):
+        """--check-config of the real binary on text: (exit code, {key: effective value}, output)."""
         tmp = tempfile.mkdtemp(prefix="sgw-deploy-cfg-")
         self.addCleanup(shutil.rmtree, tmp, True)
         path = os.path.join(tmp, "config.yaml")
         with open(path, "w") as f:
-            f.write(configmap_config())
+            f.write(text)
         p = subprocess.run([RELEASE, "--check-config", "--config", path], capture_output=True, text=True,
                            timeout=20, env=clean_env())
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         eff = dict(line.split(": ", 1) for line in p.stdout.splitlines()[1:] if ": " in line)
-        self.assertEqual(eff["server.listen"], '"0.0.0.0:8080"')
-        self.assertEqual(eff["server.metrics_listen"], '"0.0.0.0:9090"')
-        self.assertEqual(eff["sink.target"], '"kubernetes"')
-        self.assertEqual(eff["sink.kubeconfig"], '""')
-        self.assertEqual(eff["auth.mode"], "kubernetes")
-        self.assertEqual(eff["sink.allow_insecure_tls"], "false")
-        self.assertRegex(eff["state.url"], r'^"redis(-sentinel)?://')
-        # the checker is really checking: the same file with a typo'd key is refused
-        self.assertIn("allow_insecure_tls:", configmap_config())
-        with open(path, "w") as f:
-            f.write(configmap_config().replace("allow_insecure_tls:", "alow_insecure_tls:"))
-        p = subprocess.run([RELEASE, "--check-config", "--config", path], capture_output=True, text=True,
-                           timeout=20, env=clean_env())
-        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        return p.returncode, eff, p.stdout + p.stderr
+
+    def test_each_overlays_configmap_config_passes_check_config(self):
+        self.assertTrue(os.access(RELEASE, os.X_OK), "build/signal-gateway is missing: run make")
+        for contract in OVERLAYS:
+            rc, eff, out = self.check_config(built_config(contract))
+            self.assertEqual(rc, 0, out)
+            self.assertEqual(eff["server.listen"], '"0.0.0.0:8080"')
+            self.assertEqual(eff["server.metrics_listen"], '"0.0.0.0:9090"')
+            self.assertEqual(eff["sink.target"], '"kubernetes"')
+            self.assertEqual(eff["sink.kubeconfig"], '""')
+            self.assertEqual(eff["auth.mode"], "kubernetes")
+            self.assertEqual(eff["sink.allow_insecure_tls"], "false")
+            self.assertEqual(eff["sink.rr_api"], '"%s/v1alpha1"' % contract)
+            self.assertEqual(eff["adapters.freshness"], '"auto"')   # upstream's replay checks under kubernaut.ai only
+            if contract == "kubernaut.ai":
+                self.assertEqual(eff["state.url"], '"kubernetes"')
+                self.assertEqual(eff["sink.rr_namespace"], '""')   # the gateway's own namespace
+            else:
+                self.assertRegex(eff["state.url"], r'^"redis(-sentinel)?://')
+            # the checker is really checking: the same file with a typo'd key is refused
+            self.assertIn("allow_insecure_tls:", built_config(contract))
+            rc, _, out = self.check_config(built_config(contract).replace("allow_insecure_tls:", "alow_insecure_tls:"))
+            self.assertEqual(rc, 2, out)
+        # and state.url kubernetes without the kubernetes sink is refused
+        text = built_config("kubernaut.ai").replace("target: kubernetes", "target: dir:/tmp/rr")
+        rc, _, out = self.check_config(text)
+        self.assertEqual(rc, 2, out)
 
     def test_containerfile_packages_user_and_entrypoint(self):
         with open(os.path.join(DEPLOY, "Containerfile")) as f:
@@ -686,28 +893,41 @@ class CrdAgainstGatewayAndApiServerTests(unittest.TestCase):
     def kubectl(self, *args):
         return kubectl(self.api, self.home, *args)
 
-    def test_kubectl_applies_the_crd_and_gets_it_back(self):
-        rc, out, err = self.kubectl("apply", "-f", CRD_FILE)
-        self.assertEqual(rc, 0, err)
-        self.assertIn(CRD_NAME, out)
-        rc, out, err = self.kubectl("get", "crd", CRD_NAME, "-o", "json")
-        self.assertEqual(rc, 0, err)
-        got = json.loads(out)
-        want = one_doc("crd-remediationrequest.yaml")
-        self.assertEqual(got["metadata"]["name"], CRD_NAME)
-        self.assertEqual(got["spec"]["group"], want["spec"]["group"])
-        self.assertEqual(got["spec"]["names"]["kind"], "RemediationRequest")
-        self.assertEqual(got["spec"]["versions"], want["spec"]["versions"])
-        conds = {c["type"]: c["status"] for c in got["status"]["conditions"]}
-        self.assertEqual(conds.get("Established"), "True")
+    def apply_built(self, contract, kinds):
+        """kubectl apply of the objects of these kinds an overlay builds (the API test server
+        serves Namespaces, ConfigMaps and CRDs, not Deployments or RBAC)."""
+        path = os.path.join(self.home, "%s-%s.yaml" % (contract, "-".join(kinds)))
+        with open(path, "w") as f:
+            yaml.safe_dump_all([d for d in kustomize(OVERLAYS[contract]) if d["kind"] in kinds], f)
+        return self.kubectl("apply", "-f", path)
 
-    def test_namespace_and_configmap_manifests_apply(self):
-        rc, _, err = self.kubectl("apply", "-f", os.path.join(DEPLOY, "namespace.yaml"),
-                                  "-f", os.path.join(DEPLOY, "configmap.yaml"))
+    def test_kubectl_applies_each_overlays_crd_and_gets_it_back(self):
+        for contract, name, path in (("remediation.kubernaut.io", CRD_NAME, CRD_FILE),
+                                     ("kubernaut.ai", KAI_CRD_NAME, KAI_CRD_FILE)):
+            rc, out, err = self.apply_built(contract, ["CustomResourceDefinition"])
+            self.assertEqual(rc, 0, err)
+            self.assertIn(name, out)
+            rc, out, err = self.kubectl("get", "crd", name, "-o", "json")
+            self.assertEqual(rc, 0, err)
+            got = json.loads(out)
+            want = load_docs(path)[0]
+            self.assertEqual(got["metadata"]["name"], name)
+            self.assertEqual(got["spec"]["group"], want["spec"]["group"])
+            self.assertEqual(got["spec"]["names"]["kind"], "RemediationRequest")
+            self.assertEqual(got["spec"]["versions"], want["spec"]["versions"])
+            conds = {c["type"]: c["status"] for c in got["status"]["conditions"]}
+            self.assertEqual(conds.get("Established"), "True", contract)
+        # the file itself too, as the docs tell an operator to apply it
+        rc, _, err = self.kubectl("apply", "-f", CRD_FILE)
         self.assertEqual(rc, 0, err)
-        st, cm = self.api.call("GET", "/api/v1/namespaces/kubernaut-system/configmaps/signal-gateway-config")
-        self.assertEqual(st, 200)
-        self.assertEqual(cm["data"]["config.yaml"], configmap_config())
+
+    def test_each_overlays_namespace_and_configmap_apply(self):
+        for contract in OVERLAYS:
+            rc, _, err = self.apply_built(contract, ["Namespace", "ConfigMap"])
+            self.assertEqual(rc, 0, err)
+            st, cm = self.api.call("GET", "/api/v1/namespaces/kubernaut-system/configmaps/signal-gateway-config")
+            self.assertEqual(st, 200)
+            self.assertEqual(cm["data"]["config.yaml"], built_config(contract), contract)
 
     def test_every_rr_the_gateway_wrote_validates_against_the_crd(self):
         kinds = {(rr["spec"]["signalType"], rr["spec"]["isStorm"], rr["metadata"]["namespace"]) for rr in self.rrs}

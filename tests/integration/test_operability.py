@@ -2,6 +2,7 @@
 SIGHUP reload, --check-config and --version."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -9,9 +10,25 @@ import threading
 import time
 import unittest
 
-from harness import BINARY, Gateway, fixture, pod_alert, wait_until, webhook
+from harness import BINARY, ROOT, Gateway, fixture, pod_alert, wait_until, webhook
 
 PROM = "/api/v1/signals/prometheus"
+
+
+def documented_metric_labels():
+    """docs/operations.md's metrics table: {family: {label names}} (the backticked names of
+    the labels column, outside the parentheses that list values)."""
+    with open(os.path.join(ROOT, "docs", "operations.md")) as f:
+        doc = f.read()
+    table = doc[doc.index("| family | labels |"):]
+    table = table[:table.index("\n\n")]
+    out = {}
+    for row in table.splitlines()[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        fam = cells[0].strip("`")
+        labels = re.sub(r"\([^)]*\)", "", cells[1])
+        out[fam] = set(re.findall(r"`([a-z_]+)`", labels))
+    return out
 
 
 class OperabilityTests(unittest.TestCase):
@@ -29,10 +46,14 @@ class OperabilityTests(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertTrue(r.headers["content-type"].startswith("text/plain; version=0.0.4"))
         text = r.body.decode()
-        self.assertIn('gateway_signals_received_total{source="prometheus"} 4', text)
+        self.assertIn('gateway_signals_received_total{source_type="prometheus",severity="critical"} 4', text)
         self.assertIn('gateway_signals_total{source="prometheus",outcome="created"} 2', text)
         self.assertIn('gateway_signals_total{source="prometheus",outcome="duplicate"} 2', text)
-        self.assertIn('gateway_http_requests_total{route="unmatched",code="404"} 1', text)
+        self.assertIn('gateway_http_requests_total{endpoint="unmatched",method="GET",status="404"} 1', text)
+        self.assertIn('gateway_http_request_duration_seconds_count{endpoint="/api/v1/signals/prometheus",method="POST",'
+                      'status="201"} 1', text)
+        self.assertIn('gateway_crds_created_total{source_type="prometheus",status="created",environment="unknown",'
+                      'priority="P2"} 2', text)
         promtool = shutil.which("promtool")
         self.assertIsNotNone(promtool, "promtool (Debian package prometheus) is required")
         p = subprocess.run([promtool, "check", "metrics"], input=r.body, capture_output=True, timeout=30)
@@ -56,6 +77,34 @@ class OperabilityTests(unittest.TestCase):
         self.assertIn('gateway_signals_total{source="prometheus",outcome="resolved"} 1', text)
         r = g.alert(webhook([b, c]))
         self.assertEqual((r.status, json.loads(r.body)["status"]), (202, "duplicate"))
+
+    def test_every_series_has_the_labels_docs_operations_md_names(self):
+        g = self.gw()
+        self.assertEqual(g.alert(fixture("pod-crashloop-firing-2-alerts.json")).status, 201)
+        self.assertEqual(g.alert(fixture("pod-crashloop-firing-2-alerts.json")).status, 202)
+        self.assertEqual(g.post("/api/v1/signals/kubernetes-event", fixture("k8s-event-node-not-ready.json")).status, 201)
+        self.assertEqual(g.alert(b"{").status, 400)
+        g.get("/nope")
+        documented = documented_metric_labels()
+        seen = set()
+        text = g.get("/metrics").body.decode()
+        self.assertIn('gateway_signals_received_total{source_type="kubernetes-events",severity="critical"} 1', text)
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            name, labels = re.match(r"([a-z_]+)(?:\{(.*)\})? ", line).groups()
+            names = set(re.findall(r'([a-z_]+)="', labels or ""))
+            base = name
+            if name not in documented:
+                base = re.sub(r"_(bucket|sum|count)$", "", name)
+                if name.endswith("_bucket"):
+                    names.discard("le")
+            self.assertIn(base, documented, "undocumented family")
+            self.assertEqual(names, documented[base], line)
+            seen.add(base)
+        # the families named as upstream Kubernaut names them were all exposed
+        self.assertLessEqual({"gateway_signals_received_total", "gateway_crds_created_total",
+                              "gateway_http_request_duration_seconds"}, seen)
 
     def test_separate_metrics_listener(self):
         import socket
@@ -122,7 +171,7 @@ class OperabilityTests(unittest.TestCase):
         t.start()
         # SIGTERM once the storm webhook has been read (its 50 alerts counted): in flight or
         # answered, not still in the socket, where the drain would take it for idle
-        received = 'gateway_signals_received_total{source="prometheus"}'
+        received = 'gateway_signals_received_total{source_type="prometheus",severity="critical"}'
         wait_until(lambda: results or (g.metric(received) or 0) >= 50, what="the storm webhook read",
                    show=lambda: g.metric(received))
         g.proc.send_signal(signal.SIGTERM)

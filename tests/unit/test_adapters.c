@@ -17,7 +17,7 @@
 #define T_21_50_10 1795729810000LL           /* 2026-11-26T21:50:10Z */
 #define T_21_50_23 1795729823000LL           /* 2026-11-26T21:50:23Z */
 
-static const adapter_limits LIM = {1000, 64 << 10, 64};
+static const adapter_limits LIM = {.max_alerts = 1000, .max_payload_bytes = 64 << 10, .max_depth = 64};
 
 typedef struct ctx {
     arena         a;

@@ -101,7 +101,7 @@ static void test_series_cache_never_mixes_series_up(void **state)
     for (int round = 0; round < 2; round++) {
         for (int pass = 0; pass < PASSES; pass++)
             for (int i = 0; i < SERIES; i++) {
-                snprintf(labels, sizeof labels, "route=\"/r%d\",code=\"%d\"", i % 10, 200 + i / 10);
+                snprintf(labels, sizeof labels, "endpoint=\"/r%d\",method=\"POST\",status=\"%d\"", i % 10, 200 + i / 10);
                 metrics_add("gateway_http_requests_total", labels, 1);
                 metrics_observe("gateway_http_request_duration_seconds", labels, 0.001 * (i % 10));
             }
@@ -115,9 +115,9 @@ static void test_series_cache_never_mixes_series_up(void **state)
         char *text = metrics_render(&len);
         for (int i = 0; i < SERIES; i++) {
             char line[128];
-            snprintf(line, sizeof line, "gateway_http_requests_total{route=\"/r%d\",code=\"%d\"}", i % 10, 200 + i / 10);
+            snprintf(line, sizeof line, "gateway_http_requests_total{endpoint=\"/r%d\",method=\"POST\",status=\"%d\"}", i % 10, 200 + i / 10);
             assert_true(value_of(text, line) == PASSES);
-            snprintf(line, sizeof line, "gateway_http_request_duration_seconds_count{route=\"/r%d\",code=\"%d\"}", i % 10,
+            snprintf(line, sizeof line, "gateway_http_request_duration_seconds_count{endpoint=\"/r%d\",method=\"POST\",status=\"%d\"}", i % 10,
                      200 + i / 10);
             assert_true(value_of(text, line) == PASSES);
         }
