@@ -150,7 +150,8 @@ class Registry:
     def __init__(self):
         self.by_gvr = {}
         self.builtin_groups = []
-        for r in builtin_resources():
+        from workloads import workload_resources   # workloads.py imports this module
+        for r in builtin_resources() + workload_resources():
             self.add(r)
             if r.group and r.group not in self.builtin_groups:
                 self.builtin_groups.append(r.group)
