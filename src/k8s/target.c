@@ -2,7 +2,9 @@
  * One resolution is a chain of GETs on the worker's Kubernetes client: (a Service and the
  * Pods it selects,) the resource and its controllers, up to 5 reads; the owner again only
  * when the chain ran out of reads before reading it; its namespace only when the owner has
- * no managed label. The answers go into one process-wide table behind a mutex. */
+ * no managed label. The answers go into one process-wide table behind a mutex; the same
+ * question asked again on the same client while it is being answered waits for that
+ * answer instead of reading the chain again (20 identical alerts: one chain of reads). */
 #include "k8s/target.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -10,6 +12,7 @@
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
+#include <assert.h>
 #include <cJSON.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -137,10 +140,22 @@ typedef struct centry {
     int64_t        expires;
 } centry;
 
+/* The callers waiting for a resolution in flight. */
+typedef struct waiter {
+    k8s_target_cb cb;
+    void         *ctx;
+} waiter;
+
+typedef struct flight {
+    waiter *w;
+    size_t  n, cap;
+} flight;
+
 struct k8s_target_cache {
     pthread_mutex_t mu;
     strmap          map;            /* key → centry */
     centry         *head, *tail;
+    strmap          inflight;       /* "<client> <key>" → flight: one client, so one loop */
     k8s_target_opts o;
 };
 
@@ -219,6 +234,7 @@ k8s_target_cache *k8s_target_cache_new(const k8s_target_opts *o)
     if (tc->o.timeout_ms <= 0) tc->o.timeout_ms = 5000;
     pthread_mutex_init(&tc->mu, NULL);
     strmap_init(&tc->map);
+    strmap_init(&tc->inflight);
     return tc;
 }
 
@@ -234,6 +250,7 @@ void k8s_target_cache_free(k8s_target_cache *tc)
     if (!tc) return;
     k8s_target_cache_clear(tc);
     strmap_free(&tc->map, NULL);
+    strmap_free(&tc->inflight, free);     /* empty once every resolution called back */
     pthread_mutex_destroy(&tc->mu);
     free(tc);
 }
@@ -296,6 +313,7 @@ typedef struct op {
     void             *ctx;
     int64_t           deadline;
     char              key[400];
+    char              fkey[420];                           /* its in-flight entry's key */
     char              ns[64];
     char              cur_kind[K8S_TARGET_KIND_MAX + 1];   /* the object the chain reads next */
     char              cur_name[K8S_TARGET_NAME_MAX + 1];
@@ -303,14 +321,24 @@ typedef struct op {
     int               reads;                               /* chain reads made */
     int               owner_label;                         /* t's managed label, as managed_label() */
     enum { OWNER_UNREAD, OWNER_READ, OWNER_MISSING } owner_state;
+    bool              starting;                            /* inside k8s_target_resolve */
     char              path[2048];                          /* of the request in flight, for the log */
 } op;
 
 static void op_finish(op *o, int status)
 {
+    /* answer_now answers every input that needs no read: a resolution always waits for one */
+    assert(!o->starting);
     if (status >= 0 || status == SGW_E_NOTFOUND)
         cache_put(o->tc, o->key, status, status >= 0 ? &o->t : NULL, time_mono_ms());
-    o->cb(status, status >= 0 ? &o->t : NULL, o->ctx);
+    pthread_mutex_lock(&o->tc->mu);
+    flight *f = strmap_del(&o->tc->inflight, o->fkey);
+    pthread_mutex_unlock(&o->tc->mu);
+    const k8s_target *t = status >= 0 ? &o->t : NULL;
+    o->cb(status, t, o->ctx);
+    for (size_t i = 0; f && i < f->n; i++) f->w[i].cb(status, t, f->w[i].ctx);
+    if (f) free(f->w);
+    free(f);
     free(o);
 }
 
@@ -660,7 +688,24 @@ void k8s_target_resolve(k8s_target_cache *tc, k8s_client *kc, defer_queue *dq, c
         return;
     }
     free(h);
+    /* the same question in flight on this client: wait for its answer */
+    char fkey[420];
+    snprintf(fkey, sizeof fkey, "%p %s", (void *)kc, key);
+    pthread_mutex_lock(&tc->mu);
+    flight *f = strmap_get(&tc->inflight, fkey);
+    if (f) {
+        if (f->n == f->cap) {
+            f->cap = f->cap ? 2 * f->cap : 4;
+            f->w = xrealloc(f->w, f->cap * sizeof *f->w);
+        }
+        f->w[f->n++] = (waiter){cb, ctx};
+        pthread_mutex_unlock(&tc->mu);
+        return;
+    }
+    strmap_put(&tc->inflight, fkey, xcalloc(1, sizeof(flight)));
+    pthread_mutex_unlock(&tc->mu);
     op *o = xcalloc(1, sizeof *o);
+    memcpy(o->fkey, fkey, sizeof fkey);
     o->tc = tc;
     o->kc = kc;
     o->cb = cb;
@@ -673,17 +718,16 @@ void k8s_target_resolve(k8s_target_cache *tc, k8s_client *kc, defer_queue *dq, c
     set_target(&o->t, kind, name, 0, 0);
     o->owner_label = -1;
     o->owner_state = OWNER_UNREAD;
-    if (strcmp(kind, "Service") == 0) {
-        const kind_info *ki = kind_lookup(kind);
-        if (object_path(o, ki, name)) {
-            get(o, on_service);
-            return;
-        }
-        o->owner_state = OWNER_MISSING;
+    o->starting = true;
+    if (strcmp(kind, "Service") != 0) {
+        chain_step(o);
+    } else if (object_path(o, kind_lookup(kind), name)) {
+        get(o, on_service);
+    } else {
+        o->owner_state = OWNER_MISSING;      /* a name no Service has: its namespace decides */
         scope_start(o);
-        return;
     }
-    chain_step(o);
+    o->starting = false;
 }
 
 /* ---- the fingerprint ------------------------------------------------------------------------------------ */

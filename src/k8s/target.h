@@ -86,7 +86,8 @@ int k8s_target_try(k8s_target_cache *tc, k8s_client *kc, const char *ns, const c
 /* The same decision, reading the API server through kc (the worker's client) when needed.
  * ns, kind, name are copied. cb runs exactly once, on kc's loop, never before this returns:
  * an answer known at once goes through dq (the worker loop's queue). Answers with status
- * >= 0 and SGW_E_NOTFOUND are cached (managed: ttl_ms; the others: negative_ttl_ms). */
+ * >= 0 and SGW_E_NOTFOUND are cached (managed: ttl_ms; the others: negative_ttl_ms); a
+ * resolution asked again on the same kc while it is in flight waits for its answer. */
 void k8s_target_resolve(k8s_target_cache *tc, k8s_client *kc, defer_queue *dq, const char *ns, const char *kind,
                         const char *name, k8s_target_cb cb, void *ctx);
 

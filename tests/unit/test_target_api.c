@@ -470,6 +470,32 @@ static void test_the_chain_is_bounded_to_five_reads(void **state)
                     "GET /api/v1/namespaces/loop 200\n");
 }
 
+static void test_identical_questions_in_flight_share_one_chain_of_reads(void **state)
+{
+    (void)state;
+    make_ns("shop", MANAGED);
+    make("Deployment", "shop", "web", NULL, NULL, NULL, NULL);
+    make("ReplicaSet", "shop", "web-7d9f8", NULL, "Deployment", "web", NULL);
+    make("Pod", "shop", "web-7d9f8-x2x4k", NULL, "ReplicaSet", "web-7d9f8", NULL);
+    make("Pod", "shop", "web-7d9f8-b5n2m", NULL, "ReplicaSet", "web-7d9f8", NULL);
+    free(requests());
+    answer a[6];
+    memset(a, 0, sizeof a);
+    for (int i = 0; i < 5; i++) k8s_target_resolve(tc, kc, &dq, "shop", "Pod", "web-7d9f8-x2x4k", on_target, &a[i]);
+    k8s_target_resolve(tc, kc, &dq, "shop", "Pod", "web-7d9f8-b5n2m", on_target, &a[5]);
+    for (int i = 0; i < 6; i++)
+        while (!a[i].done) uv_run(&loop, UV_RUN_ONCE);
+    for (int i = 0; i < 6; i++) expect(a[i], K8S_TARGET_MANAGED, "Deployment", "web", 2, K8S_SCOPE_NAMESPACE);
+    char *got = requests();
+    /* one chain for the five, one for the other pod (their reads interleave) */
+    size_t lines = 0;
+    for (char *p = got; *p; p++) lines += *p == '\n';
+    assert_int_equal(lines, 8);
+    assert_non_null(strstr(got, "GET /api/v1/namespaces/shop/pods/web-7d9f8-x2x4k 200\n"));
+    assert_non_null(strstr(got, "GET /api/v1/namespaces/shop/pods/web-7d9f8-b5n2m 200\n"));
+    free(got);
+}
+
 /* ---- missing objects ----------------------------------------------------------------------------------------- */
 
 static void test_a_missing_pod_is_not_found_and_cached_briefly(void **state)
@@ -636,6 +662,7 @@ int main(void)
         cmocka_unit_test_setup(test_kinds_that_are_their_own_owner, setup),
         cmocka_unit_test_setup(test_a_service_stands_for_its_first_pods_owner, setup),
         cmocka_unit_test_setup(test_the_chain_is_bounded_to_five_reads, setup),
+        cmocka_unit_test_setup(test_identical_questions_in_flight_share_one_chain_of_reads, setup),
         cmocka_unit_test_setup(test_a_missing_pod_is_not_found_and_cached_briefly, setup),
         cmocka_unit_test_setup(test_a_missing_owner_ends_the_chain_at_its_reference, setup),
         cmocka_unit_test_setup(test_scope_label_on_the_owner_then_the_namespace, setup),
