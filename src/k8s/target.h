@@ -57,7 +57,9 @@ typedef struct k8s_target_opts {
     int    ttl_ms;              /* a managed answer is reused this long; default 30000 */
     int    negative_ttl_ms;     /* an unmanaged or not-found answer; default 5000 */
     size_t max_entries;         /* when full, the oldest entry goes; default 10000 */
-    int    timeout_ms;          /* one resolution's API calls, retries included; default 5000 */
+    int    timeout_ms;          /* the deadline of one resolution's calls (k8s_request's: the rate
+                                 * limiter and retries; an attempt in flight ends at the client's
+                                 * own timeout); default 5000, upstream's lookup timeout */
 } k8s_target_opts;
 
 /* status: K8S_TARGET_MANAGED or K8S_TARGET_UNMANAGED with t set; SGW_E_NOTFOUND (the
