@@ -17,8 +17,8 @@ import auth
 import patches
 import protobuf
 import resources
-import validation
 import workloads
+import validation
 from k8s_selectors import LabelSelector, FieldSelector
 from store import Store
 

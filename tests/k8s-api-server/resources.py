@@ -116,6 +116,7 @@ def _cm_cells(o):
 
 
 def builtin_resources():
+    from workloads import workload_resources   # Pods, apps/v1, batch/v1 ...; it imports this module
     return [
         Resource("", "v1", "namespaces", "namespace", "Namespace", False, "namespace",
                  verbs=VERBS_NS, short_names=["ns"], status=True, name_check=validation.is_dns1123_label,
@@ -141,7 +142,7 @@ def builtin_resources():
                  status=True, columns=[NAME_COLUMN, {"name": "Created At", "type": "date", "format": "",
                                                      "description": AGE_COLUMN["description"], "priority": 0}],
                  cells=lambda o: [o["metadata"]["name"], o["metadata"].get("creationTimestamp", "")]),
-    ]
+    ] + workload_resources()
 
 
 class Registry:
@@ -150,8 +151,7 @@ class Registry:
     def __init__(self):
         self.by_gvr = {}
         self.builtin_groups = []
-        from workloads import workload_resources   # workloads.py imports this module
-        for r in builtin_resources() + workload_resources():
+        for r in builtin_resources():
             self.add(r)
             if r.group and r.group not in self.builtin_groups:
                 self.builtin_groups.append(r.group)
