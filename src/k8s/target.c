@@ -387,7 +387,7 @@ static cJSON *parse_object(op *o, const k8s_response *r, const cJSON **meta)
     *meta = j ? cJSON_GetObjectItemCaseSensitive(j, "metadata") : NULL;
     if (!cJSON_IsObject(*meta)) {
         cJSON_Delete(j);
-        op_unavailable(o, "owner resolution: the API server answered a body without metadata", r);
+        op_unavailable(o, "owner resolution or scope check: the API server answered a body without metadata", r);
         return NULL;
     }
     return j;
