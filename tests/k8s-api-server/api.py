@@ -17,6 +17,7 @@ import auth
 import patches
 import protobuf
 import resources
+import workloads
 import validation
 from k8s_selectors import LabelSelector, FieldSelector
 from store import Store
@@ -399,6 +400,7 @@ class API:
         if not isinstance(meta, dict):
             raise E.bad_request("%s in version \"%s\" cannot be handled as a %s: json: cannot unmarshal "
                                 "into ObjectMeta" % (res.kind, res.version, res.kind))
+        workloads.check_owner_reference_types(res, meta)
 
     def _prune(self, req, res, obj):
         """Drop undeclared fields; fieldValidation=Strict rejects them, Warn warns."""
@@ -456,6 +458,8 @@ class API:
         elif res.kind_of == "crd":
             m["generation"] = 1
             obj["status"] = self._crd_status(obj)
+        elif res.kind_of == workloads.WORKLOAD:
+            workloads.prepare_create(res, obj)
         m.pop("managedFields", None)
 
     def _crd_status(self, obj):
@@ -475,6 +479,7 @@ class API:
 
     def _validate(self, res, obj):
         errs = validation.validate_object_meta(obj["metadata"], res.name_check)
+        errs.extend(workloads.validate_owner_references(obj["metadata"]))
         if res.custom and res.schema:
             errs.extend(validation.validate_custom_resource(obj, res.schema))
         elif res.kind_of == "configmap":

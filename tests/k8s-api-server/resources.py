@@ -116,6 +116,7 @@ def _cm_cells(o):
 
 
 def builtin_resources():
+    from workloads import workload_resources   # Pods, apps/v1, batch/v1 ...; it imports this module
     return [
         Resource("", "v1", "namespaces", "namespace", "Namespace", False, "namespace",
                  verbs=VERBS_NS, short_names=["ns"], status=True, name_check=validation.is_dns1123_label,
@@ -141,7 +142,7 @@ def builtin_resources():
                  status=True, columns=[NAME_COLUMN, {"name": "Created At", "type": "date", "format": "",
                                                      "description": AGE_COLUMN["description"], "priority": 0}],
                  cells=lambda o: [o["metadata"]["name"], o["metadata"].get("creationTimestamp", "")]),
-    ]
+    ] + workload_resources()
 
 
 class Registry:

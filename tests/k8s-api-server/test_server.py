@@ -1354,6 +1354,13 @@ class PythonKubernetesTests(ServerTestCase):
         self.assertTrue(sar.status.allowed)
 
 
+def load_tests(loader, tests, pattern):
+    """Adds the workload kinds' tests (test_workloads.py, beside workloads.py) to a whole run."""
+    import test_workloads
+    tests.addTests(loader.loadTestsFromModule(test_workloads))
+    return tests
+
+
 def main():
     prog = unittest.main(module=__name__, exit=False, verbosity=2, argv=[sys.argv[0]] + sys.argv[1:])
     r = prog.result
