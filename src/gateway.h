@@ -34,6 +34,7 @@ typedef struct gateway {
     k8s_config           *kcfg;     /* API server connection (NULL if neither sink nor auth use it) */
     struct rr_index      *rrx;      /* kubernaut.ai RRs by fingerprint (state.url kubernetes), or NULL */
     struct k8s_informer  *informer; /* feeds rrx: list+watch on worker 0's loop, or NULL */
+    struct k8s_target_cache *targets;   /* kubernaut.ai with the API: owners and scope, or NULL */
     char                  rr_namespace[64];   /* kubernaut.ai: where every RR goes */
     struct worker        *workers;  /* all of them, for /readyz */
     int                   n_workers;

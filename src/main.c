@@ -9,6 +9,7 @@
 #include "sink/dir.h"
 #include "sink/kubernetes.h"
 #include "k8s/informer.h"
+#include "k8s/target.h"
 #include "state/kube.h"
 #include "state/redis.h"
 #include "storm_detect.h"
@@ -572,6 +573,7 @@ static void shutdown_all(void)
     free(workers);
     store_memory_shared_free(G.mem);
     rr_index_free(G.rrx);
+    k8s_target_cache_free(G.targets);
     if (G.kcfg) {
         k8s_config_free(G.kcfg);
         free(G.kcfg);
@@ -620,6 +622,7 @@ int main(int argc, char **argv)
         return 2;
     }
     rr_namespace_setup(c);
+    if (config_rr_contract(c) == RR_CONTRACT_KUBERNAUT_AI && G.kcfg) G.targets = k8s_target_cache_new(NULL);
     int port, mport;
     if (workers_setup(c, &port, &mport, err, sizeof err) < 0) {
         fprintf(stderr, "signal-gateway: %s\n", err);

@@ -10,6 +10,7 @@
  * closed asynchronously after the response was sent. */
 #include "pipeline.h"
 #include "adapters/adapter.h"
+#include "k8s/target.h"
 #include "freshness.h"
 #include "metrics.h"
 #include "policy.h"
@@ -35,6 +36,7 @@ typedef enum {
     RES_FAILED,          /* its RR could not be written */
     RES_RESOLVED,        /* ignored: a resolution closed the dedup window */
     RES_STALE,           /* ignored: older than a recorded resolution */
+    RES_REJECTED,        /* kubernaut.ai: out of scope, or its target does not exist */
     RES_COUNT
 } result_status;
 
@@ -51,6 +53,7 @@ static const struct {
     [RES_FAILED] = {"failed", RES_FAILED, "failed"},
     [RES_RESOLVED] = {"ignored", RES_IGNORED, "resolved"},
     [RES_STALE] = {"ignored", RES_IGNORED, "stale"},
+    [RES_REJECTED] = {"rejected", RES_IGNORED, "rejected"},
 };
 
 /* decided: the store and sink are done with it (neither pending nor failed) */
@@ -81,6 +84,8 @@ typedef struct preq {
     sig_result   *res;
     rr_spec      *specs;
     bool         *exists;      /* the sink found the RR already there (counts_existing stores) */
+    int           targets;     /* kubernaut.ai: owner resolutions not answered yet */
+    int           not_found;   /* kubernaut.ai: signals whose target does not exist */
     int           pending;     /* sink creates of this round not answered yet */
     int           fail_status;
     const char   *fail_code;
@@ -668,17 +673,112 @@ static void refuse_signals_overload(preq *p)
 
 static void items_start(preq *p);
 
+/* ---- kubernaut.ai targets ------------------------------------------------------------------ */
+
+/* What the resolution said of signal i (docs/decisions/016-target-owner-and-scope.md):
+ * managed → the owner becomes the target and the fingerprint names it; unmanaged → rejected
+ * with the label that would opt it in; missing → rejected (upstream drops it); the API
+ * unreachable → 503, never a fingerprint the cluster's state would not give. */
+static void target_apply(preq *p, size_t i, int status, const k8s_target *t)
+{
+    sig_signal *s = &p->sigs[i];
+    sig_result *r = &p->res[i];
+    arena *a = &p->req->arena;
+    const char *ns = s->res_namespace ? s->res_namespace : "";
+    if (status == K8S_TARGET_MANAGED || status == K8S_TARGET_UNMANAGED) {
+        s->kind = arena_strdup(a, t->kind);
+        s->res_name = arena_strdup(a, t->name);
+        k8s_target_fingerprint(s->cluster_id ? s->cluster_id : p->cfg->cluster_id, ns, s->kind, s->res_name,
+                               s->fingerprint);
+    }
+    if (status == K8S_TARGET_MANAGED) return;
+    if (status == SGW_E_UNAVAILABLE) {
+        fail(p, "kubernetes_unavailable", "cannot resolve the signal's owner through the Kubernetes API; retry");
+        return;
+    }
+    s->ignored = true;
+    r->status = RES_REJECTED;
+    if (status == K8S_TARGET_UNMANAGED) {
+        char kind[K8S_TARGET_KIND_MAX + 1];
+        size_t k = 0;
+        for (; s->kind[k] && k < K8S_TARGET_KIND_MAX; k++) kind[k] = (char)(s->kind[k] | 0x20);   /* ASCII lower */
+        kind[k] = '\0';
+        r->reason = *ns ? arena_printf(a, "unmanaged_resource: %s:%s:%s is not in Kubernaut's scope; to manage it: "
+                                          "kubectl label -n %s %s %s %s=true",
+                                       ns, s->kind, s->res_name, ns, kind, s->res_name, K8S_MANAGED_LABEL)
+                        : arena_printf(a, "unmanaged_resource: %s:%s is not in Kubernaut's scope; to manage it: "
+                                          "kubectl label %s %s %s=true",
+                                       s->kind, s->res_name, kind, s->res_name, K8S_MANAGED_LABEL);
+        metrics_add("gateway_signals_rejected_total", "reason=\"unmanaged_resource\"", 1);
+    } else {   /* SGW_E_NOTFOUND, SGW_E_INVALID */
+        p->not_found++;
+        r->reason = arena_printf(a, "target_not_found: %s%s%s:%s does not exist", ns, *ns ? ":" : "", s->kind, s->res_name);
+        metrics_add("gateway_signals_rejected_total", "reason=\"target_not_found\"", 1);
+    }
+}
+
+/* Every target known: on to the store, unless nothing is left worth deciding. */
+static void targets_done(preq *p)
+{
+    if (p->fail_status) {
+        finish(p);
+        return;
+    }
+    size_t live = 0;
+    for (size_t i = 0; i < p->n; i++) live += !p->sigs[i].ignored;
+    if (live == 0 && p->not_found > 0 && (size_t)p->not_found == p->n) {
+        /* every signal names a resource the cluster does not have: retrying cannot help */
+        http_respond_error(p->req, 400, "target_not_found", p->res[0].reason, NULL);
+        preq_done(p);
+        return;
+    }
+    items_start(p);
+}
+
+typedef struct target_op {
+    preq  *p;
+    size_t idx;
+} target_op;
+
+static void on_target(int status, const k8s_target *t, void *ctx)
+{
+    target_op *op = ctx;
+    preq *p = op->p;
+    target_apply(p, op->idx, status, t);
+    free(op);
+    if (--p->targets == 0) targets_done(p);
+}
+
 /* kubernaut.ai: each signal's target and fingerprint as upstream computes them
- * (pkg/gateway/types/fingerprint.go): SHA-256 of "[cluster:]namespace:Kind:name". */
+ * (pkg/gateway/types/fingerprint.go): the top controller owner through the API, with the
+ * process-wide cache; in embedded mode (no API) the resource itself. */
 static void targets_start(preq *p)
 {
+    gateway *g = p->w->gw;
+    p->res = arena_calloc(&p->req->arena, (p->n ? p->n : 1) * sizeof *p->res);
+    p->targets = 1;   /* held until every resolution is started */
     for (size_t i = 0; i < p->n; i++) {
         sig_signal *s = &p->sigs[i];
         if (s->ignored) continue;
         s->cluster_id = sig_map_get(&s->labels, "cluster");
-        sig_fingerprint_target(s, s->cluster_id ? s->cluster_id : p->cfg->cluster_id);
+        if (!g->targets || !p->w->kc) {
+            sig_fingerprint_target(s, s->cluster_id ? s->cluster_id : p->cfg->cluster_id);
+            continue;
+        }
+        const char *ns = s->res_namespace ? s->res_namespace : "";
+        k8s_target t;
+        int st = k8s_target_try(g->targets, p->w->kc, ns, s->kind, s->res_name, &t);
+        if (st != SGW_E_AGAIN) {
+            target_apply(p, i, st, &t);
+            continue;
+        }
+        target_op *op = xmalloc(sizeof *op);
+        op->p = p;
+        op->idx = i;
+        p->targets++;
+        k8s_target_resolve(g->targets, p->w->kc, &p->w->defer, ns, s->kind, s->res_name, on_target, op);
     }
-    items_start(p);
+    if (--p->targets == 0) targets_done(p);   /* all answered from the cache */
 }
 
 static void start(preq *p)
@@ -740,13 +840,14 @@ static void items_start(preq *p)
     const config *c = p->cfg;
     arena *a = &req->arena;
     p->items = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->items);
-    p->res = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->res);
+    if (!p->res) p->res = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->res);
     p->specs = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->specs);
     p->round_verdict = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->round_verdict);
     p->exists = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->exists);
     for (size_t i = 0; i < p->n; i++) {
         const sig_signal *s = &p->sigs[i];
         if (s->ignored) {
+            if (p->res[i].status == RES_REJECTED) continue;
             p->res[i].status = RES_IGNORED;
             p->res[i].reason = s->ignore_reason ? s->ignore_reason : "ignored";
             continue;
