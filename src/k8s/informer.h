@@ -26,7 +26,12 @@ typedef enum k8s_informer_event {
 
 /* obj is borrowed, valid during the call. The callback runs on the client's loop, never
  * inside k8s_informer_new or k8s_informer_start. It may make requests and may call
- * k8s_informer_free (nothing more is delivered then); it must not free the client. */
+ * k8s_informer_free (nothing more is delivered then); it must not free the client.
+ * Order: events come in the server's order, each resourceVersion later than the one
+ * before; a list's items come between its LIST_BEGIN and LIST_END within one callback of
+ * the loop (no watch event in between), and the events after it are those after the
+ * list's resourceVersion. Take ADDED and MODIFIED alike as "the object is now this": an
+ * ADDED may name an object the list brought (a server whose pages are not one snapshot). */
 typedef void (*k8s_informer_cb)(k8s_informer_event ev, const cJSON *obj, void *ctx);
 
 typedef struct k8s_informer_opts {
