@@ -4,10 +4,15 @@
  * (timer callback → uv_timer); completed transfers are collected with curl_multi_info_read.
  * A request waits in a FIFO for the token bucket, runs, and on a retryable outcome is
  * re-queued after a jittered backoff (or Retry-After), all bounded by its deadline.
+ * A watch is a request of its own kind (struct k8s_watch, its kreq first): it goes through
+ * the same queue, rate limiter and curl code once, and its body goes to a line splitter
+ * instead of the response buffer; the one uv_timer of a request is its idle timer while it
+ * runs, and carries its end to the loop when the end must not run inside a call.
  * The service-account token file is re-read at most once a minute (a tiny tmpfs read: the
  * one file access on the loop, accepted for rotation to be followed). */
 #include "k8s/client.h"
 #include "metrics.h"
+#include "util/err.h"
 #include "util/health.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -64,6 +69,36 @@ struct kreq {
     kreq              *next;               /* queue */
     double             t0;                 /* time_mono_s() at k8s_request */
     kreq              *rprev, *rnext;      /* running list */
+    k8s_watch         *w;                  /* this request is that watch's, or NULL */
+};
+
+/* A body cut into lines: complete lines inside a chunk are handed over in place, without a
+ * copy; only the incomplete tail of a chunk is kept, at most max bytes. */
+typedef struct linesplit {
+    char  *buf;
+    size_t len, cap, max;
+} linesplit;
+
+/* Called for each line; false stops the split. */
+typedef bool (*linesplit_emit)(const char *line, size_t len, void *ctx);
+
+#define WATCH_MAX_LINE   ((size_t)4 << 20)
+#define WATCH_ERRBODY_MAX ((size_t)64 << 10)
+
+struct k8s_watch {
+    kreq              r;                   /* first: the allocation is freed as a kreq */
+    k8s_watch_line_cb on_line;
+    k8s_watch_end_cb  on_end;
+    linesplit         ls;
+    int               idle_ms;
+    int64_t           last_byte_ms;        /* time_mono_ms of the last header or body byte */
+    int               status;              /* HTTP status once the body began, else 0 */
+    bool              in_line;             /* inside curl's write callback, splitting lines */
+    bool              cancelled;           /* k8s_watch_cancel was called */
+    bool              too_long;            /* a line outgrew ls.max */
+    bool              ending;              /* on_end is queued on the loop */
+    int               end_result, end_status;
+    char              end_error[CURL_ERROR_SIZE];
 };
 
 typedef struct sock_ctx {
@@ -114,6 +149,7 @@ static void kreq_free_cb(uv_handle_t *h)
 
 static void kreq_free(kreq *r)
 {
+    if (r->w) free(r->w->ls.buf);
     free(r->method);
     free(r->path);
     free(r->ctype);
@@ -151,6 +187,116 @@ static void ensure_timer(kreq *r)
         r->timer.data = r;
         r->timer_init = true;
     }
+}
+
+static void fail_later_cb(uv_timer_t *t);
+
+/* Ends r from the loop with the message in r->errbuf: never inside the call that found it. */
+static void fail_later(kreq *r)
+{
+    if (r->w) r->w->ending = true;
+    ensure_timer(r);
+    uv_timer_start(&r->timer, fail_later_cb, 0, 0);
+}
+
+static void queue_remove(k8s_client *c, kreq *r)
+{
+    kreq *prev = NULL;
+    for (kreq **pp = &c->q_head; *pp; prev = *pp, pp = &(*pp)->next) {
+        if (*pp != r) continue;
+        *pp = r->next;
+        if (c->q_tail == r) c->q_tail = prev;
+        r->next = NULL;
+        return;
+    }
+}
+
+/* ---- lines --------------------------------------------------------------------------------- */
+
+/* Hands every complete line of p[0, n) to emit (without "\n", a "\r" before it dropped,
+ * empty lines skipped) and keeps the incomplete tail for the next call. Returns 0, 1 when
+ * emit stopped it (the rest of p is dropped), or SGW_E_PROTOCOL when a line is longer than
+ * s->max (nothing more is emitted). */
+static int linesplit_feed(linesplit *s, const char *p, size_t n, linesplit_emit emit, void *ctx)
+{
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        size_t seg = nl ? (size_t)(nl - p) : n;
+        if (seg > s->max - s->len) return SGW_E_PROTOCOL;
+        if (s->len + seg > 0 && (s->len > 0 || !nl)) {
+            /* the line began in an earlier chunk, or goes on in a later one: keep it */
+            if (s->len + seg + 1 > s->cap) {
+                size_t cap = s->cap ? s->cap : 4096;
+                while (cap < s->len + seg + 1) cap *= 2;
+                s->buf = xrealloc(s->buf, cap);
+                s->cap = cap;
+            }
+            memcpy(s->buf + s->len, p, seg);
+            s->len += seg;
+        }
+        if (!nl) return 0;
+        const char *line = s->len ? s->buf : p;
+        size_t len = s->len ? s->len : seg;
+        s->len = 0;
+        p += seg + 1;
+        n -= seg + 1;
+        if (len && line[len - 1] == '\r') len--;
+        if (len && !emit(line, len, ctx)) return 1;
+    }
+    return 0;
+}
+
+/* The body ended: hands over a last line that had no "\n". Returns 0, or 1 if emit stopped. */
+static int linesplit_finish(linesplit *s, linesplit_emit emit, void *ctx)
+{
+    size_t len = s->len;
+    s->len = 0;
+    if (len && s->buf[len - 1] == '\r') len--;
+    if (len && !emit(s->buf, len, ctx)) return 1;
+    return 0;
+}
+
+/* Calls on_end once and frees the watch. */
+static void watch_end(k8s_watch *w, int result, int status, const char *error)
+{
+    kreq *r = &w->r;
+    running_del(r);
+    char labels[64];
+    snprintf(labels, sizeof labels, "verb=\"WATCH\",code=\"%d\"", status);
+    metrics_add("gateway_kubernetes_requests_total", labels, 1);
+    k8s_watch_end e = {
+        .result = result,
+        .status = status,
+        .body = r->resp ? r->resp : "",
+        .len = r->rlen,
+        .error = result == K8S_WATCH_EOF ? NULL : error,
+    };
+    w->on_end(&e, r->ctx);
+    kreq_free(r);
+}
+
+static void watch_end_cb(uv_timer_t *t)
+{
+    kreq *r = t->data;
+    k8s_watch *w = r->w;
+    if (r->easy) {   /* here, not in k8s_watch_cancel: that may run inside a curl callback */
+        curl_multi_remove_handle(r->c->multi, r->easy);
+        curl_easy_cleanup(r->easy);
+        r->easy = NULL;
+    }
+    watch_end(w, w->end_result, w->end_status, w->end_error);
+}
+
+/* Ends w from the loop: for ends found inside a call (k8s_watch_cancel). If curl finishes
+ * the transfer first, watch_done ends it and the timer goes with the request. */
+static void watch_end_later(k8s_watch *w, int result, int status, const char *error)
+{
+    w->ending = true;
+    w->end_result = result;
+    w->end_status = status;
+    snprintf(w->end_error, sizeof w->end_error, "%s", error);
+    ensure_timer(&w->r);
+    uv_timer_start(&w->r.timer, watch_end_cb, 0, 0);
 }
 
 /* The service-account token rotates (kubelet swaps a projected file): stat it at most once
@@ -266,11 +412,98 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userp)
 {
     kreq *r = userp;
     size_t n = size * nitems;
+    if (r->w) r->w->last_byte_ms = time_mono_ms();
     if (n > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
         long v = strtol(buf + 12, NULL, 10);
         if (v > 0 && v < 3600) r->retry_after_s = v;
     }
     return n;
+}
+
+static bool watch_emit(const char *line, size_t len, void *ctx)
+{
+    k8s_watch *w = ctx;
+    w->on_line(line, len, w->r.ctx);
+    return !w->cancelled;
+}
+
+/* A watch's body: lines from a 2xx answer, else the Status object of the error. */
+static size_t watch_on_data(char *ptr, size_t size, size_t nmemb, void *userp)
+{
+    k8s_watch *w = userp;
+    kreq *r = &w->r;
+    size_t n = size * nmemb;
+    w->last_byte_ms = time_mono_ms();
+    if (w->cancelled) return 0;
+    if (!w->status) {
+        long code = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+        w->status = (int)code;
+    }
+    if (w->status < 200 || w->status > 299) {
+        size_t keep = r->rlen < WATCH_ERRBODY_MAX ? WATCH_ERRBODY_MAX - r->rlen : 0;
+        if (keep > n) keep = n;
+        if (keep) on_data(ptr, 1, keep, r);
+        return n;
+    }
+    w->in_line = true;
+    int rc = linesplit_feed(&w->ls, ptr, n, watch_emit, w);
+    w->in_line = false;
+    if (rc < 0) w->too_long = true;
+    return rc == 0 && !w->cancelled ? n : 0;   /* 0: curl stops the transfer, done() ends it */
+}
+
+static void watch_idle_check(uv_timer_t *t)
+{
+    kreq *r = t->data;
+    k8s_watch *w = r->w;
+    int64_t quiet = time_mono_ms() - w->last_byte_ms;
+    if (quiet < w->idle_ms) {
+        uv_timer_start(t, watch_idle_check, (uint64_t)(w->idle_ms - quiet), 0);
+        return;
+    }
+    curl_multi_remove_handle(r->c->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    r->easy = NULL;
+    char msg[96];
+    snprintf(msg, sizeof msg, "no data from the API server for %d ms", w->idle_ms);
+    watch_end(w, K8S_WATCH_E_IDLE, w->status, msg);
+}
+
+/* A watch's transfer is over (curl says so): never retried. */
+static void watch_done(k8s_watch *w, CURLcode cc)
+{
+    kreq *r = &w->r;
+    k8s_client *c = r->c;
+    long code = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_multi_remove_handle(c->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    r->easy = NULL;
+    if (r->timer_init) uv_timer_stop(&r->timer);
+    char msg[CURL_ERROR_SIZE + 64];
+    if (w->cancelled) {
+        watch_end(w, K8S_WATCH_E_CANCELLED, (int)code, "watch cancelled");
+    } else if (w->too_long) {
+        snprintf(msg, sizeof msg, "a watch line is longer than %zu bytes", w->ls.max);
+        watch_end(w, K8S_WATCH_E_TOO_LONG, (int)code, msg);
+    } else if (cc != CURLE_OK) {
+        const char *err = r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc);
+        health_set(&c->reach, false, *err ? err : "not reached yet");
+        watch_end(w, K8S_WATCH_E_TRANSPORT, 0, err);
+    } else {
+        health_set(&c->reach, true, NULL);
+        if (code >= 200 && code <= 299) {
+            w->in_line = true;
+            linesplit_finish(&w->ls, watch_emit, w);
+            w->in_line = false;
+            if (w->cancelled) watch_end(w, K8S_WATCH_E_CANCELLED, (int)code, "watch cancelled");
+            else watch_end(w, K8S_WATCH_EOF, (int)code, NULL);
+        } else {
+            snprintf(msg, sizeof msg, "the API server answered HTTP %ld", code);
+            watch_end(w, K8S_WATCH_E_STATUS, (int)code, msg);
+        }
+    }
 }
 
 static bool retryable_status(long code) { return code == 429 || code == 500 || code == 502 || code == 503 || code == 504; }
@@ -290,6 +523,10 @@ static void on_backoff(uv_timer_t *t)
 
 static void done(kreq *r, CURLcode cc)
 {
+    if (r->w) {
+        watch_done(r->w, cc);
+        return;
+    }
     k8s_client *c = r->c;
     long code = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -353,7 +590,9 @@ static void check_multi_info(k8s_client *c)
 static void fail_later_cb(uv_timer_t *t)
 {
     kreq *r = t->data;
-    finish(r, 0, r->errbuf[0] ? r->errbuf : "request failed");
+    const char *err = r->errbuf[0] ? r->errbuf : "request failed";
+    if (r->w) watch_end(r->w, r->c->closing ? K8S_WATCH_E_CANCELLED : K8S_WATCH_E_TRANSPORT, 0, err);
+    else finish(r, 0, err);
 }
 
 static void attempt(kreq *r)
@@ -364,8 +603,7 @@ static void attempt(kreq *r)
     CURL *e = curl_easy_init();
     if (!e) {
         snprintf(r->errbuf, sizeof r->errbuf, "curl_easy_init failed");
-        ensure_timer(r);
-        uv_timer_start(&r->timer, fail_later_cb, 0, 0);
+        fail_later(r);
         return;
     }
     r->easy = e;
@@ -399,13 +637,18 @@ static void attempt(kreq *r)
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
     curl_easy_setopt(e, CURLOPT_USERAGENT, c->o.user_agent ? c->o.user_agent : "signal-gateway");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    if (r->w) {
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, watch_on_data);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, r->w);
+    } else {
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    }
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->o.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->w ? 0L : (long)c->o.timeout_ms);   /* a watch: its idle timer */
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->o.timeout_ms < 5000 ? c->o.timeout_ms : 5000));
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
@@ -432,8 +675,13 @@ static void attempt(kreq *r)
         curl_easy_cleanup(e);
         r->easy = NULL;
         snprintf(r->errbuf, sizeof r->errbuf, "curl_multi_add_handle failed");
+        fail_later(r);
+        return;
+    }
+    if (r->w && r->w->idle_ms > 0) {
+        r->w->last_byte_ms = time_mono_ms();
         ensure_timer(r);
-        uv_timer_start(&r->timer, fail_later_cb, 0, 0);
+        uv_timer_start(&r->timer, watch_idle_check, (uint64_t)r->w->idle_ms, 0);
     }
 }
 
@@ -452,8 +700,7 @@ static void pump(k8s_client *c)
             c->q_head = r->next;
             if (!c->q_head) c->q_tail = NULL;
             snprintf(r->errbuf, sizeof r->errbuf, "deadline passed while rate limited (client-side %.0f QPS)", c->o.qps);
-            ensure_timer(r);
-            uv_timer_start(&r->timer, fail_later_cb, 0, 0);
+            fail_later(r);
             continue;
         }
         if (c->tokens < 1.0) break;
@@ -491,8 +738,7 @@ void k8s_request(k8s_client *c, const char *method, const char *path, const char
     running_add(r);
     if (c->closing) {
         snprintf(r->errbuf, sizeof r->errbuf, "client closing");
-        ensure_timer(r);
-        uv_timer_start(&r->timer, fail_later_cb, 0, 0);
+        fail_later(r);
         return;
     }
     if (c->q_tail) c->q_tail->next = r;
@@ -501,6 +747,45 @@ void k8s_request(k8s_client *c, const char *method, const char *path, const char
     /* start from a timer so the callback never runs inside k8s_request */
     uv_timer_start(&c->pump_timer, on_pump, 0, 0);
 }
+
+k8s_watch *k8s_watch_start(k8s_client *c, const char *path, const k8s_watch_opts *o, k8s_watch_line_cb on_line,
+                           k8s_watch_end_cb on_end, void *ctx)
+{
+    k8s_watch *w = xcalloc(1, sizeof *w);
+    kreq *r = &w->r;
+    r->w = w;
+    r->c = c;
+    r->method = xstrdup("GET");
+    r->path = xstrdup(path);
+    r->t0 = time_mono_s();
+    r->ctx = ctx;
+    w->on_line = on_line;
+    w->on_end = on_end;
+    w->idle_ms = o && o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 0;
+    w->ls.max = o && o->max_line > 0 ? o->max_line : WATCH_MAX_LINE;
+    running_add(r);
+    if (c->closing) {
+        snprintf(r->errbuf, sizeof r->errbuf, "client closing");
+        fail_later(r);
+        return w;
+    }
+    if (c->q_tail) c->q_tail->next = r;
+    else c->q_head = r;
+    c->q_tail = r;
+    uv_timer_start(&c->pump_timer, on_pump, 0, 0);
+    return w;
+}
+
+void k8s_watch_cancel(k8s_watch *w)
+{
+    if (w->cancelled || w->ending) return;
+    w->cancelled = true;
+    if (w->in_line) return;   /* from on_line: the write callback stops the transfer, done() ends it */
+    if (!w->r.easy) queue_remove(w->r.c, &w->r);
+    watch_end_later(w, K8S_WATCH_E_CANCELLED, w->status, "watch cancelled");
+}
+
+uv_loop_t *k8s_client_loop(k8s_client *c) { return c->loop; }
 
 int k8s_client_reachable(k8s_client *c, char *why, size_t cap)
 {
@@ -606,7 +891,8 @@ void k8s_client_free(k8s_client *c)
             r->easy = NULL;
         }
         if (r->timer_init) uv_timer_stop(&r->timer);
-        finish(r, 0, "client closed");
+        if (r->w) watch_end(r->w, K8S_WATCH_E_CANCELLED, 0, "client closed");
+        else finish(r, 0, "client closed");
     }
     c->q_head = c->q_tail = NULL;
     curl_multi_cleanup(c->multi);
