@@ -662,7 +662,7 @@ class API:
                         evs = store.events_after(cursor, res.key)
                 if not alive():
                     return
-                for ev_rv, t, _, _, _, o in evs:
+                for ev_rv, t, _, _, _, o, _ in evs:
                     cursor = ev_rv
                     if matches(o):
                         yield {"type": t, "object": render(copy.deepcopy(o))}
