@@ -14,6 +14,7 @@ import uuid
 
 import apierrors as E
 import auth
+import crd_schema
 import patches
 import protobuf
 import resources
@@ -473,10 +474,10 @@ class API:
              "message": "the initial names have been accepted"}],
             "acceptedNames": names, "storedVersions": stored}
 
-    def _validate(self, res, obj):
+    def _validate(self, res, obj, old=None):
         errs = validation.validate_object_meta(obj["metadata"], res.name_check)
         if res.custom and res.schema:
-            errs.extend(validation.validate_custom_resource(obj, res.schema))
+            errs.extend(validation.validate_custom_resource(obj, res.schema, old))
         elif res.kind_of == "configmap":
             errs.extend(validation.validate_configmap(obj))
         elif res.kind_of == "crd":
@@ -523,7 +524,7 @@ class API:
                 for (rk, ns, name) in [k for k in self.store.objects if k[0] == "%s/%s" % (group, plural)]:
                     self.store.delete(rk, ns, name)
             else:
-                for r in resources.resource_from_crd(obj):
+                for r in crd_schema.resources_from_crd(obj):
                     self.registry.add(r)
 
     @staticmethod
@@ -746,7 +747,7 @@ class API:
             if self.faults.take(req.method, req.path, conflict=True):
                 raise E.conflict(res.plural, res.group, name)
             new = self._prepare_update(res, new, old, sub)
-            self._validate(res, new)
+            self._validate(res, new, old)
             same = _without_rv(new) == _without_rv(old)
             if same or self._dry_run(req):
                 return Response(200, copy.deepcopy(old if same else new), headers=warn)
