@@ -576,6 +576,8 @@ class API:
                 FieldSelector(req.q("fieldSelector"), res.field_labels))
 
     def list(self, req, res, ns):
+        """A list: the current state, or the state at a past resourceVersion for
+        resourceVersionMatch=Exact and for continue tokens (pinned to the first page's)."""
         mode = negotiate(req)
         labels, fields = self._selectors(req, res)
         limit = req.q("limit")
@@ -583,25 +585,54 @@ class API:
             limit = int(limit) if limit else 0
         except ValueError:
             raise E.bad_request("limit: Invalid value: %s" % limit)
-        start = None
-        cont = req.q("continue")
+        rv_param, match, cont = req.q("resourceVersion"), req.q("resourceVersionMatch"), req.q("continue")
+        errs = list_option_errors(req, watch=False)
+        if errs:
+            raise E.invalid_object("ListOptions", "meta.k8s.io", "", errs)
+        start, token_rv = None, None
         if cont:
             try:
-                start = tuple(json.loads(base64.urlsafe_b64decode(cont.encode()).decode())["start"])
+                token = json.loads(base64.urlsafe_b64decode(cont.encode()).decode())
+                start, token_rv = tuple(token["start"]), int(token["rv"])
             except Exception:
                 raise E.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
                                     "(version meta.k8s.io/v1)")
-        with self.store.lock:
-            rv = str(self.store.rv)
-            items = [copy.deepcopy(o) for o in self.store.list(res.key, ns or None)
-                     if labels.matches(o["metadata"].get("labels")) and fields.matches(o)]
+        want = None
+        if rv_param not in ("", "0") and not cont:
+            want = _parse_rv(rv_param)
+        store = self.store
+        with store.lock:
+            if cont and 0 < token_rv < store.compacted:
+                err = E.APIError(410, "Expired", CONTINUE_EXPIRED)
+                err.list_meta = {"continue": _continue_token(-1, start)}
+                raise err
+            at = store.rv
+            if cont and token_rv > 0:
+                at = token_rv
+            elif want is not None and match == "Exact":
+                if want < store.compacted:
+                    raise E.APIError(410, "Expired", "The resourceVersion for the provided list is too old.")
+                if want > store.rv:
+                    raise too_large_rv(want, store.rv)
+                at = want
+            elif want is not None and want > store.rv:
+                # NotOlderThan: the watch cache waits (3 s) to catch up with the revision
+                deadline = time.monotonic() + 3.0
+                while store.rv < want and time.monotonic() < deadline:
+                    store.cond.wait(deadline - time.monotonic())
+                if store.rv < want:
+                    raise too_large_rv(want, store.rv)
+                at = store.rv
+            objs = store.snapshot(res.key, ns or None, at) if at != store.rv else \
+                [copy.deepcopy(o) for o in store.list(res.key, ns or None)]
+        items = [o for o in objs if labels.matches(o["metadata"].get("labels")) and fields.matches(o)]
         if start:
             items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > start]
+        rv = str(at)
         meta = {"resourceVersion": rv}
         if limit > 0 and len(items) > limit:
             last = items[limit - 1]["metadata"]
-            meta["continue"] = base64.urlsafe_b64encode(json.dumps(
-                {"rv": rv, "start": [last.get("namespace", ""), last["name"]]}).encode()).decode()
+            meta["continue"] = _continue_token(at, [last.get("namespace", ""), last["name"]])
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
         if mode == "table":
@@ -960,6 +991,69 @@ class API:
         if reason:
             out["status"]["reason"] = reason
         return Response(201, out)
+
+
+CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list result. You can "
+                    "start a new list without the continue parameter, or use the continue token in this response "
+                    "to retrieve the remainder of the results. Continuing with the provided token results in an "
+                    "inconsistent list - objects that were created, modified, or deleted between the time the "
+                    "first chunk was returned and now may show up in the list.")
+
+
+def _continue_token(rv, start):
+    """An opaque continue token: the list's revision (-1: the latest) and the last key."""
+    return base64.urlsafe_b64encode(json.dumps({"rv": rv, "start": list(start)}).encode()).decode()
+
+
+def _parse_rv(v):
+    try:
+        n = int(v)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise E.bad_request("invalid resource version: %s" % v)
+    return n
+
+
+def too_large_rv(want, current):
+    """storage.NewTooLargeResourceVersionError: 504 Timeout, retry after 1 s."""
+    return E.APIError(504, "Timeout", "Timeout: Too large resource version: %d, current: %d" % (want, current),
+                      {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                       "retryAfterSeconds": 1})
+
+
+def list_option_errors(req, watch):
+    """metainternalversion validation.ValidateListOptions (WatchList enabled)."""
+    errs = []
+    match, rv, cont = req.q("resourceVersionMatch"), req.q("resourceVersion"), req.q("continue")
+    initial = "sendInitialEvents" in req.query
+    path = "resourceVersionMatch"
+    if watch:
+        if initial and match != "NotOlderThan":
+            errs.append(E.forbidden_field(path, "sendInitialEvents requires setting resourceVersionMatch to "
+                                                "NotOlderThan"))
+        if match:
+            if not initial:
+                errs.append(E.forbidden_field(path, "resourceVersionMatch is forbidden for watch unless "
+                                                    "sendInitialEvents is provided"))
+            if match != "NotOlderThan":
+                errs.append(E.not_supported(path, match, ["NotOlderThan"]))
+            if cont:
+                errs.append(E.forbidden_field(path, "resourceVersionMatch is forbidden when continue is provided"))
+        return errs
+    if match:
+        if not rv:
+            errs.append(E.forbidden_field(path, "resourceVersionMatch is forbidden unless resourceVersion is "
+                                                "provided"))
+        if cont:
+            errs.append(E.forbidden_field(path, "resourceVersionMatch is forbidden when continue is provided"))
+        if match not in ("Exact", "NotOlderThan"):
+            errs.append(E.not_supported(path, match, ["Exact", "NotOlderThan", ""]))
+        if match == "Exact" and rv == "0":
+            errs.append(E.forbidden_field(path, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+    if initial:
+        errs.append(E.forbidden_field("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    return errs
 
 
 def _without_rv(o):
