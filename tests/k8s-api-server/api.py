@@ -106,7 +106,7 @@ def parse_request_info(method, path, query):
             return info
         info.group, info.version, rest = parts[1], parts[2], parts[3:]
     info.resource_request = True
-    if rest and rest[0] == "watch":
+    if rest and rest[0] == "watch":            # the deprecated /watch/ path prefix
         info.watch = True
         rest = rest[1:]
     if rest and rest[0] == "namespaces" and len(rest) > 1:
@@ -123,10 +123,12 @@ def parse_request_info(method, path, query):
         info.subresource = rest[2]
     if len(rest) > 3:
         info.subresource = "/".join(rest[2:])
-    if not info.watch and query.get("watch", [""])[0] in ("true", "1"):
-        info.watch = True
-    if method in ("GET", "HEAD"):
-        info.verb = "watch" if info.watch else ("get" if info.name else "list")
+    if info.watch:
+        info.verb = "watch"
+    elif method in ("GET", "HEAD"):
+        # no name: list, or watch when the watch parameter is true (a name ignores it)
+        info.verb = "get" if info.name else ("watch" if query_bool(query, "watch") else "list")
+        info.watch = info.verb == "watch"
     elif method == "POST":
         info.verb = "create"
     elif method == "PUT":
@@ -138,6 +140,28 @@ def parse_request_info(method, path, query):
     else:
         info.verb = method.lower()
     return info
+
+
+def query_bool(query, name):
+    """A boolean query parameter as apimachinery converts it (Convert_Slice_string_To_bool):
+    absent -> False; "0" or "false" in any case -> False; anything else, "" too -> True."""
+    v = query.get(name)
+    if not v:
+        return False
+    return not (v[0] == "0" or v[0].lower() == "false")
+
+
+def request_log_fields(method, path, raw_query):
+    """What /_test/requests records of a request's RequestInfo: the verb as the apiserver's
+    audit log and RBAC see it (get, list, watch, create, update, patch, delete,
+    deletecollection; the lower-case method for non-resource paths) and the resource."""
+    info = parse_request_info(method, path.rstrip("/") or "/", urllib.parse.parse_qs(raw_query, keep_blank_values=True))
+    if not info.resource_request:
+        return {"verb": method.lower(), "apiGroup": None, "resource": None, "subresource": None,
+                "namespace": None, "name": None}
+    return {"verb": info.verb or method.lower(), "apiGroup": info.group, "resource": info.resource,
+            "subresource": info.subresource or None, "namespace": info.namespace or None,
+            "name": info.name or None}
 
 
 def parse_accept(header):

@@ -181,6 +181,7 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"ts": round(t0, 6), "method": self.command, "path": path, "query": raw_query,
                  "status": None, "user": None, "userAgent": self.headers.get("User-Agent"),
                  "contentType": self.headers.get("Content-Type"), "fault": None}
+        entry.update(apimod.request_log_fields(self.command, path, raw_query))
         fault = self.app.faults.take(self.command, path, conflict=False)
         code = 0
         self.pending_entry = entry     # recorded by send()/send_stream(), or below if unanswered
