@@ -19,6 +19,7 @@ import patches
 import protobuf
 import resources
 import validation
+import watch as watches
 from k8s_selectors import LabelSelector, FieldSelector
 from store import Store
 
@@ -200,11 +201,13 @@ def negotiate(req):
 
 
 class API:
-    def __init__(self, tokens, faults):
+    def __init__(self, tokens, faults, bookmark_interval=1.0, disabled_groups=()):
         self.tokens = tokens
         self.faults = faults
         self.store = Store()
-        self.registry = resources.Registry()
+        self.watches = watches.Hub(self.store, bookmark_interval)
+        self.disabled_groups = tuple(disabled_groups)
+        self.registry = resources.Registry(self.disabled_groups)
         self.reg_lock = threading.Lock()
         self.seed(default_namespaces=True)
 
@@ -225,7 +228,7 @@ class API:
         with self.store.lock:
             self.store.clear()
             with self.reg_lock:
-                self.registry = resources.Registry()
+                self.registry = resources.Registry(self.disabled_groups)
         self.seed(default_namespaces)
 
     # ------------------------------------------------------------------ auth
@@ -668,64 +671,51 @@ class API:
                               "items": items})
 
     def watch(self, req, res, ns, name):
-        """A watch: chunked stream of {"type","object"} events until timeoutSeconds."""
+        """A watch (watch.py): a chunked stream of {"type","object"} events until timeoutSeconds."""
         mode = negotiate(req)
         labels, fields = self._selectors(req, res)
         try:
             timeout = float(req.q("timeoutSeconds") or 1800)
         except ValueError:
             raise E.bad_request("timeoutSeconds: invalid value")
+        errs = list_option_errors(req, watch=True)
+        if errs:
+            raise E.invalid_object("ListOptions", "meta.k8s.io", "", errs)
         rv_param = req.q("resourceVersion")
-        try:
-            since = int(rv_param) if rv_param not in ("", "0") else None
-        except ValueError:
-            raise E.bad_request("invalid resource version: %s" % rv_param)
+        bookmarks = query_bool(req.query, "allowWatchBookmarks")
+        send_initial = query_bool(req.query, "sendInitialEvents") if "sendInitialEvents" in req.query else None
+        since = _parse_rv(rv_param) if rv_param not in ("", "0") else None
         store = self.store
-        with store.lock:
-            if since is not None and since < store.compacted:
-                raise E.APIError(410, "Expired", "too old resource version: %d (%d)" % (since, store.compacted))
-            initial = []
-            if since is None:
-                since = store.rv
-                initial = [("ADDED", copy.deepcopy(o)) for o in store.list(res.key, ns or None)]
 
         def matches(o):
             m = o["metadata"]
             return ((not ns or m.get("namespace", "") == ns) and (not name or m["name"] == name)
                     and labels.matches(m.get("labels")) and fields.matches(o))
 
-        def render(o):
+        def render(o, bookmark=False):
             if mode == "table":
+                if bookmark:
+                    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": dict(o["metadata"]),
+                            "columnDefinitions": None, "rows": None}
                 return self._table(req, res, [o], {"resourceVersion": o["metadata"]["resourceVersion"]})
             if mode == "partial":
-                return self._partial(o)
+                return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                        "metadata": copy.deepcopy(o["metadata"])}
             return o
 
-        def gen(alive):
-            cursor = since
-            for t, o in initial:
-                if matches(o):
-                    yield {"type": t, "object": render(o)}
-            deadline = time.monotonic() + timeout
-            while True:
-                with store.lock:
-                    evs = store.events_after(cursor, res.key)
-                    if not evs:
-                        left = deadline - time.monotonic()
-                        if left <= 0 or store.stopping:
-                            return
-                        store.cond.wait(min(left, 1.0))
-                        evs = store.events_after(cursor, res.key)
-                if not alive():
-                    return
-                for ev_rv, t, _, _, _, o, _ in evs:
-                    cursor = ev_rv
-                    if matches(o):
-                        yield {"type": t, "object": render(copy.deepcopy(o))}
-                if time.monotonic() >= deadline or store.stopping:
-                    return
-
-        return Response(200, stream=gen)
+        with store.lock:
+            if since is not None and not send_initial and since < store.compacted:
+                # the watch cache answers 200 and one ERROR event, not an HTTP 410
+                return Response(200, stream=watches.error_stream(watches.expired_status(
+                    "too old resource version: %d (%d)" % (since, store.compacted))))
+            initial = []
+            if since is None or send_initial:
+                if send_initial is not False:
+                    initial = [copy.deepcopy(o) for o in store.list(res.key, ns or None) if matches(o)]
+                since = store.rv
+        info = {"resource": res.key, "namespace": ns or None, "name": name or None, "query": req.raw_query}
+        return Response(200, stream=self.watches.stream(res, since, initial, matches, render, timeout, bookmarks,
+                                                        bool(send_initial), info))
 
     # ------------------------------------------------------------------ writes
     def create(self, req, res, ns, body=None, code=201):
