@@ -14,11 +14,13 @@ import uuid
 
 import apierrors as E
 import auth
+import crd_schema
 import patches
 import protobuf
 import resources
 import workloads
 import validation
+import watch as watches
 from k8s_selectors import LabelSelector, FieldSelector
 from store import Store
 
@@ -106,7 +108,7 @@ def parse_request_info(method, path, query):
             return info
         info.group, info.version, rest = parts[1], parts[2], parts[3:]
     info.resource_request = True
-    if rest and rest[0] == "watch":
+    if rest and rest[0] == "watch":            # the deprecated /watch/ path prefix
         info.watch = True
         rest = rest[1:]
     if rest and rest[0] == "namespaces" and len(rest) > 1:
@@ -123,10 +125,12 @@ def parse_request_info(method, path, query):
         info.subresource = rest[2]
     if len(rest) > 3:
         info.subresource = "/".join(rest[2:])
-    if not info.watch and query.get("watch", [""])[0] in ("true", "1"):
-        info.watch = True
-    if method in ("GET", "HEAD"):
-        info.verb = "watch" if info.watch else ("get" if info.name else "list")
+    if info.watch:
+        info.verb = "watch"
+    elif method in ("GET", "HEAD"):
+        # no name: list, or watch when the watch parameter is true (a name ignores it)
+        info.verb = "get" if info.name else ("watch" if query_bool(query, "watch") else "list")
+        info.watch = info.verb == "watch"
     elif method == "POST":
         info.verb = "create"
     elif method == "PUT":
@@ -138,6 +142,28 @@ def parse_request_info(method, path, query):
     else:
         info.verb = method.lower()
     return info
+
+
+def query_bool(query, name):
+    """A boolean query parameter as apimachinery converts it (Convert_Slice_string_To_bool):
+    absent -> False; "0" or "false" in any case -> False; anything else, "" too -> True."""
+    v = query.get(name)
+    if not v:
+        return False
+    return not (v[0] == "0" or v[0].lower() == "false")
+
+
+def request_log_fields(method, path, raw_query):
+    """What /_test/requests records of a request's RequestInfo: the verb as the apiserver's
+    audit log and RBAC see it (get, list, watch, create, update, patch, delete,
+    deletecollection; the lower-case method for non-resource paths) and the resource."""
+    info = parse_request_info(method, path.rstrip("/") or "/", urllib.parse.parse_qs(raw_query, keep_blank_values=True))
+    if not info.resource_request:
+        return {"verb": method.lower(), "apiGroup": None, "resource": None, "subresource": None,
+                "namespace": None, "name": None}
+    return {"verb": info.verb or method.lower(), "apiGroup": info.group, "resource": info.resource,
+            "subresource": info.subresource or None, "namespace": info.namespace or None,
+            "name": info.name or None}
 
 
 def parse_accept(header):
@@ -176,11 +202,13 @@ def negotiate(req):
 
 
 class API:
-    def __init__(self, tokens, faults):
+    def __init__(self, tokens, faults, bookmark_interval=1.0, disabled_groups=()):
         self.tokens = tokens
         self.faults = faults
         self.store = Store()
-        self.registry = resources.Registry()
+        self.watches = watches.Hub(self.store, bookmark_interval)
+        self.disabled_groups = tuple(disabled_groups)
+        self.registry = resources.Registry(self.disabled_groups)
         self.reg_lock = threading.Lock()
         self.seed(default_namespaces=True)
 
@@ -201,7 +229,7 @@ class API:
         with self.store.lock:
             self.store.clear()
             with self.reg_lock:
-                self.registry = resources.Registry()
+                self.registry = resources.Registry(self.disabled_groups)
         self.seed(default_namespaces)
 
     # ------------------------------------------------------------------ auth
@@ -477,11 +505,11 @@ class API:
              "message": "the initial names have been accepted"}],
             "acceptedNames": names, "storedVersions": stored}
 
-    def _validate(self, res, obj):
+    def _validate(self, res, obj, old=None):
         errs = validation.validate_object_meta(obj["metadata"], res.name_check)
         errs.extend(workloads.validate_owner_references(obj["metadata"]))
         if res.custom and res.schema:
-            errs.extend(validation.validate_custom_resource(obj, res.schema))
+            errs.extend(validation.validate_custom_resource(obj, res.schema, old))
         elif res.kind_of == "configmap":
             errs.extend(validation.validate_configmap(obj))
         elif res.kind_of == "crd":
@@ -528,7 +556,7 @@ class API:
                 for (rk, ns, name) in [k for k in self.store.objects if k[0] == "%s/%s" % (group, plural)]:
                     self.store.delete(rk, ns, name)
             else:
-                for r in resources.resource_from_crd(obj):
+                for r in crd_schema.resources_from_crd(obj):
                     self.registry.add(r)
 
     @staticmethod
@@ -580,6 +608,8 @@ class API:
                 FieldSelector(req.q("fieldSelector"), res.field_labels))
 
     def list(self, req, res, ns):
+        """A list: the current state, or the state at a past resourceVersion for
+        resourceVersionMatch=Exact and for continue tokens (pinned to the first page's)."""
         mode = negotiate(req)
         labels, fields = self._selectors(req, res)
         limit = req.q("limit")
@@ -587,25 +617,54 @@ class API:
             limit = int(limit) if limit else 0
         except ValueError:
             raise E.bad_request("limit: Invalid value: %s" % limit)
-        start = None
-        cont = req.q("continue")
+        rv_param, match, cont = req.q("resourceVersion"), req.q("resourceVersionMatch"), req.q("continue")
+        errs = list_option_errors(req, watch=False)
+        if errs:
+            raise E.invalid_object("ListOptions", "meta.k8s.io", "", errs)
+        start, token_rv = None, None
         if cont:
             try:
-                start = tuple(json.loads(base64.urlsafe_b64decode(cont.encode()).decode())["start"])
+                token = json.loads(base64.urlsafe_b64decode(cont.encode()).decode())
+                start, token_rv = tuple(token["start"]), int(token["rv"])
             except Exception:
                 raise E.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
                                     "(version meta.k8s.io/v1)")
-        with self.store.lock:
-            rv = str(self.store.rv)
-            items = [copy.deepcopy(o) for o in self.store.list(res.key, ns or None)
-                     if labels.matches(o["metadata"].get("labels")) and fields.matches(o)]
+        want = None
+        if rv_param not in ("", "0") and not cont:
+            want = _parse_rv(rv_param)
+        store = self.store
+        with store.lock:
+            if cont and 0 < token_rv < store.compacted:
+                err = E.APIError(410, "Expired", CONTINUE_EXPIRED)
+                err.list_meta = {"continue": _continue_token(-1, start)}
+                raise err
+            at = store.rv
+            if cont and token_rv > 0:
+                at = token_rv
+            elif want is not None and match == "Exact":
+                if want < store.compacted:
+                    raise E.APIError(410, "Expired", "The resourceVersion for the provided list is too old.")
+                if want > store.rv:
+                    raise too_large_rv(want, store.rv)
+                at = want
+            elif want is not None and want > store.rv:
+                # NotOlderThan: the watch cache waits (3 s) to catch up with the revision
+                deadline = time.monotonic() + 3.0
+                while store.rv < want and time.monotonic() < deadline:
+                    store.cond.wait(deadline - time.monotonic())
+                if store.rv < want:
+                    raise too_large_rv(want, store.rv)
+                at = store.rv
+            objs = store.snapshot(res.key, ns or None, at) if at != store.rv else \
+                [copy.deepcopy(o) for o in store.list(res.key, ns or None)]
+        items = [o for o in objs if labels.matches(o["metadata"].get("labels")) and fields.matches(o)]
         if start:
             items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > start]
+        rv = str(at)
         meta = {"resourceVersion": rv}
         if limit > 0 and len(items) > limit:
             last = items[limit - 1]["metadata"]
-            meta["continue"] = base64.urlsafe_b64encode(json.dumps(
-                {"rv": rv, "start": [last.get("namespace", ""), last["name"]]}).encode()).decode()
+            meta["continue"] = _continue_token(at, [last.get("namespace", ""), last["name"]])
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
         if mode == "table":
@@ -617,64 +676,51 @@ class API:
                               "items": items})
 
     def watch(self, req, res, ns, name):
-        """A watch: chunked stream of {"type","object"} events until timeoutSeconds."""
+        """A watch (watch.py): a chunked stream of {"type","object"} events until timeoutSeconds."""
         mode = negotiate(req)
         labels, fields = self._selectors(req, res)
         try:
             timeout = float(req.q("timeoutSeconds") or 1800)
         except ValueError:
             raise E.bad_request("timeoutSeconds: invalid value")
+        errs = list_option_errors(req, watch=True)
+        if errs:
+            raise E.invalid_object("ListOptions", "meta.k8s.io", "", errs)
         rv_param = req.q("resourceVersion")
-        try:
-            since = int(rv_param) if rv_param not in ("", "0") else None
-        except ValueError:
-            raise E.bad_request("invalid resource version: %s" % rv_param)
+        bookmarks = query_bool(req.query, "allowWatchBookmarks")
+        send_initial = query_bool(req.query, "sendInitialEvents") if "sendInitialEvents" in req.query else None
+        since = _parse_rv(rv_param) if rv_param not in ("", "0") else None
         store = self.store
-        with store.lock:
-            if since is not None and since < store.compacted:
-                raise E.APIError(410, "Expired", "too old resource version: %d (%d)" % (since, store.compacted))
-            initial = []
-            if since is None:
-                since = store.rv
-                initial = [("ADDED", copy.deepcopy(o)) for o in store.list(res.key, ns or None)]
 
         def matches(o):
             m = o["metadata"]
             return ((not ns or m.get("namespace", "") == ns) and (not name or m["name"] == name)
                     and labels.matches(m.get("labels")) and fields.matches(o))
 
-        def render(o):
+        def render(o, bookmark=False):
             if mode == "table":
+                if bookmark:
+                    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": dict(o["metadata"]),
+                            "columnDefinitions": None, "rows": None}
                 return self._table(req, res, [o], {"resourceVersion": o["metadata"]["resourceVersion"]})
             if mode == "partial":
-                return self._partial(o)
+                return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                        "metadata": copy.deepcopy(o["metadata"])}
             return o
 
-        def gen(alive):
-            cursor = since
-            for t, o in initial:
-                if matches(o):
-                    yield {"type": t, "object": render(o)}
-            deadline = time.monotonic() + timeout
-            while True:
-                with store.lock:
-                    evs = store.events_after(cursor, res.key)
-                    if not evs:
-                        left = deadline - time.monotonic()
-                        if left <= 0 or store.stopping:
-                            return
-                        store.cond.wait(min(left, 1.0))
-                        evs = store.events_after(cursor, res.key)
-                if not alive():
-                    return
-                for ev_rv, t, _, _, _, o in evs:
-                    cursor = ev_rv
-                    if matches(o):
-                        yield {"type": t, "object": render(copy.deepcopy(o))}
-                if time.monotonic() >= deadline or store.stopping:
-                    return
-
-        return Response(200, stream=gen)
+        with store.lock:
+            if since is not None and not send_initial and since < store.compacted:
+                # the watch cache answers 200 and one ERROR event, not an HTTP 410
+                return Response(200, stream=watches.error_stream(watches.expired_status(
+                    "too old resource version: %d (%d)" % (since, store.compacted))))
+            initial = []
+            if since is None or send_initial:
+                if send_initial is not False:
+                    initial = [copy.deepcopy(o) for o in store.list(res.key, ns or None) if matches(o)]
+                since = store.rv
+        info = {"resource": res.key, "namespace": ns or None, "name": name or None, "query": req.raw_query}
+        return Response(200, stream=self.watches.stream(res, since, initial, matches, render, timeout, bookmarks,
+                                                        bool(send_initial), info))
 
     # ------------------------------------------------------------------ writes
     def create(self, req, res, ns, body=None, code=201):
@@ -751,7 +797,7 @@ class API:
             if self.faults.take(req.method, req.path, conflict=True):
                 raise E.conflict(res.plural, res.group, name)
             new = self._prepare_update(res, new, old, sub)
-            self._validate(res, new)
+            self._validate(res, new, old)
             same = _without_rv(new) == _without_rv(old)
             if same or self._dry_run(req):
                 return Response(200, copy.deepcopy(old if same else new), headers=warn)
@@ -964,6 +1010,69 @@ class API:
         if reason:
             out["status"]["reason"] = reason
         return Response(201, out)
+
+
+CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list result. You can "
+                    "start a new list without the continue parameter, or use the continue token in this response "
+                    "to retrieve the remainder of the results. Continuing with the provided token results in an "
+                    "inconsistent list - objects that were created, modified, or deleted between the time the "
+                    "first chunk was returned and now may show up in the list.")
+
+
+def _continue_token(rv, start):
+    """An opaque continue token: the list's revision (-1: the latest) and the last key."""
+    return base64.urlsafe_b64encode(json.dumps({"rv": rv, "start": list(start)}).encode()).decode()
+
+
+def _parse_rv(v):
+    try:
+        n = int(v)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise E.bad_request("invalid resource version: %s" % v)
+    return n
+
+
+def too_large_rv(want, current):
+    """storage.NewTooLargeResourceVersionError: 504 Timeout, retry after 1 s."""
+    return E.APIError(504, "Timeout", "Timeout: Too large resource version: %d, current: %d" % (want, current),
+                      {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                       "retryAfterSeconds": 1})
+
+
+def list_option_errors(req, watch):
+    """metainternalversion validation.ValidateListOptions (WatchList enabled)."""
+    errs = []
+    match, rv, cont = req.q("resourceVersionMatch"), req.q("resourceVersion"), req.q("continue")
+    initial = "sendInitialEvents" in req.query
+    path = "resourceVersionMatch"
+    if watch:
+        if initial and match != "NotOlderThan":
+            errs.append(E.forbidden_field(path, "sendInitialEvents requires setting resourceVersionMatch to "
+                                                "NotOlderThan"))
+        if match:
+            if not initial:
+                errs.append(E.forbidden_field(path, "resourceVersionMatch is forbidden for watch unless "
+                                                    "sendInitialEvents is provided"))
+            if match != "NotOlderThan":
+                errs.append(E.not_supported(path, match, ["NotOlderThan"]))
+            if cont:
+                errs.append(E.forbidden_field(path, "resourceVersionMatch is forbidden when continue is provided"))
+        return errs
+    if match:
+        if not rv:
+            errs.append(E.forbidden_field(path, "resourceVersionMatch is forbidden unless resourceVersion is "
+                                                "provided"))
+        if cont:
+            errs.append(E.forbidden_field(path, "resourceVersionMatch is forbidden when continue is provided"))
+        if match not in ("Exact", "NotOlderThan"):
+            errs.append(E.not_supported(path, match, ["Exact", "NotOlderThan", ""]))
+        if match == "Exact" and rv == "0":
+            errs.append(E.forbidden_field(path, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+    if initial:
+        errs.append(E.forbidden_field("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    return errs
 
 
 def _without_rv(o):

@@ -15,12 +15,13 @@ class APIError(Exception):
         self.message = message
         self.details = details
         self.headers = headers or {}
+        self.list_meta = None          # Status.metadata (e.g. a continue token on 410)
 
     def status(self):
         st = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": dict(self.list_meta or {}),
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
@@ -175,6 +176,9 @@ def _go_value(v):
         return str(v)
     if isinstance(v, str):
         return go_quote(v)
+    if isinstance(v, dict):            # %#v of a map[string]interface{}
+        return "map[string]interface {}{%s}" % ", ".join(
+            "%s:%s" % (go_quote(k), _go_value(v[k])) for k in sorted(v))
     return json.dumps(v, separators=(",", ":"), sort_keys=True)
 
 
@@ -218,6 +222,14 @@ def not_supported(field, value, allowed):
 def too_long(field, value, max_len):
     return FieldError("FieldValueTooLong", field, value,
                       "may not be more than %d %s" % (max_len, "byte" if max_len == 1 else "bytes"))
+
+
+def duplicate(field, value):
+    return FieldError("FieldValueDuplicate", field, value)
+
+
+def forbidden_field(field, detail):
+    return FieldError("FieldValueForbidden", field, _OMIT, detail)
 
 
 def type_invalid(field, value, detail):

@@ -206,7 +206,17 @@ class FieldSelector:
             cur = obj
             for p in field.split("."):
                 cur = cur.get(p) if isinstance(cur, dict) else None
-            cur = "" if cur is None else str(cur)
-            if (op == "=") != (cur == value):
+            if (op == "=") != (_field_text(cur) == value):
                 return False
         return True
+
+
+def _field_text(v):
+    """A field's value as a field selector sees it (fmt.Sprint; "" when absent)."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)

@@ -146,12 +146,16 @@ def builtin_resources():
 
 
 class Registry:
-    """The set of served resources, keyed by (group, version, plural)."""
+    """The set of served resources, keyed by (group, version, plural). `disabled_groups`
+    are built-in groups not served (as on a cluster without their CRD)."""
 
-    def __init__(self):
+    def __init__(self, disabled_groups=()):
+        import crd_schema              # it builds on this module
         self.by_gvr = {}
         self.builtin_groups = []
-        for r in builtin_resources():
+        for r in builtin_resources() + crd_schema.builtin_crd_resources():
+            if r.group in disabled_groups:
+                continue
             self.add(r)
             if r.group and r.group not in self.builtin_groups:
                 self.builtin_groups.append(r.group)
@@ -203,27 +207,6 @@ class Registry:
             res.extend(r.api_resources())
         gv = version if not group else "%s/%s" % (group, version)
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": res}
-
-
-def resource_from_crd(crd):
-    """Resources served for a stored CustomResourceDefinition (no schema enforcement)."""
-    spec = crd.get("spec") or {}
-    names = spec.get("names") or {}
-    out = []
-    for v in spec.get("versions") or []:
-        if not v.get("served", True):
-            continue
-        r = Resource(spec.get("group", ""), v.get("name", ""), names.get("plural", ""),
-                     names.get("singular") or names.get("kind", "").lower(), names.get("kind", ""),
-                     spec.get("scope", "Namespaced") == "Namespaced", "custom",
-                     short_names=names.get("shortNames") or [], categories=names.get("categories") or [],
-                     status="status" in ((v.get("subresources") or {})),
-                     schema={"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                     unconditional_update=False)
-        if names.get("listKind"):
-            r.list_kind = names["listKind"]
-        out.append(r)
-    return out
 
 
 # ---- OpenAPI v3 (only what clients use to learn that the server validates fields) ----

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apierrors as E          # noqa: E402
 import api as apimod           # noqa: E402
 import certs                   # noqa: E402
+import watch as watches        # noqa: E402
 from auth import TokenTable    # noqa: E402
 from faults import Faults, FaultError, RequestLog   # noqa: E402
 
@@ -33,10 +34,10 @@ from faults import Faults, FaultError, RequestLog   # noqa: E402
 class App:
     """Everything the request handlers share."""
 
-    def __init__(self, tokens, log_file=None):
+    def __init__(self, tokens, log_file=None, bookmark_interval=1.0, disabled_groups=()):
         self.faults = Faults()
         self.requests = RequestLog()
-        self.api = apimod.API(tokens, self.faults)
+        self.api = apimod.API(tokens, self.faults, bookmark_interval, disabled_groups)
         self.log_lock = threading.Lock()
         self.log_fp = None
         if log_file == "-":
@@ -159,6 +160,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         try:
             for ev in resp.stream(self.client_alive):
+                if ev is watches.DROP:             # /_test/watch/drop: a lost connection
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 data = json.dumps(ev, separators=(",", ":")).encode() + b"\n"
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.write(b"0\r\n\r\n")
@@ -181,6 +186,7 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"ts": round(t0, 6), "method": self.command, "path": path, "query": raw_query,
                  "status": None, "user": None, "userAgent": self.headers.get("User-Agent"),
                  "contentType": self.headers.get("Content-Type"), "fault": None}
+        entry.update(apimod.request_log_fields(self.command, path, raw_query))
         fault = self.app.faults.take(self.command, path, conflict=False)
         code = 0
         self.pending_entry = entry     # recorded by send()/send_stream(), or below if unanswered
@@ -251,6 +257,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"items": app.requests.list()})
             if m == "DELETE":
                 return self.send_json(200, {"cleared": app.requests.clear()})
+        elif path == "/_test/watch" or path.startswith("/_test/watch/"):
+            return self.test_watch_endpoint(path, m, data)
         elif path == "/_test/reset":
             if m == "POST":
                 keep = not (isinstance(data, dict) and data.get("defaultNamespaces") is False)
@@ -261,6 +269,26 @@ class Handler(BaseHTTPRequestHandler):
         else:
             return self.send_json(404, {"error": "unknown test endpoint %s" % path})
         return self.send_json(405, {"error": "method %s not allowed on %s" % (m, path)})
+
+
+    def test_watch_endpoint(self, path, m, data):
+        """/_test/watch: the open watches; .../expire, .../drop, .../hang: watch faults."""
+        hub = self.app.api.watches
+        if path == "/_test/watch" and m == "GET":
+            return self.send_json(200, {"items": hub.describe(), "bookmarkIntervalSeconds": hub.bookmark_interval})
+        if m != "POST":
+            return self.send_json(405, {"error": "method %s not allowed on %s" % (m, path)})
+        if path == "/_test/watch/expire":
+            n, rv = hub.expire_all()
+            return self.send_json(200, {"expired": n, "resourceVersion": str(rv)})
+        if path == "/_test/watch/drop":
+            return self.send_json(200, {"dropped": hub.drop_all()})
+        if path == "/_test/watch/hang":
+            secs = data.get("seconds") if isinstance(data, dict) else None
+            if not isinstance(secs, (int, float)) or isinstance(secs, bool) or not 0 < secs <= 600:
+                return self.send_json(400, {"error": "body must be {\"seconds\": N} with 0 < N <= 600"})
+            return self.send_json(200, {"hung": hub.hang_all(secs), "seconds": secs})
+        return self.send_json(404, {"error": "unknown test endpoint %s" % path})
 
 
 class Server(socketserver.ThreadingMixIn, HTTPServer):
@@ -314,7 +342,15 @@ def main(argv=None):
     ap.add_argument("--ready-file", help="write the base URL here (atomically) once listening")
     ap.add_argument("--kubeconfig-out", help="write a kubeconfig for the admin token here")
     ap.add_argument("--log-file", help="append a line per request here ('-' for stderr)")
+    ap.add_argument("--watch-bookmark-interval", type=float, default=1.0, metavar="SECONDS",
+                    help="BOOKMARK events every SECONDS on watches that allow them (default 1; the real "
+                         "server: about 60); 0: none")
+    ap.add_argument("--disable-group", action="append", default=[], metavar="GROUP",
+                    help="do not serve this built-in API group (remediation.kubernaut.io or kubernaut.ai), "
+                         "as on a cluster without its CRD; repeatable")
     args = ap.parse_args(argv)
+    if args.watch_bookmark_interval < 0:
+        ap.error("--watch-bookmark-interval must not be negative")
 
     try:
         tokens = TokenTable.load(args.tokens)
@@ -340,7 +376,7 @@ def main(argv=None):
         ctx.load_cert_chain(crt, key)
         ctx.set_alpn_protocols(["http/1.1"])
 
-    app = App(tokens, args.log_file)
+    app = App(tokens, args.log_file, args.watch_bookmark_interval, args.disable_group)
     try:
         srv = Server(args.listen, app, ctx)
     except OSError as e:

@@ -6,13 +6,15 @@ import base64
 import json
 import re
 
-from apierrors import required, invalid, not_supported, too_long, type_invalid
+import cel_rules
+from apierrors import required, invalid, not_supported, too_long, type_invalid, duplicate
 
 # ---------------------------------------------------------------------------------------
 # The RemediationRequest schema (upstream-notes §9.2 / §9.3), as an OpenAPI v3 subset, the
 # same shape as the CRD's `openAPIV3Schema`. Supported keywords: type, properties, required,
-# enum, pattern, minLength, maxLength, minimum, maximum, format (date-time, byte), items,
-# additionalProperties, nullable, x-kubernetes-preserve-unknown-fields.
+# enum, pattern, minLength, maxLength, minimum, maximum, format (date-time, byte, duration),
+# items, additionalProperties, allOf, nullable, x-kubernetes-preserve-unknown-fields,
+# x-kubernetes-list-type: map, x-kubernetes-validations (the rules cel_rules.py knows).
 # Unknown fields are pruned (dropped) like a structural CRD schema does, or rejected with
 # fieldValidation=Strict.
 # ---------------------------------------------------------------------------------------
@@ -297,7 +299,24 @@ def is_byte(s):
         return False
 
 
-_FORMATS = {"date-time": is_date_time, "byte": is_byte}
+_GO_DURATION_RE = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)$")
+_STRFMT_DURATION_RE = re.compile(r"(\d+)\s*([A-Za-z\u00b5]+)")
+_STRFMT_UNITS = {"ns", "nanosecond", "us", "\u00b5s", "microsecond", "ms", "millisecond", "s", "sec", "second",
+                 "m", "min", "minute", "h", "hr", "hour", "d", "day", "w", "wk", "week"}
+
+
+def is_duration(s):
+    """strfmt.IsDuration: Go's time.ParseDuration, or any "<n> <unit>" in the text."""
+    if _GO_DURATION_RE.match(s):
+        return True
+    for _, unit in _STRFMT_DURATION_RE.findall(s):
+        unit = unit.lower()
+        if unit in _STRFMT_UNITS or unit.rstrip("s") in _STRFMT_UNITS:
+            return True
+    return False
+
+
+_FORMATS = {"date-time": is_date_time, "byte": is_byte, "duration": is_duration}
 
 
 def _type_ok(expected, v):
@@ -318,6 +337,8 @@ def validate_schema(value, schema, path, errs):
         t = _json_type(value)
         errs.append(type_invalid(path, t, '%s in body must be of type %s: "%s"' % (path, expected, t)))
         return
+    for sub in schema.get("allOf") or []:
+        validate_schema(value, sub, path, errs)
     if "enum" in schema and value not in schema["enum"]:
         errs.append(not_supported(path, value, schema["enum"]))
     if isinstance(value, str):
@@ -357,6 +378,27 @@ def validate_schema(value, schema, path, errs):
             validate_schema(item, schema["items"], "%s[%d]" % (path, i), errs)
 
 
+def validate_list_maps(value, schema, path, errs):
+    """x-kubernetes-list-type: map — no two items with the same key fields (structurallisttype)."""
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        addl = schema.get("additionalProperties")
+        for k, v in value.items():
+            sub = props.get(k) or (addl if isinstance(addl, dict) else None)
+            if sub:
+                validate_list_maps(v, sub, path + "." + k if path else k, errs)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        keys = schema.get("x-kubernetes-list-map-keys") or []
+        seen = set()
+        for i, item in enumerate(value):
+            if schema.get("x-kubernetes-list-type") == "map" and keys and isinstance(item, dict):
+                kv = tuple(json.dumps(item.get(k), sort_keys=True) for k in keys)
+                if kv in seen:
+                    errs.append(duplicate("%s[%d]" % (path, i), {k: item.get(k) for k in keys if k in item}))
+                seen.add(kv)
+            validate_list_maps(item, schema["items"], "%s[%d]" % (path, i), errs)
+
+
 def _go_q(s):
     return json.dumps(s, ensure_ascii=False)
 
@@ -391,14 +433,36 @@ def prune(value, schema, path, unknown):
     return value
 
 
-def validate_custom_resource(obj, schema):
-    """Validate everything but metadata against an openAPIV3Schema. Returns FieldErrors."""
+# field errors that stop CEL rules from running (apiextensions' hasBlockingErr)
+_BLOCKING = {"FieldValueNotSupported", "FieldValueRequired", "FieldValueTooLong", "FieldValueTooMany",
+             "FieldValueTypeInvalid"}
+
+
+def validate_custom_resource(obj, schema, old=None):
+    """Validate everything but metadata against an openAPIV3Schema, in the real server's order:
+    the OpenAPI schema (errors deduplicated as kube-openapi's Result does), list-map keys,
+    then x-kubernetes-validations rules (see cel_rules.py; `old` is the stored object on an
+    update). Returns FieldErrors."""
     errs = []
     body = {k: v for k, v in obj.items() if k not in ("metadata", "apiVersion", "kind")}
     sub = dict(schema)
     sub["properties"] = {k: v for k, v in schema.get("properties", {}).items()
                          if k not in ("metadata", "apiVersion", "kind")}
     validate_schema(body, sub, "", errs)
-    return errs
+    out, seen = [], set()
+    for e in errs:
+        if str(e) not in seen:
+            seen.add(str(e))
+            out.append(e)
+    validate_list_maps(body, sub, "", out)
+    if cel_rules.has_rules(schema):
+        if any(e.type in _BLOCKING for e in out):
+            out.append(invalid("<nil>", "null", "some validation rules were not checked because the object was "
+                                                "invalid; correct the existing errors to complete validation"))
+        else:
+            cel_rules.validate(body, None if old is None else
+                               {k: v for k, v in old.items() if k not in ("metadata", "apiVersion", "kind")},
+                               sub, "", out)
+    return out
 
 
