@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_CONFLICTS = 8 };
-
 typedef struct batch {
     store_cb cb;
     void    *ctx;
@@ -43,11 +41,13 @@ typedef struct writer {
     waiter     *flight;      /* counted by the write in flight */
     size_t      nf, capf;
     bool        inflight;
+    bool        token;       /* holds the process's write token for this RR (rr_index) */
     int         conflicts;
     int64_t     deadline;    /* time_mono_ms of the flight's end */
     int64_t     last_ms;     /* time_mono_ms of the last write's answer */
     uv_timer_t  timer;
     bool        timer_on;
+    bool        rereading;   /* the timer ends a conflict's pause, not an interval */
     char        path[512];
 } writer;
 
@@ -97,6 +97,7 @@ static void writer_maybe_free(writer *w)
 
 static void write_step(writer *w);
 static void writer_kick(writer *w);
+static void on_timer(uv_timer_t *t);
 
 typedef enum { FLIGHT_COUNTED, FLIGHT_REDECIDE, FLIGHT_FAILED } flight_end;
 
@@ -122,6 +123,8 @@ static void flight_done(writer *w, flight_end how, int64_t base, int64_t first_m
     }
     w->nf = 0;
     w->inflight = false;
+    if (w->token) rr_index_write_end(w->s->ix, w->fp, w->name);
+    w->token = false;
     w->last_ms = time_mono_ms();
     if (how == FLIGHT_COUNTED)
         metrics_add("gateway_status_writes_total", "result=\"ok\"", 1);
@@ -184,9 +187,15 @@ static void on_patch(const k8s_response *r, void *ctx)
     if (r->status == 200) {
         put_answer(w, r);
         flight_done(w, FLIGHT_COUNTED, pc.base, pc.first_ms, pc.last_ms);
-    } else if (r->status == 409 && ++w->conflicts <= MAX_CONFLICTS && time_mono_ms() < w->deadline) {
+    } else if (r->status == 409 && time_mono_ms() < w->deadline) {
+        /* another replica (or the orchestrator) wrote it: read it again after a jittered
+         * pause, so that writers racing for one RR fall out of step */
         metrics_add("gateway_status_conflicts_total", "", 1);
-        reread(w);   /* someone else wrote it: the phase may have changed too */
+        w->conflicts++;
+        int cap = w->s->o.status_interval_ms > 20 ? w->s->o.status_interval_ms : 20;
+        uint64_t pause = (uint64_t)(rand() % (cap * (w->conflicts < 4 ? w->conflicts : 4)));
+        w->rereading = true;
+        uv_timer_start(&w->timer, on_timer, pause, 0);
     } else if (r->status == 404) {
         rr_index_del(w->s->ix, w->fp, w->name);
         flight_done(w, FLIGHT_REDECIDE, 0, 0, 0);
@@ -228,6 +237,11 @@ static void write_step(writer *w)
 static void on_timer(uv_timer_t *t)
 {
     writer *w = t->data;
+    if (w->rereading) {
+        w->rereading = false;
+        reread(w);
+        return;
+    }
     w->timer_on = false;
     writer_kick(w);
     writer_maybe_free(w);
@@ -240,6 +254,10 @@ static void writer_kick(writer *w)
     if (w->inflight || w->nq == 0 || w->timer_on) return;
     int64_t now = time_mono_ms();
     int64_t due = w->last_ms ? w->last_ms + w->s->o.status_interval_ms : now;
+    if (now >= due && !rr_index_write_begin(w->s->ix, w->fp, w->name))
+        due = now + (w->s->o.status_interval_ms > 10 ? w->s->o.status_interval_ms / 2 : 5);   /* another worker's turn */
+    else if (now >= due)
+        w->token = true;
     if (now < due) {
         w->timer_on = true;
         uv_timer_start(&w->timer, on_timer, (uint64_t)(due - now), 0);

@@ -21,6 +21,7 @@ typedef struct rr_rec {
     int64_t first_ms;
     int64_t created_ms;
     unsigned gen;             /* relist generation that last saw it */
+    bool    writing;          /* a worker of this process is writing its status */
 } rr_rec;
 
 typedef struct fp_entry {
@@ -253,6 +254,26 @@ void rr_index_release(rr_index *x, const char *fingerprint)
     pthread_mutex_lock(&x->mu);
     fp_entry *e = entry_for(x, fingerprint, false);
     if (e) e->claim_until = 0;
+    pthread_mutex_unlock(&x->mu);
+}
+
+bool rr_index_write_begin(rr_index *x, const char *fingerprint, const char *name)
+{
+    pthread_mutex_lock(&x->mu);
+    fp_entry *e = entry_for(x, fingerprint, false);
+    rr_rec *r = e ? rec_for(x, e, name, false) : NULL;
+    bool ok = !r || !r->writing;   /* gone from the index: the write finds out (404) */
+    if (r && ok) r->writing = true;
+    pthread_mutex_unlock(&x->mu);
+    return ok;
+}
+
+void rr_index_write_end(rr_index *x, const char *fingerprint, const char *name)
+{
+    pthread_mutex_lock(&x->mu);
+    fp_entry *e = entry_for(x, fingerprint, false);
+    rr_rec *r = e ? rec_for(x, e, name, false) : NULL;
+    if (r) r->writing = false;
     pthread_mutex_unlock(&x->mu);
 }
 

@@ -51,6 +51,12 @@ void rr_index_lookup(rr_index *x, const char *fingerprint, int64_t now_ms, int64
 /* Ends a claim (the create answered, whatever it said). */
 void rr_index_release(rr_index *x, const char *fingerprint);
 
+/* One status writer per RR in the process: true if the caller may write name's status now
+ * (it must rr_index_write_end after), false while another worker does. Two workers of a
+ * process writing one RR would only make each other's resourceVersion stale. */
+bool rr_index_write_begin(rr_index *x, const char *fingerprint, const char *name);
+void rr_index_write_end(rr_index *x, const char *fingerprint, const char *name);
+
 /* Number of RRs held (for metrics and tests). */
 long rr_index_size(rr_index *x);
 
