@@ -93,7 +93,9 @@ class KubeState(unittest.TestCase):
         return ((rr.get("status") or {}).get("deduplication") or {}).get("occurrenceCount", 1)
 
     def fire(self, g, pod, name="KubePodCrashLooping", ns="production"):
-        return g.alert(webhook([pod_alert(name, pod, ns=ns)]))
+        # under the many-replica loads a write can wait its turn behind conflicts and the
+        # client-side rate limit for seconds (never past server.processing_timeout, 15 s)
+        return g.alert(webhook([pod_alert(name, pod, ns=ns)]), conn=g.conn(timeout=30))
 
     # ---- tests -----------------------------------------------------------------------------
 
@@ -129,7 +131,6 @@ class KubeState(unittest.TestCase):
             self.deployment_pod("svc-%d" % k, "svc-%d-pod" % k)
             pods.append("svc-%d-pod" % k)
         gws = [self.gateway() for _ in range(3)]
-        conns = {}
 
         def send(i):
             g = gws[i % 3]
