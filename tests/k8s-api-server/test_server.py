@@ -189,13 +189,14 @@ class ServerProcess:
 class ServerTestCase(unittest.TestCase):
     plain = False
     tokens = None
+    server_args = ()
     maxDiff = None
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="k8s-api-server-test-")
         cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        cls.srv = ServerProcess(cls.tmp, plain=cls.plain, tokens=cls.tokens)
+        cls.srv = ServerProcess(cls.tmp, plain=cls.plain, tokens=cls.tokens, extra_args=cls.server_args)
         cls.addClassCleanup(cls.srv.stop)
         cls.srv.start()
 
@@ -1363,6 +1364,882 @@ def load_tests(loader, tests, pattern):
     import test_workloads
     tests.addTests(loader.loadTestsFromModule(test_workloads))
     return tests
+
+# ======================================================================================
+# kubernaut.ai/v1alpha1 RemediationRequests (upstream Kubernaut's CRD), watches, request log
+
+AI_GROUP = "kubernaut.ai"
+AI_BASE = "/apis/kubernaut.ai/v1alpha1"
+FP2 = "0123456789abcdef" * 4
+NIL_CAUSE = {"reason": "FieldValueInvalid", "field": "<nil>",
+             "message": 'Invalid value: "null": some validation rules were not checked because the object was '
+                        'invalid; correct the existing errors to complete validation'}
+AI_CONFLICT_MSG = ('Operation cannot be fulfilled on remediationrequests.kubernaut.ai "%s": the object has been '
+                   'modified; please apply your changes to the latest version and try again')
+AI_COLUMNS = ["Name", "Phase", "Outcome", "Alert", "RCA Target", "Workflow", "Confidence", "Age", "Cluster",
+              "Source", "Signal NS", "Signal Target", "RCA NS"]
+
+
+def ai_path(ns=None, name=None, sub=None):
+    p = AI_BASE + ("/namespaces/%s" % ns if ns else "") + "/remediationrequests"
+    if name:
+        p += "/" + name
+    if sub:
+        p += "/" + sub
+    return p
+
+
+def ai_body(name="rr-ai-1", fp=FP, labels=None, **spec):
+    s = {"signalFingerprint": fp, "signalName": "HighMemoryUsage", "severity": "critical", "signalType": "alert",
+         "signalSource": "prometheus-adapter", "targetType": "kubernetes", "firingTime": "2025-10-22T10:00:00Z",
+         "receivedTime": TS, "targetResource": {"kind": "Pod", "name": "payment-api-123", "namespace": "production"},
+         "signalLabels": {"alertname": "HighMemoryUsage"}}
+    for k, v in spec.items():
+        if v is None:
+            s.pop(k, None)
+        else:
+            s[k] = v
+    meta = {"name": name}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "kubernaut.ai/v1alpha1", "kind": "RemediationRequest", "metadata": meta, "spec": s}
+
+
+def kubectl_table(lines):
+    """kubectl's printed table -> [{HEADER: cell}], cut at the header's column starts
+    (kubectl prints a null cell as nothing)."""
+    head = lines[0]
+    starts = [m.start() for m in re.finditer(r"(?:(?<=  )|^)\S", head)]
+    names = [head[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+    return [{n: ln[a:b].strip() if b else ln[a:].strip() for n, a, b in zip(names, starts, starts[1:] + [None])}
+            for ln in lines[1:]]
+
+
+def causes(st):
+    return sorted((c["field"], c["reason"], c["message"]) for c in st["details"]["causes"])
+
+
+class WatchStream:
+    """A raw watch request, read by a thread into a queue so that every wait is bounded.
+    Items: ("event", dict), ("end", None) after the final chunk, ("error", exception)."""
+
+    def __init__(self, srv, path, token="admin-token", accept="application/json"):
+        import queue
+        self.q = queue.Queue()
+        self.conn = srv.connection(timeout=30)
+        self.conn.request("GET", path, headers={"Authorization": "Bearer " + token, "Accept": accept})
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.headers = self.resp.headers
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        # read1, not readline: readline hides a missing final chunk (IncompleteRead) as EOF
+        buf = b""
+        try:
+            while True:
+                data = self.resp.read1(65536)
+                if not data:
+                    self.q.put(("end", None) if not buf.strip() else ("error", ValueError("partial line %r" % buf)))
+                    return
+                buf += data
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if line.strip():
+                        self.q.put(("event", json.loads(line)))
+        except Exception as e:           # noqa: BLE001 - handed to the test
+            self.q.put(("error", e))
+
+    def next(self, timeout=5.0):
+        """The next item, or ("timeout", None) after `timeout` seconds."""
+        import queue
+        try:
+            return self.q.get(timeout=timeout)
+        except queue.Empty:
+            return ("timeout", None)
+
+    def event(self, timeout=5.0, skip_bookmarks=True):
+        while True:
+            kind, v = self.next(timeout)
+            if kind != "event":
+                raise AssertionError("expected a watch event, got %s %r" % (kind, v))
+            if not (skip_bookmarks and v["type"] == "BOOKMARK"):
+                return v
+
+    def close(self):
+        try:
+            self.conn.sock.shutdown(2)
+        except (OSError, AttributeError):
+            pass
+        self.conn.close()
+        self.thread.join(5)
+
+
+class KubernautAiTests(ServerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.make_ns("production")
+
+    def create(self, ns="production", **kw):
+        return self.ok("POST", ai_path(ns), ai_body(**kw))
+
+    def test_discovery(self):
+        groups = [g["name"] for g in self.ok("GET", "/apis")["groups"]]
+        self.assertIn(AI_GROUP, groups)
+        self.assertLess(groups.index(GROUP), groups.index(AI_GROUP))
+        self.assertEqual(self.ok("GET", "/apis/kubernaut.ai")["preferredVersion"],
+                         {"groupVersion": "kubernaut.ai/v1alpha1", "version": "v1alpha1"})
+        rl = self.ok("GET", AI_BASE)
+        self.assertEqual(rl["groupVersion"], "kubernaut.ai/v1alpha1")
+        self.assertEqual(rl["resources"], [
+            {"name": "remediationrequests", "singularName": "remediationrequest", "namespaced": True,
+             "kind": "RemediationRequest", "verbs": ["create", "delete", "deletecollection", "get", "list", "patch",
+                                                     "update", "watch"], "shortNames": ["rr"]},
+            {"name": "remediationrequests/status", "singularName": "", "namespaced": True,
+             "kind": "RemediationRequest", "verbs": ["get", "patch", "update"]}])
+
+    def test_create_drops_status_and_sets_system_fields(self):
+        b = ai_body()
+        b["status"] = {"overallPhase": "Completed"}
+        o = self.ok("POST", ai_path("production"), b)
+        self.assertNotIn("status", o)
+        m = o["metadata"]
+        self.assertEqual((m["namespace"], m["generation"]), ("production", 1))
+        self.assertRegex(m["resourceVersion"], r"^\d+$")
+        self.assertEqual(o["spec"]["targetResource"]["kind"], "Pod")
+        got = self.ok("GET", ai_path("production", "rr-ai-1"))
+        self.assertEqual(got, o)
+        self.assertStatus(self.req("POST", ai_path("production"), ai_body()), 409, "AlreadyExists",
+                          'remediationrequests.kubernaut.ai "rr-ai-1" already exists',
+                          {"name": "rr-ai-1", "group": AI_GROUP, "kind": "remediationrequests"})
+
+    def test_schema_validation(self):
+        b = ai_body(fp="XYZ", targetType="vmware", signalName=None, severity="x" * 51,
+                    firingTime="yesterday", targetResource={"kind": "Pod"})
+        st = self.assertStatus(self.req("POST", ai_path("production"), b), 422, "Invalid")
+        self.assertEqual(st["details"]["name"], "rr-ai-1")
+        self.assertEqual(st["details"]["kind"], "RemediationRequest")
+        self.assertTrue(st["message"].startswith('RemediationRequest.kubernaut.ai "rr-ai-1" is invalid: ['))
+        self.assertEqual(causes(st), sorted([
+            ("spec.signalName", "FieldValueRequired", "Required value"),
+            ("spec.targetResource.name", "FieldValueRequired", "Required value"),
+            ("spec.targetType", "FieldValueNotSupported", 'Unsupported value: "vmware": supported values: '
+             '"kubernetes", "aws", "azure", "gcp", "datadog"'),
+            ("spec.signalFingerprint", "FieldValueInvalid",
+             'Invalid value: "XYZ": spec.signalFingerprint in body should match \'^[a-f0-9]{64}$\''),
+            ("spec.severity", "FieldValueTooLong", "Too long: may not be more than 50 bytes"),
+            ("spec.firingTime", "FieldValueTypeInvalid",
+             'Invalid value: "yesterday": spec.firingTime in body must be of type date-time: "yesterday"'),
+            (NIL_CAUSE["field"], NIL_CAUSE["reason"], NIL_CAUSE["message"])]))
+        # one error: no "[...]" around it; a minLength error does not block the CEL rules
+        st = self.assertStatus(self.req("POST", ai_path("production"), ai_body(severity="")), 422, "Invalid")
+        self.assertEqual(st["message"], 'RemediationRequest.kubernaut.ai "rr-ai-1" is invalid: '
+                                        'spec.severity: Invalid value: "": spec.severity in body should be at least '
+                                        '1 chars long')
+        st = self.assertStatus(self.req("POST", ai_path("production"), ai_body(targetResource=None)), 422, "Invalid")
+        self.assertEqual(causes(st), sorted([("spec.targetResource", "FieldValueRequired", "Required value"),
+                                             (NIL_CAUSE["field"], NIL_CAUSE["reason"], NIL_CAUSE["message"])]))
+
+    def test_unknown_fields_pruned_or_strict(self):
+        b = ai_body(priority="P0", environment="production")
+        r = self.req("POST", ai_path("production"), b)
+        self.assertEqual(r.status, 201, r)
+        self.assertNotIn("priority", r.json["spec"])
+        self.assertEqual(sorted(r.headers.headers.get_all("Warning")), ['299 - "unknown field \\"spec.environment\\""',
+                                                        '299 - "unknown field \\"spec.priority\\""'])
+        r = self.req("POST", ai_path("production") + "?fieldValidation=Strict", ai_body(name="rr-ai-2", priority="P0"))
+        self.assertStatus(r, 400, "BadRequest", 'RemediationRequest in version "v1alpha1" cannot be handled as a '
+                                                'RemediationRequest: strict decoding error: unknown field '
+                                                '"spec.priority"')
+
+    def test_status_subresource_merge_patch_with_resource_version(self):
+        o = self.create()
+        rv = o["metadata"]["resourceVersion"]
+        dedup = {"firstSeenAt": TS, "lastSeenAt": "2025-10-28T19:07:47Z", "occurrenceCount": 3}
+        patch = {"metadata": {"resourceVersion": rv}, "status": {"deduplication": dedup}}
+        s = self.ok("PATCH", ai_path("production", "rr-ai-1", "status"), patch,
+                    content_type="application/merge-patch+json")
+        self.assertEqual(s["status"], {"deduplication": dedup})
+        self.assertEqual(s["metadata"]["generation"], 1)
+        self.assertGreater(int(s["metadata"]["resourceVersion"]), int(rv))
+        # the same precondition again is stale: 409 with the real message
+        r = self.req("PATCH", ai_path("production", "rr-ai-1", "status"), patch,
+                     content_type="application/merge-patch+json")
+        self.assertStatus(r, 409, "Conflict", AI_CONFLICT_MSG % "rr-ai-1",
+                          {"name": "rr-ai-1", "group": AI_GROUP, "kind": "remediationrequests"})
+        # /status ignores spec; the main resource ignores status
+        s2 = self.ok("PATCH", ai_path("production", "rr-ai-1", "status"),
+                     {"spec": {"signalName": "Other"}, "status": {"overallPhase": "Processing"}},
+                     content_type="application/merge-patch+json")
+        self.assertEqual((s2["spec"]["signalName"], s2["status"]["overallPhase"]), ("HighMemoryUsage", "Processing"))
+        m = self.ok("PATCH", ai_path("production", "rr-ai-1"),
+                    {"metadata": {"labels": {"team": "a"}}, "status": {"overallPhase": "Failed"}},
+                    content_type="application/merge-patch+json")
+        self.assertEqual((m["status"]["overallPhase"], m["metadata"]["generation"]), ("Processing", 1))
+        self.assertEqual(self.ok("GET", ai_path("production", "rr-ai-1", "status"))["status"]["deduplication"], dedup)
+        # PUT on /status needs the fresh resourceVersion too
+        stale = dict(o, status={"overallPhase": "Completed"})
+        self.assertStatus(self.req("PUT", ai_path("production", "rr-ai-1", "status"), stale), 409, "Conflict")
+        cur = self.ok("GET", ai_path("production", "rr-ai-1"))
+        cur["status"]["overallPhase"] = "Completed"
+        self.assertEqual(self.ok("PUT", ai_path("production", "rr-ai-1", "status"), cur)["status"]["overallPhase"],
+                         "Completed")
+
+    def test_status_validation(self):
+        self.create()
+        sp = lambda st: self.req("PATCH", ai_path("production", "rr-ai-1", "status"), {"status": st},
+                                 content_type="application/merge-patch+json")
+        st = self.assertStatus(sp({"overallPhase": "Done"}), 422, "Invalid")
+        self.assertEqual([c[:2] for c in causes(st)], [("<nil>", "FieldValueInvalid"),
+                                                       ("status.overallPhase", "FieldValueNotSupported")])
+        st = self.assertStatus(sp({"completionStatus": {"failurePhase": "Nowhere"}}), 422, "Invalid")
+        self.assertEqual([c[:2] for c in causes(st)],          # allOf repeats the enum: one error
+                         [("<nil>", "FieldValueInvalid"),
+                          ("status.completionStatus.failurePhase", "FieldValueNotSupported")])
+        st = self.assertStatus(sp({"timeoutConfig": {"global": "an hour"}}), 422, "Invalid")
+        self.assertEqual(causes(st), [(NIL_CAUSE["field"], NIL_CAUSE["reason"], NIL_CAUSE["message"]),
+                                      ("status.timeoutConfig.global", "FieldValueTypeInvalid",
+                                       'Invalid value: "an hour": status.timeoutConfig.global in body must be of '
+                                       'type duration: "an hour"')])
+        self.assertEqual(sp({"timeoutConfig": {"global": "1h30m", "analyzing": "10 minutes"}}).status, 200)
+        cond = {"type": "Ready", "status": "True", "reason": "Ok", "message": "", "lastTransitionTime": TS}
+        st = self.assertStatus(sp({"conditions": [cond, dict(cond, status="False")]}), 422, "Invalid")
+        self.assertEqual(causes(st), [("status.conditions[1]", "FieldValueDuplicate",
+                                       'Duplicate value: map[string]interface {}{"type":"Ready"}')])
+        self.assertEqual(sp({"conditions": [cond]}).status, 200)
+
+    def test_cel_transition_rules(self):
+        o = self.create()
+        r = self.req("PATCH", ai_path("production", "rr-ai-1"), {"spec": {"signalFingerprint": FP2}},
+                     content_type="application/merge-patch+json")
+        st = self.assertStatus(r, 422, "Invalid")
+        self.assertEqual(st["message"], 'RemediationRequest.kubernaut.ai "rr-ai-1" is invalid: [spec: Invalid value: '
+                                        '"object": spec is immutable after creation (ADR-001), spec.signalFingerprint: '
+                                        'Invalid value: "string": signalFingerprint is immutable]')
+        r = self.req("PATCH", ai_path("production", "rr-ai-1"), {"spec": {"signalName": "Other"}},
+                     content_type="application/merge-patch+json")
+        self.assertEqual(causes(self.assertStatus(r, 422, "Invalid")),
+                         [("spec", "FieldValueInvalid",
+                           'Invalid value: "object": spec is immutable after creation (ADR-001)')])
+        # metadata and an unchanged spec are fine; the generation stays
+        o["metadata"]["labels"] = {"team": "a"}
+        u = self.ok("PUT", ai_path("production", "rr-ai-1"), o)
+        self.assertEqual((u["metadata"]["labels"], u["metadata"]["generation"]), ({"team": "a"}, 1))
+        # status.operatorAudit.preRemediationSpecHash: settable once
+        sp = lambda h: self.req("PATCH", ai_path("production", "rr-ai-1", "status"),
+                                {"status": {"operatorAudit": {"preRemediationSpecHash": h}}},
+                                content_type="application/merge-patch+json")
+        self.assertEqual(sp("").status, 200)
+        self.assertEqual(sp("abc").status, 200)
+        self.assertEqual(sp("abc").status, 200)
+        self.assertEqual(causes(self.assertStatus(sp("def"), 422, "Invalid")),
+                         [("status.operatorAudit.preRemediationSpecHash", "FieldValueInvalid",
+                           'Invalid value: "string": preRemediationSpecHash is immutable once set')])
+
+    def test_table_uses_printer_columns(self):
+        self.create(clusterID="hub-1")
+        self.ok("PATCH", ai_path("production", "rr-ai-1", "status"),
+                {"status": {"overallPhase": "Analyzing", "workflowSelection": {"confidence": "0.97"}}},
+                content_type="application/merge-patch+json")
+        t = self.ok("GET", ai_path("production"),
+                    headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+        cols = t["columnDefinitions"]
+        self.assertEqual([c["name"] for c in cols], AI_COLUMNS)
+        self.assertEqual(cols[1], {"name": "Phase", "type": "string", "format": "", "priority": 0,
+                                   "description": "Custom resource definition column (in JSONPath format): "
+                                                  ".status.overallPhase"})
+        self.assertEqual([c["priority"] for c in cols], [0] * 8 + [1] * 5)
+        cells = t["rows"][0]["cells"]
+        self.assertEqual(cells[:7], ["rr-ai-1", "Analyzing", None, "HighMemoryUsage", None, None, "0.97"])
+        self.assertRegex(cells[7], r"^\d+s$")
+        self.assertEqual(cells[8:], ["hub-1", "prometheus-adapter", "production", None, None])
+        self.assertEqual(t["rows"][0]["object"]["metadata"]["name"], "rr-ai-1")
+
+    def test_field_selectors_from_selectable_fields(self):
+        self.create(name="a", fp=FP, severity="critical", clusterID="hub-1")
+        self.create(name="b", fp=FP2, severity="warning")
+        self.create(name="c", ns="default", fp=FP2, severity="warning", signalType="event")
+        names = lambda q, ns="production": [i["metadata"]["name"] for i in
+                                            self.ok("GET", ai_path(ns) + "?fieldSelector=" + urllib.parse.quote(q))["items"]]
+        self.assertEqual(names("spec.signalFingerprint=" + FP), ["a"])
+        self.assertEqual(names("spec.signalFingerprint==" + FP2), ["b"])
+        self.assertEqual(names("spec.signalFingerprint!=" + FP), ["b"])
+        self.assertEqual(names("spec.signalFingerprint=%s,spec.signalType=event" % FP2, None), ["c"])
+        self.assertEqual(names("spec.severity=warning", None), ["c", "b"])       # namespace, then name
+        self.assertEqual(names("spec.clusterID="), ["b"])                         # absent selects as ""
+        self.assertEqual(names("spec.clusterID=hub-1,metadata.name=a"), ["a"])
+        self.assertEqual(names("metadata.namespace=default", None), ["c"])
+        for bad in ("spec.priority=P0", "spec.targetType=kubernetes", "status.overallPhase=Pending"):
+            self.assertStatus(self.req("GET", ai_path("production") + "?fieldSelector=" + bad), 400, "BadRequest",
+                              "field label not supported: " + bad.split("=")[0])
+        # the old group still only has metadata fields
+        self.assertStatus(self.req("GET", rr_path("default") + "?fieldSelector=spec.signalFingerprint%3D" + FP),
+                          400, "BadRequest", "field label not supported: spec.signalFingerprint")
+
+    def test_list_resource_version_match_and_options(self):
+        o = self.create(name="a")
+        rv_a = o["metadata"]["resourceVersion"]
+        self.create(name="b")
+        self.ok("DELETE", ai_path("production", "a"))
+        lst = self.ok("GET", ai_path("production") + "?resourceVersionMatch=Exact&resourceVersion=" + rv_a)
+        self.assertEqual(([i["metadata"]["name"] for i in lst["items"]], lst["metadata"]["resourceVersion"]),
+                         (["a"], rv_a))
+        self.assertEqual([i["metadata"]["name"] for i in self.ok("GET", ai_path("production"))["items"]], ["b"])
+        inv = lambda q, field, reason, msg: self.assertEqual(causes(self.assertStatus(
+            self.req("GET", ai_path("production") + "?" + q), 422, "Invalid")), [(field, reason, msg)])
+        inv("resourceVersionMatch=Exact", "resourceVersionMatch", "FieldValueForbidden",
+            "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided")
+        inv("resourceVersionMatch=Exact&resourceVersion=0", "resourceVersionMatch", "FieldValueForbidden",
+            'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
+        inv("resourceVersionMatch=Newest&resourceVersion=1", "resourceVersionMatch", "FieldValueNotSupported",
+            'Unsupported value: "Newest": supported values: "Exact", "NotOlderThan", ""')
+        inv("sendInitialEvents=true", "sendInitialEvents", "FieldValueForbidden",
+            "Forbidden: sendInitialEvents is forbidden for list")
+        st = self.assertStatus(self.req("GET", ai_path("production") + "?resourceVersionMatch=Exact"), 422, "Invalid")
+        self.assertEqual(st["message"], 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+                                        'resourceVersionMatch is forbidden unless resourceVersion is provided')
+        self.assertEqual(st["details"], {"group": "meta.k8s.io", "kind": "ListOptions", "causes": st["details"]["causes"]})
+        cur = int(self.ok("GET", ai_path("production"))["metadata"]["resourceVersion"])
+        r = self.req("GET", ai_path("production") + "?resourceVersionMatch=Exact&resourceVersion=%d" % (cur + 50))
+        self.assertStatus(r, 504, "Timeout", "Timeout: Too large resource version: %d, current: %d" % (cur + 50, cur),
+                          {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                           "retryAfterSeconds": 1})
+        # after a compaction an old revision is gone: 410
+        self.ok("POST", "/_test/watch/expire", code=200, token=None)
+        self.assertStatus(self.req("GET", ai_path("production") + "?resourceVersionMatch=Exact&resourceVersion=" + rv_a),
+                          410, "Expired", "The resourceVersion for the provided list is too old.")
+        # NotOlderThan an old revision is the current state
+        self.assertEqual(len(self.ok("GET", ai_path("production") + "?resourceVersion=" + rv_a)["items"]), 1)
+
+    def test_continue_is_pinned_and_expires(self):
+        for n in ("a", "b", "c"):
+            self.create(name=n)
+        p1 = self.ok("GET", ai_path("production") + "?limit=1")
+        self.assertEqual((len(p1["items"]), p1["metadata"]["remainingItemCount"]), (1, 2))
+        self.ok("DELETE", ai_path("production", "b"))
+        self.create(name="bb")
+        p2 = self.ok("GET", ai_path("production") + "?limit=5&continue=" + p1["metadata"]["continue"])
+        # the first page's snapshot: b still there, bb not yet
+        self.assertEqual([i["metadata"]["name"] for i in p2["items"]], ["b", "c"])
+        self.assertEqual(p2["metadata"]["resourceVersion"], p1["metadata"]["resourceVersion"])
+        self.ok("POST", "/_test/watch/expire", code=200, token=None)
+        r = self.req("GET", ai_path("production") + "?limit=5&continue=" + p1["metadata"]["continue"])
+        self.assertEqual(r.status, 410, r)
+        st = r.json
+        self.assertEqual((st["kind"], st["status"], st["reason"], st["code"], list(st["metadata"])),
+                         ("Status", "Failure", "Expired", 410, ["continue"]))
+        self.assertTrue(st["message"].startswith("The provided continue parameter is too old to display a consistent "
+                                                 "list result. You can start a new list without the continue "
+                                                 "parameter, or use the continue token in this response"))
+        p3 = self.ok("GET", ai_path("production") + "?limit=5&continue=" + st["metadata"]["continue"])
+        self.assertEqual([i["metadata"]["name"] for i in p3["items"]], ["bb", "c"])       # latest, after "a"
+
+    def test_disabled_group_is_not_served(self):
+        srv = ServerProcess(tempfile.mkdtemp(prefix="k8s-api-server-test-", dir=self.tmp), plain=True,
+                            extra_args=["--disable-group", GROUP])
+        srv.start()
+        self.addCleanup(srv.stop)
+        self.assertEqual(srv.request("GET", "/apis/%s/v1alpha1" % GROUP).status, 404)
+        self.assertEqual(srv.request("GET", "/apis/%s/v1alpha1/namespaces/default/remediationrequests" % GROUP).status,
+                         404)
+        self.assertNotIn(GROUP, [g["name"] for g in srv.request("GET", "/apis").json["groups"]])
+        self.assertEqual(srv.request("GET", ai_path("default")).status, 200)
+
+
+class WatchTests(ServerTestCase):
+    server_args = ("--watch-bookmark-interval", "0.3")
+
+    def setUp(self):
+        super().setUp()
+        self.make_ns("production")
+        self.streams = []
+
+    def tearDown(self):
+        for w in self.streams:
+            w.close()
+
+    def watch(self, query, ns="production", **kw):
+        w = WatchStream(self.srv, ai_path(ns) + "?" + query, **kw)
+        self.streams.append(w)
+        self.assertEqual(w.status, 200)
+        return w
+
+    def create(self, name="rr-ai-1", **kw):
+        return self.ok("POST", ai_path("production"), ai_body(name=name, **kw))
+
+    def wait_open(self, n):
+        for _ in range(200):
+            if len(self.ok("GET", "/_test/watch", token=None)["items"]) == n:
+                return
+            time.sleep(0.02)
+        self.fail("expected %d open watches" % n)
+
+    def current_rv(self):
+        return self.ok("GET", ai_path("production"))["metadata"]["resourceVersion"]
+
+    def test_events_from_resource_version(self):
+        rv = self.current_rv()
+        w = self.watch("watch=true&timeoutSeconds=10&resourceVersion=" + rv)
+        o = self.create()
+        e = w.event()
+        self.assertEqual((e["type"], e["object"]), ("ADDED", o))
+        s = self.ok("PATCH", ai_path("production", "rr-ai-1", "status"),
+                    {"metadata": {"resourceVersion": o["metadata"]["resourceVersion"]},
+                     "status": {"deduplication": {"occurrenceCount": 2}}},
+                    content_type="application/merge-patch+json")
+        e = w.event()
+        self.assertEqual((e["type"], e["object"]), ("MODIFIED", s))
+        self.ok("DELETE", ai_path("production", "rr-ai-1"))
+        e = w.event()
+        self.assertEqual(e["type"], "DELETED")
+        self.assertGreater(int(e["object"]["metadata"]["resourceVersion"]), int(s["metadata"]["resourceVersion"]))
+        self.assertEqual(w.next(0.2), ("timeout", None))      # no bookmarks unless asked for
+
+    def test_initial_state_and_timeout(self):
+        self.create()
+        t0 = time.monotonic()
+        w = self.watch("watch=1&timeoutSeconds=1")
+        self.assertEqual(w.event()["type"], "ADDED")
+        self.assertEqual(w.next(3), ("end", None))
+        self.assertLess(time.monotonic() - t0, 2.5)
+
+    def test_bookmarks(self):
+        o = self.create()
+        w = self.watch("watch=true&allowWatchBookmarks=true&timeoutSeconds=30&resourceVersion=" +
+                       o["metadata"]["resourceVersion"])
+        t0 = time.monotonic()
+        e = w.event(skip_bookmarks=False, timeout=2)
+        self.assertEqual(e, {"type": "BOOKMARK", "object": {"kind": "RemediationRequest",
+                                                            "apiVersion": "kubernaut.ai/v1alpha1",
+                                                            "metadata": {"resourceVersion": self.current_rv()}}})
+        self.assertLess(time.monotonic() - t0, 1.0)
+        # writes to other resources move the bookmark's revision on
+        self.ok("POST", "/api/v1/namespaces/production/configmaps",
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}})
+        rv = self.current_rv()
+        for _ in range(10):
+            e = w.event(skip_bookmarks=False, timeout=2)
+            self.assertEqual(e["type"], "BOOKMARK")
+            if e["object"]["metadata"]["resourceVersion"] == rv:
+                break
+        else:
+            self.fail("no bookmark at %s" % rv)
+        # a watch that times out within 2 s gets none (bookmarks stop 2 s before the deadline)
+        w2 = self.watch("watch=true&allowWatchBookmarks=true&timeoutSeconds=1")
+        self.assertEqual(w2.event()["type"], "ADDED")
+        self.assertEqual(w2.next(3), ("end", None))
+
+    def test_watch_list_initial_events_end_bookmark(self):
+        self.create()
+        w = self.watch("watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true")
+        self.assertEqual(w.event()["object"]["metadata"]["name"], "rr-ai-1")
+        b = w.event(skip_bookmarks=False)
+        self.assertEqual(b["object"]["metadata"], {"resourceVersion": self.current_rv(),
+                                                   "annotations": {"k8s.io/initial-events-end": "true"}})
+        r = self.req("GET", ai_path("production") + "?watch=true&sendInitialEvents=true")
+        self.assertEqual(causes(self.assertStatus(r, 422, "Invalid")),
+                         [("resourceVersionMatch", "FieldValueForbidden",
+                           "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")])
+
+    def test_too_old_resource_version_is_an_error_event(self):
+        rv = self.create()["metadata"]["resourceVersion"]
+        self.create(name="rr-ai-2")
+        exp = self.ok("POST", "/_test/watch/expire", code=200, token=None)
+        w = self.watch("watch=true&resourceVersion=" + rv)
+        self.assertEqual(w.event(), {"type": "ERROR", "object": {
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "too old resource version: %s (%s)" % (rv, exp["resourceVersion"]),
+            "reason": "Expired", "code": 410}})
+        self.assertEqual(w.next(), ("end", None))
+        # from the current revision it works
+        w2 = self.watch("watch=true&timeoutSeconds=5&resourceVersion=" + self.current_rv())
+        self.create(name="rr-ai-3")
+        self.assertEqual(w2.event()["object"]["metadata"]["name"], "rr-ai-3")
+
+    def test_expire_open_watches(self):
+        w = self.watch("watch=true&timeoutSeconds=30&resourceVersion=" + self.current_rv())
+        self.wait_open(1)
+        self.assertEqual(self.ok("POST", "/_test/watch/expire", code=200, token=None)["expired"], 1)
+        e = w.event()
+        self.assertEqual((e["type"], e["object"]["code"], e["object"]["reason"], e["object"]["message"]),
+                         ("ERROR", 410, "Expired", "The resourceVersion for the provided watch is too old."))
+        self.assertEqual(w.next(), ("end", None))
+        self.wait_open(0)
+
+    def test_drop_open_watches(self):
+        w = self.watch("watch=true&timeoutSeconds=30&resourceVersion=" + self.current_rv())
+        self.wait_open(1)
+        self.assertEqual(self.ok("POST", "/_test/watch/drop", code=200, token=None), {"dropped": 1})
+        kind, err = w.next()
+        self.assertEqual(kind, "error")                  # no final chunk: the client sees a broken stream
+        self.assertIsInstance(err, (http.client.IncompleteRead, ConnectionError, OSError))
+        self.wait_open(0)
+
+    def test_hang_open_watches(self):
+        w = self.watch("watch=true&allowWatchBookmarks=true&timeoutSeconds=30&resourceVersion=" + self.current_rv())
+        self.wait_open(1)
+        self.assertEqual(self.ok("POST", "/_test/watch/hang", {"seconds": 1.2}, code=200, token=None), {"hung": 1, "seconds": 1.2})
+        t0 = time.monotonic()
+        self.create()
+        self.assertEqual(w.next(0.7), ("timeout", None))        # neither the event nor bookmarks
+        w2 = self.watch("watch=true&timeoutSeconds=30&resourceVersion=0")        # new watches are not hung
+        self.assertEqual(w2.event(timeout=1)["type"], "ADDED")
+        e = w.event(timeout=3)
+        self.assertEqual((e["type"], e["object"]["metadata"]["name"]), ("ADDED", "rr-ai-1"))
+        self.assertGreater(time.monotonic() - t0, 1.0)
+        self.assertEqual(self.req("POST", "/_test/watch/hang", {"seconds": 0}, token=None).status, 400)
+
+    def test_selectors_see_objects_enter_and_leave(self):
+        w = self.watch("watch=true&timeoutSeconds=30&labelSelector=team%3Da&resourceVersion=" + self.current_rv())
+        self.create(labels={"team": "a"})
+        self.create(name="rr-ai-2", labels={"team": "b"})
+        self.assertEqual(w.event()["type"], "ADDED")
+        p = self.ok("PATCH", ai_path("production", "rr-ai-1"), {"metadata": {"labels": {"team": "b"}}},
+                    content_type="application/merge-patch+json")
+        e = w.event()
+        self.assertEqual((e["type"], e["object"]["metadata"]["labels"], e["object"]["metadata"]["resourceVersion"]),
+                         ("DELETED", {"team": "a"}, p["metadata"]["resourceVersion"]))
+        self.ok("PATCH", ai_path("production", "rr-ai-2"), {"metadata": {"labels": {"team": "a"}}},
+                content_type="application/merge-patch+json")
+        e = w.event()
+        self.assertEqual((e["type"], e["object"]["metadata"]["name"]), ("ADDED", "rr-ai-2"))
+
+    def test_field_selector_watch(self):
+        w = self.watch("watch=true&timeoutSeconds=30&fieldSelector=spec.signalFingerprint%3D" + FP2 +
+                       "&resourceVersion=" + self.current_rv())
+        self.create(name="x", fp=FP)
+        self.create(name="y", fp=FP2)
+        self.assertEqual(w.event()["object"]["metadata"]["name"], "y")
+        self.assertEqual(w.next(0.3), ("timeout", None))
+        r = self.req("GET", ai_path("production") + "?watch=true&fieldSelector=spec.priority%3DP0")
+        self.assertStatus(r, 400, "BadRequest", "field label not supported: spec.priority")
+
+    def test_named_get_with_watch_parameter_is_a_get(self):
+        o = self.create()
+        self.assertEqual(self.ok("GET", ai_path("production", "rr-ai-1") + "?watch=true"), o)
+        w = WatchStream(self.srv, AI_BASE + "/watch/namespaces/production/remediationrequests/rr-ai-1?timeoutSeconds=1")
+        self.streams.append(w)
+        self.assertEqual(w.event()["object"], o)
+
+    def test_request_log_counts_verbs(self):
+        rv = self.current_rv()
+        self.ok("DELETE", "/_test/requests", token=None)
+        w = self.watch("watch=true&allowWatchBookmarks=true&timeoutSeconds=30&resourceVersion=" + rv)
+        o = self.create()
+        w.event()
+        self.ok("GET", ai_path("production", "rr-ai-1"))
+        self.ok("GET", ai_path("production") + "?fieldSelector=spec.signalFingerprint%3D" + FP)
+        self.ok("PATCH", ai_path("production", "rr-ai-1", "status"),
+                {"metadata": {"resourceVersion": o["metadata"]["resourceVersion"]}, "status": {"overallPhase": "Pending"}},
+                content_type="application/merge-patch+json")
+        self.ok("PUT", ai_path("production", "rr-ai-1"), self.ok("GET", ai_path("production", "rr-ai-1")))
+        self.ok("DELETE", ai_path("production", "rr-ai-1"))
+        self.ok("DELETE", ai_path("production"))
+        self.ok("GET", "/apis")
+        time.sleep(0.7)                                          # bookmarks flow; the watch is logged once
+        items = self.ok("GET", "/_test/requests", token=None)["items"]
+        got = [(i["method"], i["verb"], i["resource"], i["subresource"], i["status"]) for i in items]
+        self.assertEqual(got, [
+            ("GET", "watch", "remediationrequests", None, 200), ("POST", "create", "remediationrequests", None, 201),
+            ("GET", "get", "remediationrequests", None, 200), ("GET", "list", "remediationrequests", None, 200),
+            ("PATCH", "patch", "remediationrequests", "status", 200), ("GET", "get", "remediationrequests", None, 200),
+            ("PUT", "update", "remediationrequests", None, 200), ("DELETE", "delete", "remediationrequests", None, 200),
+            ("DELETE", "deletecollection", "remediationrequests", None, 200), ("GET", "get", None, None, 200)])
+        self.assertEqual(items[0]["query"], "watch=true&allowWatchBookmarks=true&timeoutSeconds=30&resourceVersion=" + rv)
+        self.assertEqual((items[0]["apiGroup"], items[0]["namespace"], items[1]["name"]),
+                         (AI_GROUP, "production", None))
+        self.assertEqual(items[2]["name"], "rr-ai-1")
+        verbs = {}
+        for i in items:
+            verbs[i["verb"]] = verbs.get(i["verb"], 0) + 1
+        self.assertEqual(verbs, {"watch": 1, "create": 1, "get": 3, "list": 1, "patch": 1, "update": 1, "delete": 1,
+                                 "deletecollection": 1})
+
+
+class MiniYamlTests(unittest.TestCase):
+    def test_matches_pyyaml_on_the_crds(self):
+        try:
+            import yaml
+        except ImportError:
+            if SKIP_REAL_CLIENTS:
+                self.skipTest("python3-yaml missing")
+            raise
+        sys.path.insert(0, HERE)
+        import mini_yaml
+        root = os.path.normpath(os.path.join(HERE, "..", ".."))
+        paths = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(root, "deploy")) for f in fs
+                 if f.endswith(".yaml")]
+        self.assertIn(os.path.join(root, "deploy", "crd", "kubernaut.ai", "remediationrequests.yaml"), paths)
+        for p in paths:
+            with open(p, encoding="utf-8") as f:
+                text = f.read()
+            self.assertEqual([d for d in mini_yaml.load_all(text) if d is not None],
+                             [d for d in yaml.safe_load_all(text) if d is not None], p)
+        for text in ['a: "x\\ty \\U0001F3DB\n  folded"', "a: 'it''s'\nb: |-\n  l1\n\n  l2\nc: >\n  f1\n  f2\n\n  f3\n",
+                     "- a: 1\n  b: [1, {c: d}, 'e']\n- - x\n  - y\n", "k:\n- 1 # c\n- {}\nl: x\n",
+                     "a: yes\nb: 'yes'\nc: 1.5\nd: ~\n"]:
+            self.assertEqual(mini_yaml.load(text), yaml.safe_load(text), text)
+
+
+@unittest.skipIf(SKIP_REAL_CLIENTS, "K8S_API_SERVER_SKIP_REAL_CLIENTS=1")
+class KubectlKubernautAiTests(ServerTestCase):
+    # a cluster with only upstream's CRD: "rr" is unambiguous
+    server_args = ("--disable-group", GROUP)
+    kubectl = KubectlTests.kubectl
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(KUBECTL, os.X_OK):
+            raise RuntimeError("kubectl not found at %s (set K8S_API_SERVER_SKIP_REAL_CLIENTS=1 to skip)" % KUBECTL)
+        super().setUpClass()
+
+    def setUp(self):
+        super().setUp()
+        self.make_ns("production")
+        self.ok("POST", ai_path("production"), ai_body(name="rr-a", clusterID="hub-1"))
+        self.ok("POST", ai_path("production"), ai_body(name="rr-b", fp=FP2, severity="warning"))
+        self.ok("PATCH", ai_path("production", "rr-a", "status"), {"status": {"overallPhase": "Executing"}},
+                content_type="application/merge-patch+json")
+
+    def test_get_prints_printer_columns(self):
+        rc, out, err = self.kubectl("get", "rr", "-A")
+        self.assertEqual((rc, err), (0, ""))
+        rows = kubectl_table(out.splitlines())
+        self.assertEqual(list(rows[0]), ["NAMESPACE", "NAME", "PHASE", "OUTCOME", "ALERT", "RCA TARGET", "WORKFLOW",
+                                         "CONFIDENCE", "AGE"])
+        self.assertRegex(rows[0].pop("AGE"), r"^\d+s$")
+        self.assertEqual(rows[0], {"NAMESPACE": "production", "NAME": "rr-a", "PHASE": "Executing", "OUTCOME": "",
+                                   "ALERT": "HighMemoryUsage", "RCA TARGET": "", "WORKFLOW": "", "CONFIDENCE": ""})
+        self.assertEqual((rows[1]["NAME"], rows[1]["PHASE"], rows[1]["ALERT"]), ("rr-b", "", "HighMemoryUsage"))
+        rc, out, err = self.kubectl("get", "remediationrequests.kubernaut.ai", "-n", "production", "-o", "wide")
+        self.assertEqual(rc, 0, err)
+        rows = kubectl_table(out.splitlines())
+        self.assertEqual(list(rows[0])[-5:], ["CLUSTER", "SOURCE", "SIGNAL NS", "SIGNAL TARGET", "RCA NS"])
+        self.assertEqual((rows[0]["CLUSTER"], rows[0]["SOURCE"], rows[0]["SIGNAL NS"], rows[1]["CLUSTER"]),
+                         ("hub-1", "prometheus-adapter", "production", ""))
+
+    def test_field_selector(self):
+        rc, out, err = self.kubectl("get", "rr", "-n", "production", "--field-selector",
+                                    "spec.signalFingerprint=" + FP2, "-o", "name")
+        self.assertEqual((rc, out, err), (0, "remediationrequest.kubernaut.ai/rr-b\n", ""))
+        rc, out, err = self.kubectl("get", "rr", "-A", "--field-selector", "spec.severity!=warning", "-o", "name")
+        self.assertEqual((rc, out), (0, "remediationrequest.kubernaut.ai/rr-a\n"))
+        rc, out, err = self.kubectl("get", "rr", "-n", "production", "--field-selector", "spec.priority=P0")
+        self.assertEqual(rc, 1)
+        self.assertTrue(err.startswith("Error from server (BadRequest): "), err)
+        self.assertTrue(err.rstrip().endswith("field label not supported: spec.priority"), err)
+
+    def test_patch_status_subresource(self):
+        rc, out, err = self.kubectl("patch", "rr", "rr-b", "-n", "production", "--subresource=status", "--type=merge",
+                                    "-p", '{"status":{"deduplication":{"occurrenceCount":4}}}')
+        self.assertEqual((rc, out.strip(), err), (0, "remediationrequest.kubernaut.ai/rr-b patched", ""))
+        o = self.ok("GET", ai_path("production", "rr-b"))
+        self.assertEqual((o["status"], o["metadata"]["generation"]), ({"deduplication": {"occurrenceCount": 4}}, 1))
+        rc, out, err = self.kubectl("patch", "rr", "rr-b", "-n", "production", "--type=merge",
+                                    "-p", '{"spec":{"signalName":"Other"}}')
+        self.assertEqual(rc, 1)
+        self.assertIn('The RemediationRequest "rr-b" is invalid: spec: Invalid value: "object": spec is immutable '
+                      'after creation (ADR-001)', err)
+
+    def test_watch(self):
+        import queue
+        env = dict(os.environ, HOME=self.tmp, KUBECONFIG=self.srv.kubeconfig)
+        p = subprocess.Popen([KUBECTL, "--kubeconfig", self.srv.kubeconfig, "--cache-dir",
+                              os.path.join(self.tmp, "kubectl-cache"), "get", "remediationrequests.kubernaut.ai",
+                              "-n", "production", "-w", "--request-timeout=20s"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        _RUNNING.append(p)
+        self.addCleanup(p.stderr.close)
+        self.addCleanup(p.stdout.close)
+        self.addCleanup(p.wait, 10)
+        self.addCleanup(p.kill)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(ln) for ln in p.stdout], daemon=True).start()
+
+        def line():
+            try:
+                return lines.get(timeout=10).rstrip("\n")
+            except queue.Empty:
+                self.fail("kubectl printed nothing for 10 s")
+        head = line()
+        self.assertEqual(head.split()[:3], ["NAME", "PHASE", "OUTCOME"])
+        row = lambda: kubectl_table([head, line()])[0]
+        r = row()
+        self.assertEqual((r["NAME"], r["PHASE"], r["ALERT"]), ("rr-a", "Executing", "HighMemoryUsage"))
+        r = row()
+        self.assertEqual((r["NAME"], r["PHASE"]), ("rr-b", ""))
+        for _ in range(100):                     # kubectl's watch request is open
+            if self.ok("GET", "/_test/watch", token=None)["items"]:
+                break
+            time.sleep(0.05)
+        self.ok("PATCH", ai_path("production", "rr-b", "status"), {"status": {"overallPhase": "Completed"}},
+                content_type="application/merge-patch+json")
+        r = row()
+        self.assertEqual((r["NAME"], r["PHASE"]), ("rr-b", "Completed"))
+        self.ok("POST", ai_path("production"), ai_body(name="rr-c"))
+        r = row()
+        self.assertEqual((r["NAME"], r["PHASE"], r["ALERT"]), ("rr-c", "", "HighMemoryUsage"))
+        watches = [i for i in self.ok("GET", "/_test/requests", token=None)["items"] if i["verb"] == "watch"]
+        self.assertEqual(len(watches), 1)
+        self.assertIn("watch=true", watches[0]["query"])
+
+
+@unittest.skipIf(SKIP_REAL_CLIENTS, "K8S_API_SERVER_SKIP_REAL_CLIENTS=1")
+class PythonKubernetesWatchTests(ServerTestCase):
+    server_args = ("--watch-bookmark-interval", "0.3")
+    client = PythonKubernetesTests.client
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            import kubernetes  # noqa: F401
+        except ImportError as e:
+            raise RuntimeError("Debian's python3-kubernetes is needed (apt-get install python3-kubernetes): %s" % e)
+
+    def setUp(self):
+        super().setUp()
+        self.make_ns("production")
+
+    def co(self):
+        client, api = self.client()
+        return client, client.CustomObjectsApi(api)
+
+    def run_bounded(self, fn, timeout=15):
+        """Runs fn in a thread; returns its result or raises its exception; fails after timeout."""
+        out = {}
+
+        def run():
+            try:
+                out["value"] = fn()
+            except BaseException as e:      # noqa: BLE001 - re-raised below
+                out["error"] = e
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join(timeout)
+        if t.is_alive():
+            self.fail("still running after %s s" % timeout)
+        if "error" in out:
+            raise out["error"]
+        return out.get("value")
+
+    def test_watch_stream_added_modified_and_bookmarks(self):
+        from kubernetes import watch
+        client, co = self.co()
+        lst = co.list_namespaced_custom_object(AI_GROUP, "v1alpha1", "production", "remediationrequests",
+                                               field_selector="spec.signalFingerprint=" + FP)
+        self.assertEqual(lst["items"], [])
+        w = watch.Watch()
+        events = []
+
+        def consume():
+            for e in w.stream(co.list_namespaced_custom_object, AI_GROUP, "v1alpha1", "production",
+                              "remediationrequests", resource_version=lst["metadata"]["resourceVersion"],
+                              field_selector="spec.signalFingerprint=" + FP, allow_watch_bookmarks=True,
+                              timeout_seconds=10):
+                events.append((e["type"], e["raw_object"]))
+                if [t for t, _ in events if t != "BOOKMARK"] == ["ADDED", "MODIFIED"] and events[-1][0] == "BOOKMARK":
+                    w.stop()
+        t = threading.Thread(target=consume, daemon=True)
+        t.start()
+        for _ in range(100):
+            if self.ok("GET", "/_test/watch", token=None)["items"]:
+                break
+            time.sleep(0.05)
+        o = co.create_namespaced_custom_object(AI_GROUP, "v1alpha1", "production", "remediationrequests", ai_body())
+        co.create_namespaced_custom_object(AI_GROUP, "v1alpha1", "production", "remediationrequests",
+                                           ai_body(name="other", fp=FP2))
+        s = co.patch_namespaced_custom_object_status(
+            AI_GROUP, "v1alpha1", "production", "remediationrequests", "rr-ai-1",
+            {"metadata": {"resourceVersion": o["metadata"]["resourceVersion"]},
+             "status": {"deduplication": {"occurrenceCount": 2, "lastSeenAt": TS}}})
+        t.join(10)
+        self.assertFalse(t.is_alive())
+        typed = [(t, obj) for t, obj in events if t != "BOOKMARK"]
+        self.assertEqual(typed, [("ADDED", o), ("MODIFIED", s)])
+        bm = [obj for t, obj in events if t == "BOOKMARK"]
+        self.assertEqual(bm[-1]["kind"], "RemediationRequest")
+        self.assertGreaterEqual(int(bm[-1]["metadata"]["resourceVersion"]), int(s["metadata"]["resourceVersion"]))
+        self.assertEqual(w.resource_version, s["metadata"]["resourceVersion"])
+        # a stale precondition on /status: 409
+        with self.assertRaises(client.exceptions.ApiException) as cm:
+            co.patch_namespaced_custom_object_status(AI_GROUP, "v1alpha1", "production", "remediationrequests",
+                                                     "rr-ai-1", {"metadata": {"resourceVersion": o["metadata"]
+                                                                              ["resourceVersion"]},
+                                                                 "status": {"overallPhase": "Pending"}})
+        self.assertEqual(cm.exception.status, 409)
+
+    def test_expired_watch_raises_410(self):
+        from kubernetes import watch
+        client, co = self.co()
+        o = co.create_namespaced_custom_object(AI_GROUP, "v1alpha1", "production", "remediationrequests", ai_body())
+        co.patch_namespaced_custom_object_status(AI_GROUP, "v1alpha1", "production", "remediationrequests", "rr-ai-1",
+                                                 {"status": {"overallPhase": "Pending"}})
+        self.ok("POST", "/_test/watch/expire", code=200, token=None)
+        rv = o["metadata"]["resourceVersion"]          # older than the compacted history
+
+        def stream(**kw):
+            return list(watch.Watch().stream(co.list_namespaced_custom_object, AI_GROUP, "v1alpha1", "production",
+                                             "remediationrequests", resource_version=rv, **kw))
+        for kw in ({"timeout_seconds": 5}, {}):             # without a timeout the client retries once first
+            with self.assertRaises(client.exceptions.ApiException) as cm:
+                self.run_bounded(lambda: stream(**kw))
+            self.assertEqual(cm.exception.status, 410)
+            self.assertTrue(cm.exception.reason.startswith("Expired: too old resource version: %s (" % rv),
+                            cm.exception.reason)
+        # re-list and watch from there: events again
+        lst = co.list_namespaced_custom_object(AI_GROUP, "v1alpha1", "production", "remediationrequests")
+        self.assertEqual(len(lst["items"]), 1)
+        w = watch.Watch()
+
+        def first():
+            for e in w.stream(co.list_namespaced_custom_object, AI_GROUP, "v1alpha1", "production",
+                              "remediationrequests", resource_version=lst["metadata"]["resourceVersion"],
+                              timeout_seconds=5):
+                w.stop()
+                return e["type"], e["raw_object"]["metadata"]["name"]
+        t = threading.Thread(target=lambda: self.__dict__.update(result=first()), daemon=True)
+        t.start()
+        for _ in range(100):
+            if self.ok("GET", "/_test/watch", token=None)["items"]:
+                break
+            time.sleep(0.05)
+        co.create_namespaced_custom_object(AI_GROUP, "v1alpha1", "production", "remediationrequests",
+                                           ai_body(name="rr-ai-2"))
+        t.join(10)
+        self.assertEqual(self.__dict__.get("result"), ("ADDED", "rr-ai-2"))
+
+    def test_open_watch_expired_by_the_server(self):
+        from kubernetes import watch
+        client, co = self.co()
+        lst = co.list_namespaced_custom_object(AI_GROUP, "v1alpha1", "production", "remediationrequests")
+
+        def stream():
+            return list(watch.Watch().stream(co.list_namespaced_custom_object, AI_GROUP, "v1alpha1", "production",
+                                             "remediationrequests", timeout_seconds=20,
+                                             resource_version=lst["metadata"]["resourceVersion"]))
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=self._catch(stream)), daemon=True)
+        t.start()
+        for _ in range(100):
+            if self.ok("GET", "/_test/watch", token=None)["items"]:
+                break
+            time.sleep(0.05)
+        self.ok("POST", "/_test/watch/expire", code=200, token=None)
+        t.join(10)
+        self.assertFalse(t.is_alive())
+        err = out["r"]
+        self.assertIsInstance(err, client.exceptions.ApiException)
+        self.assertEqual((err.status, err.reason), (410, "Expired: The resourceVersion for the provided watch is "
+                                                         "too old."))
+
+    @staticmethod
+    def _catch(fn):
+        try:
+            return fn()
+        except Exception as e:       # noqa: BLE001 - inspected by the test
+            return e
 
 
 def main():
