@@ -4,6 +4,7 @@
  * atomics). */
 #include "admin.h"
 #include "metrics.h"
+#include "state/rr_index.h"
 #include "util/fmt.h"
 #include "util/log.h"
 
@@ -53,6 +54,7 @@ void admin_metrics(http_request *req, void *data)
     metrics_set("gateway_http_requests_in_flight", "", atomic_load(&w->gw->inflight));
     metrics_set("gateway_signals_in_flight", "", atomic_load(&w->gw->inflight_alerts));
     metrics_set("gateway_http_connections", "", http_total_connections());
+    if (w->gw->rrx) metrics_set("gateway_rr_cache_objects", "", (double)rr_index_size(w->gw->rrx));
     size_t len;
     char *text = metrics_render(&len);
     http_respond_typed(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import unittest
 
 import yaml
@@ -116,7 +117,10 @@ class EmbeddedManifests(unittest.TestCase):
         self.assertIn("alert storm detected", self.gw.logs())
 
     def test_kubernetes_event_source_name(self):
-        r = self.gw.post("/api/v1/signals/kubernetes-event", fixture("k8s-event-pod-oomkilled-warning.json"))
+        ev = json.loads(fixture("k8s-event-pod-oomkilled-warning.json"))
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())   # fresh, as freshness wants
+        ev["firstTimestamp"] = ev["lastTimestamp"] = now
+        r = self.gw.post("/api/v1/signals/kubernetes-event", ev)
         self.assertIn(r.status, (201, 202), r.body)
         rr = self.gw.rrs()[0]
         self.assertEqual(rr["spec"]["signalSource"], "kubernetes-events")
