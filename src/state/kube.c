@@ -44,7 +44,6 @@ typedef struct writer {
     bool        token;       /* holds the process's write token for this RR (rr_index) */
     int         conflicts;
     int64_t     deadline;    /* time_mono_ms of the flight's end */
-    int64_t     last_ms;     /* time_mono_ms of the last write's answer */
     uv_timer_t  timer;
     bool        timer_on;
     bool        rereading;   /* the timer ends a conflict's pause, not an interval */
@@ -124,9 +123,8 @@ static void flight_done(writer *w, flight_end how, int64_t base, int64_t first_m
     }
     w->nf = 0;
     w->inflight = false;
-    if (w->token) rr_index_write_end(w->s->ix, w->fp, w->name);
+    if (w->token) rr_index_write_end(w->s->ix, w->fp, w->name, time_mono_ms());
     w->token = false;
-    w->last_ms = time_mono_ms();
     if (how == FLIGHT_COUNTED)
         metrics_add("gateway_status_writes_total", "result=\"ok\"", 1);
     else
@@ -253,22 +251,19 @@ static void on_timer(uv_timer_t *t)
     writer_maybe_free(w);
 }
 
-/* Starts a write when one is due: nothing in flight, someone waiting, and the interval
- * since the last write over (a lone duplicate goes at once). */
+/* Starts a write when one is due: nothing in flight, someone waiting, no other worker of
+ * the process writing this RR, and the interval since the process's last write of it over
+ * (a lone duplicate goes at once). */
 static void writer_kick(writer *w)
 {
     if (w->inflight || w->nq == 0 || w->timer_on) return;
-    int64_t now = time_mono_ms();
-    int64_t due = w->last_ms ? w->last_ms + w->s->o.status_interval_ms : now;
-    if (now >= due && !rr_index_write_begin(w->s->ix, w->fp, w->name))
-        due = now + (w->s->o.status_interval_ms > 10 ? w->s->o.status_interval_ms / 2 : 5);   /* another worker's turn */
-    else if (now >= due)
-        w->token = true;
-    if (now < due) {
+    int64_t now = time_mono_ms(), wait;
+    if (!rr_index_write_begin(w->s->ix, w->fp, w->name, now, w->s->o.status_interval_ms, &wait)) {
         w->timer_on = true;
-        uv_timer_start(&w->timer, on_timer, (uint64_t)(due - now), 0);
+        uv_timer_start(&w->timer, on_timer, (uint64_t)(wait > 0 ? wait : 1), 0);
         return;
     }
+    w->token = true;
     waiter *t = w->flight;   /* swap the queues: the flight takes what waited */
     size_t tc = w->capf;
     w->flight = w->queued;

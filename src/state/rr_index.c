@@ -22,6 +22,7 @@ typedef struct rr_rec {
     int64_t created_ms;
     unsigned gen;             /* relist generation that last saw it */
     bool    writing;          /* a worker of this process is writing its status */
+    int64_t last_write_ms;    /* time_mono_ms of this process's last status write */
 } rr_rec;
 
 typedef struct fp_entry {
@@ -257,23 +258,35 @@ void rr_index_release(rr_index *x, const char *fingerprint)
     pthread_mutex_unlock(&x->mu);
 }
 
-bool rr_index_write_begin(rr_index *x, const char *fingerprint, const char *name)
+bool rr_index_write_begin(rr_index *x, const char *fingerprint, const char *name, int64_t now_mono_ms,
+                          int64_t interval_ms, int64_t *wait_ms)
 {
     pthread_mutex_lock(&x->mu);
     fp_entry *e = entry_for(x, fingerprint, false);
     rr_rec *r = e ? rec_for(x, e, name, false) : NULL;
-    bool ok = !r || !r->writing;   /* gone from the index: the write finds out (404) */
+    bool ok = true;   /* gone from the index: the write finds out (404) */
+    *wait_ms = 0;
+    if (r && r->writing) {
+        ok = false;
+        *wait_ms = interval_ms > 10 ? interval_ms / 2 : 5;
+    } else if (r && r->last_write_ms && now_mono_ms < r->last_write_ms + interval_ms) {
+        ok = false;
+        *wait_ms = r->last_write_ms + interval_ms - now_mono_ms;
+    }
     if (r && ok) r->writing = true;
     pthread_mutex_unlock(&x->mu);
     return ok;
 }
 
-void rr_index_write_end(rr_index *x, const char *fingerprint, const char *name)
+void rr_index_write_end(rr_index *x, const char *fingerprint, const char *name, int64_t now_mono_ms)
 {
     pthread_mutex_lock(&x->mu);
     fp_entry *e = entry_for(x, fingerprint, false);
     rr_rec *r = e ? rec_for(x, e, name, false) : NULL;
-    if (r) r->writing = false;
+    if (r) {
+        r->writing = false;
+        r->last_write_ms = now_mono_ms;
+    }
     pthread_mutex_unlock(&x->mu);
 }
 

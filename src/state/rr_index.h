@@ -51,11 +51,14 @@ void rr_index_lookup(rr_index *x, const char *fingerprint, int64_t now_ms, int64
 /* Ends a claim (the create answered, whatever it said). */
 void rr_index_release(rr_index *x, const char *fingerprint);
 
-/* One status writer per RR in the process: true if the caller may write name's status now
- * (it must rr_index_write_end after), false while another worker does. Two workers of a
- * process writing one RR would only make each other's resourceVersion stale. */
-bool rr_index_write_begin(rr_index *x, const char *fingerprint, const char *name);
-void rr_index_write_end(rr_index *x, const char *fingerprint, const char *name);
+/* One status write per RR in the process at a time, and at most one per interval_ms:
+ * true if the caller may write name's status now (it must rr_index_write_end after); false
+ * with *wait_ms to try again after, while another worker writes or the interval since the
+ * last write has not passed. Two workers of a process writing one RR would only make each
+ * other's resourceVersion stale; the interval is what gathers duplicates into one write. */
+bool rr_index_write_begin(rr_index *x, const char *fingerprint, const char *name, int64_t now_mono_ms,
+                          int64_t interval_ms, int64_t *wait_ms);
+void rr_index_write_end(rr_index *x, const char *fingerprint, const char *name, int64_t now_mono_ms);
 
 /* Number of RRs held (for metrics and tests). */
 long rr_index_size(rr_index *x);
