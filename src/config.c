@@ -538,9 +538,11 @@ fail:
     return NULL;
 }
 
+/* config_validate admits exactly two values, which differ in their first byte: this runs
+ * per signal on the hot path */
 cfg_rr_contract config_rr_contract(const config *c)
 {
-    return strcmp(c->rr_api, "kubernaut.ai/v1alpha1") == 0 ? RR_CONTRACT_KUBERNAUT_AI : RR_CONTRACT_REMEDIATION;
+    return c->rr_api[0] == 'k' ? RR_CONTRACT_KUBERNAUT_AI : RR_CONTRACT_REMEDIATION;
 }
 
 bool config_valid_namespace(const char *ns)
