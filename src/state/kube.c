@@ -42,6 +42,7 @@ typedef struct writer {
     size_t      nf, capf;
     bool        inflight;
     bool        token;       /* holds the process's write token for this RR (rr_index) */
+    bool        closing;     /* freed: its timer handle is closing, memory goes in its callback */
     int         conflicts;
     int64_t     deadline;    /* time_mono_ms of the flight's end */
     uv_timer_t  timer;
@@ -90,7 +91,10 @@ static void writer_closed(uv_handle_t *h)
 /* an idle writer goes: memory follows the RRs being written, not every RR ever seen */
 static void writer_maybe_free(writer *w)
 {
-    if (w->inflight || w->nq || w->timer_on) return;
+    /* a write that ends at once (the RR no longer active) runs flight_done inside
+     * writer_kick, so this can be reached twice for one writer */
+    if (w->closing || w->inflight || w->nq || w->timer_on) return;
+    w->closing = true;
     strmap_del(&w->s->writers, w->name);
     uv_close((uv_handle_t *)&w->timer, writer_closed);
 }

@@ -32,7 +32,7 @@ TOKENS = {"tokens": {
 
 
 class ApiServer:
-    def __init__(self):
+    def __init__(self, extra_args=()):
         self.dir = tempfile.mkdtemp(prefix="sgw-k8s-")
         tok = os.path.join(self.dir, "tokens.json")
         with open(tok, "w") as f:
@@ -42,7 +42,7 @@ class ApiServer:
         self.log = open(os.path.join(self.dir, "server.log"), "ab")
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", SERVER, "--listen", "127.0.0.1:0", "--tls-dir", os.path.join(self.dir, "tls"),
-             "--tokens", tok, "--ready-file", ready, "--kubeconfig-out", self.kubeconfig],
+             "--tokens", tok, "--ready-file", ready, "--kubeconfig-out", self.kubeconfig] + list(extra_args),
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while not os.path.exists(ready):

@@ -95,7 +95,11 @@ class KubeState(unittest.TestCase):
     def fire(self, g, pod, name="KubePodCrashLooping", ns="production"):
         # under the many-replica loads a write can wait its turn behind conflicts and the
         # client-side rate limit for seconds (never past server.processing_timeout, 15 s)
-        return g.alert(webhook([pod_alert(name, pod, ns=ns)]), conn=g.conn(timeout=30))
+        c = g.conn(timeout=30)
+        try:
+            return g.alert(webhook([pod_alert(name, pod, ns=ns)]), conn=c)
+        finally:
+            c.close()
 
     # ---- tests -----------------------------------------------------------------------------
 
@@ -317,6 +321,62 @@ class KubeState(unittest.TestCase):
         self.assertEqual(self.fire(g, "api-pod").status, 503)
         wait_until(lambda: g.get("/readyz").status == 200, timeout=15, what="ready once listed")
         self.assertEqual(self.fire(g, "api-pod").status, 201)
+
+    def test_owner_lookup_failure_is_503_never_another_fingerprint(self):
+        self.deployment_pod("api", "api-pod")
+        g = self.gateway()
+        self.api.fault(method="GET", path_regex="/pods/api-pod$", count=50, action="status", status=500)
+        r = self.fire(g, "api-pod")
+        self.assertEqual(r.status, 503, r.body)
+        self.assertEqual(json.loads(r.body)["error"]["code"], "kubernetes_unavailable")
+        self.assertEqual(self.rrs(), [], "an RR was made with a fingerprint the cluster would not give")
+        self.api.clear_faults()
+        r = self.fire(g, "api-pod")
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(json.loads(r.body)["results"][0]["fingerprint"], fp_of("production", "Deployment", "api"))
+
+    def test_hung_watch_counts_stay_exact(self):
+        self.deployment_pod("api", "api-pod")
+        g1, g2 = self.gateway(), self.gateway()
+        self.assertEqual(self.fire(g1, "api-pod").status, 201)
+        wait_until(lambda: self.fire(g2, "api-pod").status == 202, timeout=10, what="the second replica sees the RR")
+        st, _ = self.api.call("POST", "/_test/watch/hang", {"seconds": 3}, token=None)
+        self.assertEqual(st, 200)
+        codes = [self.fire((g1, g2)[i % 2], "api-pod").status for i in range(30)]
+        self.assertEqual(codes, [202] * 30)
+        self.assertEqual(self.count(self.rrs()[0]), 32)
+        self.assertEqual(len(self.rrs()), 1)
+
+
+class CrdNotInstalled(unittest.TestCase):
+    """An API server that does not serve kubernaut.ai: a clear reason in /readyz and the log,
+    every signal 503 (retried by the sender), no crash."""
+
+    def test_clear_error_not_a_crash(self):
+        api = ApiServer(extra_args=["--disable-group", "kubernaut.ai"])
+        try:
+            api.namespace("kubernaut-system")
+            api.namespace("production", {"kubernaut.ai/managed": "true"})
+            st, body = api.call("POST", "/api/v1/namespaces/production/pods", {
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "production"}, "spec": POD_SPEC})
+            self.assertEqual(st, 201, body)
+            g = Gateway("sink:\n  rr_namespace: kubernaut-system\n",
+                        args=["--sink", "kubernetes", "--kubeconfig", api.kubeconfig, "--state", "kubernetes",
+                              "--rr-api", "kubernaut.ai/v1alpha1"], wait_ready=False)
+            try:
+                r = wait_until(lambda: (lambda x: x if "CRD" in x.body.decode() else None)(g.get("/readyz")),
+                               timeout=10, what="/readyz naming the missing CRD")
+                self.assertEqual(r.status, 503)
+                self.assertIn("is the CRD installed?", r.body.decode())
+                r = g.alert(webhook([pod_alert("A", "p")]))
+                self.assertEqual(r.status, 503, r.body)
+                self.assertIn("retry-after", r.headers)
+                self.assertIn("is the CRD installed?", g.logs())
+                self.assertIsNone(g.proc.poll())
+            finally:
+                self.assertEqual(g.stop(), 0, g.logs())
+        finally:
+            api.stop()
 
 
 if __name__ == "__main__":
