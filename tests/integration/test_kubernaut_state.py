@@ -255,6 +255,28 @@ class KubeState(unittest.TestCase):
         self.assertNotEqual(again, name, "the deleted RR's name was taken again")
         self.assertEqual(len(self.rrs()), 1)
 
+    def test_rr_completed_while_duplicates_wait_for_the_interval(self):
+        # a duplicate waits for the status interval behind a slow write; the RR turns
+        # terminal meanwhile: the interval's timer finds it inactive and sends the waiter back
+        # to decide (the writer goes idle and is freed, once), and a new RR is created
+        self.deployment_pod("api", "api-pod")
+        g = self.gateway(workers=1, config="state:\n  status_interval: 1500ms\n")
+        self.assertEqual(self.fire(g, "api-pod").status, 201)
+        first = self.rrs()[0]["metadata"]["name"]
+        self.api.fault(method="PATCH", path_regex="/status$", count=1, action="latency", latency_ms=600)
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            slow = ex.submit(self.fire, g, "api-pod")      # its write takes 600 ms
+            time.sleep(0.3)
+            queued = ex.submit(self.fire, g, "api-pod")    # waits for it, then for the interval
+            self.assertEqual(slow.result(timeout=30).status, 202)
+            self.set_status(first, {"overallPhase": "Completed"})
+            r = queued.result(timeout=30)
+        self.assertEqual(r.status, 201, r.body)
+        self.assertNotEqual(json.loads(r.body)["results"][0]["remediationRequest"].split("/")[1], first)
+        # the process is still there and still answers
+        self.assertEqual(self.fire(g, "api-pod").status, 202)
+        self.assertEqual(g.get("/healthz").status, 200)
+
     def test_conflicts_on_status_are_retried(self):
         self.deployment_pod("api", "api-pod")
         g = self.gateway(workers=1)
