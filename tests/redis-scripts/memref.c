@@ -113,7 +113,8 @@ const char *memref_item_res(memref *m, int i, int k) { return m->items[i].storm_
 int memref_commit(memref *m, const char *fp, const char *name, const char *ns, int verdict, uint64_t lease,
                   int ok, const char *ref, int64_t now)
 {
-    store_commit c = {fp, name, ns, (store_verdict)verdict, lease, ok != 0, ref && *ref ? ref : NULL};
+    store_commit c = {.fingerprint = fp, .name = name, .namespace = ns, .verdict = (store_verdict)verdict, .lease = lease,
+                      .ok = ok != 0, .ref = ref && *ref ? ref : NULL};
     int status = 99;
     m->st->ops->commit(m->st, &m->p, &c, 1, now, cb, &status);
     uv_run(&m->loop, UV_RUN_NOWAIT);

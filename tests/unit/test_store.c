@@ -216,7 +216,8 @@ static void decide(fx *f, store_item *items, size_t n, int64_t now)
 
 static void commit_one(fx *f, store_item *it, bool ok, const char *ref, int64_t now)
 {
-    store_commit c = {it->fingerprint, it->name, it->namespace, it->verdict, it->lease, ok, ref};
+    store_commit c = {.fingerprint = it->fingerprint, .name = it->name, .namespace = it->namespace,
+                      .verdict = it->verdict, .lease = it->lease, .ok = ok, .ref = ref};
     cb_status = 99;
     f->st->ops->commit(f->st, &f->p, &c, 1, now, cb, NULL);
     wait_cb();
@@ -492,8 +493,10 @@ static void test_interleaved_storms_in_a_batch_carry_their_own_window_hash(void 
     assert_int_equal(it[1].verdict, STORE_STORM_CREATE);
     check_window_hashes(it, N);
     assert_memory_not_equal(it[0].storm_hash, it[1].storm_hash, 64);
-    store_commit c[2] = {{it[0].fingerprint, "A", "ns", STORE_STORM_CREATE, it[0].lease, true, "ns/rr-storm-a"},
-                         {it[1].fingerprint, "B", "ns", STORE_STORM_CREATE, it[1].lease, true, "ns/rr-storm-b"}};
+    store_commit c[2] = {{.fingerprint = it[0].fingerprint, .name = "A", .namespace = "ns", .verdict = STORE_STORM_CREATE,
+                          .lease = it[0].lease, .ok = true, .ref = "ns/rr-storm-a"},
+                         {.fingerprint = it[1].fingerprint, .name = "B", .namespace = "ns", .verdict = STORE_STORM_CREATE,
+                          .lease = it[1].lease, .ok = true, .ref = "ns/rr-storm-b"}};
     commit_many(f, c, 2, T0 + 1);
     for (int i = 0; i < N; i++) more[i] = item(fp[N + i], i < N / 2 ? "A" : "B", "ns", res[N + i]);
     decide(f, more, N, T0 + 2);
@@ -529,7 +532,9 @@ static void test_batch_of_fifty_is_one_storm_with_count_fifty(void **state)
     assert_int_equal(members, 49);
     store_commit c[50];
     for (int i = 0; i < 50; i++)
-        c[i] = (store_commit){it[i].fingerprint, "OOM", "checkout", it[i].verdict, it[i].lease, true, "checkout/rr-storm-1"};
+        c[i] = (store_commit){.fingerprint = it[i].fingerprint, .name = "OOM", .namespace = "checkout",
+                              .verdict = it[i].verdict, .lease = it[i].lease, .ok = true,
+                              .ref = "checkout/rr-storm-1"};
     commit_many(f, c, 50, T0 + 1);
     store_item d = item(fp[7], "OOM", "checkout", res[7]);
     decide(f, &d, 1, T0 + 2);
@@ -583,7 +588,8 @@ static void test_storm_window_ends_and_a_new_one_opens(void **state)
     }
     decide(f, it, 7, T0);   /* 7 distinct > 5 → storm at once */
     assert_int_equal(it[0].verdict, STORE_STORM_CREATE);
-    store_commit c = {it[0].fingerprint, "W", "n", STORE_STORM_CREATE, it[0].lease, true, "n/rr-storm-a"};
+    store_commit c = {.fingerprint = it[0].fingerprint, .name = "W", .namespace = "n", .verdict = STORE_STORM_CREATE,
+                      .lease = it[0].lease, .ok = true, .ref = "n/rr-storm-a"};
     commit_many(f, &c, 1, T0 + 1);
     decide(f, &it[7], 1, T0 + f->p.storm_window_ms + 1);
     assert_int_equal(it[7].verdict, STORE_STORM_CREATE);   /* flag still on, window over */
@@ -601,7 +607,8 @@ static void test_flush_claims_a_changed_window_once(void **state)
         it[i] = item(fp[i], "S", "n", res[i]);
     }
     decide(f, it, 6, T0);
-    store_commit c = {it[0].fingerprint, "S", "n", STORE_STORM_CREATE, it[0].lease, true, "n/rr-storm-s"};
+    store_commit c = {.fingerprint = it[0].fingerprint, .name = "S", .namespace = "n", .verdict = STORE_STORM_CREATE,
+                      .lease = it[0].lease, .ok = true, .ref = "n/rr-storm-s"};
     commit_many(f, &c, 1, T0);
     store_flush *out;
     size_t n;
