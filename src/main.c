@@ -205,7 +205,7 @@ static void on_rr_event(k8s_informer_event ev, const cJSON *obj, void *ctx)
     rr_index *x = ctx;
     switch (ev) {
     case K8S_INFORMER_LIST_BEGIN: rr_index_relist_begin(x); break;
-    case K8S_INFORMER_LIST_END: rr_index_relist_end(x); break;
+    case K8S_INFORMER_LIST_END: rr_index_relist_end(x, k8s_informer_resource_version(G.informer)); break;
     case K8S_INFORMER_LIST_ITEM:
     case K8S_INFORMER_ADDED:
     case K8S_INFORMER_MODIFIED: rr_index_put(x, obj); break;

@@ -203,8 +203,9 @@ static int sweep_unseen(const char *key, void *value, void *ctx)
     return 0;   /* the entry stays: its max_seq outlives its RRs */
 }
 
-void rr_index_relist_end(rr_index *x)
+void rr_index_relist_end(rr_index *x, const char *list_rv)
 {
+    (void)list_rv;
     pthread_mutex_lock(&x->mu);
     strmap_sweep(&x->by_fp, sweep_unseen, x);
     x->relisting = false;

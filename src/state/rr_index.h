@@ -26,9 +26,10 @@ void rr_index_put(rr_index *x, const struct cJSON *obj);
 /* DELETED, or a 404 on our own read or write. */
 void rr_index_del(rr_index *x, const char *fingerprint, const char *name);
 
-/* A relist: every RR not put between begin and end is dropped (deleted meanwhile). */
+/* A relist: every RR not put between begin and end is dropped (deleted meanwhile).
+ * list_rv: the list's resourceVersion (borrowed, "" if unknown). */
 void rr_index_relist_begin(rr_index *x);
-void rr_index_relist_end(rr_index *x);
+void rr_index_relist_end(rr_index *x, const char *list_rv);
 
 /* We created name (sequence seq) or found it existing (AlreadyExists, seq unknown: -1):
  * active until the watch or a read says more; no resourceVersion yet. */
