@@ -5,6 +5,7 @@
 #include "util/xalloc.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,7 +155,12 @@ void rr_index_put(rr_index *x, const cJSON *obj)
     r->gen = x->gen;
     if (!(rv && r->rv[0] && rv_older(rv, r->rv))) {
         snprintf(r->rv, sizeof r->rv, "%s", rv ? rv : "");
-        if (seq) r->seq = strtoll(seq, NULL, 10);
+        if (seq) {   /* anyone may edit it: out of range is unknown, and max_seq + 1 never overflows */
+            char *end;
+            errno = 0;
+            long long v = strtoll(seq, &end, 10);
+            r->seq = errno || end == seq || *end || v < 0 || v >= INT32_MAX ? -1 : v;
+        }
         const char *phase = str_at(obj, p_phase), *outcome = str_at(obj, p_outcome);
         r->terminal = terminal_phase(phase);
         r->manual_review = outcome && strcmp(outcome, "ManualReviewRequired") == 0;
@@ -193,21 +199,34 @@ void rr_index_relist_begin(rr_index *x)
     pthread_mutex_unlock(&x->mu);
 }
 
+typedef struct sweep_ctx {
+    rr_index   *x;
+    const char *list_rv;
+} sweep_ctx;
+
+/* An RR the list did not bring was deleted before the list's snapshot, unless we learnt of
+ * it after that snapshot: a create of ours (a placeholder, no version yet) or a version
+ * later than the list's. Those the watch, which starts from the list's version, confirms
+ * or deletes; a placeholder of an RR that is gone meets a 404 at its first status write. */
 static int sweep_unseen(const char *key, void *value, void *ctx)
 {
-    rr_index *x = ctx;
+    sweep_ctx *c = ctx;
+    rr_index *x = c->x;
     fp_entry *e = value;
-    for (size_t i = 0; i < e->n;)
-        if (e->recs[i].gen != x->gen) drop_rec(x, e, i);
-        else i++;
+    for (size_t i = 0; i < e->n;) {
+        const rr_rec *r = &e->recs[i];
+        bool keep = r->gen == x->gen || !r->rv[0] || (*c->list_rv && rv_older(c->list_rv, r->rv));
+        if (keep) i++;
+        else drop_rec(x, e, i);
+    }
     return 0;   /* the entry stays: its max_seq outlives its RRs */
 }
 
 void rr_index_relist_end(rr_index *x, const char *list_rv)
 {
-    (void)list_rv;
+    sweep_ctx c = {x, list_rv ? list_rv : ""};
     pthread_mutex_lock(&x->mu);
-    strmap_sweep(&x->by_fp, sweep_unseen, x);
+    strmap_sweep(&x->by_fp, sweep_unseen, &c);
     x->relisting = false;
     pthread_mutex_unlock(&x->mu);
 }

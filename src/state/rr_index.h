@@ -26,8 +26,9 @@ void rr_index_put(rr_index *x, const struct cJSON *obj);
 /* DELETED, or a 404 on our own read or write. */
 void rr_index_del(rr_index *x, const char *fingerprint, const char *name);
 
-/* A relist: every RR not put between begin and end is dropped (deleted meanwhile).
- * list_rv: the list's resourceVersion (borrowed, "" if unknown). */
+/* A relist: every RR not put between begin and end is dropped (deleted meanwhile), but
+ * those learnt of after the list's snapshot (our own creates, versions later than list_rv):
+ * the watch from list_rv tells of them. list_rv borrowed, "" if unknown. */
 void rr_index_relist_begin(rr_index *x);
 void rr_index_relist_end(rr_index *x, const char *list_rv);
 
