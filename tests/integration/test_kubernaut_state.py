@@ -277,6 +277,23 @@ class KubeState(unittest.TestCase):
         self.assertEqual(self.fire(g, "api-pod").status, 202)
         self.assertEqual(g.get("/healthz").status, 200)
 
+    def test_failed_count_write_leaves_no_creation_claimed(self):
+        # one webhook: a duplicate whose status write fails (503 to the sender) and a new
+        # signal this process had claimed the creation of; the retry of the new one alone
+        # creates its RR at once, not after dedup.lease
+        self.deployment_pod("old", "old-pod")
+        self.deployment_pod("new", "new-pod")
+        g = self.gateway(workers=1)
+        self.assertEqual(self.fire(g, "old-pod").status, 201)
+        self.api.fault(method="PATCH", path_regex="/status$", count=1, action="status", status=422)
+        r = g.alert(webhook([pod_alert("KubePodCrashLooping", "old-pod"), pod_alert("KubePodCrashLooping", "new-pod")]),
+                    conn=g.conn(timeout=30))
+        self.assertEqual(r.status, 503, r.body)
+        t0 = time.time()
+        r = self.fire(g, "new-pod")
+        self.assertEqual(r.status, 201, r.body)
+        self.assertLess(time.time() - t0, 3, "the failed batch's creation claim was left to expire")
+
     def test_conflicts_on_status_are_retried(self):
         self.deployment_pod("api", "api-pod")
         g = self.gateway(workers=1)
