@@ -18,10 +18,13 @@
 #include <string.h>
 
 typedef struct batch {
-    store_cb cb;
-    void    *ctx;
-    int      outstanding;   /* duplicates whose count is not written yet, + 1 while deciding */
-    int      status;
+    store_cb     cb;
+    void        *ctx;
+    int          outstanding;   /* duplicates whose count is not written yet, + 1 while deciding */
+    int          status;
+    rr_index    *ix;
+    const char **claimed;       /* CREATE verdicts' fingerprints (the caller's arena) */
+    size_t       nclaimed;
 } batch;
 
 typedef struct waiter {
@@ -68,6 +71,8 @@ struct kube_store {
 static void batch_release(batch *b)
 {
     if (--b->outstanding > 0) return;
+    /* a failed batch is not committed: its creations are not this process's any more */
+    for (size_t i = 0; b->status < 0 && i < b->nclaimed; i++) rr_index_release(b->ix, b->claimed[i]);
     b->cb(b->status, b->ctx);
     free(b);
 }
@@ -327,6 +332,8 @@ static void k_decide(store *st, const store_params *p, store_item *items, size_t
     }
     writer **touched = arena_alloc(a, (n ? n : 1) * sizeof *touched);
     size_t nt = 0;
+    b->ix = s->ix;
+    b->claimed = arena_alloc(a, (n ? n : 1) * sizeof *b->claimed);
     for (size_t i = 0; i < n; i++) {
         store_item *it = &items[i];
         rr_lookup l;
@@ -348,6 +355,7 @@ static void k_decide(store *st, const store_params *p, store_item *items, size_t
             it->verdict = STORE_CREATE;
             it->ref = arena_printf(a, "%s/%s", s->ns, name);
             it->lease = (uint64_t)l.next_seq;
+            b->claimed[b->nclaimed++] = it->fingerprint;
             it->sequence = l.next_seq;
             it->count = 1;
         }
