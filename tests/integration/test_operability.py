@@ -223,6 +223,21 @@ class OperabilityTests(unittest.TestCase):
         envs = {rr["spec"]["signalName"]: rr["spec"]["environment"] for rr in g.rrs()}
         self.assertEqual(envs, {"Before": "unknown", "After": "production"})
 
+    def test_sighup_does_not_switch_the_rr_contract(self):
+        # the RR contract decides the store's and the sink's whole behaviour (fingerprints,
+        # names, what is written): like state and sink, it changes with a restart only
+        g = self.gw()
+        self.assertEqual(g.alert(webhook([pod_alert("Before", "a", ns="payments")])).status, 201)
+        with open(g.config_path, "a") as f:
+            f.write("sink:\n  rr_api: kubernaut.ai/v1alpha1\n")
+        g.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while "reload" not in g.logs() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(g.alert(webhook([pod_alert("After", "b", ns="payments")])).status, 201)
+        apis = sorted(rr["apiVersion"] for rr in g.rrs())
+        self.assertEqual(apis, ["remediation.kubernaut.io/v1alpha1"] * 2)
+
     def test_bad_reload_keeps_the_running_config(self):
         g = self.gw()
         with open(g.config_path, "a") as f:
