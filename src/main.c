@@ -348,9 +348,19 @@ static void on_hup(uv_signal_t *h, int signum)
         return;
     }
     const config *o = old->cfg, *n = rt->cfg;
+    if (strcmp(o->rr_api, n->rr_api) != 0) {
+        /* read by every request (fingerprints, names, what the sink writes), and the store,
+         * the sink and their validation were chosen for the old one: it cannot wait */
+        free_runtimes(rt);
+        metrics_add("gateway_config_reloads_total", "result=\"error\"", 1);
+        log_msg(LOG_ERROR, "configuration reload failed; keeping the current one", "error",
+                "sink.rr_api changes need a restart");
+        return;
+    }
     if (strcmp(o->listen, n->listen) || strcmp(o->state, n->state) || strcmp(o->sink, n->sink) ||
-        strcmp(o->metrics_listen, n->metrics_listen))
-        log_msg(LOG_WARN, "listen, metrics_listen, state and sink changes need a restart; ignored until then", NULL, NULL);
+        strcmp(o->metrics_listen, n->metrics_listen) || strcmp(o->rr_namespace, n->rr_namespace))
+        log_msg(LOG_WARN, "listen, metrics_listen, state, sink and sink.rr_namespace changes need a restart; ignored until then",
+                NULL, NULL);
     rt->retired = old;
     atomic_store(&G.rt, rt);
     log_set_level(n->log_level);
