@@ -294,6 +294,21 @@ class KubeState(unittest.TestCase):
         self.assertEqual(r.status, 201, r.body)
         self.assertLess(time.time() - t0, 3, "the failed batch's creation claim was left to expire")
 
+    def test_status_writes_at_most_once_per_interval(self):
+        # state.status_interval bounds the status writes of one RR per worker, also when the
+        # writer had nothing queued at its last write's end
+        self.deployment_pod("api", "api-pod")
+        g = self.gateway(workers=1, config="state:\n  status_interval: 1s\n")
+        self.assertEqual(self.fire(g, "api-pod").status, 201)
+        self.api.clear_requests()
+        self.assertEqual(self.fire(g, "api-pod").status, 202)   # written at once
+        with concurrent.futures.ThreadPoolExecutor(5) as ex:   # within the interval: one write
+            codes = [f.result(timeout=30).status for f in [ex.submit(self.fire, g, "api-pod") for _ in range(5)]]
+        self.assertEqual(codes, [202] * 5)
+        writes = [q for q in self.api.requests() if q["method"] == "PATCH" and q["path"].endswith("/status")]
+        self.assertEqual(len(writes), 2, writes)
+        self.assertEqual(self.count(self.rrs()[0]), 7)
+
     def test_conflicts_on_status_are_retried(self):
         self.deployment_pod("api", "api-pod")
         g = self.gateway(workers=1)
