@@ -236,7 +236,7 @@ void rr_index_note_exists(rr_index *x, const char *fingerprint, const char *name
     pthread_mutex_lock(&x->mu);
     fp_entry *e = entry_for(x, fingerprint, true);
     rr_rec *r = rec_for(x, e, name, true);
-    if (!r->rv[0]) r->gen = x->gen;   /* a placeholder: the next relist confirms or drops it */
+    if (!r->rv[0]) r->gen = x->gen;   /* a placeholder outlives relists: the watch or a read confirms it, a 404 drops it */
     if (seq > r->seq) r->seq = seq;
     if (r->seq > e->max_seq) e->max_seq = r->seq;
     pthread_mutex_unlock(&x->mu);
