@@ -55,7 +55,7 @@ static const key_def keys[] = {
     {"state.url", K_STR, F(state), "memory | kubernetes | redis://HOST:PORT[/DB] | redis-sentinel://H:P,H:P/MASTER"},
     {"state.prefix", K_STR, F(state_prefix), "Redis key prefix"},
     {"state.timeout", K_DUR, F(state_timeout_ms), "Redis command timeout (then 503)"},
-    {"state.status_interval", K_DUR, F(status_interval_ms), "state kubernetes: at most one status write per RR and worker per interval"},
+    {"state.status_interval", K_DUR, F(status_interval_ms), "state kubernetes: at most one status write per RR and process per interval"},
     {"sink.target", K_STR, F(sink), "dir:PATH | kubernetes"},
     {"sink.kubeconfig", K_STR, F(kubeconfig), "kubeconfig path (empty: in-cluster)"},
     {"sink.rr_api", K_STR, F(rr_api), "RR contract: remediation.kubernaut.io/v1alpha1 | kubernaut.ai/v1alpha1"},

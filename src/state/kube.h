@@ -23,7 +23,7 @@ typedef int (*store_kube_synced_fn)(void *arg, char *why, size_t cap);
 
 typedef struct store_kube_opts {
     const char *rr_namespace;        /* where the RRs are */
-    int         status_interval_ms;  /* at most one status write per RR per interval, per worker */
+    int         status_interval_ms;  /* at most one status write per RR per interval in the process */
     int         timeout_ms;          /* one status write, conflicts included */
     store_kube_synced_fn synced;
     void       *synced_arg;
