@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct batch {
     store_cb     cb;
@@ -31,6 +32,8 @@ typedef struct waiter {
     store_item *it;
     batch      *b;
     arena      *a;
+    int64_t     deadline;    /* time_mono_ms: still queued then → decided again (the request's
+                              * own processing deadline answers 503 from there) */
 } waiter;
 
 typedef struct kube_store kube_store;
@@ -52,6 +55,8 @@ typedef struct writer {
     bool        timer_on;
     bool        rereading;   /* the timer ends a conflict's pause, not an interval */
     char        rv_used[32]; /* the resourceVersion the last write carried */
+    bool        reread_once; /* this flight read the RR: go on with what it said */
+    uint64_t    rnd;         /* xorshift state for the conflict pauses */
     char        path[512];
 } writer;
 
@@ -201,7 +206,10 @@ static void on_patch(const k8s_response *r, void *ctx)
         metrics_add("gateway_status_conflicts_total", "", 1);
         w->conflicts++;
         int cap = w->s->o.status_interval_ms > 20 ? w->s->o.status_interval_ms : 20;
-        uint64_t pause = (uint64_t)(rand() % (cap * (w->conflicts < 4 ? w->conflicts : 4)));
+        w->rnd ^= w->rnd << 13;
+        w->rnd ^= w->rnd >> 7;
+        w->rnd ^= w->rnd << 17;
+        uint64_t pause = w->rnd % (uint64_t)(cap * (w->conflicts < 4 ? w->conflicts : 4));
         w->rereading = true;
         uv_timer_start(&w->timer, on_timer, pause, 0);
     } else if (r->status == 404) {
@@ -223,10 +231,16 @@ static void write_step(writer *w)
         flight_done(w, FLIGHT_REDECIDE, 0, 0, 0);
         return;
     }
-    if (!l.rv[0] || l.first_seen_ms == 0) {   /* just created: the watch has not told us yet */
+    if (!l.rv[0] || (l.first_seen_ms == 0 && !w->reread_once)) {   /* just created: the watch has not told us yet */
+        if (w->reread_once && !l.rv[0]) {   /* read, yet not indexed (an object it cannot hold) */
+            flight_done(w, FLIGHT_FAILED, 0, 0, 0);
+            return;
+        }
+        w->reread_once = true;
         reread(w);
         return;
     }
+    if (l.first_seen_ms == 0) l.first_seen_ms = time_now_ms();
     snprintf(w->rv_used, sizeof w->rv_used, "%s", l.rv);
     patch_ctx *pc = xmalloc(sizeof *pc);
     pc->w = w;
@@ -263,9 +277,30 @@ static void on_timer(uv_timer_t *t)
 /* Starts a write when one is due: nothing in flight, someone waiting, no other worker of
  * the process writing this RR, and the interval since the process's last write of it over
  * (a lone duplicate goes at once). */
+/* Queued waiters past their deadline (the interval or another worker's write kept them
+ * waiting that long) go back to decide, so no decide outlives server.processing_timeout by
+ * more than one flight. */
+static void expire_queued(writer *w, int64_t now)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < w->nq; i++) {
+        waiter *wt = &w->queued[i];
+        if (wt->deadline > now) {
+            w->queued[k++] = *wt;
+            continue;
+        }
+        wt->it->verdict = STORE_IN_PROGRESS;
+        /* released from the loop, not here: its callback may decide again into this writer */
+        defer_call(w->s->dq, deferred_batch, 0, wt->b);
+    }
+    w->nq = k;
+}
+
 static void writer_kick(writer *w)
 {
     if (w->inflight || w->nq == 0 || w->timer_on) return;
+    expire_queued(w, time_mono_ms());
+    if (w->nq == 0) return;
     int64_t now = time_mono_ms(), wait;
     if (!rr_index_write_begin(w->s->ix, w->fp, w->name, now, w->s->o.status_interval_ms, &wait)) {
         w->timer_on = true;
@@ -283,7 +318,10 @@ static void writer_kick(writer *w)
     w->nq = 0;
     w->inflight = true;
     w->conflicts = 0;
+    w->reread_once = false;
     w->deadline = now + w->s->o.timeout_ms;
+    for (size_t i = 0; i < w->nf; i++)
+        if (w->flight[i].deadline < w->deadline) w->deadline = w->flight[i].deadline;
     write_step(w);
 }
 
@@ -293,6 +331,8 @@ static writer *writer_for(kube_store *s, const char *fp, const char *name)
     if (w) return w;
     w = xcalloc(1, sizeof *w);
     w->s = s;
+    /* replicas racing for one RR must not draw the same pauses */
+    w->rnd = ((uint64_t)uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)w) | 1;
     snprintf(w->fp, sizeof w->fp, "%s", fp);
     snprintf(w->name, sizeof w->name, "%s", name);
     snprintf(w->path, sizeof w->path, "/apis/kubernaut.ai/v1alpha1/namespaces/%s/remediationrequests/%s/status", s->ns, name);
@@ -309,7 +349,7 @@ static writer *enqueue(kube_store *s, const char *fp, const char *name, store_it
         w->capq = w->capq ? 2 * w->capq : 8;
         w->queued = xrealloc(w->queued, w->capq * sizeof *w->queued);
     }
-    w->queued[w->nq++] = (waiter){it, b, a};
+    w->queued[w->nq++] = (waiter){it, b, a, time_mono_ms() + s->o.timeout_ms};
     b->outstanding++;
     return w;
 }

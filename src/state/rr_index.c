@@ -219,7 +219,13 @@ static int sweep_unseen(const char *key, void *value, void *ctx)
         if (keep) i++;
         else drop_rec(x, e, i);
     }
-    return 0;   /* the entry stays: its max_seq outlives its RRs */
+    /* an entry with RRs seen stays: its max_seq outlives them; one only looked up (its
+     * creation rejected or failed) goes, unless a creation holds it now */
+    if (e->n == 0 && e->max_seq <= 0 && e->claim_until == 0) {
+        free_entry(e);
+        return 1;
+    }
+    return 0;
 }
 
 void rr_index_relist_end(rr_index *x, const char *list_rv)
