@@ -344,11 +344,9 @@ static void test_pod_replicaset_deployment_then_the_cache(void **state)
     assert_string_equal(t.kind, "Deployment");
     assert_int_equal(k8s_target_try(tc, kc, "shop", "Pod", "web-7d9f8-other", &t), SGW_E_AGAIN);
     expect_requests("");
-    /* the ReplicaSet itself */
+    /* the ReplicaSet itself: every object of its chain was read for the pod */
     expect(resolve("shop", "ReplicaSet", "web-7d9f8"), K8S_TARGET_MANAGED, "Deployment", "web", 1, K8S_SCOPE_NAMESPACE);
-    expect_requests("GET /apis/apps/v1/namespaces/shop/replicasets/web-7d9f8 200\n"
-                    "GET /apis/apps/v1/namespaces/shop/deployments/web 200\n"
-                    "GET /api/v1/namespaces/shop 200\n");
+    expect_requests("");
 }
 
 static void test_statefulset_and_daemonset_pods(void **state)
@@ -366,8 +364,7 @@ static void test_statefulset_and_daemonset_pods(void **state)
                     "GET /apis/apps/v1/namespaces/data/statefulsets/db 200\n"
                     "GET /api/v1/namespaces/data 200\n"
                     "GET /api/v1/namespaces/data/pods/agent-7xk2p 200\n"
-                    "GET /apis/apps/v1/namespaces/data/daemonsets/agent 200\n"
-                    "GET /api/v1/namespaces/data 200\n");
+                    "GET /apis/apps/v1/namespaces/data/daemonsets/agent 200\n");
     expect(resolve("data", "StatefulSet", "db"), K8S_TARGET_MANAGED, "StatefulSet", "db", 0, K8S_SCOPE_NAMESPACE);
 }
 
@@ -405,8 +402,7 @@ static void test_kinds_that_are_their_own_owner(void **state)
     expect(resolve("shop", "Pod", "debug"), K8S_TARGET_MANAGED, "Pod", "debug", 0, K8S_SCOPE_NAMESPACE);
     expect_requests("GET /apis/apps/v1/namespaces/shop/deployments/web 200\n"
                     "GET /api/v1/namespaces/shop 200\n"
-                    "GET /api/v1/namespaces/shop/pods/debug 200\n"
-                    "GET /api/v1/namespaces/shop 200\n");
+                    "GET /api/v1/namespaces/shop/pods/debug 200\n");
     /* a Node: its own label, or unmanaged; never a namespace's (cluster-scoped) */
     expect(resolve("", "Node", "worker-1"), K8S_TARGET_MANAGED, "Node", "worker-1", 0, K8S_SCOPE_RESOURCE);
     expect(resolve("shop", "Node", "worker-2"), K8S_TARGET_UNMANAGED, "Node", "worker-2", 0, K8S_SCOPE_NO_LABEL);
@@ -416,7 +412,7 @@ static void test_kinds_that_are_their_own_owner(void **state)
                     "GET /api/v1/nodes/worker-9 404\n");
     /* a kind upstream does not read: itself, scoped by its namespace alone */
     expect(resolve("shop", "Rollout", "web"), K8S_TARGET_MANAGED, "Rollout", "web", 0, K8S_SCOPE_NAMESPACE);
-    expect_requests("GET /api/v1/namespaces/shop 200\n");
+    expect_requests("");
 }
 
 static void test_a_service_stands_for_its_first_pods_owner(void **state)
@@ -446,9 +442,7 @@ static void test_a_service_stands_for_its_first_pods_owner(void **state)
     expect_requests("GET /api/v1/namespaces/shop/services/headless 200\n"
                     "GET /api/v1/namespaces/shop/services/nobody 200\n"
                     "GET /api/v1/namespaces/shop/pods?labelSelector=app%3Dnone 200\n"
-                    "GET /api/v1/namespaces/shop 200\n"
-                    "GET /api/v1/namespaces/shop/services/gone 404\n"
-                    "GET /api/v1/namespaces/shop 200\n");
+                    "GET /api/v1/namespaces/shop/services/gone 404\n");
 }
 
 static void test_the_chain_is_bounded_to_five_reads(void **state)
@@ -459,14 +453,12 @@ static void test_the_chain_is_bounded_to_five_reads(void **state)
     make("ReplicaSet", "loop", "b", NULL, "ReplicaSet", "a", NULL);
     make("Pod", "loop", "p", NULL, "ReplicaSet", "a", NULL);
     free(requests());
-    /* reads p, a, b, a, b: the fifth names a, which is then read once more for its label */
+    /* looks at p, a, b, a, b: the fifth names a, whose label is then looked at; a and b are
+     * read once */
     expect(resolve("loop", "Pod", "p"), K8S_TARGET_MANAGED, "ReplicaSet", "a", 5, K8S_SCOPE_NAMESPACE);
     expect_requests("GET /api/v1/namespaces/loop/pods/p 200\n"
                     "GET /apis/apps/v1/namespaces/loop/replicasets/a 200\n"
                     "GET /apis/apps/v1/namespaces/loop/replicasets/b 200\n"
-                    "GET /apis/apps/v1/namespaces/loop/replicasets/a 200\n"
-                    "GET /apis/apps/v1/namespaces/loop/replicasets/b 200\n"
-                    "GET /apis/apps/v1/namespaces/loop/replicasets/a 200\n"
                     "GET /api/v1/namespaces/loop 200\n");
 }
 
@@ -487,10 +479,11 @@ static void test_identical_questions_in_flight_share_one_chain_of_reads(void **s
         while (!a[i].done) uv_run(&loop, UV_RUN_ONCE);
     for (int i = 0; i < 6; i++) expect(a[i], K8S_TARGET_MANAGED, "Deployment", "web", 2, K8S_SCOPE_NAMESPACE);
     char *got = requests();
-    /* one chain for the five, one for the other pod (their reads interleave) */
+    /* one walk for the five, one for the other pod (their reads interleave: the second may
+     * find the ReplicaSet, the Deployment or the namespace already read) */
     size_t lines = 0;
     for (char *p = got; *p; p++) lines += *p == '\n';
-    assert_int_equal(lines, 8);
+    if (lines < 5 || lines > 8) fail_msg("%zu requests, want 5 to 8:\n%s", lines, got);
     assert_non_null(strstr(got, "GET /api/v1/namespaces/shop/pods/web-7d9f8-x2x4k 200\n"));
     assert_non_null(strstr(got, "GET /api/v1/namespaces/shop/pods/web-7d9f8-b5n2m 200\n"));
     free(got);
@@ -527,8 +520,7 @@ static void test_a_missing_owner_ends_the_chain_at_its_reference(void **state)
                     "GET /api/v1/namespaces/shop 200\n"
                     "GET /api/v1/namespaces/shop/pods/api-5c6d7-k8s9x 200\n"
                     "GET /apis/apps/v1/namespaces/shop/replicasets/api-5c6d7 200\n"
-                    "GET /apis/apps/v1/namespaces/shop/deployments/api 404\n"
-                    "GET /api/v1/namespaces/shop 200\n");
+                    "GET /apis/apps/v1/namespaces/shop/deployments/api 404\n");
 }
 
 /* ---- scope ------------------------------------------------------------------------------------------------------ */
@@ -627,7 +619,6 @@ static void test_server_faults_are_unavailable_and_not_cached(void **state)
     free(requests());
     expect(resolve("shop", "ReplicaSet", "web-7d9f8"), K8S_TARGET_MANAGED, "Deployment", "web", 1, K8S_SCOPE_NAMESPACE);
     expect_requests("GET /apis/apps/v1/namespaces/shop/replicasets/web-7d9f8 200\n"
-                    "GET /apis/apps/v1/namespaces/shop/deployments/web 200\n"
                     "GET /api/v1/namespaces/shop 200\n");
 }
 
