@@ -357,10 +357,12 @@ struct op {
     char              key[400];
     char              fkey[420];                           /* its in-flight entry's key */
     char              ns[64];
-    char              start_kind[K8S_TARGET_KIND_MAX + 1]; /* where the walk starts: the resource, */
-    char              start_name[K8S_TARGET_NAME_MAX + 1]; /* or the Pod its Service selects, */
-    owner_state       start_state;                         /* or, the Service read, its owner: */
-    int               start_label;                         /* the Service and its label */
+    /* where the walk starts: the resource (OWNER_UNREAD), the Pod its Service selects
+     * (likewise), or the Service itself, read (with its label) or missing */
+    char              start_kind[K8S_TARGET_KIND_MAX + 1];
+    char              start_name[K8S_TARGET_NAME_MAX + 1];
+    owner_state       start_state;
+    int               start_label;
     char              cur_kind[K8S_TARGET_KIND_MAX + 1];   /* the object the chain looks at next */
     char              cur_name[K8S_TARGET_NAME_MAX + 1];
     k8s_target        t;                                   /* the owner so far */
