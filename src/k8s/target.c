@@ -1,10 +1,10 @@
 /* target.c: a signal's owner and scope, as upstream Kubernaut decides them; see target.h.
- * One resolution is a chain of GETs on the worker's Kubernetes client: (a Service and the
- * Pods it selects,) the resource and its controllers, up to 5 reads; the owner again only
- * when the chain ran out of reads before reading it; its namespace only when the owner has
- * no managed label. The answers go into one process-wide table behind a mutex; the same
- * question asked again on the same client while it is being answered waits for that
- * answer instead of reading the chain again (20 identical alerts: one chain of reads). */
+ * A resolution walks from the resource (or the first Pod its Service selects) up its
+ * controller references, then to the owner's label or its namespace's. Each object it looks
+ * at comes from a fact, what an earlier read taught about that object, or else from a GET on
+ * the worker's Kubernetes client, kept as a fact. Facts and answers share one process-wide
+ * table behind a mutex; the same question asked again on the same client while it is being
+ * answered waits for that answer instead of walking again. */
 #include "k8s/target.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -12,7 +12,6 @@
 #include "util/timeutil.h"
 #include "util/xalloc.h"
 
-#include <assert.h>
 #include <cJSON.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -20,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* upstream MaxOwnerChainDepth: reads of the chain, the resource's included */
-#define MAX_CHAIN_READS 5
+/* upstream MaxOwnerChainDepth: links of the chain (objects read, here read or known from a
+ * fact), the resource's included */
+#define MAX_CHAIN_LINKS 5
 
 /* ---- what upstream knows about kinds ------------------------------------------------------- */
 
@@ -130,14 +130,30 @@ static int managed_label(const cJSON *meta)
     return -1;
 }
 
-/* ---- the cache ---------------------------------------------------------------------------------------- */
+/* ---- the cache: answers and facts ------------------------------------------------------------------ */
 
+/* What one read taught about an object: all a walk needs of it. */
+typedef struct fact {
+    int64_t read_at;                                /* when the read was asked */
+    bool    exists;                                 /* false: the API server answered 404 */
+    int     label;                                  /* its managed label, as managed_label() */
+    char    owner_kind[K8S_TARGET_KIND_MAX + 1];    /* its controller reference; "" for none */
+    char    owner_name[K8S_TARGET_NAME_MAX + 1];
+} fact;
+
+/* One table holds both kinds of entry, under one bound. Their keys never meet: a question's
+ * begins with two digits (make_key), an object's is its API path, which begins with '/'. */
 typedef struct centry {
     struct centry *prev, *next;     /* insertion order, oldest first */
     char          *key;
-    int            status;
-    k8s_target     t;
     int64_t        expires;
+    union {
+        struct {                    /* a question's answer */
+            int        status;
+            k8s_target t;
+        };
+        fact f;                     /* an object's fact */
+    };
 } centry;
 
 /* The callers waiting for a resolution in flight. */
@@ -185,28 +201,21 @@ static void entry_drop(k8s_target_cache *tc, centry *e)
     free(e);
 }
 
-/* true and the answer when key holds one that has not expired at now. */
-static bool cache_get(k8s_target_cache *tc, const char *key, int64_t now, int *status, k8s_target *t)
+/* The entry of key that has not expired at now, or NULL (an expired one goes). tc->mu held. */
+static centry *entry_get(k8s_target_cache *tc, const char *key, int64_t now)
 {
-    bool hit = false;
-    pthread_mutex_lock(&tc->mu);
     centry *e = strmap_get(&tc->map, key);
-    if (e && e->expires > now) {
-        *status = e->status;
-        *t = e->t;
-        hit = true;
-    } else if (e) {
+    if (e && e->expires <= now) {
         entry_drop(tc, e);
+        e = NULL;
     }
-    pthread_mutex_unlock(&tc->mu);
-    return hit;
+    return e;
 }
 
-/* Keeps an answer; a full table first loses its oldest entry. t may be NULL (not found). */
-static void cache_put(k8s_target_cache *tc, const char *key, int status, const k8s_target *t, int64_t now)
+/* The entry of key, made or renewed as the newest; a full table first loses its oldest
+ * entry. tc->mu held. */
+static centry *entry_put(k8s_target_cache *tc, const char *key)
 {
-    int ttl = status == K8S_TARGET_MANAGED ? tc->o.ttl_ms : tc->o.negative_ttl_ms;
-    pthread_mutex_lock(&tc->mu);
     centry *e = strmap_get(&tc->map, key);
     if (e) {
         list_unlink(tc, e);
@@ -217,11 +226,61 @@ static void cache_put(k8s_target_cache *tc, const char *key, int status, const k
         strmap_put(&tc->map, key, e);
     }
     list_append(tc, e);
+    return e;
+}
+
+/* true and the answer when key holds one that has not expired at now. */
+static bool cache_get(k8s_target_cache *tc, const char *key, int64_t now, int *status, k8s_target *t)
+{
+    pthread_mutex_lock(&tc->mu);
+    centry *e = entry_get(tc, key, now);
+    if (e) {
+        *status = e->status;
+        *t = e->t;
+    }
+    pthread_mutex_unlock(&tc->mu);
+    return e != NULL;
+}
+
+/* Keeps an answer for its TTL after learned, the time of the oldest read it rests on. t may
+ * be NULL (not found). */
+static void cache_put(k8s_target_cache *tc, const char *key, int status, const k8s_target *t, int64_t learned)
+{
+    int ttl = status == K8S_TARGET_MANAGED ? tc->o.ttl_ms : tc->o.negative_ttl_ms;
+    pthread_mutex_lock(&tc->mu);
+    centry *e = entry_put(tc, key);
     e->status = status;
     if (t) e->t = *t;
     else memset(&e->t, 0, sizeof e->t);
-    e->expires = now + ttl;
+    e->expires = learned + ttl;
     pthread_mutex_unlock(&tc->mu);
+}
+
+/* A fact is kept as long as the longest an answer may rest on it. */
+static int64_t fact_ttl(const k8s_target_cache *tc)
+{
+    return tc->o.ttl_ms > tc->o.negative_ttl_ms ? tc->o.ttl_ms : tc->o.negative_ttl_ms;
+}
+
+static void fact_put(k8s_target_cache *tc, const char *path, const fact *f)
+{
+    pthread_mutex_lock(&tc->mu);
+    centry *e = entry_put(tc, path);
+    e->f = *f;
+    e->expires = f->read_at + fact_ttl(tc);
+    pthread_mutex_unlock(&tc->mu);
+}
+
+/* true and the fact about the object at path when it was read less than max_age before
+ * now, or at or after since (whatever max_age). */
+static bool fact_get(k8s_target_cache *tc, const char *path, int64_t now, int64_t max_age, int64_t since, fact *f)
+{
+    pthread_mutex_lock(&tc->mu);
+    centry *e = entry_get(tc, path, now);
+    bool ok = e && (e->f.read_at >= since || now - e->f.read_at < max_age);
+    if (ok) *f = e->f;
+    pthread_mutex_unlock(&tc->mu);
+    return ok;
 }
 
 k8s_target_cache *k8s_target_cache_new(const k8s_target_opts *o)
@@ -255,8 +314,6 @@ void k8s_target_cache_free(k8s_target_cache *tc)
     free(tc);
 }
 
-/* ---- the answers that need no I/O ----------------------------------------------------------------- */
-
 /* "<len ns><ns><len kind><kind><name>", lengths as two digits: unambiguous for any bytes.
  * A cluster-scoped kind's namespace plays no part in its answer, so it is left out. */
 static void make_key(char key[400], const char *ns, const char *kind, const char *name)
@@ -273,64 +330,56 @@ static void set_target(k8s_target *t, const char *kind, const char *name, int ho
     t->scope = scope;
 }
 
-/* The answer that reads nothing, or SGW_E_AGAIN with key set. */
-static int answer_now(k8s_target_cache *tc, const char *ns, const char *kind, const char *name, k8s_target *out,
-                      char key[400])
-{
-    size_t kl = strlen(kind), nl = strlen(name);
-    if (kl == 0 || kl > K8S_TARGET_KIND_MAX || nl == 0 || nl > K8S_TARGET_NAME_MAX) return SGW_E_INVALID;
-    const kind_info *ki = kind_lookup(kind);
-    bool service = ki && strcmp(kind, "Service") == 0, cluster = is_cluster_scoped(kind), ns_ok = ns_valid(ns);
-    /* upstream reads the resource and finds nothing: the signal is dropped */
-    if (ki && !service && ((ki->namespaced && !ns_ok) || !name_valid(name))) return SGW_E_NOTFOUND;
-    /* nothing to read: an unknown kind has no label upstream reads, a Service outside any
-     * namespace stands for itself, and there is no namespace to ask */
-    if ((!ki || service) && (cluster || !ns_ok)) {
-        set_target(out, kind, name, 0, cluster || !*ns ? K8S_SCOPE_NO_LABEL : K8S_SCOPE_NO_NAMESPACE);
-        return K8S_TARGET_UNMANAGED;
-    }
-    make_key(key, ns, kind, name);
-    int status;
-    if (cache_get(tc, key, time_mono_ms(), &status, out)) return status;
-    return SGW_E_AGAIN;
-}
+/* ---- one resolution: a walk over facts, reading those it lacks -------------------------------------- */
 
-int k8s_target_try(k8s_target_cache *tc, k8s_client *kc, const char *ns, const char *kind, const char *name,
-                   k8s_target *out)
-{
-    char key[400];
-    int r = answer_now(tc, ns ? ns : "", kind, name, out, key);
-    if (r == SGW_E_AGAIN && !kc) return SGW_E_UNAVAILABLE;
-    return r;
-}
+typedef enum { OWNER_UNREAD, OWNER_READ, OWNER_MISSING } owner_state;
 
-/* ---- one resolution ----------------------------------------------------------------------------------- */
+typedef struct op op;
+/* What learn() found: the fact (r NULL), or the read that did not give one (f NULL). */
+typedef void (*fact_use)(op *o, const fact *f, const k8s_response *r);
 
-typedef struct op {
+struct op {
     k8s_target_cache *tc;
-    k8s_client       *kc;
+    k8s_client       *kc;                                  /* NULL: answer_now's walk, which reads
+                                                            * nothing and calls nothing back */
+    defer_queue      *dq;
     k8s_target_cb     cb;
     void             *ctx;
     int64_t           deadline;
+    int64_t           started;                             /* facts read since are the walk's own */
+    int64_t           max_age;                             /* an older fact is read again */
+    int64_t           oldest;                              /* the oldest fact used, not its own;
+                                                            * INT64_MAX: none */
+    int64_t           asked;                               /* when the read in flight was asked */
+    fact_use          use;                                 /* what the read in flight is for */
+    int               result;                              /* answer_now's walk: SGW_E_AGAIN when
+                                                            * it needs a read */
     char              key[400];
     char              fkey[420];                           /* its in-flight entry's key */
     char              ns[64];
-    char              cur_kind[K8S_TARGET_KIND_MAX + 1];   /* the object the chain reads next */
+    /* where the walk starts: the resource (OWNER_UNREAD), the Pod its Service selects
+     * (likewise), or the Service itself, read (with its label) or missing */
+    char              start_kind[K8S_TARGET_KIND_MAX + 1];
+    char              start_name[K8S_TARGET_NAME_MAX + 1];
+    owner_state       start_state;
+    int               start_label;
+    char              cur_kind[K8S_TARGET_KIND_MAX + 1];   /* the object the chain looks at next */
     char              cur_name[K8S_TARGET_NAME_MAX + 1];
     k8s_target        t;                                   /* the owner so far */
-    int               reads;                               /* chain reads made */
+    int               links;                               /* chain links looked at */
     int               owner_label;                         /* t's managed label, as managed_label() */
-    enum { OWNER_UNREAD, OWNER_READ, OWNER_MISSING } owner_state;
+    owner_state       owner_state;
     bool              starting;                            /* inside k8s_target_resolve */
-    char              path[2048];                          /* of the request in flight, for the log */
-} op;
+    char              path[2048];                          /* of the object looked at, or the
+                                                            * request in flight */
+};
 
-static void op_finish(op *o, int status)
+static void walk(op *o);
+
+/* Hands the answer to the caller and to those waiting for the same question. */
+static void op_deliver(int status, void *ctx)
 {
-    /* answer_now answers every input that needs no read: a resolution always waits for one */
-    assert(!o->starting);
-    if (status >= 0 || status == SGW_E_NOTFOUND)
-        cache_put(o->tc, o->key, status, status >= 0 ? &o->t : NULL, time_mono_ms());
+    op *o = ctx;
     pthread_mutex_lock(&o->tc->mu);
     flight *f = strmap_del(&o->tc->inflight, o->fkey);
     pthread_mutex_unlock(&o->tc->mu);
@@ -340,6 +389,27 @@ static void op_finish(op *o, int status)
     if (f) free(f->w);
     free(f);
     free(o);
+}
+
+static void op_finish(op *o, int status)
+{
+    if (status >= 0 || status == SGW_E_NOTFOUND) {
+        int ttl = status == K8S_TARGET_MANAGED ? o->tc->o.ttl_ms : o->tc->o.negative_ttl_ms;
+        int64_t now = time_mono_ms();
+        if (o->oldest <= now - ttl && o->max_age > ttl) {
+            /* a fact this answer rests on is older than the answer may be: the walk again,
+             * reading such facts anew (once: the second walk's facts are young enough) */
+            o->max_age = ttl;
+            walk(o);
+            return;
+        }
+        cache_put(o->tc, o->key, status, status >= 0 ? &o->t : NULL, o->oldest < now ? o->oldest : now);
+    }
+    o->result = status;
+    if (!o->kc) return;
+    /* every fact was there after all (another worker read them since answer_now looked) */
+    if (o->starting) defer_call(o->dq, op_deliver, status, o);
+    else op_deliver(status, o);
 }
 
 static void finish_scope(op *o, int managed, k8s_scope_source src)
@@ -363,8 +433,11 @@ static void op_unavailable(op *o, const char *what, const k8s_response *r)
     op_finish(o, SGW_E_UNAVAILABLE);
 }
 
+/* GETs o->path; answer_now's walk stops here instead, its result SGW_E_AGAIN. */
 static void get(op *o, k8s_cb cb)
 {
+    if (!o->kc) return;
+    o->asked = time_mono_ms();
     k8s_request(o->kc, "GET", o->path, NULL, NULL, 0, o->deadline, cb, o);
 }
 
@@ -393,26 +466,60 @@ static cJSON *parse_object(op *o, const k8s_response *r, const cJSON **meta)
     return j;
 }
 
-static void scope_namespace(op *o);
-
-static void on_namespace(const k8s_response *r, void *ctx)
+/* A read for learn(): kept as a fact when the API server said what the object is. */
+static void on_object(const k8s_response *r, void *ctx)
 {
     op *o = ctx;
-    if (r->status == 404) {                 /* upstream: not an error, unmanaged */
-        finish_scope(o, 0, K8S_SCOPE_NO_NAMESPACE);
+    if (r->status != 200 && r->status != 404) {
+        o->use(o, NULL, r);
         return;
     }
-    if (r->status != 200) {
+    fact f;
+    memset(&f, 0, sizeof f);
+    f.read_at = o->asked;
+    f.label = -1;
+    if (r->status == 200) {
+        const cJSON *meta;
+        cJSON *j = parse_object(o, r, &meta);
+        if (!j) return;
+        const char *kind, *name;
+        f.exists = true;
+        f.label = managed_label(meta);
+        if (controller_ref(meta, &kind, &name)) {
+            snprintf(f.owner_kind, sizeof f.owner_kind, "%s", kind);
+            snprintf(f.owner_name, sizeof f.owner_name, "%s", name);
+        }
+        cJSON_Delete(j);
+    }
+    fact_put(o->tc, o->path, &f);
+    o->use(o, &f, NULL);
+}
+
+/* What the object at o->path is: its fact when one is young enough for this walk, else a
+ * read; then use(). */
+static void learn(op *o, fact_use use)
+{
+    fact f;
+    if (fact_get(o->tc, o->path, time_mono_ms(), o->max_age, o->started, &f)) {
+        if (f.read_at < o->started && f.read_at < o->oldest) o->oldest = f.read_at;
+        use(o, &f, NULL);
+        return;
+    }
+    o->use = use;
+    get(o, on_object);
+}
+
+static void scope_namespace(op *o);
+
+static void on_namespace(op *o, const fact *f, const k8s_response *r)
+{
+    if (!f) {
         op_unavailable(o, "scope check: the namespace cannot be read", r);
         return;
     }
-    const cJSON *meta;
-    cJSON *j = parse_object(o, r, &meta);
-    if (!j) return;
-    int label = managed_label(meta);
-    cJSON_Delete(j);
-    if (label < 0) finish_scope(o, 0, K8S_SCOPE_NO_LABEL);
-    else finish_scope(o, label, K8S_SCOPE_NAMESPACE);
+    if (!f->exists) finish_scope(o, 0, K8S_SCOPE_NO_NAMESPACE);   /* upstream: not an error, unmanaged */
+    else if (f->label < 0) finish_scope(o, 0, K8S_SCOPE_NO_LABEL);
+    else finish_scope(o, f->label, K8S_SCOPE_NAMESPACE);
 }
 
 /* The owner has no valid label: its namespace decides. */
@@ -427,26 +534,20 @@ static void scope_namespace(op *o)
         return;
     }
     snprintf(o->path, sizeof o->path, "/api/v1/namespaces/%s", o->ns);
-    get(o, on_namespace);
+    learn(o, on_namespace);
 }
 
-static void on_owner_label(const k8s_response *r, void *ctx)
+static void on_owner_label(op *o, const fact *f, const k8s_response *r)
 {
-    op *o = ctx;
-    if (r->status == 200) {
-        const cJSON *meta;
-        cJSON *j = parse_object(o, r, &meta);
-        if (!j) return;
-        int label = managed_label(meta);
-        cJSON_Delete(j);
-        if (label >= 0) {
-            finish_scope(o, label, K8S_SCOPE_RESOURCE);
+    if (f) {
+        if (f->exists && f->label >= 0) {
+            finish_scope(o, f->label, K8S_SCOPE_RESOURCE);
             return;
         }
     } else if (r->status == 0 || r->status >= 500 || r->status == 429) {
         op_unavailable(o, "scope check: the owner cannot be read", r);
         return;
-    } else if (r->status != 404) {
+    } else {
         /* upstream: Forbidden and the like fall through to the namespace, logged */
         log_line l;
         if (log_begin(&l, LOG_WARN, "scope check: the owner's label cannot be read, the namespace decides")) {
@@ -467,9 +568,9 @@ static void scope_start(op *o)
         return;
     }
     const kind_info *ki = kind_lookup(o->t.kind);
-    /* a chain that ran out of reads names an owner it did not read: read it for its label */
+    /* a chain that ran out of links names an owner it did not look at: look at its label */
     if (o->owner_state == OWNER_UNREAD && ki && object_path(o, ki, o->t.name)) {
-        get(o, on_owner_label);
+        learn(o, on_owner_label);
         return;
     }
     scope_namespace(o);
@@ -477,10 +578,13 @@ static void scope_start(op *o)
 
 static void chain_step(op *o);
 
-static void on_chain_read(const k8s_response *r, void *ctx)
+static void on_chain_link(op *o, const fact *f, const k8s_response *r)
 {
-    op *o = ctx;
-    if (r->status == 404) {
+    if (!f) {
+        op_unavailable(o, "owner resolution: the API server did not answer a read", r);
+        return;
+    }
+    if (!f->exists) {
         if (o->t.hops == 0) {
             op_finish(o, SGW_E_NOTFOUND);    /* the signal's resource itself: upstream drops it */
             return;
@@ -489,35 +593,25 @@ static void on_chain_read(const k8s_response *r, void *ctx)
         scope_start(o);
         return;
     }
-    if (r->status != 200) {
-        op_unavailable(o, "owner resolution: the API server did not answer a read", r);
-        return;
-    }
-    const cJSON *meta;
-    cJSON *j = parse_object(o, r, &meta);
-    if (!j) return;
-    const char *kind, *name;
-    if (controller_ref(meta, &kind, &name)) {
-        set_target(&o->t, kind, name, o->t.hops + 1, 0);
-        snprintf(o->cur_kind, sizeof o->cur_kind, "%s", kind);
-        snprintf(o->cur_name, sizeof o->cur_name, "%s", name);
+    if (*f->owner_kind) {
+        set_target(&o->t, f->owner_kind, f->owner_name, o->t.hops + 1, 0);
+        snprintf(o->cur_kind, sizeof o->cur_kind, "%s", f->owner_kind);
+        snprintf(o->cur_name, sizeof o->cur_name, "%s", f->owner_name);
         o->owner_state = OWNER_UNREAD;
-        cJSON_Delete(j);
         chain_step(o);
         return;
     }
-    o->owner_label = managed_label(meta);
+    o->owner_label = f->label;
     o->owner_state = OWNER_READ;
-    cJSON_Delete(j);
     scope_start(o);
 }
 
-/* Reads cur_kind/cur_name for its controller reference, while reads are left and the kind
- * is one upstream reads. */
+/* Looks at cur_kind/cur_name for its controller reference, while links are left and the
+ * kind is one upstream reads. */
 static void chain_step(op *o)
 {
     const kind_info *ki = kind_lookup(o->cur_kind);
-    if (!ki || o->reads >= MAX_CHAIN_READS) {
+    if (!ki || o->links >= MAX_CHAIN_LINKS) {
         scope_start(o);
         return;
     }
@@ -530,8 +624,22 @@ static void chain_step(op *o)
         scope_start(o);
         return;
     }
-    o->reads++;
-    get(o, on_chain_read);
+    o->links++;
+    learn(o, on_chain_link);
+}
+
+/* (Re)starts the walk at its start, with no fact used yet. */
+static void walk(op *o)
+{
+    set_target(&o->t, o->start_kind, o->start_name, 0, 0);
+    snprintf(o->cur_kind, sizeof o->cur_kind, "%s", o->start_kind);
+    snprintf(o->cur_name, sizeof o->cur_name, "%s", o->start_name);
+    o->links = 0;
+    o->owner_state = o->start_state;
+    o->owner_label = o->start_label;
+    o->oldest = INT64_MAX;
+    if (o->owner_state == OWNER_UNREAD) chain_step(o);
+    else scope_start(o);
 }
 
 /* ---- a Service: the first Pod its selector matches (upstream resolveServiceToWorkload) ------------- */
@@ -620,26 +728,24 @@ static void on_service_pods(const k8s_response *r, void *ctx)
             (!first || strcmp(n->valuestring, first) < 0))
             first = n->valuestring;
     }
-    if (!first) {                            /* no pod: the Service stands for itself */
-        cJSON_Delete(j);
-        scope_start(o);
-        return;
+    if (!first) {
+        o->start_state = OWNER_READ;         /* no pod: the Service stands for itself */
+    } else {
+        /* the walk starts at the pod, as if the signal had named it */
+        snprintf(o->start_kind, sizeof o->start_kind, "Pod");
+        snprintf(o->start_name, sizeof o->start_name, "%s", first);
     }
-    /* the chain starts again at the pod, as if the signal had named it */
-    set_target(&o->t, "Pod", first, 0, 0);
-    snprintf(o->cur_kind, sizeof o->cur_kind, "Pod");
-    snprintf(o->cur_name, sizeof o->cur_name, "%s", first);
-    o->owner_state = OWNER_UNREAD;
     cJSON_Delete(j);
-    chain_step(o);
+    walk(o);
 }
 
+/* The Service is not kept as a fact: what it stands for depends on its pods' list. */
 static void on_service(const k8s_response *r, void *ctx)
 {
     op *o = ctx;
     if (r->status == 404) {
-        o->owner_state = OWNER_MISSING;      /* upstream: the Service itself, no error */
-        scope_start(o);
+        o->start_state = OWNER_MISSING;      /* upstream: the Service itself, no error */
+        walk(o);
         return;
     }
     if (r->status != 200) {
@@ -649,16 +755,81 @@ static void on_service(const k8s_response *r, void *ctx)
     const cJSON *meta;
     cJSON *j = parse_object(o, r, &meta);
     if (!j) return;
-    o->owner_label = managed_label(meta);
-    o->owner_state = OWNER_READ;
+    o->start_label = managed_label(meta);
     const cJSON *sel = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "spec"), "selector");
     bool listed = selector_path(o, sel);
     cJSON_Delete(j);
-    if (listed) get(o, on_service_pods);
-    else scope_start(o);
+    if (listed) {
+        get(o, on_service_pods);
+        return;
+    }
+    o->start_state = OWNER_READ;
+    walk(o);
 }
 
 /* ---- start ---------------------------------------------------------------------------------------------- */
+
+/* Starts o's walk (tc, kc, key and, with kc, the rest set) for ns/kind/name: the resource,
+ * or a Service read first. */
+static void op_start(op *o, const char *ns, const char *kind, const char *name)
+{
+    o->started = time_mono_ms();
+    o->deadline = o->started + o->tc->o.timeout_ms;
+    o->max_age = fact_ttl(o->tc);
+    o->result = SGW_E_AGAIN;
+    snprintf(o->ns, sizeof o->ns, "%s", ns_valid(ns) ? ns : "");
+    snprintf(o->start_kind, sizeof o->start_kind, "%s", kind);
+    snprintf(o->start_name, sizeof o->start_name, "%s", name);
+    o->start_state = OWNER_UNREAD;
+    o->start_label = -1;
+    o->starting = true;
+    if (strcmp(kind, "Service") != 0) {
+        walk(o);
+    } else if (object_path(o, kind_lookup(kind), name)) {
+        get(o, on_service);
+    } else {
+        o->start_state = OWNER_MISSING;      /* a name no Service has: its namespace decides */
+        walk(o);
+    }
+}
+
+/* The answer that reads nothing, or SGW_E_AGAIN with key set. */
+static int answer_now(k8s_target_cache *tc, const char *ns, const char *kind, const char *name, k8s_target *out,
+                      char key[400])
+{
+    size_t kl = strlen(kind), nl = strlen(name);
+    if (kl == 0 || kl > K8S_TARGET_KIND_MAX || nl == 0 || nl > K8S_TARGET_NAME_MAX) return SGW_E_INVALID;
+    const kind_info *ki = kind_lookup(kind);
+    bool service = ki && strcmp(kind, "Service") == 0, cluster = is_cluster_scoped(kind), ns_ok = ns_valid(ns);
+    /* upstream reads the resource and finds nothing: the signal is dropped */
+    if (ki && !service && ((ki->namespaced && !ns_ok) || !name_valid(name))) return SGW_E_NOTFOUND;
+    /* nothing to read: an unknown kind has no label upstream reads, a Service outside any
+     * namespace stands for itself, and there is no namespace to ask */
+    if ((!ki || service) && (cluster || !ns_ok)) {
+        set_target(out, kind, name, 0, cluster || !*ns ? K8S_SCOPE_NO_LABEL : K8S_SCOPE_NO_NAMESPACE);
+        return K8S_TARGET_UNMANAGED;
+    }
+    make_key(key, ns, kind, name);
+    int status;
+    if (cache_get(tc, key, time_mono_ms(), &status, out)) return status;
+    /* the facts of earlier reads may answer it: the walk, reading nothing */
+    op o;
+    memset(&o, 0, sizeof o);
+    o.tc = tc;
+    memcpy(o.key, key, sizeof o.key);
+    op_start(&o, ns, kind, name);
+    if (o.result >= 0) *out = o.t;
+    return o.result;
+}
+
+int k8s_target_try(k8s_target_cache *tc, k8s_client *kc, const char *ns, const char *kind, const char *name,
+                   k8s_target *out)
+{
+    char key[400];
+    int r = answer_now(tc, ns ? ns : "", kind, name, out, key);
+    if (r == SGW_E_AGAIN && !kc) return SGW_E_UNAVAILABLE;
+    return r;
+}
 
 typedef struct hit {
     k8s_target_cb cb;
@@ -706,28 +877,14 @@ void k8s_target_resolve(k8s_target_cache *tc, k8s_client *kc, defer_queue *dq, c
     pthread_mutex_unlock(&tc->mu);
     op *o = xcalloc(1, sizeof *o);
     memcpy(o->fkey, fkey, sizeof fkey);
+    memcpy(o->key, key, sizeof key);
     o->tc = tc;
     o->kc = kc;
+    o->dq = dq;
     o->cb = cb;
     o->ctx = ctx;
-    o->deadline = time_mono_ms() + tc->o.timeout_ms;
-    memcpy(o->key, key, sizeof key);
-    snprintf(o->ns, sizeof o->ns, "%s", ns_valid(ns) ? ns : "");
-    snprintf(o->cur_kind, sizeof o->cur_kind, "%s", kind);
-    snprintf(o->cur_name, sizeof o->cur_name, "%s", name);
-    set_target(&o->t, kind, name, 0, 0);
-    o->owner_label = -1;
-    o->owner_state = OWNER_UNREAD;
-    o->starting = true;
-    if (strcmp(kind, "Service") != 0) {
-        chain_step(o);
-    } else if (object_path(o, kind_lookup(kind), name)) {
-        get(o, on_service);
-    } else {
-        o->owner_state = OWNER_MISSING;      /* a name no Service has: its namespace decides */
-        scope_start(o);
-    }
-    o->starting = false;
+    op_start(o, ns, kind, name);
+    o->starting = false;                     /* (an answer found at once waits in dq meanwhile) */
 }
 
 /* ---- the fingerprint ------------------------------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 /* target.h: what a signal's Kubernetes resource stands for, decided as upstream Kubernaut's
  * gateway decides it: the top controller owner that the fingerprint names (Pod → ReplicaSet →
  * Deployment, Pod → Job → CronJob, ...), and whether that owner is in Kubernaut's scope (the
- * label kubernaut.ai/managed on it, else on its namespace). Answers are cached per process.
+ * label kubernaut.ai/managed on it, else on its namespace), through the Kubernetes API.
  *
  * Owner resolution (upstream pkg/gateway/adapters/owner_resolver.go, ResolveTopLevelOwner):
  *  - a kind outside the lookup table (Pod, Node, Service, ConfigMap, Secret, Namespace,
@@ -10,7 +10,7 @@
  *  - a Service stands for the first Pod, by name, that its spec.selector matches (none, no
  *    selector, or no Service: the Service itself);
  *  - otherwise the object is read and its ownerReference with controller: true followed, at
- *    most 5 reads; the last reference found is the owner;
+ *    most 5 objects; the last reference found is the owner;
  *  - the signal's resource itself missing is SGW_E_NOTFOUND (upstream drops the signal); an
  *    owner missing further up ends the chain at that owner, as named by the reference.
  * Scope (upstream pkg/shared/scope/manager.go, IsManagedResource), on the owner:
@@ -19,7 +19,15 @@
  *    unmanaged; a cluster-scoped owner (or no namespace) without it: unmanaged.
  * Where upstream would answer differently after an API failure (a 5xx, a timeout, a refused
  * read), this module answers SGW_E_UNAVAILABLE instead: never a fingerprint or a scope that
- * the API server's state would not give. */
+ * the API server's state would not give.
+ * Cache (one table per process, shared by the workers behind one mutex, max_entries at most,
+ * oldest out): what each read taught about an object (its controller reference and managed
+ * label, or that it does not exist; a namespace's label) and each question's answer. A
+ * resolution reads only the objects it has no recent enough fact about: a new pod of a
+ * known Deployment costs one read. An answer is given at most its TTL (ttl_ms managed,
+ * negative_ttl_ms unmanaged or not found) after the oldest read it rests on, as if its whole
+ * chain had been read then: a label or reference changed shows within the TTL of the answer
+ * it changes. */
 #ifndef SGW_K8S_TARGET_H
 #define SGW_K8S_TARGET_H
 #include <stddef.h>
@@ -54,9 +62,9 @@ typedef struct k8s_target {
 } k8s_target;
 
 typedef struct k8s_target_opts {
-    int    ttl_ms;              /* a managed answer is reused this long; default 30000 */
+    int    ttl_ms;              /* a managed answer rests on reads this recent; default 30000 */
     int    negative_ttl_ms;     /* an unmanaged or not-found answer; default 5000 */
-    size_t max_entries;         /* when full, the oldest entry goes; default 10000 */
+    size_t max_entries;         /* answers and facts; when full, the oldest goes; default 10000 */
     int    timeout_ms;          /* the deadline of one resolution's calls (k8s_request's: the rate
                                  * limiter and retries; an attempt in flight ends at the client's
                                  * own timeout); default 5000, upstream's lookup timeout */
@@ -77,8 +85,9 @@ k8s_target_cache *k8s_target_cache_new(const k8s_target_opts *o);
 void k8s_target_cache_free(k8s_target_cache *tc);
 void k8s_target_cache_clear(k8s_target_cache *tc);
 
-/* The answer when it needs no I/O (a cached one, an input no object can have, a kind that
- * reads nothing and a namespace that needs no read), with *out set for the statuses >= 0;
+/* The answer when it needs no I/O (a cached one, one that facts from earlier reads give, an
+ * input no object can have, a kind that reads nothing and a namespace that needs no read),
+ * with *out set for the statuses >= 0;
  * SGW_E_AGAIN when only k8s_target_resolve can answer; SGW_E_UNAVAILABLE when I/O is needed
  * and kc is NULL. Like auth_try: a caller with an answer goes on at once.
  * ns: "" for none; kind, name: the signal's resource. All borrowed for the call. */
@@ -88,8 +97,9 @@ int k8s_target_try(k8s_target_cache *tc, k8s_client *kc, const char *ns, const c
 /* The same decision, reading the API server through kc (the worker's client) when needed.
  * ns, kind, name are copied. cb runs exactly once, on kc's loop, never before this returns:
  * an answer known at once goes through dq (the worker loop's queue). Answers with status
- * >= 0 and SGW_E_NOTFOUND are cached (managed: ttl_ms; the others: negative_ttl_ms); a
- * resolution asked again on the same kc while it is in flight waits for its answer. */
+ * >= 0 and SGW_E_NOTFOUND are cached as above, and the reads that answered 200 or 404 as
+ * facts; a resolution asked again on the same kc while it is in flight waits for its
+ * answer. */
 void k8s_target_resolve(k8s_target_cache *tc, k8s_client *kc, defer_queue *dq, const char *ns, const char *kind,
                         const char *name, k8s_target_cb cb, void *ctx);
 
