@@ -330,6 +330,35 @@ class DedupLifecycle(Base):
         self.assertEqual(len(rrs), 10, [x["metadata"]["name"] for x in rrs])
         self.assertEqual(sorted(x["spec"]["signalName"] for x in rrs), [name1] * 5 + [name2] * 5)
 
+    def test_05_multi_namespace_isolation(self):
+        """integration/05_multi_namespace_isolation: "should isolate signals and CRDs between
+        namespaces" (one alert name, pods pod-0..9 in two tenant namespaces: every RR in the
+        controller namespace, each targeting its own namespace; the same pod name in two
+        namespaces is two incidents); integration/metrics_emission "[GW-INT-MET-008] should
+        track CRD creation metrics per namespace" (both counted)."""
+        for ns in ("tenant-a", "tenant-b"):
+            self.api.namespace(ns, {"kubernaut.ai/managed": "true"})
+            self.pods(*["pod-%d" % i for i in range(10)], ns=ns)
+        g = self.gateway()
+        name = "IsolationTest-" + uuid.uuid4().hex[:8]
+        for ns, tenant in (("tenant-a", "tenant-a"), ("tenant-b", "tenant-b")):
+            for i in range(10):
+                r = self.fire(g, name, "pod-%d" % i, ns=ns, tenant=tenant, signal_num=str(i))
+                self.assertEqual(r.status, 201, r)
+                self.assertEqual(first(r)["fingerprint"], fp_of(ns, "Pod", "pod-%d" % i))
+        rrs = self.rrs()
+        self.assertEqual(len(rrs), 20)
+        for ns, tenant in (("tenant-a", "tenant-a"), ("tenant-b", "tenant-b")):
+            mine = [x for x in rrs if x["spec"]["targetResource"]["namespace"] == ns]
+            self.assertEqual(len(mine), 10)
+            for rr in mine:
+                self.assertEqual(rr["metadata"]["namespace"], CTRL_NS)
+                self.assertEqual(rr["spec"]["signalLabels"]["tenant"], tenant)
+        created = sum(float(v) for v in re.findall(
+            r'^gateway_crds_created_total\{source_type="prometheus",status="created"[^}]*\} (\S+)$',
+            g.get("/metrics").body.decode(), re.M))
+        self.assertEqual(created, 20)
+
     def test_34_duplicate_tracked_in_status(self):
         """integration/34_status_deduplication: "should track duplicate count in RR status for
         RO prioritization" (Pending phase, one duplicate: status.deduplication populated,
@@ -676,11 +705,16 @@ class CrdFields(Base):
         namespace)."""
         self.pods("payment-api-123", "database-replica-2")
         g = self.gateway()
+        starts = ts(-3600)                 # a long-firing alert keeps its startsAt
+        t0 = time.time()
         r = g.alert(am([alert(pod_labels("HighMemoryUsage", "payment-api-123"),
                               {"summary": "Pod payment-api-123 using 95% memory",
-                               "description": "Memory threshold exceeded, may cause OOM"})]))
+                               "description": "Memory threshold exceeded, may cause OOM"}, starts=starts)]))
         self.assertEqual(r.status, 201, r)
         rr = self.rr(rr_name(r))
+        self.assertEqual(rr["spec"]["firingTime"], starts)          # upstream: FiringTime = startsAt
+        self.assertLessEqual(abs(time.mktime(time.strptime(rr["spec"]["receivedTime"], "%Y-%m-%dT%H:%M:%SZ"))
+                                 - time.mktime(time.gmtime(t0))), 5)
         self.assertEqual(rr["metadata"]["namespace"], CTRL_NS)
         self.assertEqual(rr["spec"]["signalName"], "HighMemoryUsage")
         self.assertEqual(rr["spec"]["severity"], "critical")
@@ -740,9 +774,15 @@ class OwnerFingerprint(Base):
         self.assertEqual(b.status, 202, b)
         self.assertEqual(first(b)["status"], "duplicate")
         self.assertEqual(first(b)["fingerprint"], fp)
+        # a Kubernetes Event about either pod is the same incident (upstream's Event adapter
+        # resolves the owner the same way)
+        e = self.send_event(g, k8s_event("BackOff", "leaky-app-587f69c664-xyz98"))
+        self.assertEqual(e.status, 202, e)
+        self.assertEqual(first(e)["fingerprint"], fp)
         rrs = [x for x in self.rrs() if x["spec"]["signalFingerprint"] == fp]
         self.assertEqual(len(rrs), 1)
         self.assertEqual(rrs[0]["spec"]["targetResource"], {"kind": "Deployment", "name": "leaky-app", "namespace": MANAGED})
+        self.assertEqual(occurrences(rrs[0]), 3)
 
     def test_270_standalone_pod_keeps_its_fingerprint(self):
         """integration/owner_chain_dedup: "Pod without owner chain uses pod-level fingerprint"."""
@@ -980,6 +1020,32 @@ class Scope(Base):
         self.assertIn("-n %s" % UNMANAGED, reason)
         self.assertEqual(first(r)["fingerprint"], fp_of(UNMANAGED, "Pod", "test-pod-unmanaged"))
 
+    def test_002_005_owner_decides(self):
+        """integration/scope_filtering: "[IT-GW-002-005] resource opt-out overrides managed
+        namespace" and "[IT-GW-002-006] resource opt-in overrides unmanaged namespace", for a pod
+        with a controller: scope.Manager.IsManagedResource is asked about the resolved owner
+        (signal.Resource), so the Deployment's label decides and the pod's own label does not."""
+        self.deployment("opted-out", labels={"kubernaut.ai/managed": "false"})
+        self.replicaset("opted-out-rs", "opted-out")
+        self.pod("opted-out-rs-a", owner=("apps/v1", "ReplicaSet", "opted-out-rs"))
+        self.deployment("plain")
+        self.replicaset("plain-rs", "plain")
+        self.pod("plain-rs-a", owner=("apps/v1", "ReplicaSet", "plain-rs"), labels={"kubernaut.ai/managed": "false"})
+        self.deployment("opted-in", ns=UNMANAGED, labels={"kubernaut.ai/managed": "true"})
+        self.replicaset("opted-in-rs", "opted-in", ns=UNMANAGED)
+        self.pod("opted-in-rs-a", ns=UNMANAGED, owner=("apps/v1", "ReplicaSet", "opted-in-rs"))
+        g = self.gateway()
+        r = self.fire(g, "OwnerOptOut", "opted-out-rs-a")
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(first(r)["status"], "rejected")
+        self.assertIn("kubectl label -n %s deployment opted-out kubernaut.ai/managed=true" % MANAGED, first(r)["reason"])
+        r = self.fire(g, "PodLabelIgnored", "plain-rs-a")
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(first(r)["fingerprint"], fp_of(MANAGED, "Deployment", "plain"))
+        r = self.fire(g, "OwnerOptIn", "opted-in-rs-a", ns=UNMANAGED)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(sorted(x["spec"]["targetResource"]["name"] for x in self.rrs()), ["opted-in", "plain"])
+
     def test_002_003_scope_decision_latency(self):
         """integration/scope_filtering: "[IT-GW-002-003] should validate scope within 50ms avg".
         Black box: 100 signals whose only work is the scope decision (rejections: no RR write)
@@ -1042,6 +1108,21 @@ class Freshness(Base):
         r = g.alert(am([alert(pod_labels("ReplayFuture", "replay-pod"), starts=ts(300))]))
         self.assertIn("startsAt", self.assert_error(r, 400, "future_timestamp")["message"])
         self.assertEqual(self.rrs(), [])
+
+    def test_event_freshness(self):
+        """e2e/08_k8s_event_ingestion and e2e/33_webhook_integration send Events with fresh
+        firstTimestamp/lastTimestamp because of EventFreshnessValidator (BR-GATEWAY-074,
+        middleware/event_freshness.go): lastTimestamp older than 5 min or more than 2 min ahead
+        is refused (400), a fresh one accepted; no X-Timestamp header is read on this route."""
+        g = self.gateway()
+        r = self.send_event(g, k8s_event("BackOff", "replay-pod", firstTimestamp=ts(-900), lastTimestamp=ts(-600)))
+        self.assertIn("lastTimestamp", self.assert_error(r, 400, "stale_timestamp")["message"])
+        r = self.send_event(g, k8s_event("BackOff", "replay-pod", lastTimestamp=ts(300)))
+        self.assert_error(r, 400, "future_timestamp")
+        r = self.send_event(g, k8s_event("BackOff", "replay-pod", firstTimestamp=ts(-900), lastTimestamp=ts(-5)),
+                            headers={"X-Timestamp": str(int(time.time() - 3600))})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(len(self.rrs()), 1)
 
     def test_19_invalid_timestamp_format(self):
         """e2e/19_replay_attack_prevention: "should reject alerts with invalid timestamp
@@ -1254,10 +1335,12 @@ class KubernetesEventAdapter(Base):
         for downstream services" (FailedMount with apiVersion, count, source)."""
         self.pods("payment-processor-42", "nginx-pod-abc123")
         g = self.gateway()
+        began = ts(-120)
         r = self.send_event(g, k8s_event("OOMKilled", "payment-processor-42",
-                                         message="Container killed due to out of memory"))
+                                         message="Container killed due to out of memory", firstTimestamp=began))
         self.assertEqual(r.status, 201, r)
         spec = self.rr(rr_name(r))["spec"]
+        self.assertEqual(spec["firingTime"], began)                 # upstream: FiringTime = firstTimestamp
         self.assertEqual(spec["signalName"], "OOMKilled")
         self.assertEqual(spec["signalType"], "alert")
         ev = k8s_event("FailedMount", "nginx-pod-abc123",
@@ -1282,7 +1365,8 @@ class ErrorHandling(Base):
         """integration/29_k8s_api_failure: "returns error when Kubernetes API is unavailable",
         "gracefully handles multiple consecutive failures", "successfully creates CRD when K8s
         API recovers"; e2e/32 GW-RES-001 "should return HTTP 503 with Retry-After when K8s API
-        is unavailable", "should include Retry-After header with reasonable backoff". Upstream
+        is unavailable", "should include Retry-After header with reasonable backoff", "should
+        propagate K8s API errors as HTTP 500 with details" (what failed, not how). Upstream
         answers 500 for a failed create; ours 503 + Retry-After (Alertmanager retries either)."""
         self.pod("payment-api-123")
         g = self.gateway(sink=self.FAST)
@@ -1294,6 +1378,7 @@ class ErrorHandling(Base):
             self.assertEqual(first(r)["status"], "failed")
             self.assertNotIn("remediationRequest", first(r))
             self.assertTrue(err["code"])
+            self.assertIn("RemediationRequest", err["message"])   # e2e/32: says what failed
         self.assertEqual(g.get("/healthz").status, 200)
         self.api.clear_faults()
         r = self.fire(g, "HighMemoryUsage", "payment-api-123")
@@ -1527,6 +1612,25 @@ class Concurrency(Base):
         self.assertEqual(sorted(first(r)["count"] for r in rs), list(range(1, 11)))
         rrs = self.rrs()
         self.assertEqual(len(rrs), 1)
+        self.assertEqual(occurrences(rrs[0]), 10)
+
+    def test_270_concurrent_pods_of_one_deployment(self):
+        """integration/owner_chain_dedup "Two pods from same Deployment produce one RR (#270)"
+        under integration/06_concurrent_alerts' concurrency: 10 crash-looping pods of one
+        Deployment alert at once (first sight): one RR for the Deployment, one 201, nine 202."""
+        self.deployment("crashy")
+        self.replicaset("crashy-5d9f", "crashy")
+        pods = ["crashy-5d9f-%02d" % i for i in range(10)]
+        for p in pods:
+            self.pod(p, owner=("apps/v1", "ReplicaSet", "crashy-5d9f"))
+        g = self.gateway()
+        with concurrent.futures.ThreadPoolExecutor(10) as ex:
+            rs = list(ex.map(lambda p: self.fire(g, "KubePodCrashLooping", p), pods))
+        self.assertEqual(sorted(r.status for r in rs), [201] + [202] * 9, rs)
+        self.assertEqual({first(r)["fingerprint"] for r in rs}, {fp_of(MANAGED, "Deployment", "crashy")})
+        rrs = self.rrs()
+        self.assertEqual(len(rrs), 1)
+        self.assertEqual(rrs[0]["spec"]["targetResource"]["name"], "crashy")
         self.assertEqual(occurrences(rrs[0]), 10)
 
     def test_03_burst(self):
