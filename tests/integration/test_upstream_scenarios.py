@@ -1633,6 +1633,30 @@ class Concurrency(Base):
         self.assertEqual(rrs[0]["spec"]["targetResource"]["name"], "crashy")
         self.assertEqual(occurrences(rrs[0]), 10)
 
+    def test_36_concurrent_signals_after_completion(self):
+        """e2e/36_deduplication_state "when CRD is in Completed state: should treat as new
+        incident" with e2e/35 GW-DEDUP-002's concurrency: once the RR completed, 10 identical
+        alerts at once open exactly one new incident (one 201, nine 202 on it), twice over."""
+        self.pod("recurring-pod")
+        g = self.gateway()
+        r = self.fire(g, "RecurringAlert", "recurring-pod")
+        self.assertEqual(r.status, 201, r)
+        names = [rr_name(r)]
+        fp = fp_of(MANAGED, "Pod", "recurring-pod")
+        for seq in (2, 3):
+            self.set_status(names[-1], {"overallPhase": "Completed"})
+            wait_until(lambda: any(x["metadata"]["name"] == names[-1] and
+                                   (x.get("status") or {}).get("overallPhase") == "Completed" for x in self.rrs()),
+                       timeout=5, what="the phase written")
+            time.sleep(1.0)                            # the gateway's watch delivers it (ms on loopback)
+            with concurrent.futures.ThreadPoolExecutor(10) as ex:
+                rs = list(ex.map(lambda _: self.fire(g, "RecurringAlert", "recurring-pod"), range(10)))
+            self.assertEqual(sorted(x.status for x in rs), [201] + [202] * 9, rs)
+            self.assertEqual({rr_name(x) for x in rs}, {seq_name(fp, seq)})
+            names.append(seq_name(fp, seq))
+        self.assertEqual(sorted(x["metadata"]["name"] for x in self.rrs()), sorted(names))
+        self.assertEqual(occurrences(self.rr(names[-1])), 10)
+
     def test_03_burst(self):
         """e2e/03_k8s_api_rate_limit: "should handle rapid burst of alerts without data loss or
         crashes" (50 alerts on distinct pods back to back: no 5xx, healthy after; upstream bounds
