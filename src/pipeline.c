@@ -10,6 +10,7 @@
  * closed asynchronously after the response was sent. */
 #include "pipeline.h"
 #include "adapters/adapter.h"
+#include "adapters/upstream_target.h"
 #include "k8s/target.h"
 #include "freshness.h"
 #include "metrics.h"
@@ -760,6 +761,7 @@ static void targets_start(preq *p)
     for (size_t i = 0; i < p->n; i++) {
         sig_signal *s = &p->sigs[i];
         if (s->ignored) continue;
+        if (p->kind == ROUTE_PROMETHEUS) upstream_target_pick(s);
         s->cluster_id = sig_map_get(&s->labels, "cluster");
         if (!g->targets || !p->w->kc) {
             sig_fingerprint_target(s, s->cluster_id ? s->cluster_id : p->cfg->cluster_id);

@@ -43,13 +43,23 @@ static cJSON *map_json(const sig_map *m, size_t max_value)
     return o;
 }
 
-/* spec.severity is the provider's own value (upstream: the alert's severity label, which
- * SignalProcessing normalises); our normalised one when the signal carries none. */
-static const char *severity_of(const sig_signal *g)
+/* spec.severity is the provider's own value, which SignalProcessing normalises (upstream
+ * DD-SEVERITY-001): an alert's severity label, else "unknown"; an Event's type ("Warning",
+ * "Error"; our adapter keeps it lower-cased in a label). */
+static const char *severity_of(const sig_signal *g, char buf[16])
 {
+    if (strcmp(g->source, "kubernetes-event") == 0) {
+        const char *t = sig_map_get(&g->labels, "kubernaut.io/event-type");
+        if (t && *t && strlen(t) < 16) {
+            snprintf(buf, 16, "%s", t);
+            if (buf[0] >= 'a' && buf[0] <= 'z') buf[0] = (char)(buf[0] - 'a' + 'A');
+            return buf;
+        }
+        return "unknown";
+    }
     const char *v = sig_map_get(&g->labels, "severity");
     size_t n = v ? strlen(v) : 0;
-    return n >= 1 && n <= 50 ? v : sig_severity_str(g->severity);
+    return n >= 1 && n <= 50 ? v : "unknown";
 }
 
 /* spec.signalSource: upstream's adapter names */
@@ -83,7 +93,8 @@ char *rr_kai_build_json(const rr_spec *s, bool pretty, char ns_out[254], char na
     cJSON *spec = cJSON_AddObjectToObject(root, "spec");
     cJSON_AddStringToObject(spec, "signalFingerprint", g->fingerprint);
     cJSON_AddStringToObject(spec, "signalName", g->name);
-    cJSON_AddStringToObject(spec, "severity", severity_of(g));
+    char sev[16];
+    cJSON_AddStringToObject(spec, "severity", severity_of(g, sev));
     cJSON_AddStringToObject(spec, "signalType", "alert");
     cJSON_AddStringToObject(spec, "signalSource", source_of(g));
     cJSON_AddStringToObject(spec, "targetType", "kubernetes");

@@ -18,9 +18,8 @@ expectation in a comment: 202 (not 200) for duplicates and scope rejections (per
 504; one status per webhook with per-signal results (never 207); a missing target is a
 per-signal rejection (all missing: 400 target_not_found); error body {"error": {"code",
 "message"}}, not RFC 7807; a new RR has no status.deduplication until its first duplicate;
-RR names rr-<fp12>-<8 hex>; label precedence pod > deployment > statefulset > daemonset >
-node > service and namespace before exported_namespace (../shared/spec/gateway.md section 3);
-Normal events answered 202 "ignored" (same section); metrics names per docs/operations.md.
+RR names rr-<fp12>-<8 hex>; the target label chosen by upstream's tiers (controllers, then
+other kinds, then pod/node; exported_namespace before namespace) as upstream; Normal events answered 202 "ignored" (same section); metrics names per docs/operations.md.
 Tests marked @unittest.expectedFailure assert upstream's behaviour where ours differs
 without a documented reason (a bug, explained at the test).
 
@@ -613,31 +612,23 @@ class CrdFields(Base):
         got = {x["spec"]["targetResource"]["name"]: x["spec"]["severity"] for x in self.rrs()}
         self.assertEqual(got, {"sev-pod-%d" % i: s for i, s in enumerate(sevs)})
 
-    @unittest.expectedFailure
     def test_sev_004_missing_severity_is_unknown(self):
         """integration/custom_severity: "[GW-INT-SEV-004] should default to 'unknown' only if
-        severity missing entirely" and SEV-010's "" -> "unknown".
-        BUG: spec.severity is "warning". rr_kai.c severity_of() falls back to our normalised
-        severity (the old contract's "unknown -> warning", spec section 3) when the alert has no
-        severity label; upstream's prometheus_adapter.go sets severityUnknown ("unknown") and
-        nothing documents the kubernaut.ai difference."""
+        severity missing entirely" and SEV-010's "" -> "unknown" (rr_kai.c severity_of; was
+        our normalised "warning" until this port found it)."""
         self.pod("test-pod-123")
         g = self.gateway()
         r = g.alert(am([alert({"alertname": "NoSeverityAlert", "namespace": MANAGED, "pod": "test-pod-123"})]))
         self.assertEqual(r.status, 201, r)
         self.assertEqual(self.rr(rr_name(r))["spec"]["severity"], "unknown")
 
-    @unittest.expectedFailure
     def test_sev_007_009_event_type_is_the_severity(self):
         """integration/custom_severity: "[GW-INT-SEV-007] should preserve 'Warning' event type
         as-is", "[GW-INT-SEV-008] should preserve 'Error' event type as-is", "[GW-INT-SEV-009]
         should NOT map 'OOMKilled' to 'critical' automatically"; integration/adapters
         "[GW-INT-ADP-011] should pass through event type as severity".
-        BUG: spec.severity of an Event's RR is our normalised severity: "warning" for Warning,
-        "critical" for Error and for the reasons in k8s_event.c critical_reasons (OOMKilled,
-        FailedScheduling, ...). rr_kai.c means to write "the provider's own value" but an Event
-        has no severity label, so it falls back; upstream's kubernetes_event_adapter.go passes
-        event.Type through (BR-GATEWAY-181)."""
+        As upstream's kubernetes_event_adapter.go (event.Type passed through, BR-GATEWAY-181):
+        rr_kai.c writes the Event's type (found by this port: it wrote our normalised severity)."""
         self.pods("api-server", "unschedulable-pod", "memory-hog")
         g = self.gateway()
         cases = [("Warning", "BackOff", "api-server"), ("Error", "FailedScheduling", "unschedulable-pod"),
@@ -872,10 +863,10 @@ class OwnerFingerprint(Base):
 
     def test_184_004_deployment_and_scrape_labels(self):
         """integration/adapters: "[IT-GW-184-004] should ignore scrape metadata labels and target
-        the correct Deployment". Upstream: the Deployment api-server (tier-1 kind beats the pod;
-        job/endpoint/instance never candidates). OURS: the pod label comes first
-        (../shared/spec/gateway.md section 3: pod > deployment > ...), so the target is the
-        kube-state-metrics pod; the scrape labels are never a target either way."""
+        the correct Deployment". As upstream under kubernaut.ai (src/adapters/upstream_target.c,
+        found by this port): the Deployment api-server (a tier-1 kind beats the pod;
+        job/endpoint/instance are never candidates). The design's contract keeps
+        ../shared/spec/gateway.md section 3's order (pod first)."""
         self.deployment("api-server")
         self.pod("kube-state-metrics-abc123")
         g = self.gateway()
@@ -884,14 +875,8 @@ class OwnerFingerprint(Base):
                                "endpoint": "http", "instance": "10.244.0.5:8443", "pod": "kube-state-metrics-abc123"})]))
         self.assertEqual(r.status, 201, r)
         target = self.rr(rr_name(r))["spec"]["targetResource"]
-        self.assertEqual(target, {"kind": "Pod", "name": "kube-state-metrics-abc123", "namespace": MANAGED})
+        self.assertEqual(target, {"kind": "Deployment", "name": "api-server", "namespace": MANAGED})
         self.assertNotIn(target["name"], ("kube-state-metrics", "http", "10.244.0.5:8443"))
-        # without the pod label the Deployment is the target, as upstream
-        r = g.alert(am([alert({"alertname": "KubeDeploymentReplicasMismatch", "namespace": MANAGED,
-                               "severity": "warning", "deployment": "api-server", "job": "kube-state-metrics",
-                               "endpoint": "http", "instance": "10.244.0.5:8443"})]))
-        self.assertEqual(r.status, 201, r)
-        self.assertEqual(first(r)["fingerprint"], fp_of(MANAGED, "Deployment", "api-server"))
 
     def test_1067_namespace_label_is_not_a_target(self):
         """integration/adapters: "[IT-GW-1067-001] should target pod, not Namespace", "[IT-GW-
