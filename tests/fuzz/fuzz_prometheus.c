@@ -1,7 +1,9 @@
 /* fuzz_prometheus.c: libFuzzer target for the Alertmanager webhook adapter
- * (adapter_prometheus_parse) with the configuration's default limits. Checks the contract
+ * (adapter_prometheus_parse) with the configuration's default limits, and the kubernaut.ai
+ * contract's target choice (upstream_target_pick) on what it parsed. Checks the contract
  * of adapter.h on every result: see fuzz_util.h. */
 #include "adapters/adapter.h"
+#include "adapters/upstream_target.h"
 #include "fuzz_util.h"
 #include "util/arena.h"
 
@@ -34,6 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (pl[0] != '{' || pl[plen - 1] != '}') fuzz_fail("signal %zu: payload is not an object", i);
                 free(pl);
             }
+            /* the kubernaut.ai contract's choice of target, on the same untrusted labels */
+            sig_signal t = out[i];
+            upstream_target_pick(&t);
+            if (!t.kind || !t.res_name || !t.res_namespace) fuzz_fail("signal %zu: upstream target unset", i);
+            if (strcmp(t.kind, "Unknown") != 0 && (!*t.res_name || strlen(t.res_name) > 253))
+                fuzz_fail("signal %zu: upstream target name '%s'", i, t.res_name);
         }
     } else {
         fuzz_check_error(rc, &err, out, n);

@@ -75,13 +75,14 @@ GRANTS = {
     "kubernaut.ai": CLUSTER_AUTH | {
         (NS, "kubernaut.ai", "remediationrequests", v, ()) for v in ("get", "list", "watch", "create")} | {
         (NS, "kubernaut.ai", "remediationrequests/status", v, ()) for v in ("get", "patch", "update")} | {
-        ("*", "", "pods", "get", ()),
+        ("*", "", "pods", "get", ()), ("*", "", "pods", "list", ()),
+        ("*", "", "services", "get", ()), ("*", "", "nodes", "get", ()),
+        ("*", "", "persistentvolumes", "get", ()), ("*", "", "configmaps", "get", ()),
         ("*", "apps", "replicasets", "get", ()), ("*", "apps", "deployments", "get", ()),
         ("*", "apps", "statefulsets", "get", ()), ("*", "apps", "daemonsets", "get", ()),
         ("*", "batch", "jobs", "get", ()), ("*", "batch", "cronjobs", "get", ()),
-        # upstream's scope checker (pkg/shared/scope) reads namespaces through an informer
-        ("*", "", "namespaces", "get", ()), ("*", "", "namespaces", "list", ()),
-        ("*", "", "namespaces", "watch", ())},
+        # the scope label of a namespace: read by get, cached (upstream watches them all)
+        ("*", "", "namespaces", "get", ())},
 }
 # The keys the kubernaut.ai overlay's config.yaml changes in the base's (None: removed).
 KAI_CONFIG_CHANGES = {("state", "url"): "kubernetes", ("state", "prefix"): None,
