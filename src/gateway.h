@@ -40,7 +40,7 @@ typedef struct gateway {
     int                   n_workers;
 } gateway;
 
-typedef enum { ROUTE_PROMETHEUS, ROUTE_K8S_EVENT } route_kind;
+typedef enum { ROUTE_PROMETHEUS, ROUTE_K8S_EVENT, ROUTE_KIND_COUNT } route_kind;   /* sources.c: a row each */
 
 typedef struct worker worker;
 
@@ -65,7 +65,7 @@ struct worker {
     uv_timer_t   flush_timer;       /* storm RR updates (worker 0; storm_flush.h) */
     uv_prepare_t log_prep;          /* writes the iteration's log lines before the loop blocks */
     bool         flushing;          /* a storm flush is running */
-    route_ctx    rc_prom, rc_event;
+    route_ctx    rc[ROUTE_KIND_COUNT];   /* each source's routes' data */
     http_route   routes[8];         /* what the listener serves (routes.h) */
     size_t       nroutes;
     http_route   mroutes[4];        /* what the metrics listener serves */

@@ -15,6 +15,7 @@
 #include "freshness.h"
 #include "metrics.h"
 #include "policy.h"
+#include "sources.h"
 #include "storm_detect.h"
 #include "util/fmt.h"
 #include "util/jsonw.h"
@@ -145,7 +146,7 @@ static void count_outcome(const char *source, const char *outcome, long long n)
  * (docs/operations.md): its values, where our `source` says "kubernetes-event". */
 static const char *source_type(const preq *p)
 {
-    return p->kind == ROUTE_PROMETHEUS ? "prometheus" : "kubernetes-events";
+    return source_get(p->kind)->source_type;
 }
 
 /* gateway_signals_received_total{source_type, severity}: once per severity present. */
@@ -761,7 +762,7 @@ static void targets_start(preq *p)
     for (size_t i = 0; i < p->n; i++) {
         sig_signal *s = &p->sigs[i];
         if (s->ignored) continue;
-        if (p->kind == ROUTE_PROMETHEUS) upstream_target_pick(s);
+        if (source_get(p->kind)->alerts) upstream_target_pick(s);
         s->cluster_id = sig_map_get(&s->labels, "cluster");
         if (!g->targets || !p->w->kc) {
             sig_fingerprint_target(s, s->cluster_id ? s->cluster_id : p->cfg->cluster_id);
@@ -800,9 +801,7 @@ static void start(preq *p)
     int64_t now = time_now_ms();
     int rc = freshness_check(c, p->kind, req->x_timestamp, now, &lim, &err);
     if (rc == 0)
-        rc = p->kind == ROUTE_PROMETHEUS
-                 ? adapter_prometheus_parse(req->body, req->body_len, now, &lim, &req->arena, &p->sigs, &p->n, &err)
-                 : adapter_k8s_event_parse(req->body, req->body_len, now, &lim, &req->arena, &p->sigs, &p->n, &err);
+        rc = source_get(p->kind)->parse(req->body, req->body_len, now, &lim, &req->arena, &p->sigs, &p->n, &err);
     if (rc != 0) {
         const char *code = pipeline_reject_code(err.status);
         char labels[96];
@@ -930,7 +929,7 @@ void pipeline_handle(http_request *req, void *data)
     p->rt = rt;
     p->cfg = c;
     p->kind = rc->kind;
-    p->source = rc->kind == ROUTE_PROMETHEUS ? "prometheus" : "kubernetes-event";
+    p->source = source_get(rc->kind)->name;
     p->t0 = time_mono_s();
     p->deadline = time_mono_ms() + c->processing_timeout_ms;
     gw_store_params(c, &p->sp);

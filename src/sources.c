@@ -1,0 +1,9 @@
+/* sources.c: the table of signal sources; see sources.h. */
+#include "sources.h"
+
+static const source_def table[ROUTE_KIND_COUNT] = {
+    [ROUTE_PROMETHEUS] = {ROUTE_PROMETHEUS, "prometheus", "prometheus", adapter_prometheus_parse, true},
+    [ROUTE_K8S_EVENT] = {ROUTE_K8S_EVENT, "kubernetes-event", "kubernetes-events", adapter_k8s_event_parse, false},
+};
+
+const source_def *source_get(route_kind kind) { return &table[kind]; }
