@@ -470,16 +470,23 @@ static void watch_idle_check(uv_timer_t *t)
     watch_end(w, K8S_WATCH_E_IDLE, w->status, msg);
 }
 
+/* A transfer is over: its HTTP status (0 when none came), its handle gone. */
+static long easy_finish(kreq *r)
+{
+    long code = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_multi_remove_handle(r->c->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    r->easy = NULL;
+    return code;
+}
+
 /* A watch's transfer is over (curl says so): never retried. */
 static void watch_done(k8s_watch *w, CURLcode cc)
 {
     kreq *r = &w->r;
     k8s_client *c = r->c;
-    long code = 0;
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
-    curl_multi_remove_handle(c->multi, r->easy);
-    curl_easy_cleanup(r->easy);
-    r->easy = NULL;
+    long code = easy_finish(r);
     if (r->timer_init) uv_timer_stop(&r->timer);
     char msg[CURL_ERROR_SIZE + 64];
     if (w->cancelled) {
@@ -528,11 +535,7 @@ static void done(kreq *r, CURLcode cc)
         return;
     }
     k8s_client *c = r->c;
-    long code = 0;
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
-    curl_multi_remove_handle(c->multi, r->easy);
-    curl_easy_cleanup(r->easy);
-    r->easy = NULL;
+    long code = easy_finish(r);
     const char *err = NULL;
     if (cc != CURLE_OK) {
         err = r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc);

@@ -71,7 +71,7 @@ const char *rr_namespace(const rr_spec *s, bool force_fallback)
     return ns;
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
+void rr_add_time(cJSON *o, const char *key, int64_t ms)
 {
     char ts[32];
     time_format_rfc3339(ms, ts);
@@ -85,7 +85,7 @@ static void add_label(cJSON *labels, const char *key, const char *value)
     cJSON_AddStringToObject(labels, key, v);
 }
 
-static cJSON *map_json(const sig_map *m, size_t max_value)
+cJSON *rr_map_json(const sig_map *m, size_t max_value)
 {
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; i < m->n; i++) {
@@ -136,7 +136,7 @@ char *rr_build_json(const rr_spec *s, bool force_fallback, bool pretty, char ns_
         cJSON_AddStringToObject(labels, "kubernaut.io/cluster-scoped", "true");
     }
     cJSON *ann = cJSON_AddObjectToObject(meta, "annotations");
-    add_time(ann, "kubernaut.io/created-at", s->now_ms);
+    rr_add_time(ann, "kubernaut.io/created-at", s->now_ms);
     if (g->am_fingerprint[0] && !s->is_storm)
         cJSON_AddStringToObject(ann, "kubernaut.io/alertmanager-fingerprint", g->am_fingerprint);
     if (fallback && g->namespace && *g->namespace)
@@ -151,12 +151,12 @@ char *rr_build_json(const rr_spec *s, bool force_fallback, bool pretty, char ns_
     cJSON_AddStringToObject(spec, "signalType", g->signal_type);
     cJSON_AddStringToObject(spec, "signalSource", g->source);
     cJSON_AddStringToObject(spec, "targetType", "kubernetes");
-    add_time(spec, "firingTime", g->firing_ms > 0 ? g->firing_ms : g->received_ms);
-    add_time(spec, "receivedTime", g->received_ms);
+    rr_add_time(spec, "firingTime", g->firing_ms > 0 ? g->firing_ms : g->received_ms);
+    rr_add_time(spec, "receivedTime", g->received_ms);
     cJSON *dd = cJSON_AddObjectToObject(spec, "deduplication");
     cJSON_AddBoolToObject(dd, "isDuplicate", 0);
-    add_time(dd, "firstSeen", s->now_ms);
-    add_time(dd, "lastSeen", s->now_ms);
+    rr_add_time(dd, "firstSeen", s->now_ms);
+    rr_add_time(dd, "lastSeen", s->now_ms);
     cJSON_AddNumberToObject(dd, "occurrenceCount", s->is_storm ? (double)s->storm_count : 1);
     cJSON_AddBoolToObject(spec, "isStorm", s->is_storm);
     if (s->is_storm) {
@@ -166,8 +166,8 @@ char *rr_build_json(const rr_spec *s, bool force_fallback, bool pretty, char ns_
         cJSON *arr = cJSON_AddArrayToObject(spec, "affectedResources");
         for (size_t i = 0; i < s->n_resources; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(s->resources[i]));
     }
-    cJSON_AddItemToObject(spec, "signalLabels", map_json(&g->labels, 63));
-    cJSON_AddItemToObject(spec, "signalAnnotations", map_json(&g->annotations, 262000));
+    cJSON_AddItemToObject(spec, "signalLabels", rr_map_json(&g->labels, 63));
+    cJSON_AddItemToObject(spec, "signalAnnotations", rr_map_json(&g->annotations, 262000));
 
     /* providerData: base64 JSON of namespace, resource and the untruncated labels */
     cJSON *pd = cJSON_CreateObject();
@@ -176,7 +176,7 @@ char *rr_build_json(const rr_spec *s, bool force_fallback, bool pretty, char ns_
     cJSON_AddStringToObject(res, "kind", g->kind);
     cJSON_AddStringToObject(res, "name", g->res_name);
     cJSON_AddStringToObject(res, "namespace", g->res_namespace ? g->res_namespace : "");
-    cJSON_AddItemToObject(pd, "labels", map_json(&g->labels, 0));
+    cJSON_AddItemToObject(pd, "labels", rr_map_json(&g->labels, 0));
     char *pdtext = cJSON_PrintUnformatted(pd);
     cJSON_Delete(pd);
     char *pd64 = rr_base64(pdtext, strlen(pdtext));

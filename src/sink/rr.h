@@ -53,6 +53,12 @@ char *rr_kai_build_json(const rr_spec *s, bool pretty, char ns_out[254], char na
  * names the fingerprint's n-th RR alike, so the create itself is the lock. */
 void rr_kai_name(const char *fingerprint, int64_t sequence, char out[64]);
 
+/* Shared by the two contracts' builders (cJSON objects): an RFC 3339 time under key, and
+ * a label map with each value cut at a UTF-8 boundary to max_value bytes (0 = whole). */
+struct cJSON;
+void rr_add_time(struct cJSON *o, const char *key, int64_t ms);
+struct cJSON *rr_map_json(const sig_map *m, size_t max_value);
+
 /* Makes value a valid Kubernetes label value (<= 63, [A-Za-z0-9._-], alphanumeric at both
  * ends), replacing invalid characters with '_' and trimming; writes to out (64 bytes). */
 void rr_label_value(const char *value, char out[64]);

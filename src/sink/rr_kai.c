@@ -20,29 +20,6 @@ void rr_kai_name(const char *fingerprint, int64_t sequence, char out[64])
     snprintf(out, 64, "rr-%.12s-%.8s", fingerprint, h);
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
-{
-    char ts[32];
-    time_format_rfc3339(ms, ts);
-    cJSON_AddStringToObject(o, key, ts);
-}
-
-/* upstream truncates label values to 63 bytes and annotation values to 262,000 (its
- * TruncateMapValues); we cut at a UTF-8 boundary so the value stays valid JSON text */
-static cJSON *map_json(const sig_map *m, size_t max_value)
-{
-    cJSON *o = cJSON_CreateObject();
-    for (size_t i = 0; i < m->n; i++) {
-        const char *v = m->items[i].value;
-        size_t vl = strlen(v);
-        size_t keep = max_value ? utf8_truncate(v, vl, max_value) : vl;
-        char *t = keep == vl ? NULL : xstrndup(v, keep);
-        cJSON_AddStringToObject(o, m->items[i].key, t ? t : v);
-        free(t);
-    }
-    return o;
-}
-
 /* spec.severity is the provider's own value, which SignalProcessing normalises (upstream
  * DD-SEVERITY-001): an alert's severity label, else "unknown"; an Event's type ("Warning",
  * "Error"; our adapter keeps it lower-cased in a label). */
@@ -85,7 +62,7 @@ char *rr_kai_build_json(const rr_spec *s, bool pretty, char ns_out[254], char na
     cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "signal-gateway");
     cJSON_AddStringToObject(labels, "app.kubernetes.io/component", "remediation");
     cJSON *ann = cJSON_AddObjectToObject(meta, "annotations");
-    add_time(ann, "kubernaut.ai/created-at", s->now_ms);
+    rr_add_time(ann, "kubernaut.ai/created-at", s->now_ms);
     char seq[24];
     snprintf(seq, sizeof seq, "%" PRId64, s->sequence);
     cJSON_AddStringToObject(ann, "signal-gateway.io/sequence", seq);
@@ -104,15 +81,15 @@ char *rr_kai_build_json(const rr_spec *s, bool pretty, char ns_out[254], char na
     if (g->res_namespace && *g->res_namespace) cJSON_AddStringToObject(tr, "namespace", g->res_namespace);
     if (g->res_api_version && *g->res_api_version) cJSON_AddStringToObject(tr, "apiVersion", g->res_api_version);
     if (s->cluster_id && *s->cluster_id) cJSON_AddStringToObject(spec, "clusterID", s->cluster_id);
-    add_time(spec, "firingTime", g->firing_ms > 0 ? g->firing_ms : g->received_ms);
-    add_time(spec, "receivedTime", g->received_ms);
-    if (g->labels.n) cJSON_AddItemToObject(spec, "signalLabels", map_json(&g->labels, 63));
-    if (g->annotations.n) cJSON_AddItemToObject(spec, "signalAnnotations", map_json(&g->annotations, 262000));
+    rr_add_time(spec, "firingTime", g->firing_ms > 0 ? g->firing_ms : g->received_ms);
+    rr_add_time(spec, "receivedTime", g->received_ms);
+    if (g->labels.n) cJSON_AddItemToObject(spec, "signalLabels", rr_map_json(&g->labels, 63));
+    if (g->annotations.n) cJSON_AddItemToObject(spec, "signalAnnotations", rr_map_json(&g->annotations, 262000));
 
     /* providerData: upstream's JSON text of the namespace and the untruncated labels */
     cJSON *pd = cJSON_CreateObject();
     cJSON_AddStringToObject(pd, "namespace", g->res_namespace ? g->res_namespace : "");
-    cJSON_AddItemToObject(pd, "labels", map_json(&g->labels, 0));
+    cJSON_AddItemToObject(pd, "labels", rr_map_json(&g->labels, 0));
     char *pdtext = cJSON_PrintUnformatted(pd);
     cJSON_Delete(pd);
     cJSON_AddStringToObject(spec, "providerData", pdtext);

@@ -168,18 +168,24 @@ static bool put_answer(writer *w, const k8s_response *r)
     return j != NULL;
 }
 
-static void on_get(const k8s_response *r, void *ctx)
+/* A read or write that did not succeed: a 404 (the RR is gone) sends the waiters back to
+ * decide; anything else is logged and answered 503. */
+static void flight_ends_badly(writer *w, const k8s_response *r, const char *what)
 {
-    writer *w = ctx;
-    if (r->status == 200 && put_answer(w, r)) {
-        write_step(w);
-    } else if (r->status == 404) {
+    if (r->status == 404) {
         rr_index_del(w->s->ix, w->fp, w->name);
         flight_done(w, FLIGHT_REDECIDE, 0, 0, 0);
     } else {
-        log_failure("RemediationRequest read failed", w, r);
+        log_failure(what, w, r);
         flight_done(w, FLIGHT_FAILED, 0, 0, 0);
     }
+}
+
+static void on_get(const k8s_response *r, void *ctx)
+{
+    writer *w = ctx;
+    if (r->status == 200 && put_answer(w, r)) write_step(w);
+    else flight_ends_badly(w, r, "RemediationRequest read failed");
 }
 
 static void reread(writer *w)
@@ -212,12 +218,8 @@ static void on_patch(const k8s_response *r, void *ctx)
         uint64_t pause = w->rnd % (uint64_t)(cap * (w->conflicts < 4 ? w->conflicts : 4));
         w->rereading = true;
         uv_timer_start(&w->timer, on_timer, pause, 0);
-    } else if (r->status == 404) {
-        rr_index_del(w->s->ix, w->fp, w->name);
-        flight_done(w, FLIGHT_REDECIDE, 0, 0, 0);
     } else {
-        log_failure("RemediationRequest status write failed", w, r);
-        flight_done(w, FLIGHT_FAILED, 0, 0, 0);
+        flight_ends_badly(w, r, "RemediationRequest status write failed");
     }
 }
 
