@@ -228,9 +228,24 @@ static int64_t time_field(const cJSON *o, const char *key)
 
 /* kubernaut.ai: status.deduplication as the Gateway writes it through /status. Each
  * worker has its own sink, so two rewrites of one file can race: they are serialised
- * (dd_file_mu, around the whole read-modify-write) and merged (the highest count, the
+ * (one of dd_file_mu's stripes, chosen by the file's name, around the whole
+ * read-modify-write: rewrites of different RRs mostly go in parallel) and merged (the highest count, the
  * earliest first and the latest last sighting win). */
-static pthread_mutex_t dd_file_mu = PTHREAD_MUTEX_INITIALIZER;
+#define DD_STRIPES 16
+static pthread_mutex_t dd_file_mu[DD_STRIPES] = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+};
+
+static pthread_mutex_t *dd_stripe(const dir_job *j)
+{
+    uint32_t h = 2166136261u;   /* FNV-1a over namespace and name */
+    for (const char *p = j->ns; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+    for (const char *p = j->name; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+    return &dd_file_mu[h % DD_STRIPES];
+}
 
 static int edit_dedup(cJSON *root, const dir_job *j)
 {
@@ -356,9 +371,10 @@ static void work_cb(uv_work_t *w)
 {
     dir_job *j = w->data;
     if (j->dd) {
-        pthread_mutex_lock(&dd_file_mu);
+        pthread_mutex_t *mu = dd_stripe(j);
+        pthread_mutex_lock(mu);
         rewrite(j, edit_dedup);
-        pthread_mutex_unlock(&dd_file_mu);
+        pthread_mutex_unlock(mu);
     } else if (j->is_update) {
         rewrite(j, edit_storm);
     } else {
