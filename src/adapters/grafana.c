@@ -6,17 +6,25 @@
 #include "adapters/am_webhook.h"
 #include "adapters/json_util.h"
 
+#include <stdbool.h>
 #include <string.h>
+
+/* v is a number, integral, within [lo, 2^53] (the range is checked before the cast: a
+ * double outside int64_t's range, 1e308 or inf, is undefined behaviour to convert). */
+static bool is_integer(const cJSON *v, double lo)
+{
+    double d = v->valuedouble;
+    return cJSON_IsNumber(v) && d >= lo && d <= 9007199254740992.0 && (double)(int64_t)d == d;
+}
 
 /* An integer member within [lo, 2^53]: absent → *out = 0; else ADAPTER_E_TYPE naming it. */
 static int int_member(const cJSON *v, const char *name, double lo, int64_t *out, adapter_error *err)
 {
     *out = 0;
     if (!v) return ADAPTER_OK;
-    double d = v->valuedouble;
-    if (!cJSON_IsNumber(v) || !(d >= lo && d <= 9007199254740992.0) || (double)(int64_t)d != d)
+    if (!is_integer(v, lo))
         return ajson_fail(err, ADAPTER_E_TYPE, "%s: expected an integer%s", name, lo >= 0 ? " >= 0" : "");
-    *out = (int64_t)d;
+    *out = (int64_t)v->valuedouble;
     return ADAPTER_OK;
 }
 
@@ -54,12 +62,8 @@ static int check_alert(const cJSON *const *v, const char *path, adapter_error *e
     for (int k = A_STRINGS; k < A_N; k++)
         if ((rc = ajson_string_value(v[k], path, alert_fields[k], &s, err))) return rc;
     if ((rc = ajson_string_value(v[A_VALUE_STRING], path, "valueString", &s, err))) return rc;
-    if (v[A_ORG_ID]) {
-        double d = v[A_ORG_ID]->valuedouble;
-        if (!cJSON_IsNumber(v[A_ORG_ID]) || (double)(int64_t)d != d || d > 9007199254740992.0 ||
-            d < -9007199254740992.0)
-            return ajson_fail(err, ADAPTER_E_TYPE, "%s.orgId: expected an integer", path);
-    }
+    if (v[A_ORG_ID] && !is_integer(v[A_ORG_ID], -9007199254740992.0))
+        return ajson_fail(err, ADAPTER_E_TYPE, "%s.orgId: expected an integer", path);
     const cJSON *vals = v[A_VALUES];
     if (vals) {
         if (!cJSON_IsObject(vals)) return ajson_fail(err, ADAPTER_E_TYPE, "%s.values: expected an object", path);
