@@ -87,6 +87,9 @@ static const key_def keys[] = {
     {"adapters.freshness", K_STR, F(freshness), "replay checks: auto (kubernaut.ai only) | on | off"},
     {"adapters.freshness_tolerance", K_DUR, F(freshness_tolerance_ms), "oldest X-Timestamp / Event time accepted"},
     {"adapters.freshness_clock_skew", K_DUR, F(freshness_clock_skew_ms), "how far in the future a time may be"},
+    {"sources.grafana_hmac_secret_file", K_STR, F(grafana_hmac_secret_file), "Grafana webhook: file of the HMAC secret (empty: signatures not checked)"},
+    {"sources.grafana_hmac_header", K_STR, F(grafana_hmac_header), "Grafana webhook: header of the signature (read at start)"},
+    {"sources.grafana_hmac_timestamp_header", K_STR, F(grafana_hmac_timestamp_header), "Grafana webhook: header of the signed timestamp (empty: none; read at start)"},
     {"environment.default", K_STR, F(default_environment), "environment when no rule matches"},
     {"priority.default", K_STR, F(default_priority), "priority when no rule matches"},
     {"logging.level", K_LOGLEVEL, F(log_level), "debug | info | warn | error"},
@@ -168,6 +171,9 @@ config *config_defaults(void)
     c->freshness = xstrdup("auto");
     c->freshness_tolerance_ms = 5 * 60 * 1000;     /* upstream Kubernaut's, both */
     c->freshness_clock_skew_ms = 2 * 60 * 1000;
+    c->grafana_hmac_secret_file = xstrdup("");
+    c->grafana_hmac_header = xstrdup("X-Grafana-Alerting-Signature");   /* Grafana's default */
+    c->grafana_hmac_timestamp_header = xstrdup("");
     c->default_environment = xstrdup("unknown");
     c->default_priority = xstrdup("P2");
     c->n_priority_rules = sizeof default_rules / sizeof default_rules[0];
@@ -619,6 +625,8 @@ int config_validate(const config *c, char *err, size_t errlen)
         return snprintf(err, errlen, "sink.target must be dir:PATH or kubernetes"), SGW_E_INVALID;
     if (strncmp(c->sink, "dir:", 4) == 0 && c->sink[4] == '\0')
         return snprintf(err, errlen, "sink.target dir: needs a path"), SGW_E_INVALID;
+    if (*c->grafana_hmac_secret_file && !*c->grafana_hmac_header)
+        return snprintf(err, errlen, "sources.grafana_hmac_secret_file needs sources.grafana_hmac_header"), SGW_E_INVALID;
     if (c->auth_mode == AUTH_STATIC && !*c->auth_static_file)
         return snprintf(err, errlen, "auth.mode static needs auth.static_file"), SGW_E_INVALID;
     if (!config_valid_environment(c->default_environment))

@@ -94,6 +94,10 @@ typedef struct config {
     char  *freshness;                  /* "auto" | "on" | "off" (src/freshness.h) */
     int    freshness_tolerance_ms;     /* oldest X-Timestamp / Event time accepted */
     int    freshness_clock_skew_ms;    /* latest time accepted: now + this */
+    /* sources: Grafana's webhook signature (src/signature.h) */
+    char  *grafana_hmac_secret_file;   /* "" = not checked */
+    char  *grafana_hmac_header;
+    char  *grafana_hmac_timestamp_header;   /* "" = the signature covers the body alone */
     /* environment classification: namespace → environment */
     cfg_kv *environments;
     size_t  n_environments;

@@ -14,6 +14,7 @@
 #include "http/server.h"
 #include "k8s/client.h"
 #include "k8s/kubeconfig.h"
+#include "signature.h"
 #include "sink/sink.h"
 #include "state/memory.h"
 #include "state/store.h"
@@ -22,6 +23,7 @@
 typedef struct gw_runtime {
     config            *cfg;
     auth              *auth;
+    signature_key     *grafana_key;  /* sources.grafana_hmac_secret_file's, or NULL: not checked */
     struct gw_runtime *retired;     /* previous runtimes, freed at exit */
 } gw_runtime;
 
@@ -40,7 +42,7 @@ typedef struct gateway {
     int                   n_workers;
 } gateway;
 
-typedef enum { ROUTE_PROMETHEUS, ROUTE_K8S_EVENT, ROUTE_KIND_COUNT } route_kind;   /* sources.c: a row each */
+typedef enum { ROUTE_PROMETHEUS, ROUTE_K8S_EVENT, ROUTE_GRAFANA, ROUTE_KIND_COUNT } route_kind;   /* sources.c: a row each */
 
 typedef struct worker worker;
 

@@ -98,11 +98,19 @@ static gw_runtime *load_runtime(char *err, size_t errlen)
         if (redis_target_parse(c->state, &t, err, errlen) < 0) goto fail;
         redis_target_free(&t);
     }
+    signature_key *gk = NULL;
+    if (*c->grafana_hmac_secret_file &&
+        !(gk = signature_key_load(c->grafana_hmac_secret_file, "sources.grafana_hmac_secret_file", err, errlen)))
+        goto fail;
     auth *a = auth_new(c, err, errlen);
-    if (!a) goto fail;
+    if (!a) {
+        signature_key_free(gk);
+        goto fail;
+    }
     gw_runtime *rt = xcalloc(1, sizeof *rt);
     rt->cfg = c;
     rt->auth = a;
+    rt->grafana_key = gk;
     return rt;
 fail:
     config_free(c);
@@ -114,6 +122,7 @@ static void free_runtimes(gw_runtime *r)
     while (r) {
         gw_runtime *next = r->retired;
         auth_free(r->auth);
+        signature_key_free(r->grafana_key);
         config_free(r->cfg);
         free(r);
         r = next;
@@ -280,6 +289,8 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
         .idle_timeout_ms = c->idle_timeout_ms,
         .write_timeout_ms = c->write_timeout_ms,
         .max_connections = c->max_connections,
+        .signature_header = c->grafana_hmac_header,
+        .signature_ts_header = c->grafana_hmac_timestamp_header,
     };
     w->srv = http_server_new(&w->loop, w->listen_fd, w->routes, w->nroutes, &lim, admin_observe, w, err, errlen);
     if (!w->srv) return SGW_E_IO;

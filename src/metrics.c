@@ -36,6 +36,7 @@ static const family families[] = {
     {"gateway_signals_received_total", M_COUNTER, "Signals (alerts, events) received, by source type and severity.", NULL, 0},
     {"gateway_signals_total", M_COUNTER, "Signals by source and outcome (created, duplicate, aggregated, ignored, resolved, stale, failed).", NULL, 0},
     {"gateway_requests_rejected_total", M_COUNTER, "Requests rejected before processing, by reason.", NULL, 0},
+    {"gateway_grafana_truncated_alerts_total", M_COUNTER, "Alerts Grafana left out of its webhooks (truncatedAlerts: the contact point's maxAlerts).", NULL, 0},
     {"gateway_signals_rejected_total", M_COUNTER, "kubernaut.ai: signals rejected, by reason (unmanaged_resource, target_not_found).", NULL, 0},
     {"gateway_storms_detected_total", M_COUNTER, "Storm windows opened, by storm type.", NULL, 0},
     {"gateway_status_writes_total", M_COUNTER, "state kubernetes: status.deduplication writes, by result (ok, redecide, failed).", NULL, 0},

@@ -784,10 +784,61 @@ static void targets_start(preq *p)
     if (--p->targets == 0) targets_done(p);   /* all answered from the cache */
 }
 
+/* Grafana's webhook signature (sources.grafana_hmac_*; src/signature.h), before the body is
+ * parsed: 0, or the reason it is refused (a static string). With a timestamp header, the
+ * time must be inside the freshness window (adapters.freshness_tolerance, _clock_skew): a
+ * captured delivery cannot be replayed later. */
+static const char *signature_refusal(const preq *p, int64_t now_ms)
+{
+    const signature_key *k = p->rt->grafana_key;
+    const http_request *req = p->req;
+    if (!req->signature) return "the request carries no signature header (sources.grafana_hmac_header)";
+    const char *ts = NULL;
+    if (*p->cfg->grafana_hmac_timestamp_header) {
+        ts = req->signature_ts;
+        if (!ts) return "the request carries no signature timestamp header (sources.grafana_hmac_timestamp_header)";
+        int64_t sec = 0;
+        const char *d = ts;
+        for (; *d >= '0' && *d <= '9' && d - ts < 12; d++) sec = sec * 10 + (*d - '0');
+        if (d == ts || *d) return "the signature timestamp is not a Unix time in seconds";
+        if (sec * 1000 < now_ms - p->cfg->freshness_tolerance_ms)
+            return "the signature timestamp is older than adapters.freshness_tolerance";
+        if (sec * 1000 > now_ms + p->cfg->freshness_clock_skew_ms)
+            return "the signature timestamp is later than adapters.freshness_clock_skew allows";
+    }
+    if (signature_verify(k, ts, req->body, req->body_len, req->signature) < 0)
+        return "the signature does not match the body";
+    return NULL;
+}
+
+/* Grafana's truncatedAlerts: alerts its contact point left out (maxAlerts). Nothing of
+ * them reaches us, so they are counted and logged once per request for the operator. */
+static void note_truncated(const preq *p, int64_t truncated)
+{
+    metrics_add("gateway_grafana_truncated_alerts_total", "", (double)truncated);
+    log_line l;
+    if (log_begin(&l, LOG_WARN, "webhook truncated by the sender")) {
+        log_str(&l, "request_id", p->req->request_id);
+        log_str(&l, "source", p->source);
+        log_int(&l, "truncated_alerts", truncated);
+        log_int(&l, "alerts", (int64_t)p->n);
+        log_end(&l);
+    }
+}
+
 static void start(preq *p)
 {
     http_request *req = p->req;
     const config *c = p->cfg;
+    if (p->kind == ROUTE_GRAFANA && p->rt->grafana_key) {
+        const char *why = signature_refusal(p, time_now_ms());
+        if (why) {
+            metrics_add("gateway_requests_rejected_total", "reason=\"invalid_signature\"", 1);
+            http_respond_error(req, 401, "invalid_signature", why, NULL);
+            preq_done(p);
+            return;
+        }
+    }
     /* Already at the signal limit: any request with an alert would cross it, so it is
      * refused before its body is parsed. Parsing is most of a webhook's cost, and under an
      * overload it must go to the requests that will be admitted. */
@@ -819,6 +870,7 @@ static void start(preq *p)
         preq_done(p);
         return;
     }
+    if (err.truncated > 0) note_truncated(p, err.truncated);
     /* Admission by signals, not only requests: 1,000 storm webhooks of 50 alerts are 50,000
      * decisions queued on Redis, enough to cross its command timeout and fail them all.
      * Above the limit: 503 + Retry-After now, cheaply. A request is always admitted when

@@ -44,12 +44,22 @@ typedef enum {
 typedef struct adapter_error {
     adapter_status status;
     char           message[256];  /* for the operator: names the field, e.g. "alerts[3].labels.pod: expected string" */
+    /* Not an error: alerts the sender says it left out of the body (Grafana's
+     * truncatedAlerts), set on success; 0 for every other source. */
+    int64_t        truncated;
 } adapter_error;
 
 /* Alertmanager webhook v4. On success returns 0, *out = array of *n signals (arena). */
 int adapter_prometheus_parse(const char *body, size_t len, int64_t now_ms,
                              const adapter_limits *lim, arena *a,
                              sig_signal **out, size_t *n, adapter_error *err);
+
+/* Grafana Alerting's webhook contact point (payload version "1": Alertmanager's v4 shape
+ * plus orgId, state, title, message, truncatedAlerts and per alert values, valueString and
+ * URLs). As adapter_prometheus_parse; err->truncated = truncatedAlerts on success. */
+int adapter_grafana_parse(const char *body, size_t len, int64_t now_ms,
+                          const adapter_limits *lim, arena *a,
+                          sig_signal **out, size_t *n, adapter_error *err);
 
 /* One core/v1 Event. On success returns 0 and one signal (possibly ignored: Normal). */
 int adapter_k8s_event_parse(const char *body, size_t len, int64_t now_ms,

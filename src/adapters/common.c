@@ -446,6 +446,7 @@ int ajson_begin(const char *body, size_t len, const adapter_limits **lim, arena 
     if (err) {
         err->status = ADAPTER_OK;
         err->message[0] = '\0';
+        err->truncated = 0;
     }
     return ajson_parse(body, len, (*lim)->max_depth, root, err);
 }

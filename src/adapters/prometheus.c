@@ -1,7 +1,9 @@
-/* prometheus.c: Alertmanager webhook (payload version 4) → one normalised signal per alert.
- * Every alert is returned (upstream kept only alerts[0]); the first invalid alert rejects the
- * whole webhook, because Alertmanager does not retry a 4xx and a partial accept would hide it. */
+/* prometheus.c: Alertmanager webhook (payload version 4) → one normalised signal per alert,
+ * and the same walk for the bodies built on it (am_webhook.h: Grafana's). Every alert is
+ * returned (upstream kept only alerts[0]); the first invalid alert rejects the whole webhook,
+ * because Alertmanager does not retry a 4xx and a partial accept would hide it. */
 #include "adapters/adapter.h"
+#include "adapters/am_webhook.h"
 #include "adapters/json_util.h"
 #include "util/fmt.h"
 #include "util/utf8.h"
@@ -40,7 +42,8 @@ static void pick_labels(const sig_map *m, const char *v[L_N])
 
 /* The alert members parse_alert reads, found in one walk of its member list. */
 enum { F_LABELS, F_ANNOTATIONS, F_STARTS_AT, F_ENDS_AT, F_STATUS, F_FINGERPRINT, F_N };
-static const char *const alert_fields[F_N] = {"labels", "annotations", "startsAt", "endsAt", "status", "fingerprint"};
+static const char *const alert_fields[F_N + AM_MAX_EXTRA] = {"labels", "annotations", "startsAt", "endsAt",
+                                                             "status", "fingerprint"};
 
 static bool is_hex16(const char *s)
 {
@@ -75,9 +78,9 @@ static sig_map merge_maps(const sig_map *base, const sig_map *over, arena *a)
     return m;
 }
 
-static int parse_alert(const cJSON *al, size_t i, const sig_map *common_labels,
-                       const sig_map *common_annotations, int64_t now_ms, const adapter_limits *lim,
-                       arena *a, sig_signal *s, adapter_error *err)
+static int parse_alert(const am_flavour *fl, const char *const *names, const cJSON *al, size_t i,
+                       const sig_map *common_labels, const sig_map *common_annotations, int64_t now_ms,
+                       const adapter_limits *lim, arena *a, sig_signal *s, adapter_error *err)
 {
     char path[48];
     int rc;
@@ -86,8 +89,9 @@ static int parse_alert(const cJSON *al, size_t i, const sig_map *common_labels,
     fmt_cat(path, sizeof path, "alerts[", num, "]", (char *)NULL);
     if (!cJSON_IsObject(al)) return ajson_fail(err, ADAPTER_E_TYPE, "%s: expected an object", path);
 
-    const cJSON *f[F_N];
-    ajson_get_many(al, alert_fields, F_N, f);
+    const cJSON *f[F_N + AM_MAX_EXTRA];
+    ajson_get_many(al, names, F_N + fl->n_extra, f);
+    if (fl->n_extra && (rc = fl->check_alert(f + F_N, path, err))) return rc;
     if (!f[F_LABELS]) return ajson_fail(err, ADAPTER_E_MISSING, "%s.labels is required", path);
     sig_map own, annotations;
     if ((rc = ajson_string_map(f[F_LABELS], path, "labels", a, &own, err))) return rc;
@@ -149,8 +153,8 @@ static int parse_alert(const cJSON *al, size_t i, const sig_map *common_labels,
     s->firing_ms = starts;
     s->ends_ms = ends;
     s->received_ms = now_ms;
-    s->signal_type = "prometheus-alert";
-    s->source = "prometheus";
+    s->signal_type = fl->signal_type;
+    s->source = fl->source;
     s->payload_json = al;                              /* printed only if an RR is made */
     sig_fingerprint(s);
 
@@ -182,19 +186,23 @@ static int check_freshness(const sig_signal *sigs, size_t n, int64_t now_ms, con
     return ADAPTER_OK;
 }
 
-static int parse_webhook(const cJSON *root, int64_t now_ms, const adapter_limits *lim, arena *a,
-                         sig_signal **out, size_t *n, adapter_error *err)
+static int parse_webhook(const am_flavour *fl, const cJSON *root, int64_t now_ms, const adapter_limits *lim,
+                         arena *a, sig_signal **out, size_t *n, adapter_error *err)
 {
     int rc;
     if (!cJSON_IsObject(root))
-        return ajson_fail(err, ADAPTER_E_TYPE, "body: expected a JSON object (Alertmanager webhook)");
+        return ajson_fail(err, ADAPTER_E_TYPE, "body: expected a JSON object (%s)", fl->body_name);
 
     const cJSON *ver = ajson_get(root, "version");
+    if (!ver && fl->version_required)
+        return ajson_fail(err, ADAPTER_E_VERSION, "version is required (expected \"%s\")", fl->version);
     if (ver && !cJSON_IsString(ver))
-        return ajson_fail(err, ADAPTER_E_VERSION, "version: expected the string \"4\"");
-    if (ver && strcmp(ver->valuestring, "4") != 0)
-        return ajson_fail(err, ADAPTER_E_VERSION, "unsupported webhook version \"%.*s\" (expected \"4\")",
-                          (int)utf8_truncate(ver->valuestring, strlen(ver->valuestring), 16), ver->valuestring);
+        return ajson_fail(err, ADAPTER_E_VERSION, "version: expected the string \"%s\"", fl->version);
+    if (ver && strcmp(ver->valuestring, fl->version) != 0)
+        return ajson_fail(err, ADAPTER_E_VERSION, "version: unsupported webhook version \"%.*s\" (expected \"%s\")",
+                          (int)utf8_truncate(ver->valuestring, strlen(ver->valuestring), 16), ver->valuestring,
+                          fl->version);
+    if (fl->check_root && (rc = fl->check_root(root, err))) return rc;
 
     const cJSON *alerts = ajson_get(root, "alerts");
     if (!alerts) return ajson_fail(err, ADAPTER_E_MISSING, "alerts is required");
@@ -213,10 +221,13 @@ static int parse_webhook(const cJSON *root, int64_t now_ms, const adapter_limits
     sig_map_sort_dedup(&common_labels);
     sig_map_sort_dedup(&common_annotations);
 
+    const char *names[F_N + AM_MAX_EXTRA];
+    memcpy(names, alert_fields, F_N * sizeof names[0]);
+    for (size_t k = 0; k < fl->n_extra && k < AM_MAX_EXTRA; k++) names[F_N + k] = fl->extra_alert_fields[k];
     sig_signal *sigs = arena_calloc(a, count * sizeof *sigs);
     size_t i = 0;
     for (const cJSON *al = alerts->child; al; al = al->next, i++)
-        if ((rc = parse_alert(al, i, &common_labels, &common_annotations, now_ms, lim, a, &sigs[i], err)))
+        if ((rc = parse_alert(fl, names, al, i, &common_labels, &common_annotations, now_ms, lim, a, &sigs[i], err)))
             return rc;
     if (lim->fresh && (rc = check_freshness(sigs, count, now_ms, lim, err))) return rc;
     *out = sigs;
@@ -224,9 +235,8 @@ static int parse_webhook(const cJSON *root, int64_t now_ms, const adapter_limits
     return ADAPTER_OK;
 }
 
-int adapter_prometheus_parse(const char *body, size_t len, int64_t now_ms,
-                             const adapter_limits *lim, arena *a,
-                             sig_signal **out, size_t *n, adapter_error *err)
+int adapter_am_webhook_parse(const am_flavour *fl, const char *body, size_t len, int64_t now_ms,
+                             const adapter_limits *lim, arena *a, sig_signal **out, size_t *n, adapter_error *err)
 {
     cJSON *root;
     int rc = ajson_begin(body, len, &lim, a, out, n, err, &root);
@@ -234,11 +244,23 @@ int adapter_prometheus_parse(const char *body, size_t len, int64_t now_ms,
         ajson_end(root);
         return rc;
     }
-    rc = parse_webhook(root, now_ms, lim, a, out, n, err);
+    rc = parse_webhook(fl, root, now_ms, lim, a, out, n, err);
     ajson_end(root);
     if (rc) {
         *out = NULL;
         *n = 0;
     }
     return rc;
+}
+
+static const am_flavour alertmanager = {
+    .version = "4", .body_name = "Alertmanager webhook",
+    .signal_type = "prometheus-alert", .source = "prometheus",
+};
+
+int adapter_prometheus_parse(const char *body, size_t len, int64_t now_ms,
+                             const adapter_limits *lim, arena *a,
+                             sig_signal **out, size_t *n, adapter_error *err)
+{
+    return adapter_am_webhook_parse(&alertmanager, body, len, now_ms, lim, a, out, n, err);
 }

@@ -586,6 +586,12 @@ static int on_chunk_extension(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* name is the configured header want (NULL or "": none) */
+static bool is_header(const char *name, const char *want)
+{
+    return want && *want && strcasecmp(name, want) == 0;
+}
+
 static int on_header_value_complete(llhttp_t *p)
 {
     http_conn *c = p->data;
@@ -605,6 +611,10 @@ static int on_header_value_complete(llhttp_t *p)
             r->user_agent = arena_strndup(&r->arena, v, vl);
         else if (strcasecmp(c->hname, "x-timestamp") == 0 && !r->x_timestamp)   /* the first, as Go's Header.Get */
             r->x_timestamp = arena_strndup(&r->arena, v, vl);
+        else if (is_header(c->hname, c->srv->lim.signature_header) && !r->signature)
+            r->signature = arena_strndup(&r->arena, v, vl);
+        else if (is_header(c->hname, c->srv->lim.signature_ts_header) && !r->signature_ts)
+            r->signature_ts = arena_strndup(&r->arena, v, vl);
         else if (strcasecmp(c->hname, "expect") == 0 && vl == 12 && strncasecmp(v, "100-continue", 12) == 0)
             c->expect_continue = true;
         else if (strcasecmp(c->hname, "x-request-id") == 0 && vl > 0 && vl < 40) {

@@ -29,6 +29,8 @@ typedef struct http_request {
     const char  *authorization;    /* NULL if absent; never log it */
     const char  *user_agent;
     const char  *x_timestamp;      /* the first X-Timestamp header, NULL if none (src/freshness.h) */
+    const char  *signature;        /* the first http_limits.signature_header, NULL if none (src/signature.h) */
+    const char  *signature_ts;     /* the first http_limits.signature_ts_header, NULL if none */
     char        *body;             /* NUL-terminated copy, body_len bytes */
     size_t       body_len;
     char         request_id[40];
@@ -61,6 +63,10 @@ typedef struct http_limits {
     int    write_timeout_ms;
     int    max_connections;        /* per process, over all workers */
     int    linger_ms;              /* lingering close after an error answer; 0 = 2000 */
+    /* Headers handed to the handler as http_request.signature / .signature_ts (a webhook's
+     * HMAC signature and its timestamp); NULL or "" = not read. Borrowed for the server's life. */
+    const char *signature_header;
+    const char *signature_ts_header;
 } http_limits;
 
 /* Called once per finished response, for metrics and access logs. */

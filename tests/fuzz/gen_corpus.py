@@ -25,6 +25,8 @@ def fixtures(prefix_k8s):
     out = {}
     for p in sorted(glob.glob(os.path.join(FIX, "*.json"))):
         name = os.path.basename(p)
+        if name.startswith("grafana-"):
+            continue   # the grafana target's
         if name.startswith("k8s-event-") == prefix_k8s:
             with open(p, "rb") as f:
                 out[name] = f.read()
@@ -314,6 +316,19 @@ def main():
         write("prometheus", name, data)
     for name, data in PROM_CASES.items():
         write("prometheus", name, data)
+    for p in sorted(glob.glob(os.path.join(FIX, "grafana-*.json"))):
+        with open(p, "rb") as f:
+            g = f.read()
+        write("grafana", os.path.basename(p), g)
+    g = json.loads(g)
+    for name, change in (("version-4", {"version": "4"}), ("no-version", {"version": None}),
+                         ("truncated-string", {"truncatedAlerts": "8"}), ("truncated-negative", {"truncatedAlerts": -1}),
+                         ("values-string", {"alerts": [dict(g["alerts"][0], values={"B": "4"})]}),
+                         ("orgid-float", {"orgId": 1.5})):
+        d = dict(g, **change)
+        if d["version"] is None:
+            del d["version"]
+        write("grafana", name + ".json", json.dumps(d))
     for name, data in EVENTS.items():
         write("k8s_event", name, data)
     for name, data in EVENT_CASES.items():

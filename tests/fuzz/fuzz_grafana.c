@@ -1,0 +1,53 @@
+/* fuzz_grafana.c: libFuzzer target for the Grafana webhook adapter
+ * (adapter_grafana_parse) with the configuration's default limits, and the kubernaut.ai
+ * contract's target choice (upstream_target_pick) on what it parsed. Checks the contract
+ * of adapter.h on every result: see fuzz_util.h. */
+#include "adapters/adapter.h"
+#include "adapters/upstream_target.h"
+#include "fuzz_util.h"
+#include "util/arena.h"
+
+#define NOW 1795729900000LL   /* fixed "now", so a run is reproducible */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const adapter_limits lim = {.max_alerts = 1000, .max_payload_bytes = 64 << 10, .max_depth = 64};   /* config_defaults() */
+    arena a;
+    arena_init(&a);
+    sig_signal *out = NULL;
+    size_t n = 0;
+    adapter_error err;
+    memset(&err, 0x5a, sizeof err);   /* the parser must set what it reports */
+    int rc = adapter_grafana_parse((const char *)data, size, NOW, &lim, &a, &out, &n, &err);
+    if (rc == 0) {
+        if (!out || n == 0) fuzz_fail("success with no signal (out=%p n=%zu)", (void *)out, n);
+        if (n > lim.max_alerts) fuzz_fail("success with %zu alerts > max_alerts", n);
+        for (size_t i = 0; i < n; i++) {
+            fuzz_check_signal(&out[i], i, true, &lim);
+            if (out[i].ignored) fuzz_fail("signal %zu: an alert is marked ignored", i);
+            if (strcmp(out[i].source, "grafana") != 0) fuzz_fail("signal %zu: source %s", i, out[i].source);
+            if (strcmp(out[i].signal_type, "grafana-alert") != 0) fuzz_fail("signal %zu: type %s", i, out[i].signal_type);
+            /* the payload, printed lazily from the tree in the arena: valid UTF-8 JSON, bounded */
+            size_t plen;
+            char *pl = sig_payload_dup(&out[i], lim.max_payload_bytes, &plen);
+            if (pl) {
+                size_t bad;
+                if (plen > lim.max_payload_bytes || strlen(pl) != plen) fuzz_fail("signal %zu: payload length", i);
+                if (!utf8_valid(pl, plen, &bad)) fuzz_fail("signal %zu: payload is not UTF-8", i);
+                if (pl[0] != '{' || pl[plen - 1] != '}') fuzz_fail("signal %zu: payload is not an object", i);
+                free(pl);
+            }
+            /* the kubernaut.ai contract's choice of target, on the same untrusted labels */
+            sig_signal t = out[i];
+            upstream_target_pick(&t);
+            if (!t.kind || !t.res_name || !t.res_namespace) fuzz_fail("signal %zu: upstream target unset", i);
+            if (strcmp(t.kind, "Unknown") != 0 && (!*t.res_name || strlen(t.res_name) > 253))
+                fuzz_fail("signal %zu: upstream target name '%s'", i, t.res_name);
+        }
+        if (err.truncated < 0) fuzz_fail("truncated %lld < 0", (long long)err.truncated);
+    } else {
+        fuzz_check_error(rc, &err, out, n);
+    }
+    arena_free(&a);
+    return 0;
+}
