@@ -169,6 +169,23 @@ static int path_string(const cJSON *data, const char *path, const char *what, bo
     return ADAPTER_OK;
 }
 
+/* A signal that stands for an event answered without one (an unknown type, an invalid
+ * event of a batch): named in the reply by its type and id, within a signal's limits. */
+static void placeholder(sig_signal *s, const char *type, const char *id, size_t idx, int64_t now_ms, arena *a)
+{
+    memset(s, 0, sizeof *s);
+    s->name = type && *type ? arena_strndup(a, type, utf8_truncate(type, strlen(type), 253)) : "CloudEvent";
+    s->kind = "CloudEvent";
+    s->res_name = id && *id ? arena_strndup(a, id, utf8_truncate(id, strlen(id), 253)) : arena_printf(a, "[%zu]", idx);
+    s->namespace = s->res_namespace = "";
+    s->signal_type = "cloudevent";
+    s->source = "cloudevents";
+    s->received_ms = s->firing_ms = now_ms;
+    s->severity = SEV_WARNING;
+    s->ignored = true;
+    sig_fingerprint(s);
+}
+
 static void add(sig_map *m, const char *key, const char *value)
 {
     if (!value) return;
@@ -191,13 +208,8 @@ static int event_signal(const adapter_input *in, const ce_attrs *c, int64_t t_ms
     s->status = SIG_FIRING;
     s->severity = SEV_WARNING;
     if (!t) {
-        s->name = c->type;
-        s->namespace = s->res_namespace = "";
-        s->kind = "CloudEvent";
-        s->res_name = c->id;
-        s->ignored = true;
+        placeholder(s, c->type, c->id, 0, now_ms, a);
         s->ignore_reason = "unknown_type: no cloudevents.types entry for this type";
-        sig_fingerprint(s);
         return ADAPTER_OK;
     }
     if (!data_json || !cJSON_IsObject(data))
@@ -336,18 +348,10 @@ static int parse_batch(adapter_input *in, const cJSON *root, int64_t now_ms, con
         if (!first.status) first = e1;
         /* Rejected on its own: named in the reply by what it carried. */
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type"), *id = cJSON_GetObjectItemCaseSensitive(e, "id");
-        memset(s, 0, sizeof *s);
-        s->name = cJSON_IsString(type) ? type->valuestring : "";
-        s->kind = "CloudEvent";
-        s->res_name = cJSON_IsString(id) ? id->valuestring : arena_printf(a, "[%zu]", i);
-        s->namespace = s->res_namespace = "";
-        s->signal_type = "cloudevent";
-        s->source = "cloudevents";
-        s->received_ms = now_ms;
-        s->severity = SEV_WARNING;
-        s->ignored = s->rejected = true;
+        placeholder(s, cJSON_IsString(type) ? type->valuestring : NULL, cJSON_IsString(id) ? id->valuestring : NULL,
+                    i, now_ms, a);
+        s->rejected = true;
         s->ignore_reason = arena_printf(a, "invalid_event: %s", e1.message);
-        sig_fingerprint(s);
     }
     if (good == 0) {   /* nothing to process: the request is the error */
         if (err) *err = first;
