@@ -184,6 +184,11 @@ config *config_defaults(void)
         c->priority_rules[i].label = dup_or_null(default_rules[i].label);
         c->priority_rules[i].priority = dup_or_null(default_rules[i].priority);
     }
+    c->n_ce_types = 1;
+    c->ce_types = xcalloc(1, sizeof *c->ce_types);
+    c->ce_types[0] = (cfg_ce_type){xstrdup("io.kubernaut.signal"), xstrdup("name"), xstrdup("resource.kind"),
+                                   xstrdup("resource.name"), xstrdup("namespace"), xstrdup("severity"),
+                                   xstrdup("status"), xstrdup("labels")};
     c->log_level = LOG_INFO;
     return c;
 }
@@ -201,6 +206,20 @@ static void free_rules(config *c)
     c->n_priority_rules = 0;
 }
 
+static void free_ce_type(cfg_ce_type *t)
+{
+    free(t->type), free(t->name), free(t->kind), free(t->resource);
+    free(t->namespace), free(t->severity), free(t->status), free(t->labels);
+}
+
+static void free_ce_types(config *c)
+{
+    for (size_t i = 0; i < c->n_ce_types; i++) free_ce_type(&c->ce_types[i]);
+    free(c->ce_types);
+    c->ce_types = NULL;
+    c->n_ce_types = 0;
+}
+
 void config_free(config *c)
 {
     if (!c) return;
@@ -213,6 +232,7 @@ void config_free(config *c)
     }
     free(c->environments);
     free_rules(c);
+    free_ce_types(c);
     free(c);
 }
 
@@ -416,6 +436,94 @@ static int load_rules(config *c, struct fy_node *seq, const char *file, char *er
     return 0;
 }
 
+/* A data path of cloudevents.types: member names joined by '.', none empty, at most 8. */
+static bool ce_path_valid(const char *p)
+{
+    size_t seg = 0, segs = 1;
+    if (strlen(p) > 256) return false;
+    for (; *p; p++) {
+        if (*p == '.') {
+            if (seg == 0) return false;
+            seg = 0;
+            segs++;
+        } else {
+            seg++;
+        }
+    }
+    return seg > 0 && segs <= 8;
+}
+
+/* cloudevents.types: a list of mappings, each a type and the paths of its data's fields;
+ * replaces the built-in mapping. Every error names the entry and its key. */
+static int load_ce_types(config *c, struct fy_node *seq, const char *file, char *err, size_t errlen)
+{
+    char where[300];
+    if (fy_node_get_type(seq) != FYNT_SEQUENCE) {
+        node_where(seq, file, where, sizeof where);
+        snprintf(err, errlen, "%s: cloudevents.types must be a list", where);
+        return SGW_E_INVALID;
+    }
+    free_ce_types(c);
+    void *it = NULL;
+    struct fy_node *item;
+    for (size_t i = 0; (item = fy_node_sequence_iterate(seq, &it)); i++) {
+        node_where(item, file, where, sizeof where);
+        if (fy_node_get_type(item) != FYNT_MAPPING) {
+            snprintf(err, errlen, "%s: cloudevents.types[%zu] must be a mapping", where, i);
+            return SGW_E_INVALID;
+        }
+        cfg_ce_type t = {0};
+        void *it2 = NULL;
+        struct fy_node_pair *p;
+        while ((p = fy_node_mapping_iterate(item, &it2))) {
+            char *k = scalar_dup(fy_node_pair_key(p));
+            struct fy_node *vn = fy_node_pair_value(p);
+            char *v = vn && fy_node_get_type(vn) == FYNT_SCALAR ? scalar_dup(vn) : NULL;
+            char **slot = NULL;
+            if (!k) slot = NULL;
+            else if (!strcmp(k, "type")) slot = &t.type;
+            else if (!strcmp(k, "name")) slot = &t.name;
+            else if (!strcmp(k, "kind")) slot = &t.kind;
+            else if (!strcmp(k, "resource")) slot = &t.resource;
+            else if (!strcmp(k, "namespace")) slot = &t.namespace;
+            else if (!strcmp(k, "severity")) slot = &t.severity;
+            else if (!strcmp(k, "status")) slot = &t.status;
+            else if (!strcmp(k, "labels")) slot = &t.labels;
+            const char *why = !slot ? "unknown key (allowed: type, name, kind, resource, namespace, severity, "
+                                      "status, labels)"
+                              : !v || !*v ? "must be a non-empty string"
+                              : slot != &t.type && !ce_path_valid(v)
+                                  ? "must be a path into data: member names joined by '.', at most 8"
+                                  : NULL;
+            if (vn) node_where(vn, file, where, sizeof where);
+            if (why) {
+                snprintf(err, errlen, "%s: cloudevents.types[%zu].%s %s", where, i, k ? k : "?", why);
+                free(k), free(v);
+                free_ce_type(&t);
+                return SGW_E_INVALID;
+            }
+            free(*slot);
+            *slot = v;
+            free(k);
+        }
+        const char *missing = !t.type ? "type" : !t.name ? "name" : !t.kind ? "kind" : !t.resource ? "resource" : NULL;
+        for (size_t j = 0; !missing && j < c->n_ce_types; j++)
+            if (!strcmp(c->ce_types[j].type, t.type)) missing = "type";
+        if (missing) {
+            node_where(item, file, where, sizeof where);
+            if (t.type && !strcmp(missing, "type"))
+                snprintf(err, errlen, "%s: cloudevents.types[%zu].type '%s' is listed twice", where, i, t.type);
+            else
+                snprintf(err, errlen, "%s: cloudevents.types[%zu].%s is required", where, i, missing);
+            free_ce_type(&t);
+            return SGW_E_INVALID;
+        }
+        c->ce_types = xrealloc(c->ce_types, (c->n_ce_types + 1) * sizeof t);
+        c->ce_types[c->n_ce_types++] = t;
+    }
+    return 0;
+}
+
 /* true if the file holds nothing but blank lines and comments (libfyaml rejects that) */
 static bool yaml_is_empty(const char *path)
 {
@@ -481,7 +589,9 @@ static int load_yaml(config *c, const char *path, char *err, size_t errlen)
             free(key);
             node_where(kv ? kv : kk, path, where, sizeof where);
             int r;
-            if (!strcmp(name, "environment.namespaces") && kv) {
+            if (!strcmp(name, "cloudevents.types") && kv) {
+                r = load_ce_types(c, kv, path, err, errlen);
+            } else if (!strcmp(name, "environment.namespaces") && kv) {
                 r = load_environments(c, kv, path, err, errlen);
             } else if (!strcmp(name, "priority.rules") && kv) {
                 r = load_rules(c, kv, path, err, errlen);

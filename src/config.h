@@ -28,6 +28,14 @@ typedef struct cfg_priority_rule {
     char *priority;        /* P0..P3 */
 } cfg_priority_rule;
 
+/* cloudevents.types: a CloudEvents type that is a signal, and where its data holds each
+ * field: dotted member paths into the event's data (NULL = not mapped). docs/sources.md. */
+typedef struct cfg_ce_type {
+    char *type;                                  /* required */
+    char *name, *kind, *resource;                /* required paths */
+    char *namespace, *severity, *status, *labels;   /* optional paths */
+} cfg_ce_type;
+
 typedef struct config {
     char  *source;                     /* file it came from, or "" */
     /* server */
@@ -106,6 +114,9 @@ typedef struct config {
     cfg_priority_rule *priority_rules;
     size_t             n_priority_rules;
     char              *default_priority;
+    /* cloudevents.types (replaces the built-in io.kubernaut.signal mapping) */
+    cfg_ce_type       *ce_types;
+    size_t             n_ce_types;
     /* logging */
     int    log_level;
 } config;

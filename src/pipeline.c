@@ -648,6 +648,7 @@ static const reject_entry reject_table[] = {
     {ADAPTER_E_DEPTH, 400, "too_deep"},
     {ADAPTER_E_STALE, 400, "stale_timestamp"},
     {ADAPTER_E_FUTURE, 400, "future_timestamp"},
+    {ADAPTER_E_MEDIA_TYPE, 415, "unsupported_media_type"},
 };
 
 /* st's row; a kind the table does not name is a plain bad request */
@@ -826,6 +827,23 @@ static void note_truncated(const preq *p, int64_t truncated)
     }
 }
 
+/* A source that reads the request's headers and its own configuration (CloudEvents). */
+static int parse_req(preq *p, const source_def *src, int64_t now, const adapter_limits *lim, adapter_error *err)
+{
+    const http_request *req = p->req;
+    adapter_input in = {.content_type = req->content_type,
+                        .ce_specversion = req->ce.specversion, .ce_id = req->ce.id, .ce_source = req->ce.source,
+                        .ce_type = req->ce.type, .ce_subject = req->ce.subject, .ce_time = req->ce.time,
+                        .ce_dataschema = req->ce.dataschema,
+                        .ce_types = p->cfg->ce_types, .n_ce_types = p->cfg->n_ce_types};
+    int rc = src->parse_req(&in, req->body, req->body_len, now, lim, &p->req->arena, &p->sigs, &p->n, err);
+    if (in.unknown_types)
+        metrics_add("gateway_cloudevents_ignored_total", "reason=\"unknown_type\"", (double)in.unknown_types);
+    if (in.invalid_events)
+        metrics_add("gateway_cloudevents_ignored_total", "reason=\"invalid_event\"", (double)in.invalid_events);
+    return rc;
+}
+
 static void start(preq *p)
 {
     http_request *req = p->req;
@@ -851,8 +869,11 @@ static void start(preq *p)
     adapter_error err = {0};
     int64_t now = time_now_ms();
     int rc = freshness_check(c, p->kind, req->x_timestamp, now, &lim, &err);
-    if (rc == 0)
-        rc = source_get(p->kind)->parse(req->body, req->body_len, now, &lim, &req->arena, &p->sigs, &p->n, &err);
+    const source_def *src = source_get(p->kind);
+    if (rc == 0 && src->parse)
+        rc = src->parse(req->body, req->body_len, now, &lim, &req->arena, &p->sigs, &p->n, &err);
+    else if (rc == 0)
+        rc = parse_req(p, src, now, &lim, &err);
     if (rc != 0) {
         const char *code = pipeline_reject_code(err.status);
         char labels[96];
@@ -901,7 +922,7 @@ static void items_start(preq *p)
         const sig_signal *s = &p->sigs[i];
         if (s->ignored) {
             if (p->res[i].status == RES_REJECTED) continue;
-            p->res[i].status = RES_IGNORED;
+            p->res[i].status = s->rejected ? RES_REJECTED : RES_IGNORED;
             p->res[i].reason = s->ignore_reason ? s->ignore_reason : "ignored";
             continue;
         }

@@ -45,6 +45,7 @@ typedef struct sig_signal {
     const struct cJSON *payload_json;  /* ... or its parsed form (in the request arena), printed
                                         * only when an RR is made: see sig_payload_dup */
     bool         ignored;              /* e.g. a Normal event: answered 202 "ignored" */
+    bool         rejected;             /* ignored, and answered "rejected": an invalid event of a batch */
     const char  *ignore_reason;
 } sig_signal;
 

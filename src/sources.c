@@ -2,9 +2,10 @@
 #include "sources.h"
 
 static const source_def table[ROUTE_KIND_COUNT] = {
-    [ROUTE_PROMETHEUS] = {ROUTE_PROMETHEUS, "prometheus", "prometheus", adapter_prometheus_parse, true},
-    [ROUTE_K8S_EVENT] = {ROUTE_K8S_EVENT, "kubernetes-event", "kubernetes-events", adapter_k8s_event_parse, false},
-    [ROUTE_GRAFANA] = {ROUTE_GRAFANA, "grafana", "grafana", adapter_grafana_parse, true},
+    [ROUTE_PROMETHEUS] = {ROUTE_PROMETHEUS, "prometheus", "prometheus", adapter_prometheus_parse, true, NULL},
+    [ROUTE_K8S_EVENT] = {ROUTE_K8S_EVENT, "kubernetes-event", "kubernetes-events", adapter_k8s_event_parse, false, NULL},
+    [ROUTE_GRAFANA] = {ROUTE_GRAFANA, "grafana", "grafana", adapter_grafana_parse, true, NULL},
+    [ROUTE_CLOUDEVENTS] = {ROUTE_CLOUDEVENTS, "cloudevents", "cloudevents", NULL, false, adapter_cloudevents_parse},
 };
 
 const source_def *source_get(route_kind kind) { return &table[kind]; }

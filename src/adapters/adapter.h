@@ -39,6 +39,7 @@ typedef enum {
     ADAPTER_E_DEPTH = -8,         /* nesting deeper than max_depth */
     ADAPTER_E_STALE = -9,         /* a timestamp older than the freshness tolerance (a replay?) */
     ADAPTER_E_FUTURE = -10,       /* a timestamp later than now + the clock skew tolerance */
+    ADAPTER_E_MEDIA_TYPE = -11,   /* a content type the source does not read */
 } adapter_status;
 
 typedef struct adapter_error {
@@ -65,6 +66,28 @@ int adapter_grafana_parse(const char *body, size_t len, int64_t now_ms,
 int adapter_k8s_event_parse(const char *body, size_t len, int64_t now_ms,
                             const adapter_limits *lim, arena *a,
                             sig_signal **out, size_t *n, adapter_error *err);
+
+/* What a source reads besides the body (sources.h: parse_req): the content type and
+ * CloudEvents binary mode's ce-* headers (NULL if absent; percent-encoded as sent), and the
+ * configured CloudEvents types. All borrowed for the call. */
+struct cfg_ce_type;
+typedef struct adapter_input {
+    const char *content_type;
+    const char *ce_specversion, *ce_id, *ce_source, *ce_type, *ce_subject, *ce_time, *ce_dataschema;
+    const struct cfg_ce_type *ce_types;
+    size_t      n_ce_types;
+    size_t      unknown_types;    /* out: events of a type no entry maps (ignored) */
+    size_t      invalid_events;   /* out: events of a batch rejected on their own */
+} adapter_input;
+
+/* CloudEvents 1.0 over HTTP: binary, structured or batch mode, by in->content_type. Every
+ * event becomes a signal: of a mapped type, read from its data; of another type, ignored
+ * ("unknown_type"); an invalid event of a batch that has a valid one, rejected (sig
+ * rejected, its reason in ignore_reason). A single invalid event, or a batch with no valid
+ * one, is the error. On success returns 0, *out = array of *n signals (arena). */
+int adapter_cloudevents_parse(adapter_input *in, const char *body, size_t len, int64_t now_ms,
+                              const adapter_limits *lim, arena *a, sig_signal **out, size_t *n,
+                              adapter_error *err);
 
 /* The freshness window of lim for the time t_ms (ms since the epoch) of `field`: 0 if t_ms
  * is at most now_ms + lim->max_skew_ms and, with check_age, at least now_ms - lim->max_age_ms

@@ -592,6 +592,27 @@ static bool is_header(const char *name, const char *want)
     return want && *want && strcasecmp(name, want) == 0;
 }
 
+/* A ce-* header (name after "ce-"): the attributes binary mode needs, the first of each;
+ * extension attributes are not kept. */
+static void ce_header(http_request *r, const char *name, const char *v, size_t vl)
+{
+    static const struct {
+        const char *name;
+        size_t      off;
+    } attrs[] = {
+        {"specversion", offsetof(http_ce_headers, specversion)}, {"id", offsetof(http_ce_headers, id)},
+        {"source", offsetof(http_ce_headers, source)},           {"type", offsetof(http_ce_headers, type)},
+        {"subject", offsetof(http_ce_headers, subject)},         {"time", offsetof(http_ce_headers, time)},
+        {"dataschema", offsetof(http_ce_headers, dataschema)},
+    };
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
+        if (strcasecmp(name, attrs[i].name) != 0) continue;
+        const char **slot = (const char **)((char *)&r->ce + attrs[i].off);
+        if (!*slot) *slot = arena_strndup(&r->arena, v, vl);
+        return;
+    }
+}
+
 static int on_header_value_complete(llhttp_t *p)
 {
     http_conn *c = p->data;
@@ -603,7 +624,9 @@ static int on_header_value_complete(llhttp_t *p)
         c->hname[c->hname_len] = '\0';
         const char *v = c->hval ? c->hval : "";
         size_t vl = c->hval_len;
-        if (strcasecmp(c->hname, "content-type") == 0)
+        if (c->hname_len > 3 && (c->hname[0] | 0x20) == 'c' && (c->hname[1] | 0x20) == 'e' && c->hname[2] == '-')
+            ce_header(r, c->hname + 3, v, vl);
+        else if (strcasecmp(c->hname, "content-type") == 0)
             r->content_type = arena_strndup(&r->arena, v, vl);
         else if (strcasecmp(c->hname, "authorization") == 0)
             r->authorization = arena_strndup(&r->arena, v, vl);

@@ -18,6 +18,12 @@
 typedef struct http_server http_server;
 typedef struct http_conn http_conn;
 
+/* CloudEvents binary mode's attributes (the first ce-* header of each; NULL if absent), as
+ * sent: still percent-encoded (the adapter decodes them, src/adapters/cloudevents.c). */
+typedef struct http_ce_headers {
+    const char *specversion, *id, *source, *type, *subject, *time, *dataschema;
+} http_ce_headers;
+
 typedef struct http_request {
     arena        arena;            /* freed with the request */
     http_server *server;
@@ -37,6 +43,7 @@ typedef struct http_request {
     const char  *route;            /* route pattern, for metrics ("unmatched" for 404) */
     double       start;            /* time_mono_s() at first byte */
     void        *route_data;       /* the route's data pointer */
+    http_ce_headers ce;            /* ce-* headers (CloudEvents binary mode) */
 } http_request;
 
 typedef void (*http_handler)(http_request *req, void *data);

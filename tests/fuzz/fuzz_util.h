@@ -115,10 +115,11 @@ __attribute__((unused)) static void fuzz_check_signal(const sig_signal *s, size_
  * names the problem (bounded, NUL-terminated; valid UTF-8 because it is sent in JSON). */
 __attribute__((unused)) static void fuzz_check_error(int rc, const adapter_error *err, sig_signal *out, size_t n)
 {
-    if (rc >= 0 || rc < ADAPTER_E_DEPTH) fuzz_fail("parse returned %d, not an adapter_status", rc);
+    if (rc >= 0 || rc < ADAPTER_E_MEDIA_TYPE) fuzz_fail("parse returned %d, not an adapter_status", rc);
     if ((int)err->status != rc) fuzz_fail("parse returned %d but err.status is %d", rc, (int)err->status);
     int http = pipeline_reject_status(err->status);
-    if (http != 400 && http != 413) fuzz_fail("error %d maps to HTTP %d", rc, http);
+    if (http != 400 && http != 413 && http != 415) fuzz_fail("error %d maps to HTTP %d", rc, http);
+    if (http == 415 && rc != ADAPTER_E_MEDIA_TYPE) fuzz_fail("error %d maps to 415", rc);
     if (http == 413 && rc != ADAPTER_E_TOO_MANY) fuzz_fail("error %d maps to 413", rc);
     const char *code = pipeline_reject_code(err->status);
     if (!code || !strcmp(code, "ok") || !strcmp(code, "invalid_request")) fuzz_fail("error %d has code %s", rc, code);

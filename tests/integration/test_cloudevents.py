@@ -1,0 +1,200 @@
+"""CloudEvents over HTTP (POST /api/v1/signals/cloudevents) end to end: binary, structured and
+batch mode sent by the official JavaScript SDK (tests/clients/send-cloudevents.mjs, installed
+by scripts/setup), every 4xx with its body, unknown types, concurrency, and kubernaut.ai."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import threading
+import unittest
+
+from harness import ROOT, Gateway
+
+PATH = "/api/v1/signals/cloudevents"
+CLIENTS = os.path.join(ROOT, "tests", "clients")
+SENDER = os.path.join(CLIENTS, "send-cloudevents.mjs")
+HAVE_SDK = shutil.which("node") and os.path.isdir(os.path.join(CLIENTS, "node_modules", "cloudevents"))
+TYPE = "io.kubernaut.signal"
+
+
+def data(name="PodCrashLooping", pod="api-1", ns="prod", **extra):
+    d = {"name": name, "namespace": ns, "resource": {"kind": "Pod", "name": pod}, "severity": "critical"}
+    d.update(extra)
+    return d
+
+
+def event(i="e-1", type_=TYPE, **d):
+    return {"specversion": "1.0", "id": i, "source": "/tests", "type": type_, "data": data(**d)}
+
+
+class CloudEventsTests(unittest.TestCase):
+    def gw(self, config="", **kw):
+        g = Gateway(config, **kw)
+        self.addCleanup(g.stop)
+        return g
+
+    def sdk(self, g, mode, expected, events):
+        """Sends events with the SDK; returns (status, reply)."""
+        if not HAVE_SDK:
+            self.skipTest("the cloudevents npm client is not installed (scripts/setup)")
+        p = subprocess.run(["node", SENDER, "http://127.0.0.1:%d%s" % (g.port, PATH), mode, str(expected),
+                            json.dumps(events)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        out = json.loads(p.stdout)
+        return out["status"], json.loads(out["body"])
+
+    def post(self, g, body, content_type="application/cloudevents+json", headers=None):
+        return g.post(PATH, body, content_type=content_type, headers=headers)
+
+    def assert_error(self, r, status, code, text):
+        self.assertEqual(r.status, status, r)
+        self.assertEqual(r.json["error"]["code"], code, r)
+        self.assertIn(text, r.json["error"]["message"])
+
+    # ---- the SDK ------------------------------------------------------------------------
+
+    def test_sdk_binary_created_duplicate_resolved(self):
+        g = self.gw()
+        st, reply = self.sdk(g, "binary", 201, [{"type": TYPE, "source": "/sdk", "data": data()}])
+        self.assertEqual(reply["results"][0]["status"], "created")
+        fp = hashlib.sha256(b"PodCrashLooping:prod:Pod:api-1").hexdigest()
+        self.assertEqual(reply["results"][0]["fingerprint"], fp)
+        st, reply = self.sdk(g, "binary", 202, [{"type": TYPE, "source": "/sdk", "data": data()}])
+        self.assertEqual((reply["results"][0]["status"], reply["results"][0]["count"]), ("duplicate", 2))
+        st, reply = self.sdk(g, "binary", 202, [{"type": TYPE, "source": "/sdk", "data": data(status="resolved")}])
+        self.assertEqual(reply["results"][0]["status"], "ignored")
+        self.assertIn("resolved", reply["results"][0]["reason"])
+        self.assertEqual(len(g.rr_files()), 1)
+
+    def test_sdk_structured_created_then_duplicate(self):
+        g = self.gw()
+        st, reply = self.sdk(g, "structured", 201, [{"type": TYPE, "source": "/sdk", "data": data(pod="api-2")}])
+        self.assertEqual(reply["status"], "created")
+        st, reply = self.sdk(g, "structured", 202, [{"type": TYPE, "source": "/sdk", "data": data(pod="api-2")}])
+        self.assertEqual(reply["status"], "duplicate")
+        rr = g.rrs()[0]
+        self.assertEqual(rr["spec"]["signalName"] if "signalName" in rr["spec"] else rr["spec"].get("alertName"),
+                         "PodCrashLooping")
+
+    def test_sdk_batch_with_an_unknown_type(self):
+        g = self.gw()
+        st, reply = self.sdk(g, "batch", 201, [{"type": TYPE, "source": "/sdk", "data": data(pod="b-1")},
+                                               {"type": TYPE, "source": "/sdk", "data": data(pod="b-2")},
+                                               {"type": "com.example.build", "source": "/ci", "data": {"ok": True}}])
+        self.assertEqual([x["status"] for x in reply["results"]], ["created", "created", "ignored"])
+        self.assertEqual(reply["status"], "mixed")
+        self.assertEqual(len(g.rr_files()), 2)
+
+    # ---- 4xx --------------------------------------------------------------------------------
+
+    def test_missing_specversion_is_400_naming_it(self):
+        g = self.gw()
+        ev = event()
+        del ev["specversion"]
+        self.assert_error(self.post(g, ev), 400, "missing_field", "specversion is required")
+        self.assert_error(self.post(g, data(), content_type="application/json",
+                                    headers={"ce-id": "1", "ce-source": "/s", "ce-type": TYPE}),
+                          400, "missing_field", "ce-specversion is required")
+
+    def test_each_required_attribute_and_time(self):
+        g = self.gw()
+        for attr in ("id", "source", "type"):
+            ev = event()
+            del ev[attr]
+            self.assert_error(self.post(g, ev), 400, "missing_field", "%s is required" % attr)
+        self.assert_error(self.post(g, dict(event(), specversion="0.3")), 400, "unsupported_version", "\"0.3\"")
+        self.assert_error(self.post(g, dict(event(), time="not-a-time")), 400, "invalid_field", "RFC 3339")
+        self.assertEqual(g.rr_files(), [])
+
+    def test_wrong_content_types_are_415(self):
+        g = self.gw()
+        self.assert_error(self.post(g, b"<event/>", content_type="application/xml"), 415, "unsupported_media_type",
+                          "application/cloudevents+json")
+        h = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": TYPE}
+        self.assert_error(self.post(g, b"plain", content_type="text/plain", headers=h), 415, "unsupported_media_type",
+                          "must be JSON")
+
+    def test_bad_event_in_a_batch_is_rejected_and_the_good_ones_kept(self):
+        g = self.gw()
+        bad = event("e-2")
+        del bad["id"]
+        r = self.post(g, [event("e-1", pod="k-1"), bad], content_type="application/cloudevents-batch+json")
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual([x["status"] for x in r.json["results"]], ["created", "rejected"])
+        self.assertEqual(r.json["results"][1]["reason"], "invalid_event: [1].id is required (a non-empty string)")
+        self.assertEqual(len(g.rr_files()), 1)
+        r = self.post(g, [bad, bad], content_type="application/cloudevents-batch+json")
+        self.assert_error(r, 400, "missing_field", "[0].id is required")
+
+    def test_batch_beyond_max_alerts_is_413(self):
+        # ASan's quarantine would hold every freed arena: kept small so RSS shows what is live
+        g = self.gw("adapters:\n  max_alerts: 100\nserver:\n  max_body_bytes: 8MiB\n",
+                    env={"ASAN_OPTIONS": "detect_leaks=1:quarantine_size_mb=1"})
+        body = json.dumps([event("e-%d" % i, pod="p-%d" % i) for i in range(10000)]).encode()
+        rss = []
+        for _ in range(8):
+            r = self.post(g, body, content_type="application/cloudevents-batch+json")
+            self.assert_error(r, 413, "too_many_alerts", "10000 events in one batch, more than adapters.max_alerts (100)")
+            rss.append(g.rss_kb())
+        self.assertEqual(g.rr_files(), [])
+        # flat memory: the eighth refusal costs no more than the third (each request's arena is freed)
+        self.assertLess(rss[7] - rss[2], 4096, rss)
+
+    # ---- types ------------------------------------------------------------------------------
+
+    def test_unknown_type_is_202_ignored_and_counted(self):
+        g = self.gw()
+        r = self.post(g, event(type_="com.example.deploy"))
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.json["status"], "ignored")
+        self.assertIn("unknown_type", r.json["results"][0]["reason"])
+        metrics = g.get("/metrics").body.decode()
+        self.assertIn('gateway_cloudevents_ignored_total{reason="unknown_type"} 1', metrics)
+        self.assertEqual(g.rr_files(), [])
+
+    def test_configured_type_maps_its_own_paths(self):
+        g = self.gw("cloudevents:\n  types:\n    - type: com.example.alert\n      name: alert.title\n"
+                    "      kind: target.kind\n      resource: target.name\n      namespace: target.ns\n")
+        ev = {"specversion": "1.0", "id": "1", "source": "/x", "type": "com.example.alert",
+              "data": {"alert": {"title": "DiskFull"}, "target": {"kind": "Node", "name": "n1", "ns": ""}}}
+        r = self.post(g, ev)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.json["results"][0]["signalName"], "DiskFull")
+        # the built-in mapping is replaced
+        self.assertEqual(self.post(g, event()).json["status"], "ignored")
+
+    def test_twenty_concurrent_identical_events_make_one_rr(self):
+        g = self.gw()
+        body = json.dumps(event(pod="conc-1")).encode()
+        results, lock = [], threading.Lock()
+
+        def send():
+            r = self.post(g, body)
+            with lock:
+                results.append(r)
+
+        threads = [threading.Thread(target=send) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        statuses = sorted(r.status for r in results)
+        self.assertEqual(statuses.count(201), 1, statuses)
+        self.assertEqual(statuses.count(202), 19, statuses)
+        self.assertEqual(len(g.rr_files()), 1)
+
+    def test_kubernaut_ai_embedded_mode(self):
+        g = self.gw(args=["--rr-api", "kubernaut.ai/v1alpha1"])
+        st, reply = self.sdk(g, "structured", 201, [{"type": TYPE, "source": "/sdk", "data": data(pod="kai-1")}])
+        fp = hashlib.sha256(b"prod:Pod:kai-1").hexdigest()
+        self.assertEqual(reply["results"][0]["fingerprint"], fp)
+        rr = g.rrs()[0]
+        self.assertEqual(rr["apiVersion"], "kubernaut.ai/v1alpha1")
+        self.assertEqual(rr["spec"]["signalSource"], "cloudevents")
+        st, reply = self.sdk(g, "binary", 202, [{"type": TYPE, "source": "/sdk", "data": data(pod="kai-1")}])
+        self.assertEqual(reply["results"][0]["status"], "duplicate")
+
+
+if __name__ == "__main__":
+    unittest.main()
