@@ -42,7 +42,13 @@ typedef struct gateway {
     int                   n_workers;
 } gateway;
 
-typedef enum { ROUTE_PROMETHEUS, ROUTE_K8S_EVENT, ROUTE_GRAFANA, ROUTE_KIND_COUNT } route_kind;   /* sources.c: a row each */
+typedef enum {
+    ROUTE_PROMETHEUS,
+    ROUTE_K8S_EVENT,
+    ROUTE_GRAFANA,
+    ROUTE_WEBHOOK,        /* mapped JSON webhooks: /api/v1/signals/webhook/<name> */
+    ROUTE_KIND_COUNT
+} route_kind;   /* sources.c: a row each */
 
 typedef struct worker worker;
 
@@ -68,7 +74,7 @@ struct worker {
     uv_prepare_t log_prep;          /* writes the iteration's log lines before the loop blocks */
     bool         flushing;          /* a storm flush is running */
     route_ctx    rc[ROUTE_KIND_COUNT];   /* each source's routes' data */
-    http_route   routes[8];         /* what the listener serves (routes.h) */
+    http_route   routes[16];        /* what the listener serves (routes.h) */
     size_t       nroutes;
     http_route   mroutes[4];        /* what the metrics listener serves */
     size_t       nmroutes;

@@ -5,6 +5,8 @@ static const source_def table[ROUTE_KIND_COUNT] = {
     [ROUTE_PROMETHEUS] = {ROUTE_PROMETHEUS, "prometheus", "prometheus", adapter_prometheus_parse, true},
     [ROUTE_K8S_EVENT] = {ROUTE_K8S_EVENT, "kubernetes-event", "kubernetes-events", adapter_k8s_event_parse, false},
     [ROUTE_GRAFANA] = {ROUTE_GRAFANA, "grafana", "grafana", adapter_grafana_parse, true},
+    /* parse is NULL: the body is read by the mapping the URL names (pipeline.c, adapter_mapped_parse) */
+    [ROUTE_WEBHOOK] = {ROUTE_WEBHOOK, "webhook", "webhook", NULL, false},
 };
 
 const source_def *source_get(route_kind kind) { return &table[kind]; }
