@@ -193,6 +193,8 @@ config *config_defaults(void)
     return c;
 }
 
+static void free_webhooks(config *c);
+
 static void free_rules(config *c)
 {
     for (size_t i = 0; i < c->n_priority_rules; i++) {
@@ -233,6 +235,7 @@ void config_free(config *c)
     free(c->environments);
     free_rules(c);
     free_ce_types(c);
+    free_webhooks(c);
     free(c);
 }
 
@@ -525,6 +528,200 @@ static int load_ce_types(config *c, struct fy_node *seq, const char *file, char 
 }
 
 /* true if the file holds nothing but blank lines and comments (libfyaml rejects that) */
+/* ---- webhooks: mapped JSON webhooks (docs/sources.md) ----------------------------------- */
+
+const char *const config_webhook_field_names[CFG_WH_NFIELDS] = {
+    "name", "namespace", "kind", "resource", "severity", "status",
+    "starts_at", "labels", "annotations", "dedup_key",
+};
+
+static void free_webhook(cfg_webhook *w)
+{
+    free(w->name);
+    jpath_free(&w->alerts);
+    for (int k = 0; k < CFG_WH_NFIELDS; k++) jpath_free(&w->field[k]);
+    for (size_t i = 0; i < w->n_resolved; i++) free(w->resolved[i]);
+    free(w->resolved);
+}
+
+static void free_webhooks(config *c)
+{
+    for (size_t i = 0; i < c->n_webhooks; i++) free_webhook(&c->webhooks[i]);
+    free(c->webhooks);
+    c->webhooks = NULL;
+    c->n_webhooks = 0;
+}
+
+/* A URL-safe token: lowercase letters, digits, '-' and '_', starting and ending with a
+ * letter or digit, at most 63 bytes. */
+static bool webhook_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63) return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+        if (!alnum && !((ch == '-' || ch == '_') && i > 0 && i < n - 1)) return false;
+    }
+    return true;
+}
+
+const cfg_webhook *config_webhook_find(const config *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_webhooks; i++)
+        if (strcmp(c->webhooks[i].name, name) == 0) return &c->webhooks[i];
+    return NULL;
+}
+
+/* One scalar into a path; the message names key (the dotted name of the setting). */
+static int webhook_path(struct fy_node *v, const char *file, const char *key, jpath *out, char *err, size_t errlen)
+{
+    char where[300], msg[300];
+    node_where(v, file, where, sizeof where);
+    if (!v || fy_node_get_type(v) != FYNT_SCALAR)
+        return snprintf(err, errlen, "%s: %s must be a path (a string)", where, key), SGW_E_INVALID;
+    char *s = scalar_dup(v);
+    int rc = jpath_parse(s ? s : "", out, msg, sizeof msg);
+    if (rc) snprintf(err, errlen, "%s: %s: %s", where, key, msg);
+    free(s);
+    return rc;
+}
+
+static int webhook_fields(cfg_webhook *w, struct fy_node *map, const char *file, const char *at, char *err,
+                          size_t errlen)
+{
+    char where[300], key[400];
+    node_where(map, file, where, sizeof where);
+    if (fy_node_get_type(map) != FYNT_MAPPING)
+        return snprintf(err, errlen, "%s: %s.fields must be a mapping", where, at), SGW_E_INVALID;
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(map, &it))) {
+        char *k = scalar_dup(fy_node_pair_key(p));
+        int f = 0;
+        while (f < CFG_WH_NFIELDS && !(k && strcmp(k, config_webhook_field_names[f]) == 0)) f++;
+        snprintf(key, sizeof key, "%s.fields.%s", at, k ? k : "?");
+        free(k);
+        if (f == CFG_WH_NFIELDS) {
+            node_where(fy_node_pair_key(p), file, where, sizeof where);
+            return snprintf(err, errlen, "%s: %s: unknown key (allowed: name, namespace, kind, resource, severity, "
+                                         "status, starts_at, labels, annotations, dedup_key)", where, key),
+                   SGW_E_INVALID;
+        }
+        jpath_free(&w->field[f]);
+        if (webhook_path(fy_node_pair_value(p), file, key, &w->field[f], err, errlen)) return SGW_E_INVALID;
+    }
+    static const cfg_webhook_field required[] = {CFG_WH_NAME, CFG_WH_KIND, CFG_WH_RESOURCE};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (!w->field[required[i]].text)
+            return snprintf(err, errlen, "%s: %s.fields.%s is required", where, at,
+                            config_webhook_field_names[required[i]]), SGW_E_INVALID;
+    return 0;
+}
+
+static int webhook_resolved(cfg_webhook *w, struct fy_node *v, const char *file, const char *at, char *err,
+                            size_t errlen)
+{
+    char where[300];
+    node_where(v, file, where, sizeof where);
+    if (!v || fy_node_get_type(v) != FYNT_SEQUENCE)
+        return snprintf(err, errlen, "%s: %s.resolved_values must be a list of strings", where, at), SGW_E_INVALID;
+    for (size_t i = 0; i < w->n_resolved; i++) free(w->resolved[i]);
+    w->n_resolved = 0;
+    void *it = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(v, &it))) {
+        char *s = fy_node_get_type(item) == FYNT_SCALAR ? scalar_dup(item) : NULL;
+        if (!s || !*s || strlen(s) > 63) {
+            free(s);
+            return snprintf(err, errlen, "%s: %s.resolved_values: each value is a string of 1..63 bytes", where, at),
+                   SGW_E_INVALID;
+        }
+        w->resolved = xrealloc(w->resolved, (w->n_resolved + 1) * sizeof *w->resolved);
+        w->resolved[w->n_resolved++] = s;
+    }
+    return 0;
+}
+
+/* One list item of webhooks:, into *w (zeroed by the caller, freed by it on failure). */
+static int load_webhook(config *c, cfg_webhook *w, struct fy_node *item, size_t idx, const char *file, char *err,
+                        size_t errlen)
+{
+    char where[300], at[96];
+    snprintf(at, sizeof at, "webhooks[%zu]", idx);
+    node_where(item, file, where, sizeof where);
+    if (fy_node_get_type(item) != FYNT_MAPPING)
+        return snprintf(err, errlen, "%s: %s must be a mapping", where, at), SGW_E_INVALID;
+    struct fy_node *fields = NULL;
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(item, &it))) {
+        struct fy_node *kn = fy_node_pair_key(p), *v = fy_node_pair_value(p);
+        char *k = scalar_dup(kn);
+        int rc = 0;
+        node_where(v ? v : kn, file, where, sizeof where);
+        if (k && !strcmp(k, "name")) {
+            free(w->name);
+            w->name = v && fy_node_get_type(v) == FYNT_SCALAR ? scalar_dup(v) : NULL;
+            if (!w->name || !webhook_name_valid(w->name))
+            {
+                snprintf(err, errlen, "%s: %s.name '%s' is not a URL-safe token (a-z, 0-9, '-', '_'; 1..63; "
+                                      "starts and ends with a letter or digit)", where, at, w->name ? w->name : "?");
+                rc = SGW_E_INVALID;
+            }
+        } else if (k && !strcmp(k, "alerts")) {
+            char key[128];
+            snprintf(key, sizeof key, "%s.alerts", at);
+            jpath_free(&w->alerts);
+            rc = webhook_path(v, file, key, &w->alerts, err, errlen);
+        } else if (k && !strcmp(k, "fields")) {
+            fields = v;
+        } else if (k && !strcmp(k, "resolved_values")) {
+            rc = webhook_resolved(w, v, file, at, err, errlen);
+        } else {
+            node_where(kn, file, where, sizeof where);
+            snprintf(err, errlen, "%s: %s.%s: unknown key (allowed: name, alerts, fields, resolved_values)", where,
+                     at, k ? k : "?");
+            rc = SGW_E_INVALID;
+        }
+        free(k);
+        if (rc) return rc;
+    }
+    node_where(item, file, where, sizeof where);
+    if (!w->name) return snprintf(err, errlen, "%s: %s.name is required", where, at), SGW_E_INVALID;
+    snprintf(at, sizeof at, "webhooks[%zu] (%s)", idx, w->name);
+    if (config_webhook_find(c, w->name))
+        return snprintf(err, errlen, "%s: %s.name: a second webhook of this name", where, at), SGW_E_INVALID;
+    if (!fields) return snprintf(err, errlen, "%s: %s.fields is required", where, at), SGW_E_INVALID;
+    if (webhook_fields(w, fields, file, at, err, errlen)) return SGW_E_INVALID;
+    if (w->n_resolved == 0) {
+        w->resolved = xcalloc(1, sizeof *w->resolved);
+        w->resolved[w->n_resolved++] = xstrdup("resolved");
+    }
+    return 0;
+}
+
+static int load_webhooks(config *c, struct fy_node *seq, const char *file, char *err, size_t errlen)
+{
+    char where[300];
+    node_where(seq, file, where, sizeof where);
+    if (!seq || fy_node_get_type(seq) != FYNT_SEQUENCE)
+        return snprintf(err, errlen, "%s: webhooks must be a list of mappings", where), SGW_E_INVALID;
+    free_webhooks(c);
+    void *it = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(seq, &it))) {
+        cfg_webhook w = {0};
+        if (load_webhook(c, &w, item, c->n_webhooks, file, err, errlen)) {
+            free_webhook(&w);
+            return SGW_E_INVALID;
+        }
+        c->webhooks = xrealloc(c->webhooks, (c->n_webhooks + 1) * sizeof w);
+        c->webhooks[c->n_webhooks++] = w;
+    }
+    return 0;
+}
+
 static bool yaml_is_empty(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -574,6 +771,12 @@ static int load_yaml(config *c, const char *path, char *err, size_t errlen)
         struct fy_node *sk = fy_node_pair_key(sp), *sv = fy_node_pair_value(sp);
         char *section = sk ? scalar_dup(sk) : NULL;
         node_where(sv ? sv : sk, path, where, sizeof where);
+        if (section && !strcmp(section, "webhooks")) {   /* the one section that is a list */
+            int wr = load_webhooks(c, sv, path, err, errlen);
+            free(section);
+            if (wr) goto out;
+            continue;
+        }
         if (!section || !sv || fy_node_get_type(sv) != FYNT_MAPPING) {
             snprintf(err, errlen, "%s: section '%s' must be a mapping", where, section ? section : "?");
             free(section);
@@ -802,6 +1005,15 @@ void config_dump(const config *c, char *out, size_t cap)
         const cfg_priority_rule *r = &c->priority_rules[i];
         OUT("priority.rules[%zu]: severity=%s environment=%s label=%s -> %s\n", i, r->severity ? r->severity : "*",
             r->environment ? r->environment : "*", r->label ? r->label : "*", r->priority);
+    }
+    for (size_t i = 0; i < c->n_webhooks; i++) {
+        const cfg_webhook *w = &c->webhooks[i];
+        OUT("webhooks[%zu]: name=%s alerts=%s", i, w->name, w->alerts.text ? w->alerts.text : "(the body)");
+        for (int k = 0; k < CFG_WH_NFIELDS; k++)
+            if (w->field[k].text) OUT(" %s=%s", config_webhook_field_names[k], w->field[k].text);
+        OUT(" resolved_values=");
+        for (size_t j = 0; j < w->n_resolved; j++) OUT("%s%s", j ? "," : "", w->resolved[j]);
+        OUT("\n");
     }
 #undef OUT
 }

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/jpath.h"
+
 typedef enum { AUTH_OFF = 0, AUTH_STATIC, AUTH_KUBERNETES } cfg_auth_mode;
 
 /* Which RemediationRequest contract the gateway speaks (docs/contracts.md). */
@@ -19,6 +21,24 @@ typedef struct cfg_kv {
     char *key;
     char *value;
 } cfg_kv;
+
+/* One mapped JSON webhook (`webhooks:`, docs/sources.md): where its alerts are and, within
+ * an alert, the path of each field. Required: name, kind, resource. */
+typedef enum {
+    CFG_WH_NAME, CFG_WH_NAMESPACE, CFG_WH_KIND, CFG_WH_RESOURCE, CFG_WH_SEVERITY, CFG_WH_STATUS,
+    CFG_WH_STARTS_AT, CFG_WH_LABELS, CFG_WH_ANNOTATIONS, CFG_WH_DEDUP_KEY, CFG_WH_NFIELDS
+} cfg_webhook_field;
+
+typedef struct cfg_webhook {
+    char   *name;                       /* the URL's <name>: [a-z0-9]([-a-z0-9_]*[a-z0-9])?, at most 63 */
+    jpath   alerts;                     /* the list of alerts; unset: the body is one alert */
+    jpath   field[CFG_WH_NFIELDS];      /* unset: not mapped */
+    char  **resolved;                   /* status values that mean resolved (ASCII case-insensitive) */
+    size_t  n_resolved;
+} cfg_webhook;
+
+/* The YAML key of each field under a webhook's `fields:` (config_webhook_field_names[k]). */
+extern const char *const config_webhook_field_names[CFG_WH_NFIELDS];
 
 /* One priority rule: every non-NULL condition must match; first matching rule wins. */
 typedef struct cfg_priority_rule {
@@ -119,6 +139,9 @@ typedef struct config {
     size_t             n_ce_types;
     /* logging */
     int    log_level;
+    /* mapped JSON webhooks (webhooks:) */
+    cfg_webhook *webhooks;
+    size_t       n_webhooks;
 } config;
 
 /* Built-in defaults (the embedded mode of spec section 9). */
@@ -136,6 +159,9 @@ int config_set(config *c, const char *key, const char *value, char *err, size_t 
 int config_validate(const config *c, char *err, size_t errlen);
 
 void config_free(config *c);
+
+/* The mapped webhook named name, or NULL. Borrowed from c. */
+const cfg_webhook *config_webhook_find(const config *c, const char *name);
 
 /* true if e can be an environment: a non-empty Kubernetes label value (≤ 63 chars). */
 bool config_valid_environment(const char *e);

@@ -21,6 +21,7 @@
 #include "util/jsonw.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 #include <stdio.h>
@@ -864,13 +865,25 @@ static void start(preq *p)
         refuse_signals_overload(p);
         return;
     }
+    const cfg_webhook *wh = NULL;
+    if (p->kind == ROUTE_WEBHOOK && !(wh = config_webhook_find(c, req->path_rest))) {
+        metrics_add("gateway_requests_rejected_total", "reason=\"unknown_webhook\"", 1);
+        char msg[160];
+        snprintf(msg, sizeof msg, "no webhook named '%.*s' in the configuration (webhooks:)",
+                 (int)utf8_truncate(req->path_rest, strlen(req->path_rest), 63), req->path_rest);
+        http_respond_error(req, 404, "unknown_webhook", msg, NULL);
+        preq_done(p);
+        return;
+    }
     adapter_limits lim = {.max_alerts = c->max_alerts, .max_payload_bytes = c->max_payload_bytes,
                           .max_depth = c->max_json_depth};
     adapter_error err = {0};
     int64_t now = time_now_ms();
     int rc = freshness_check(c, p->kind, req->x_timestamp, now, &lim, &err);
     const source_def *src = source_get(p->kind);
-    if (rc == 0 && src->parse)
+    if (rc == 0 && wh)
+        rc = adapter_mapped_parse(wh, req->body, req->body_len, now, &lim, &req->arena, &p->sigs, &p->n, &err);
+    else if (rc == 0 && src->parse)
         rc = src->parse(req->body, req->body_len, now, &lim, &req->arena, &p->sigs, &p->n, &err);
     else if (rc == 0)
         rc = parse_req(p, src, now, &lim, &err);

@@ -6,6 +6,8 @@ static const source_def table[ROUTE_KIND_COUNT] = {
     [ROUTE_K8S_EVENT] = {ROUTE_K8S_EVENT, "kubernetes-event", "kubernetes-events", adapter_k8s_event_parse, false, NULL},
     [ROUTE_GRAFANA] = {ROUTE_GRAFANA, "grafana", "grafana", adapter_grafana_parse, true, NULL},
     [ROUTE_CLOUDEVENTS] = {ROUTE_CLOUDEVENTS, "cloudevents", "cloudevents", NULL, false, adapter_cloudevents_parse},
+    /* parse is NULL: the body is read by the mapping the URL names (pipeline.c, adapter_mapped_parse) */
+    [ROUTE_WEBHOOK] = {ROUTE_WEBHOOK, "webhook", "webhook", NULL, false, NULL},
 };
 
 const source_def *source_get(route_kind kind) { return &table[kind]; }

@@ -89,6 +89,14 @@ int adapter_cloudevents_parse(adapter_input *in, const char *body, size_t len, i
                               const adapter_limits *lim, arena *a, sig_signal **out, size_t *n,
                               adapter_error *err);
 
+/* Any JSON webhook, read by the mapping m (config `webhooks:`, borrowed; docs/sources.md):
+ * one signal per alert of the list m->alerts names, or the body as one alert. A required
+ * field missing is ADAPTER_E_MISSING, a value of the wrong type (an object or an array where
+ * a string is needed) ADAPTER_E_TYPE, each naming the path. As adapter_prometheus_parse. */
+struct cfg_webhook;
+int adapter_mapped_parse(const struct cfg_webhook *m, const char *body, size_t len, int64_t now_ms,
+                         const adapter_limits *lim, arena *a, sig_signal **out, size_t *n, adapter_error *err);
+
 /* The freshness window of lim for the time t_ms (ms since the epoch) of `field`: 0 if t_ms
  * is at most now_ms + lim->max_skew_ms and, with check_age, at least now_ms - lim->max_age_ms
  * (both edges accepted); else ADAPTER_E_FUTURE or ADAPTER_E_STALE with a message naming

@@ -670,6 +670,16 @@ static bool is_json_type(const char *ct)
     return after == '\0' || after == ';' || after == ' ' || after == '\t';
 }
 
+/* Whether route rt serves path: the rest of the path after an HTTP_ROUTE_PREFIX route's
+ * prefix (one non-empty segment), "" for an exact match, NULL for none. Borrowed from path. */
+static const char *route_match(const http_route *rt, const char *path)
+{
+    if (!(rt->flags & HTTP_ROUTE_PREFIX)) return strcmp(rt->path, path) == 0 ? "" : NULL;
+    size_t n = strlen(rt->path);
+    if (strncmp(rt->path, path, n) != 0 || path[n] == '\0' || strchr(path + n, '/')) return NULL;
+    return path + n;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     http_conn *c = p->data;
@@ -683,14 +693,18 @@ static int on_headers_complete(llhttp_t *p)
     r->method = llhttp_method_name(llhttp_get_method(p));
     timer_set(c, s->lim.request_timeout_ms);
 
-    const http_route *match = NULL;
+    const http_route *match = NULL, *known = NULL;
     size_t allow_n = 0;
     c->allow[0] = '\0';
+    r->path_rest = "";
     for (size_t i = 0; i < s->nroutes; i++) {
         const http_route *rt = &s->routes[i];
-        if (strcmp(rt->path, r->path) != 0) continue;
+        const char *rest = route_match(rt, r->path);
+        if (!rest) continue;
+        known = rt;
         if (strcmp(rt->method, r->method) == 0) {
             match = rt;
+            r->path_rest = rest;
             break;
         }
         allow_n += (size_t)snprintf(c->allow + allow_n, sizeof c->allow - allow_n, "%s%s",
@@ -699,7 +713,8 @@ static int on_headers_complete(llhttp_t *p)
     }
     if (!match) {
         bool path_known = c->allow[0] != '\0';
-        r->route = path_known ? arena_strdup(&r->arena, r->path) : "unmatched";
+        /* a prefix route's pattern, not the path: the metric's label values stay bounded */
+        r->route = !path_known ? "unmatched" : known->flags & HTTP_ROUTE_PREFIX ? known->path : arena_strdup(&r->arena, r->path);
         c->early_status = path_known ? 405 : 404;
         c->early_code = path_known ? "method_not_allowed" : "not_found";
         c->early_msg = path_known ? "method not allowed on this path" : "no such endpoint";

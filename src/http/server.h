@@ -44,12 +44,15 @@ typedef struct http_request {
     double       start;            /* time_mono_s() at first byte */
     void        *route_data;       /* the route's data pointer */
     http_ce_headers ce;            /* ce-* headers (CloudEvents binary mode) */
+    const char  *path_rest;        /* an HTTP_ROUTE_PREFIX route: the path after the prefix; else "" */
 } http_request;
 
 typedef void (*http_handler)(http_request *req, void *data);
 
 enum {
     HTTP_ROUTE_JSON_BODY = 1,      /* POST with application/json body, else 415 */
+    HTTP_ROUTE_PREFIX = 2,         /* path ends in '/' and matches one more non-empty segment
+                                    * (no '/'), handed over as http_request.path_rest */
 };
 
 typedef struct http_route {
