@@ -42,7 +42,8 @@ typedef struct gateway {
     int                   n_workers;
 } gateway;
 
-typedef enum { ROUTE_PROMETHEUS, ROUTE_K8S_EVENT, ROUTE_GRAFANA, ROUTE_CLOUDEVENTS, ROUTE_KIND_COUNT } route_kind;   /* sources.c: a row each */
+typedef enum { ROUTE_PROMETHEUS, ROUTE_K8S_EVENT, ROUTE_GRAFANA, ROUTE_CLOUDEVENTS,
+               ROUTE_PAGERDUTY, ROUTE_KIND_COUNT } route_kind;   /* sources.c: a row each */
 
 typedef struct worker worker;
 

@@ -281,7 +281,13 @@ static void finish(preq *p)
     for (int k = RES_CREATED; k < RES_COUNT; k++)
         if (t.counts[k]) count_outcome(p->source, result_table[k].outcome, t.counts[k]);
     jsonw w;
-    reply_write(p, code, &t, &w);
+    const source_def *src = source_get(p->kind);
+    if (src->reply) {
+        jw_init(&w, &p->req->arena, 256);
+        code = src->reply(code, p->sigs, p->n, p->fail_code ? p->fail_code : "in_progress", p->fail_msg, &w);
+    } else {
+        reply_write(p, code, &t, &w);
+    }
     log_finished(p, code, &t);
     http_headers retry = {.retry_after = true, .retry_after_s = p->cfg->retry_after_s};
     http_respond(p->req, code, code == 503 ? &retry : NULL, w.buf, w.len);
@@ -835,7 +841,9 @@ static int parse_req(preq *p, const source_def *src, int64_t now, const adapter_
                         .ce_specversion = req->ce.specversion, .ce_id = req->ce.id, .ce_source = req->ce.source,
                         .ce_type = req->ce.type, .ce_subject = req->ce.subject, .ce_time = req->ce.time,
                         .ce_dataschema = req->ce.dataschema,
-                        .ce_types = p->cfg->ce_types, .n_ce_types = p->cfg->n_ce_types};
+                        .ce_types = p->cfg->ce_types, .n_ce_types = p->cfg->n_ce_types,
+                        .request_id = req->request_id,
+                        .resolve_ignored = config_rr_contract(p->cfg) == RR_CONTRACT_KUBERNAUT_AI};
     int rc = src->parse_req(&in, req->body, req->body_len, now, lim, &p->req->arena, &p->sigs, &p->n, err);
     if (in.unknown_types)
         metrics_add("gateway_cloudevents_ignored_total", "reason=\"unknown_type\"", (double)in.unknown_types);
@@ -887,7 +895,14 @@ static void start(preq *p)
             log_str(&l, "error", err.message);
             log_end(&l);
         }
-        http_respond_error(req, pipeline_reject_status(err.status), code, err.message, NULL);
+        if (src->reply) {
+            jsonw w;
+            jw_init(&w, &req->arena, 256);
+            int st = src->reply(pipeline_reject_status(err.status), NULL, 0, code, err.message, &w);
+            http_respond(req, st, NULL, w.buf, w.len);
+        } else {
+            http_respond_error(req, pipeline_reject_status(err.status), code, err.message, NULL);
+        }
         preq_done(p);
         return;
     }

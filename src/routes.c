@@ -18,6 +18,8 @@ static const struct {
     {"/api/v1/signals/kubernetes-event", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, ROUTE_K8S_EVENT, false},
     {"/api/v1/signals/grafana", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, ROUTE_GRAFANA, false},
     {"/api/v1/signals/cloudevents", "POST", 0, pipeline_handle, ROUTE_CLOUDEVENTS, false},
+    {"/api/v1/signals/pagerduty", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, ROUTE_PAGERDUTY, false},
+    {"/v2/enqueue", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, ROUTE_PAGERDUTY, false},
     {"/healthz", "GET", 0, admin_healthz, DATA_WORKER, true},
     {"/readyz", "GET", 0, admin_readyz, DATA_WORKER, true},
     {"/metrics", "GET", 0, admin_metrics, DATA_WORKER, true},
