@@ -2,6 +2,7 @@
  * pagerduty_reply.h. The status codes are PagerDuty's (202, 400) except 503, which keeps
  * the gateway's meaning (retry, with Retry-After). */
 #include "pagerduty_reply.h"
+#include "adapters/json_util.h"
 #include "util/jsonw.h"
 
 #include <string.h>
@@ -55,4 +56,16 @@ int pagerduty_reply(int code, const sig_signal *sigs, size_t n, const char *err_
     errors_write(w, err_message);
     jw_lit(w, "}");
     return code;
+}
+
+const char *pagerduty_credential(const char *body, size_t len, int max_depth, arena *a)
+{
+    cJSON *root = NULL;
+    if (ajson_parse(body, len, max_depth, &root, NULL) != 0) return NULL;
+    const cJSON *rk = cJSON_GetObjectItemCaseSensitive(root, "routing_key");
+    const char *out = cJSON_IsString(rk) && *rk->valuestring && !strpbrk(rk->valuestring, " \t\r\n")
+                          ? arena_cat(a, "Bearer ", rk->valuestring, (char *)NULL)
+                          : NULL;
+    cJSON_Delete(root);
+    return out;
 }

@@ -1,5 +1,5 @@
-/* pagerduty_reply.h: the PagerDuty source's answers in PagerDuty's own shape (the source
- * table's reply hook, sources.h). */
+/* pagerduty_reply.h: the PagerDuty source's answers in PagerDuty's own shape and its
+ * routing_key as a credential (the source table's reply and credential hooks, sources.h). */
 #ifndef SGW_PAGERDUTY_REPLY_H
 #define SGW_PAGERDUTY_REPLY_H
 #include "sources.h"
@@ -10,5 +10,9 @@
  * "message":…,"errors":[code]}. */
 int pagerduty_reply(int code, const sig_signal *sigs, size_t n, const char *err_code, const char *err_message,
                     struct jsonw *w);
+
+/* source_credential_fn: "Bearer <routing_key>" when the body is a JSON object with a
+ * routing_key string (no other check: the adapter checks the event after auth), else NULL. */
+const char *pagerduty_credential(const char *body, size_t len, int max_depth, arena *a);
 
 #endif

@@ -1021,7 +1021,12 @@ void pipeline_handle(http_request *req, void *data)
     p->t0 = time_mono_s();
     p->deadline = time_mono_ms() + c->processing_timeout_ms;
     gw_store_params(c, &p->sp);
-    int r = auth_try(rt->auth, w->kc, req->authorization);
-    if (r == SGW_E_AGAIN) auth_check(rt->auth, w->kc, &w->defer, req->authorization, on_auth, p);
+    /* a source whose body carries the sender's token (PagerDuty's routing_key) */
+    const char *authz = req->authorization;
+    const source_def *src = source_get(rc->kind);
+    if (!authz && src->credential && c->auth_mode == AUTH_STATIC)
+        authz = src->credential(req->body, req->body_len, c->max_json_depth, &req->arena);
+    int r = auth_try(rt->auth, w->kc, authz);
+    if (r == SGW_E_AGAIN) auth_check(rt->auth, w->kc, &w->defer, authz, on_auth, p);
     else on_auth(r, p);   /* known now: go on while the body is still in the cache */
 }

@@ -26,6 +26,10 @@ struct jsonw;
 typedef int (*source_reply_fn)(int code, const sig_signal *sigs, size_t n, const char *err_code,
                                const char *err_message, struct jsonw *w);
 
+/* A credential the body carries (PagerDuty's routing_key), as an Authorization header value
+ * ("Bearer …", in a), or NULL when it has none. body: borrowed; max_depth: the JSON limit. */
+typedef const char *(*source_credential_fn)(const char *body, size_t len, int max_depth, arena *a);
+
 typedef struct source_def {
     route_kind      kind;
     const char     *name;          /* gateway_signals_total{source}, logs */
@@ -34,6 +38,7 @@ typedef struct source_def {
     bool            alerts;        /* an Alertmanager-style body: the kubernaut.ai target is chosen from labels */
     source_parse_req_fn parse_req; /* instead of parse (NULL): the request's adapter_input too */
     source_reply_fn reply;         /* the source's own reply body, or NULL: the project's */
+    source_credential_fn credential;   /* auth.mode static, no Authorization header: the body's token, or NULL */
 } source_def;
 
 /* The row of kind (every route_kind has one). */
