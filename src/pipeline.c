@@ -843,7 +843,8 @@ static int parse_req(preq *p, const source_def *src, int64_t now, const adapter_
                         .ce_dataschema = req->ce.dataschema,
                         .ce_types = p->cfg->ce_types, .n_ce_types = p->cfg->n_ce_types,
                         .request_id = req->request_id,
-                        .resolve_ignored = config_rr_contract(p->cfg) == RR_CONTRACT_KUBERNAUT_AI};
+                        .resolve_ignored = config_rr_contract(p->cfg) == RR_CONTRACT_KUBERNAUT_AI,
+                        .pd = &p->cfg->pagerduty};
     int rc = src->parse_req(&in, req->body, req->body_len, now, lim, &p->req->arena, &p->sigs, &p->n, err);
     if (in.unknown_types)
         metrics_add("gateway_cloudevents_ignored_total", "reason=\"unknown_type\"", (double)in.unknown_types);

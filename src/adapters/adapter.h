@@ -80,6 +80,7 @@ typedef struct adapter_input {
     size_t      invalid_events;   /* out: events of a batch rejected on their own */
     const char *request_id;       /* PagerDuty: seeds a generated dedup_key */
     bool        resolve_ignored;  /* PagerDuty: kubernaut.ai/v1alpha1 records no resolution */
+    const struct cfg_pagerduty *pd;   /* PagerDuty: the target mapping (NULL: the defaults) */
 } adapter_input;
 
 /* CloudEvents 1.0 over HTTP: binary, structured or batch mode, by in->content_type. Every

@@ -4,6 +4,7 @@
  * below (docs/sources.md, "PagerDuty Events v2"). */
 #include "adapters/adapter.h"
 #include "adapters/json_util.h"
+#include "config.h"
 #include "util/hash.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
@@ -88,21 +89,25 @@ static const char *cd_string(const cJSON *cd, const char *key)
     return cJSON_IsString(v) && *v->valuestring ? v->valuestring : NULL;
 }
 
-/* The default mapping: custom_details.kind + .name (+ .namespace); else the first of
- * custom_details.pod, deployment, statefulset, daemonset, node, service (+ .namespace); else
- * payload.source as "namespace/kind/name" or "kind/name". 0, or -1 when none names one. */
-static int target_pick(const cJSON *cd, const char *source, arena *a, sig_signal *s)
+static const cfg_pagerduty pd_defaults = {"namespace", "kind", "name", true, true};
+
+/* The mapping (pagerduty.* in config; these are the defaults): custom_details.kind + .name
+ * (+ .namespace); else the first of custom_details.pod, deployment, statefulset, daemonset,
+ * node, service (+ .namespace); else payload.source as "namespace/kind/name" or "kind/name".
+ * 0, or -1 when none names one. */
+static int target_pick(const cfg_pagerduty *m, const cJSON *cd, const char *source, arena *a, sig_signal *s)
 {
-    const char *ns = cJSON_IsObject(cd) ? cd_string(cd, "namespace") : NULL;
+    const char *ns = cJSON_IsObject(cd) && *m->namespace_key ? cd_string(cd, m->namespace_key) : NULL;
     if (cJSON_IsObject(cd)) {
-        const char *kind = cd_string(cd, "kind"), *name = cd_string(cd, "name");
+        const char *kind = *m->kind_key ? cd_string(cd, m->kind_key) : NULL;
+        const char *name = *m->name_key ? cd_string(cd, m->name_key) : NULL;
         if (kind && name) {
             s->kind = kind;
             s->res_name = name;
             s->namespace = ns ? ns : "";
             return 0;
         }
-        for (size_t i = 0; i < sizeof res_keys / sizeof res_keys[0]; i++) {
+        for (size_t i = 0; m->resource_keys && i < sizeof res_keys / sizeof res_keys[0]; i++) {
             const char *v = cd_string(cd, res_keys[i].key);
             if (!v) continue;
             s->kind = res_keys[i].kind;
@@ -111,7 +116,7 @@ static int target_pick(const cJSON *cd, const char *source, arena *a, sig_signal
             return 0;
         }
     }
-    const char *p1 = strchr(source, '/');
+    const char *p1 = m->source_target ? strchr(source, '/') : NULL;
     if (!p1) return -1;
     const char *p2 = strchr(p1 + 1, '/');
     if (p2 && !strchr(p2 + 1, '/') && p1 > source && p2 > p1 + 1 && p2[1]) {
@@ -146,7 +151,7 @@ static sig_severity severity_of(const char *v)
 }
 
 /* The payload of a trigger: checked, then the signal's name, target, severity, labels. */
-static void payload_read(const cJSON *pl, int64_t now_ms, const adapter_limits *lim, arena *a, sig_signal *s,
+static void payload_read(const adapter_input *in, const cJSON *pl, int64_t now_ms, const adapter_limits *lim, arena *a, sig_signal *s,
                          pd_errors *e, adapter_error *ferr)
 {
     const char *summary = str_member(pl, "summary", "payload.summary", e);
@@ -175,7 +180,8 @@ static void payload_read(const cJSON *pl, int64_t now_ms, const adapter_limits *
     else if (ts && lim->fresh && adapter_check_freshness("payload.timestamp", ts, t_ms, now_ms, lim, false, ferr))
         pd_err(e, ferr->status, "%s", ferr->message);
     if (e->status) return;
-    if (target_pick(cd, source, a, s) != 0) {
+    const cfg_pagerduty *m = in && in->pd ? in->pd : &pd_defaults;
+    if (target_pick(m, cd, source, a, s) != 0) {
         pd_err(e, ADAPTER_E_MISSING, "the event names no Kubernetes resource: set payload.custom_details.kind and "
                                      ".name (or .pod, .deployment, ...) or payload.source as namespace/kind/name");
         return;
@@ -247,7 +253,7 @@ static int event_read(adapter_input *in, const cJSON *root, const char *body, si
     if (act == 0) {
         if (!pl || cJSON_IsNull(pl)) pd_err(&e, ADAPTER_E_MISSING, "'payload' is missing or blank");
         else if (!cJSON_IsObject(pl)) pd_err(&e, ADAPTER_E_TYPE, "'payload' must be an object");
-        else payload_read(pl, now_ms, lim, a, s, &e, &ferr);
+        else payload_read(in, pl, now_ms, lim, a, s, &e, &ferr);
     }
     if (e.status) return e.status;
     if (!dedup || !*dedup) dedup = dedup_generate(in, body, len, a);

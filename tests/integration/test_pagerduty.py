@@ -160,6 +160,31 @@ class PagerDutyTests(unittest.TestCase):
         self.assertEqual(len(r.json["errors"]), 1)
         self.assertEqual(g.rr_files(), [])
 
+    # ---- the target mapping ----------------------------------------------------------------------
+
+    def test_configured_target_mapping(self):
+        g = self.gw("pagerduty:\n  namespace_key: ns\n  kind_key: k8s_kind\n  name_key: k8s_name\n"
+                    "  source_target: false\n")
+        r = g.post(PATH, trigger("map-1", source="host-1",
+                                 custom_details={"ns": "ops", "k8s_kind": "StatefulSet", "k8s_name": "db"}))
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual([os.path.relpath(p, g.rr_dir) for p in g.rr_files()], ["ops/rr-%s.json" % fp("map-1")[:16]])
+        # payload.source is not read any more
+        r = g.post(PATH, trigger("map-2", source="prod/Pod/api-1"))
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("names no Kubernetes resource", r.json["errors"][0])
+
+    def test_check_config_names_the_bad_key(self):
+        from harness import BINARY
+        g0 = Gateway()
+        g0.stop()
+        path = os.path.join(g0.dir, "bad.yaml")
+        with open(path, "w") as f:
+            f.write("pagerduty:\n  kind_key: custom_details.kind\n")
+        p = subprocess.run([BINARY, "--config", path, "--check-config"], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("pagerduty.kind_key 'custom_details.kind' must be a custom_details member name", p.stderr)
+
     # ---- /v2/enqueue -----------------------------------------------------------------------------
 
     def test_v2_enqueue_is_the_same_handler(self):

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "adapters/adapter.h"
+#include "config.h"
 #include "pagerduty_reply.h"
 #include "sig.h"
 #include "util/arena.h"
@@ -233,6 +234,59 @@ static void test_no_target_is_rejected(void **state)
     }
 }
 
+static void test_configured_mapping(void **state)
+{
+    ctx *c = *state;
+    char err[300];
+    config *cfg = config_defaults();
+    assert_int_equal(config_set(cfg, "pagerduty.namespace_key", "k8s_namespace", err, sizeof err), 0);
+    assert_int_equal(config_set(cfg, "pagerduty.kind_key", "k8s_kind", err, sizeof err), 0);
+    assert_int_equal(config_set(cfg, "pagerduty.name_key", "k8s_name", err, sizeof err), 0);
+    assert_int_equal(config_validate(cfg, err, sizeof err), 0);
+    c->in.pd = &cfg->pagerduty;
+    expect_target(c, "{'summary':'x','source':'a/Pod/b','severity':'info','custom_details':{'k8s_namespace':'ops',"
+                     "'k8s_kind':'Deployment','k8s_name':'web','kind':'Pod','name':'p','namespace':'x'}}",
+                  "ops", "Deployment", "web");
+    /* the default keys are no longer read; pod is (resource_keys), with the configured namespace key */
+    expect_target(c, "{'summary':'x','source':'h','severity':'info','custom_details':{'kind':'Pod','name':'p',"
+                     "'pod':'p-2','k8s_namespace':'ops'}}", "ops", "Pod", "p-2");
+    assert_int_equal(config_set(cfg, "pagerduty.resource_keys", "false", err, sizeof err), 0);
+    expect_target(c, "{'summary':'x','source':'a/Node/n','severity':'info','custom_details':{'pod':'p-2'}}", "a", "Node",
+                  "n");
+    assert_int_equal(config_set(cfg, "pagerduty.source_target", "false", err, sizeof err), 0);
+    assert_int_equal(parse(c, TRIGGER("", "{'summary':'x','source':'a/Node/n','severity':'info'}")), ADAPTER_E_MISSING);
+    config_free(cfg);
+}
+
+static void test_mapping_config_is_validated(void **state)
+{
+    (void)state;
+    static const struct { const char *key, *value, *msg; } t[] = {
+        {"pagerduty.namespace_key", "a.b", "pagerduty.namespace_key 'a.b' must be a custom_details member name"},
+        {"pagerduty.kind_key", "", "pagerduty.kind_key and pagerduty.name_key are set together"},
+        {"pagerduty.name_key", "x y", "pagerduty.name_key 'x y' must be"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char err[300] = "";
+        config *cfg = config_defaults();
+        assert_int_equal(config_set(cfg, t[i].key, t[i].value, err, sizeof err), 0);
+        int rc = config_validate(cfg, err, sizeof err);
+        if (rc != SGW_E_INVALID || !strstr(err, t[i].msg)) fail_msg("%s=%s: %d %s", t[i].key, t[i].value, rc, err);
+        config_free(cfg);
+    }
+    char err[300] = "";
+    config *cfg = config_defaults();
+    assert_int_equal(config_set(cfg, "pagerduty.kind_key", "", err, sizeof err), 0);
+    assert_int_equal(config_set(cfg, "pagerduty.name_key", "", err, sizeof err), 0);
+    assert_int_equal(config_set(cfg, "pagerduty.namespace_key", "", err, sizeof err), 0);
+    assert_int_equal(config_validate(cfg, err, sizeof err), 0);
+    assert_int_equal(config_set(cfg, "pagerduty.resource_keys", "false", err, sizeof err), 0);
+    assert_int_equal(config_set(cfg, "pagerduty.source_target", "false", err, sizeof err), 0);
+    assert_int_equal(config_validate(cfg, err, sizeof err), SGW_E_INVALID);
+    assert_non_null(strstr(err, "no event could name its target"));
+    config_free(cfg);
+}
+
 /* ---- acknowledge, resolve ------------------------------------------------------------------ */
 
 static void test_acknowledge_is_ignored(void **state)
@@ -406,6 +460,8 @@ int main(void)
         T(test_dedup_key_of_255_characters),
         T(test_target_mapping),
         T(test_no_target_is_rejected),
+        T(test_configured_mapping),
+        T(test_mapping_config_is_validated),
         T(test_acknowledge_is_ignored),
         T(test_resolve_closes_the_dedup_key),
         T(test_each_rejection_and_its_errors),
