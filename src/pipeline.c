@@ -672,6 +672,20 @@ const char *pipeline_reject_code(adapter_status st) { return reject_find(st)->co
 
 /* ---- entry ---------------------------------------------------------------------------- */
 
+/* A 4xx for the request's input: in the source's own shape when it has one (sources.h). */
+static void respond_reject(preq *p, int status, const char *code, const char *msg)
+{
+    const source_def *src = source_get(p->kind);
+    if (!src->reply) {
+        http_respond_error(p->req, status, code, msg, NULL);
+        return;
+    }
+    jsonw w;
+    jw_init(&w, &p->req->arena, 256);
+    int st = src->reply(status, NULL, 0, code, msg, &w);
+    http_respond(p->req, st, NULL, w.buf, w.len);
+}
+
 /* 503 + Retry-After: the signal limit (server.max_inflight_alerts) is reached. */
 static void refuse_signals_overload(preq *p)
 {
@@ -737,7 +751,7 @@ static void targets_done(preq *p)
     for (size_t i = 0; i < p->n; i++) live += !p->sigs[i].ignored;
     if (live == 0 && p->not_found > 0 && (size_t)p->not_found == p->n) {
         /* every signal names a resource the cluster does not have: retrying cannot help */
-        http_respond_error(p->req, 400, "target_not_found", p->res[0].reason, NULL);
+        respond_reject(p, 400, "target_not_found", p->res[0].reason);
         preq_done(p);
         return;
     }
@@ -896,14 +910,7 @@ static void start(preq *p)
             log_str(&l, "error", err.message);
             log_end(&l);
         }
-        if (src->reply) {
-            jsonw w;
-            jw_init(&w, &req->arena, 256);
-            int st = src->reply(pipeline_reject_status(err.status), NULL, 0, code, err.message, &w);
-            http_respond(req, st, NULL, w.buf, w.len);
-        } else {
-            http_respond_error(req, pipeline_reject_status(err.status), code, err.message, NULL);
-        }
+        respond_reject(p, pipeline_reject_status(err.status), code, err.message);
         preq_done(p);
         return;
     }
