@@ -150,9 +150,10 @@ static sig_severity severity_of(const char *v)
     return !strcmp(v, "critical") || !strcmp(v, "error") ? SEV_CRITICAL : !strcmp(v, "info") ? SEV_INFO : SEV_WARNING;
 }
 
-/* The payload of a trigger: checked, then the signal's name, target, severity, labels. */
-static void payload_read(const adapter_input *in, const cJSON *pl, int64_t now_ms, const adapter_limits *lim, arena *a, sig_signal *s,
-                         pd_errors *e, adapter_error *ferr)
+/* The payload of a trigger: every field checked, then the signal's name, target, severity,
+ * labels and annotations. ferr: scratch for the freshness check's message. */
+static void payload_read(const adapter_input *in, const cJSON *pl, int64_t now_ms, const adapter_limits *lim,
+                         arena *a, sig_signal *s, pd_errors *e, adapter_error *ferr)
 {
     const char *summary = str_member(pl, "summary", "payload.summary", e);
     const char *source = str_member(pl, "source", "payload.source", e);
@@ -233,7 +234,8 @@ static int event_read(adapter_input *in, const cJSON *root, const char *body, si
     if (blank(root, "routing_key", rk))
         pd_err(&e, ADAPTER_E_MISSING, "'routing_key' is missing or blank");
     else if (rk && strlen(rk) != PD_ROUTING_KEY_LEN)
-        pd_err(&e, ADAPTER_E_TYPE, "Length of 'routing_key' is incorrect (should be %d characters)", PD_ROUTING_KEY_LEN);
+        pd_err(&e, ADAPTER_E_TYPE, "Length of 'routing_key' is incorrect (should be %d characters)",
+               PD_ROUTING_KEY_LEN);
     int act = -1;   /* 0 trigger, 1 acknowledge, 2 resolve */
     if (blank(root, "event_action", action))
         pd_err(&e, ADAPTER_E_MISSING, "'event_action' is missing or blank");
@@ -242,7 +244,8 @@ static int event_read(adapter_input *in, const cJSON *root, const char *body, si
     if (action && *action && act < 0)
         pd_err(&e, ADAPTER_E_TYPE, "'event_action' is invalid (expected trigger, acknowledge or resolve)");
     if (dedup && utf8_chars(dedup) > PD_DEDUP_KEY_MAX)
-        pd_err(&e, ADAPTER_E_TYPE, "Length of 'dedup_key' is too long (should be at most %d characters)", PD_DEDUP_KEY_MAX);
+        pd_err(&e, ADAPTER_E_TYPE, "Length of 'dedup_key' is too long (should be at most %d characters)",
+               PD_DEDUP_KEY_MAX);
     if ((act == 1 || act == 2) && blank(root, "dedup_key", dedup))
         pd_err(&e, ADAPTER_E_MISSING, "'dedup_key' is missing or blank (required for acknowledge and resolve)");
     s->signal_type = "pagerduty-event";
