@@ -185,6 +185,20 @@ class PagerDutyTests(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("pagerduty.kind_key 'custom_details.kind' must be a custom_details member name", p.stderr)
 
+    # ---- storms ------------------------------------------------------------------------------
+
+    def test_storm_of_triggers_is_folded(self):
+        g = self.gw("storm:\n  rate_threshold: 5\n")
+        for i in range(12):
+            r = g.post(PATH, trigger("storm-%d" % i, source="prod/Pod/worker-%d" % i, **{"class": "OOMKilled"}))
+            self.assertEqual((r.status, r.json["dedup_key"]), (202, "storm-%d" % i), r)
+        names = [os.path.basename(p) for p in g.rr_files()]
+        storm = [n for n in names if n.startswith("rr-storm-")]
+        self.assertEqual(len(storm), 1, names)
+        self.assertGreater(outcome(g, "aggregated"), 0)
+        self.assertEqual(outcome(g, "created") + outcome(g, "aggregated"), 12)
+        self.assertLess(len(names), 12)
+
     # ---- /v2/enqueue -----------------------------------------------------------------------------
 
     def test_v2_enqueue_is_the_same_handler(self):
