@@ -93,6 +93,11 @@ static const key_def keys[] = {
     {"environment.default", K_STR, F(default_environment), "environment when no rule matches"},
     {"priority.default", K_STR, F(default_priority), "priority when no rule matches"},
     {"logging.level", K_LOGLEVEL, F(log_level), "debug | info | warn | error"},
+    {"pagerduty.namespace_key", K_STR, F(pagerduty.namespace_key), "PagerDuty: custom_details key of the target's namespace (empty: none)"},
+    {"pagerduty.kind_key", K_STR, F(pagerduty.kind_key), "PagerDuty: custom_details key of the target's kind (empty with name_key: none)"},
+    {"pagerduty.name_key", K_STR, F(pagerduty.name_key), "PagerDuty: custom_details key of the target's name"},
+    {"pagerduty.resource_keys", K_BOOL, F(pagerduty.resource_keys), "PagerDuty: read custom_details pod, deployment, statefulset, daemonset, node, service"},
+    {"pagerduty.source_target", K_BOOL, F(pagerduty.source_target), "PagerDuty: read payload.source as namespace/kind/name or kind/name"},
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -190,6 +195,7 @@ config *config_defaults(void)
                                    xstrdup("resource.name"), xstrdup("namespace"), xstrdup("severity"),
                                    xstrdup("status"), xstrdup("labels")};
     c->log_level = LOG_INFO;
+    c->pagerduty = (cfg_pagerduty){xstrdup("namespace"), xstrdup("kind"), xstrdup("name"), true, true};
     return c;
 }
 
@@ -892,8 +898,34 @@ static bool valid_priority(const char *p)
     return p && strlen(p) == 2 && p[0] == 'P' && p[1] >= '0' && p[1] <= '3';
 }
 
+/* A custom_details key of the pagerduty section: "" or 1..63 of [A-Za-z0-9_-] (a member
+ * name, not a path). */
+static bool pd_key_valid(const char *k)
+{
+    size_t n = strlen(k);
+    return n <= 63 && strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static int pagerduty_validate(const cfg_pagerduty *p, char *err, size_t errlen)
+{
+    static const char *const names[] = {"pagerduty.namespace_key", "pagerduty.kind_key", "pagerduty.name_key"};
+    const char *v[] = {p->namespace_key, p->kind_key, p->name_key};
+    for (int i = 0; i < 3; i++)
+        if (!pd_key_valid(v[i]))
+            return snprintf(err, errlen, "%s '%s' must be a custom_details member name: up to 63 of A-Z a-z 0-9 _ -",
+                            names[i], v[i]), SGW_E_INVALID;
+    if (!*p->kind_key != !*p->name_key)
+        return snprintf(err, errlen, "pagerduty.kind_key and pagerduty.name_key are set together (both empty: no "
+                                     "kind/name pair)"), SGW_E_INVALID;
+    if (!*p->kind_key && !p->resource_keys && !p->source_target)
+        return snprintf(err, errlen, "pagerduty: kind_key/name_key empty, resource_keys and source_target false: no "
+                                     "event could name its target"), SGW_E_INVALID;
+    return 0;
+}
+
 int config_validate(const config *c, char *err, size_t errlen)
 {
+    int rc;
     if (!*c->listen) return snprintf(err, errlen, "server.listen is required"), SGW_E_INVALID;
     if (c->max_body_bytes < 1024) return snprintf(err, errlen, "server.max_body_bytes must be >= 1KiB"), SGW_E_INVALID;
     if (c->max_header_bytes < 1024) return snprintf(err, errlen, "server.max_header_bytes must be >= 1KiB"), SGW_E_INVALID;
@@ -940,6 +972,7 @@ int config_validate(const config *c, char *err, size_t errlen)
         return snprintf(err, errlen, "sink.target dir: needs a path"), SGW_E_INVALID;
     if (*c->grafana_hmac_secret_file && !*c->grafana_hmac_header)
         return snprintf(err, errlen, "sources.grafana_hmac_secret_file needs sources.grafana_hmac_header"), SGW_E_INVALID;
+    if ((rc = pagerduty_validate(&c->pagerduty, err, errlen))) return rc;
     if (c->auth_mode == AUTH_STATIC && !*c->auth_static_file)
         return snprintf(err, errlen, "auth.mode static needs auth.static_file"), SGW_E_INVALID;
     if (!config_valid_environment(c->default_environment))

@@ -56,6 +56,17 @@ typedef struct cfg_ce_type {
     char *namespace, *severity, *status, *labels;   /* optional paths */
 } cfg_ce_type;
 
+/* pagerduty: the custom_details keys of the target (namespace_key "" = none; kind_key and
+ * name_key both "" = no kind/name pair), whether the pod/deployment/... keys are read, and
+ * whether payload.source is read as namespace/kind/name. */
+typedef struct cfg_pagerduty {
+    char *namespace_key;
+    char *kind_key;
+    char *name_key;
+    bool  resource_keys;
+    bool  source_target;
+} cfg_pagerduty;
+
 typedef struct config {
     char  *source;                     /* file it came from, or "" */
     /* server */
@@ -142,6 +153,8 @@ typedef struct config {
     /* mapped JSON webhooks (webhooks:) */
     cfg_webhook *webhooks;
     size_t       n_webhooks;
+    /* pagerduty: where an event names its Kubernetes target (docs/sources.md) */
+    cfg_pagerduty pagerduty;
 } config;
 
 /* Built-in defaults (the embedded mode of spec section 9). */

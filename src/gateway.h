@@ -48,6 +48,7 @@ typedef enum {
     ROUTE_GRAFANA,
     ROUTE_CLOUDEVENTS,
     ROUTE_WEBHOOK,        /* mapped JSON webhooks: /api/v1/signals/webhook/<name> */
+    ROUTE_PAGERDUTY,
     ROUTE_KIND_COUNT
 } route_kind;   /* sources.c: a row each */
 

@@ -282,7 +282,13 @@ static void finish(preq *p)
     for (int k = RES_CREATED; k < RES_COUNT; k++)
         if (t.counts[k]) count_outcome(p->source, result_table[k].outcome, t.counts[k]);
     jsonw w;
-    reply_write(p, code, &t, &w);
+    const source_def *src = source_get(p->kind);
+    if (src->reply) {
+        jw_init(&w, &p->req->arena, 256);
+        code = src->reply(code, p->sigs, p->n, p->fail_code ? p->fail_code : "in_progress", p->fail_msg, &w);
+    } else {
+        reply_write(p, code, &t, &w);
+    }
     log_finished(p, code, &t);
     http_headers retry = {.retry_after = true, .retry_after_s = p->cfg->retry_after_s};
     http_respond(p->req, code, code == 503 ? &retry : NULL, w.buf, w.len);
@@ -667,6 +673,20 @@ const char *pipeline_reject_code(adapter_status st) { return reject_find(st)->co
 
 /* ---- entry ---------------------------------------------------------------------------- */
 
+/* A 4xx for the request's input: in the source's own shape when it has one (sources.h). */
+static void respond_reject(preq *p, int status, const char *code, const char *msg)
+{
+    const source_def *src = source_get(p->kind);
+    if (!src->reply) {
+        http_respond_error(p->req, status, code, msg, NULL);
+        return;
+    }
+    jsonw w;
+    jw_init(&w, &p->req->arena, 256);
+    int st = src->reply(status, NULL, 0, code, msg, &w);
+    http_respond(p->req, st, NULL, w.buf, w.len);
+}
+
 /* 503 + Retry-After: the signal limit (server.max_inflight_alerts) is reached. */
 static void refuse_signals_overload(preq *p)
 {
@@ -732,7 +752,7 @@ static void targets_done(preq *p)
     for (size_t i = 0; i < p->n; i++) live += !p->sigs[i].ignored;
     if (live == 0 && p->not_found > 0 && (size_t)p->not_found == p->n) {
         /* every signal names a resource the cluster does not have: retrying cannot help */
-        http_respond_error(p->req, 400, "target_not_found", p->res[0].reason, NULL);
+        respond_reject(p, 400, "target_not_found", p->res[0].reason);
         preq_done(p);
         return;
     }
@@ -836,7 +856,10 @@ static int parse_req(preq *p, const source_def *src, int64_t now, const adapter_
                         .ce_specversion = req->ce.specversion, .ce_id = req->ce.id, .ce_source = req->ce.source,
                         .ce_type = req->ce.type, .ce_subject = req->ce.subject, .ce_time = req->ce.time,
                         .ce_dataschema = req->ce.dataschema,
-                        .ce_types = p->cfg->ce_types, .n_ce_types = p->cfg->n_ce_types};
+                        .ce_types = p->cfg->ce_types, .n_ce_types = p->cfg->n_ce_types,
+                        .request_id = req->request_id,
+                        .resolve_ignored = config_rr_contract(p->cfg) == RR_CONTRACT_KUBERNAUT_AI,
+                        .pd = &p->cfg->pagerduty};
     int rc = src->parse_req(&in, req->body, req->body_len, now, lim, &p->req->arena, &p->sigs, &p->n, err);
     if (in.unknown_types)
         metrics_add("gateway_cloudevents_ignored_total", "reason=\"unknown_type\"", (double)in.unknown_types);
@@ -900,7 +923,7 @@ static void start(preq *p)
             log_str(&l, "error", err.message);
             log_end(&l);
         }
-        http_respond_error(req, pipeline_reject_status(err.status), code, err.message, NULL);
+        respond_reject(p, pipeline_reject_status(err.status), code, err.message);
         preq_done(p);
         return;
     }
@@ -1019,7 +1042,12 @@ void pipeline_handle(http_request *req, void *data)
     p->t0 = time_mono_s();
     p->deadline = time_mono_ms() + c->processing_timeout_ms;
     gw_store_params(c, &p->sp);
-    int r = auth_try(rt->auth, w->kc, req->authorization);
-    if (r == SGW_E_AGAIN) auth_check(rt->auth, w->kc, &w->defer, req->authorization, on_auth, p);
+    /* a source whose body carries the sender's token (PagerDuty's routing_key) */
+    const char *authz = req->authorization;
+    const source_def *src = source_get(rc->kind);
+    if (!authz && src->credential && c->auth_mode == AUTH_STATIC)
+        authz = src->credential(req->body, req->body_len, c->max_json_depth, &req->arena);
+    int r = auth_try(rt->auth, w->kc, authz);
+    if (r == SGW_E_AGAIN) auth_check(rt->auth, w->kc, &w->defer, authz, on_auth, p);
     else on_auth(r, p);   /* known now: go on while the body is still in the cache */
 }

@@ -17,6 +17,19 @@ typedef int (*source_parse_req_fn)(adapter_input *in, const char *body, size_t l
                                    const adapter_limits *lim, arena *a, sig_signal **out, size_t *n,
                                    adapter_error *err);
 
+/* A source that answers in its sender's shape (PagerDuty). code: the pipeline's answer (201,
+ * 202, 503, or a rejection's 4xx); for 4xx and 503 err_code/err_message say why (the
+ * adapter's message for a rejection; borrowed). sigs: the request's signals (none for a
+ * rejection). Writes the body into w (jw_init'ed by the caller, arena-backed) and returns
+ * the HTTP status to send. */
+struct jsonw;
+typedef int (*source_reply_fn)(int code, const sig_signal *sigs, size_t n, const char *err_code,
+                               const char *err_message, struct jsonw *w);
+
+/* A credential the body carries (PagerDuty's routing_key), as an Authorization header value
+ * ("Bearer …", in a), or NULL when it has none. body: borrowed; max_depth: the JSON limit. */
+typedef const char *(*source_credential_fn)(const char *body, size_t len, int max_depth, arena *a);
+
 typedef struct source_def {
     route_kind      kind;
     const char     *name;          /* gateway_signals_total{source}, logs */
@@ -24,6 +37,8 @@ typedef struct source_def {
     source_parse_fn parse;
     bool            alerts;        /* an Alertmanager-style body: the kubernaut.ai target is chosen from labels */
     source_parse_req_fn parse_req; /* instead of parse (NULL): the request's adapter_input too */
+    source_reply_fn reply;         /* the source's own reply body, or NULL: the project's */
+    source_credential_fn credential;   /* auth.mode static, no Authorization header: the body's token, or NULL */
 } source_def;
 
 /* The row of kind (every route_kind has one). */

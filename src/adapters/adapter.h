@@ -78,6 +78,9 @@ typedef struct adapter_input {
     size_t      n_ce_types;
     size_t      unknown_types;    /* out: events of a type no entry maps (ignored) */
     size_t      invalid_events;   /* out: events of a batch rejected on their own */
+    const char *request_id;       /* PagerDuty: seeds a generated dedup_key */
+    bool        resolve_ignored;  /* PagerDuty: kubernaut.ai/v1alpha1 records no resolution */
+    const struct cfg_pagerduty *pd;   /* PagerDuty: the target mapping (NULL: the defaults) */
 } adapter_input;
 
 /* CloudEvents 1.0 over HTTP: binary, structured or batch mode, by in->content_type. Every
@@ -96,6 +99,13 @@ int adapter_cloudevents_parse(adapter_input *in, const char *body, size_t len, i
 struct cfg_webhook;
 int adapter_mapped_parse(const struct cfg_webhook *m, const char *body, size_t len, int64_t now_ms,
                          const adapter_limits *lim, arena *a, sig_signal **out, size_t *n, adapter_error *err);
+/* PagerDuty Events API v2: one event (trigger, acknowledge, resolve). Every fault of the
+ * event is reported: err->message holds them one a line ('\n'), PagerDuty's "errors" list.
+ * A trigger without dedup_key gets one (32 hex digits from in->request_id and the body),
+ * kept in the signal's annotation pagerduty.com/dedup-key; an acknowledge is ignored. */
+int adapter_pagerduty_parse(adapter_input *in, const char *body, size_t len, int64_t now_ms,
+                            const adapter_limits *lim, arena *a, sig_signal **out, size_t *n,
+                            adapter_error *err);
 
 /* The freshness window of lim for the time t_ms (ms since the epoch) of `field`: 0 if t_ms
  * is at most now_ms + lim->max_skew_ms and, with check_age, at least now_ms - lim->max_age_ms

@@ -27,15 +27,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 1: in.content_type = "application/cloudevents-batch+json; charset=utf-8"; break;
     case 2:
         in = (adapter_input){"application/json", "1.0", "e-1", "/src", "io.kubernaut.signal", "sub%20ject",
-                             "2026-11-26T21:50:10Z", NULL, types, 2, 0, 0};
+                             "2026-11-26T21:50:10Z", NULL, types, 2, 0, 0, NULL, false, NULL};
         break;
     case 3:
         in = (adapter_input){"text/plain", "1.0", "%e2%82%ac", "/src", "com.example.alert", NULL, NULL, "%zz", types, 2,
-                             0, 0};
+                             0, 0, NULL, false, NULL};
         break;
     case 4:
         in = (adapter_input){"application/vnd.x+json", "1.0", "e-2", "/src", "com.example.other", NULL, "bad time",
-                             NULL, types, 2, 0, 0};
+                             NULL, types, 2, 0, 0, NULL, false, NULL};
         break;
     default: in.content_type = "application/json"; break;
     }
