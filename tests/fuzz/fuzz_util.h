@@ -14,6 +14,7 @@
 
 #include "pipeline.h"
 #include "adapters/adapter.h"
+#include "adapters/upstream_target.h"
 #include "sig.h"
 #include "util/utf8.h"
 
@@ -130,6 +131,33 @@ __attribute__((unused)) static void fuzz_check_error(int rc, const adapter_error
     size_t bad;
     if (!fuzz_known("utf8-msg") && !utf8_valid(err->message, ml, &bad))
         fuzz_fail("error message is not valid UTF-8 at byte %zu: %s", bad, err->message);
+}
+
+
+/* One alert of an Alertmanager-shaped webhook (Alertmanager, Grafana): the signal contract,
+ * its source and type, its payload (valid UTF-8 JSON object, bounded), and the kubernaut.ai
+ * contract's target choice on the same untrusted labels. */
+__attribute__((unused)) static void fuzz_check_alert(const sig_signal *s, size_t i, const adapter_limits *lim,
+                                                     const char *source, const char *type)
+{
+    fuzz_check_signal(s, i, true, lim);
+    if (s->ignored) fuzz_fail("signal %zu: an alert is marked ignored", i);
+    if (strcmp(s->source, source) != 0) fuzz_fail("signal %zu: source %s", i, s->source);
+    if (strcmp(s->signal_type, type) != 0) fuzz_fail("signal %zu: type %s", i, s->signal_type);
+    size_t plen;
+    char *pl = sig_payload_dup(s, lim->max_payload_bytes, &plen);
+    if (pl) {
+        size_t bad;
+        if (plen > lim->max_payload_bytes || strlen(pl) != plen) fuzz_fail("signal %zu: payload length", i);
+        if (!utf8_valid(pl, plen, &bad)) fuzz_fail("signal %zu: payload is not UTF-8", i);
+        if (pl[0] != '{' || pl[plen - 1] != '}') fuzz_fail("signal %zu: payload is not an object", i);
+        free(pl);
+    }
+    sig_signal t = *s;
+    upstream_target_pick(&t);
+    if (!t.kind || !t.res_name || !t.res_namespace) fuzz_fail("signal %zu: upstream target unset", i);
+    if (strcmp(t.kind, "Unknown") != 0 && (!*t.res_name || strlen(t.res_name) > 253))
+        fuzz_fail("signal %zu: upstream target name '%s'", i, t.res_name);
 }
 
 #endif
