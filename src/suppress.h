@@ -51,7 +51,7 @@ suppress_set *suppress_set_new(void);
 void          suppress_set_free(suppress_set *set);   /* NULL is fine */
 
 /* A new rule named name at the end of set; NULL with err if the name is not of the allowed
- * characters or another rule has it. The rule is borrowed from set. */
+ * characters or another rule has it. The rule is borrowed from set, valid until the next add. */
 suppress_rule *suppress_rule_add(suppress_set *set, const char *name, char *err, size_t errlen);
 
 /* One string of `matchers:` (Alertmanager's: `a="b"`, `a!~"x|y"`, `a=b`, or several
@@ -63,7 +63,8 @@ int suppress_rule_matchers(suppress_rule *r, const char *text, char *err, size_t
  * missing). 0, or SGW_E_INVALID with err. */
 int suppress_rule_window(suppress_rule *r, const char *starts_at, const char *ends_at, char *err, size_t errlen);
 
-/* A new, empty weekly interval of r (borrowed from r), to fill with time_interval_add*. */
+/* A new, empty weekly interval of r, to fill with time_interval_add*: borrowed from r, valid
+ * until the next one is added. An empty interval holds every time (Alertmanager's). */
 time_interval *suppress_rule_interval(suppress_rule *r);
 
 /* What a rule needs once all its keys are read: a matcher that does not match the empty
