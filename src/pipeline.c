@@ -261,7 +261,7 @@ static void log_finished(const preq *p, int code, const tally *t)
 {
     /* a request that only repeated known signals is routine: debug, as upstream did */
     bool routine = !t->counts[RES_CREATED] && !t->counts[RES_AGGREGATED] && !t->counts[RES_IGNORED] &&
-                   !t->counts[RES_RESOLVED];
+                   !t->counts[RES_RESOLVED] && !t->counts[RES_SUPPRESSED];
     int level = code >= 500 ? LOG_WARN : routine ? LOG_DEBUG : LOG_INFO;
     log_line l;
     if (log_begin(&l, level, code >= 500 ? "signals not fully processed" : "signals processed")) {
@@ -271,6 +271,8 @@ static void log_finished(const preq *p, int code, const tally *t)
         log_int(&l, "status", code);
         if (p->n == 1) log_str(&l, "fingerprint", p->sigs[0].fingerprint);
         if (p->n == 1 && p->res[0].ref) log_str(&l, "remediation_request", p->res[0].ref);
+        if (t->counts[RES_SUPPRESSED]) log_int(&l, "suppressed", t->counts[RES_SUPPRESSED]);
+        if (p->n == 1 && p->res[0].suppressed_by) log_str(&l, "suppressed_by", p->res[0].suppressed_by);
         if (p->fail_code) log_str(&l, "error", p->fail_code);
         log_dbl(&l, "duration_ms", (time_mono_s() - p->t0) * 1000);
         log_end(&l);
