@@ -305,24 +305,28 @@ int64_t suppress_rule_next_change(const suppress_rule *r, int64_t now_ms)
     if (r->has_window) return now_ms < r->starts_ms ? r->starts_ms : now_ms < r->ends_ms ? r->ends_ms : 0;
     /* The state changes only at a day's start or at a times range's ends: the same minutes
      * of every day. Each day is decomposed once and tested at those minutes in order. */
-    unsigned char cand[1440] = {0};
-    cand[0] = 1;
+    unsigned char is_cand[1440] = {0};
+    is_cand[0] = 1;
     for (size_t i = 0; i < r->n_iv; i++)
         for (size_t k = 0; k < r->iv[i].n[TI_TIMES]; k++) {
             const ti_range *t = &r->iv[i].r[TI_TIMES][k];
-            cand[t->begin] = 1;
-            if (t->end < 1440) cand[t->end] = 1;
+            is_cand[t->begin] = 1;
+            if (t->end < 1440) is_cand[t->end] = 1;
         }
+    short cand[1440];
+    int nc = 0;
+    for (int m = 0; m < 1440; m++)
+        if (is_cand[m]) cand[nc++] = (short)m;
     bool now_active = suppress_rule_active(r, now_ms);
     int64_t day0 = (now_ms >= 0 ? now_ms / DAY_MS : (now_ms - DAY_MS + 1) / DAY_MS) * DAY_MS;
     for (int d = 0; d < 400; d++) {
         int64_t day = day0 + d * DAY_MS;
         ti_when w;
         time_interval_when(day, &w);
-        for (int m = 0; m < 1440; m++) {
-            int64_t t = day + m * 60000LL;
-            if (!cand[m] || t <= now_ms) continue;
-            w.minute = m;
+        for (int k = 0; k < nc; k++) {
+            int64_t t = day + cand[k] * 60000LL;
+            if (t <= now_ms) continue;
+            w.minute = cand[k];
             if (intervals_contain(r, &w) != now_active) return t;
         }
     }
