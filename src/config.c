@@ -3,14 +3,17 @@
  * parser, and an unknown key in the file is an error (a typo must not silently fall back
  * to a default). */
 #include "config.h"
+#include "suppress.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 #include "util/yamlguard.h"
 #include "util/xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <libfyaml.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +245,7 @@ void config_free(config *c)
     free_rules(c);
     free_ce_types(c);
     free_webhooks(c);
+    suppress_set_free(c->suppress);
     free(c);
 }
 
@@ -728,6 +732,186 @@ static int load_webhooks(config *c, struct fy_node *seq, const char *file, char 
     return 0;
 }
 
+/* ---- suppress: maintenance windows and silences (src/suppress.h) ------------------------- */
+
+/* SGW_E_INVALID, with the message in err */
+__attribute__((format(printf, 3, 4))) static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return SGW_E_INVALID;
+}
+
+/* The scalars of a list, each handed to add(); the message names at (the key). */
+static int suppress_list(struct fy_node *seq, const char *file, const char *at, void *obj,
+                         int (*add)(void *obj, int field, const char *v, char *err, size_t errlen), int field,
+                         char *err, size_t errlen)
+{
+    char where[300], msg[300];
+    node_where(seq, file, where, sizeof where);
+    if (!seq || fy_node_get_type(seq) != FYNT_SEQUENCE)
+        return snprintf(err, errlen, "%s: %s must be a list of strings", where, at), SGW_E_INVALID;
+    void *it = NULL;
+    struct fy_node *item;
+    for (size_t i = 0; (item = fy_node_sequence_iterate(seq, &it)); i++) {
+        node_where(item, file, where, sizeof where);
+        char *v = fy_node_get_type(item) == FYNT_SCALAR ? scalar_dup(item) : NULL;
+        int rc = v ? add(obj, field, v, msg, sizeof msg) : SGW_E_INVALID;
+        if (rc) snprintf(err, errlen, "%s: %s[%zu]: %s", where, at, i, v ? msg : "must be a string");
+        free(v);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int add_matchers(void *r, int field, const char *v, char *err, size_t errlen)
+{
+    return suppress_rule_matchers(r, v, err, errlen);
+}
+
+static int add_range(void *ti, int field, const char *v, char *err, size_t errlen)
+{
+    return time_interval_add(ti, (ti_field)field, v, err, errlen);
+}
+
+/* The scalar value of key k in mapping map (malloc'd), or NULL if absent or not a scalar. */
+static char *map_scalar(struct fy_node *map, const char *k)
+{
+    struct fy_node *v = fy_node_mapping_lookup_by_string(map, k, FY_NT);
+    return v && fy_node_get_type(v) == FYNT_SCALAR ? scalar_dup(v) : NULL;
+}
+
+/* One entry of time_intervals: Alertmanager's time_interval, in UTC only. */
+static int suppress_interval(suppress_rule *r, struct fy_node *item, const char *file, const char *at, char *err,
+                             size_t errlen)
+{
+    char where[300], key[400], msg[300];
+    node_where(item, file, where, sizeof where);
+    if (fy_node_get_type(item) != FYNT_MAPPING)
+        return snprintf(err, errlen, "%s: %s must be a mapping", where, at), SGW_E_INVALID;
+    time_interval *ti = suppress_rule_interval(r);
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(item, &it))) {
+        struct fy_node *kn = fy_node_pair_key(p), *v = fy_node_pair_value(p);
+        char *k = scalar_dup(kn);
+        snprintf(key, sizeof key, "%s.%s", at, k ? k : "?");
+        node_where(v ? v : kn, file, where, sizeof where);
+        int rc = 0, f = 0;
+        while (f < TI_NFIELDS && !(k && !strcmp(k, time_interval_field_names[f]))) f++;
+        if (k && !strcmp(k, "location")) {
+            char *loc = v && fy_node_get_type(v) == FYNT_SCALAR ? scalar_dup(v) : NULL;
+            if (!loc || strcmp(loc, "UTC") != 0)
+                rc = bad(err, errlen, "%s: %s '%s': only UTC is supported (write the times in UTC; "
+                         "docs/decisions/019-suppression-rules.md)", where, key, loc ? loc : "?");
+            free(loc);
+        } else if (f == TI_TIMES) {
+            if (!v || fy_node_get_type(v) != FYNT_SEQUENCE) {
+                rc = bad(err, errlen, "%s: %s must be a list of {start_time, end_time}", where, key);
+            } else {
+                void *it2 = NULL;
+                struct fy_node *tn;
+                for (size_t i = 0; !rc && (tn = fy_node_sequence_iterate(v, &it2)); i++) {
+                    node_where(tn, file, where, sizeof where);
+                    char *s = NULL, *e = NULL;
+                    bool ok = fy_node_get_type(tn) == FYNT_MAPPING && fy_node_mapping_item_count(tn) <= 2;
+                    if (ok) s = map_scalar(tn, "start_time"), e = map_scalar(tn, "end_time");
+                    if (!ok || time_interval_add_times(ti, s, e, msg, sizeof msg))
+                        rc = bad(err, errlen, "%s: %s[%zu]: %s", where, key, i,
+                                 ok ? msg : "must be a mapping of start_time and end_time");
+                    free(s), free(e);
+                }
+            }
+        } else if (f < TI_NFIELDS) {
+            rc = suppress_list(v, file, key, ti, add_range, f, err, errlen);
+        } else {
+            node_where(kn, file, where, sizeof where);
+            rc = bad(err, errlen, "%s: %s: unknown key (allowed: times, weekdays, days_of_month, months, years, "
+                     "location)", where, key);
+        }
+        free(k);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* One entry of suppress:, added to set. Every error names the entry and its key. */
+static int suppress_entry(suppress_set *set, struct fy_node *item, size_t idx, const char *file, char *err,
+                          size_t errlen)
+{
+    char where[300], at[128], key[300], msg[300];
+    snprintf(at, sizeof at, "suppress[%zu]", idx);
+    node_where(item, file, where, sizeof where);
+    if (fy_node_get_type(item) != FYNT_MAPPING)
+        return snprintf(err, errlen, "%s: %s must be a mapping", where, at), SGW_E_INVALID;
+    char *name = map_scalar(item, "name");
+    suppress_rule *r = name ? suppress_rule_add(set, name, msg, sizeof msg) : NULL;
+    if (!r) {
+        snprintf(err, errlen, "%s: %s.name: %s", where, at, name ? msg : "is required (a string)");
+        free(name);
+        return SGW_E_INVALID;
+    }
+    snprintf(at, sizeof at, "suppress[%zu] (%s)", idx, name);
+    free(name);
+    char *starts = NULL, *ends = NULL;
+    int rc = 0;
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while (!rc && (p = fy_node_mapping_iterate(item, &it))) {
+        struct fy_node *kn = fy_node_pair_key(p), *v = fy_node_pair_value(p);
+        char *k = scalar_dup(kn);
+        snprintf(key, sizeof key, "%s.%s", at, k ? k : "?");
+        node_where(v ? v : kn, file, where, sizeof where);
+        bool scalar = v && fy_node_get_type(v) == FYNT_SCALAR;
+        if (k && !strcmp(k, "name")) {
+            /* read first, to name the entry in every message */
+        } else if (k && !strcmp(k, "matchers")) {
+            rc = suppress_list(v, file, key, r, add_matchers, 0, err, errlen);
+        } else if (k && (!strcmp(k, "starts_at") || !strcmp(k, "ends_at")) && scalar) {
+            char **slot = k[0] == 's' ? &starts : &ends;
+            free(*slot);
+            *slot = scalar_dup(v);
+        } else if (k && !strcmp(k, "time_intervals") && v && fy_node_get_type(v) == FYNT_SEQUENCE) {
+            void *it2 = NULL;
+            struct fy_node *tn;
+            for (size_t i = 0; !rc && (tn = fy_node_sequence_iterate(v, &it2)); i++) {
+                char ti_at[340];
+                snprintf(ti_at, sizeof ti_at, "%s[%zu]", key, i);
+                rc = suppress_interval(r, tn, file, ti_at, err, errlen);
+            }
+        } else {
+            node_where(kn, file, where, sizeof where);
+            rc = bad(err, errlen, "%s: %s: unknown key or wrong type (allowed: name, matchers: a list, starts_at, "
+                     "ends_at: RFC 3339 strings, time_intervals: a list)", where, key);
+        }
+        free(k);
+    }
+    node_where(item, file, where, sizeof where);
+    if (!rc && (starts || ends) && suppress_rule_window(r, starts, ends, msg, sizeof msg))
+        rc = bad(err, errlen, "%s: %s: %s", where, at, msg);
+    if (!rc && suppress_rule_check(r, msg, sizeof msg))
+        rc = bad(err, errlen, "%s: %s.%s", where, at, msg);
+    free(starts), free(ends);
+    return rc;
+}
+
+static int load_suppress(config *c, struct fy_node *seq, const char *file, char *err, size_t errlen)
+{
+    char where[300];
+    node_where(seq, file, where, sizeof where);
+    if (!seq || fy_node_get_type(seq) != FYNT_SEQUENCE)
+        return snprintf(err, errlen, "%s: suppress must be a list of rules", where), SGW_E_INVALID;
+    suppress_set_free(c->suppress);
+    c->suppress = suppress_set_new();
+    void *it = NULL;
+    struct fy_node *item;
+    for (size_t i = 0; (item = fy_node_sequence_iterate(seq, &it)); i++)
+        if (suppress_entry(c->suppress, item, i, file, err, errlen)) return SGW_E_INVALID;
+    return 0;
+}
+
 static bool yaml_is_empty(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -777,8 +961,9 @@ static int load_yaml(config *c, const char *path, char *err, size_t errlen)
         struct fy_node *sk = fy_node_pair_key(sp), *sv = fy_node_pair_value(sp);
         char *section = sk ? scalar_dup(sk) : NULL;
         node_where(sv ? sv : sk, path, where, sizeof where);
-        if (section && !strcmp(section, "webhooks")) {   /* the one section that is a list */
-            int wr = load_webhooks(c, sv, path, err, errlen);
+        if (section && (!strcmp(section, "webhooks") || !strcmp(section, "suppress"))) {   /* the lists */
+            int wr = section[0] == 'w' ? load_webhooks(c, sv, path, err, errlen)
+                                       : load_suppress(c, sv, path, err, errlen);
             free(section);
             if (wr) goto out;
             continue;
@@ -1047,6 +1232,19 @@ void config_dump(const config *c, char *out, size_t cap)
         OUT(" resolved_values=");
         for (size_t j = 0; j < w->n_resolved; j++) OUT("%s%s", j ? "," : "", w->resolved[j]);
         OUT("\n");
+    }
+    for (size_t i = 0; c->suppress && i < c->suppress->n; i++) {
+        const suppress_rule *r = &c->suppress->r[i];
+        OUT("suppress[%zu]: name=%s matchers=", i, r->name);
+        for (size_t j = 0; j < r->n_written; j++) OUT("%s%s", j ? " ; " : "", r->written[j]);
+        if (r->has_window) {
+            char a[32], b[32];
+            time_format_rfc3339(r->starts_ms, a);
+            time_format_rfc3339(r->ends_ms, b);
+            OUT(" window=%s..%s\n", a, b);
+        } else {
+            OUT(" time_intervals=%zu (UTC)\n", r->n_iv);
+        }
     }
 #undef OUT
 }

@@ -155,6 +155,8 @@ typedef struct config {
     size_t       n_webhooks;
     /* pagerduty: where an event names its Kubernetes target (docs/sources.md) */
     cfg_pagerduty pagerduty;
+    /* suppress: maintenance windows and silences, compiled (src/suppress.h); NULL = none */
+    struct suppress_set *suppress;
 } config;
 
 /* Built-in defaults (the embedded mode of spec section 9). */

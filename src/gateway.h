@@ -78,7 +78,7 @@ struct worker {
     route_ctx    rc[ROUTE_KIND_COUNT];   /* each source's routes' data */
     http_route   routes[16];        /* what the listener serves (routes.h) */
     size_t       nroutes;
-    http_route   mroutes[4];        /* what the metrics listener serves */
+    http_route   mroutes[8];        /* what the metrics listener serves */
     size_t       nmroutes;
     int          drained;           /* servers fully drained */
     atomic_int   stop;              /* 1 = drain requested */

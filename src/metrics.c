@@ -34,7 +34,7 @@ static const family families[] = {
     {"gateway_signals_in_flight", M_GAUGE, "Signals (alerts, events) of the requests being processed now.", NULL, 0},
     {"gateway_http_connections", M_GAUGE, "Open HTTP connections.", NULL, 0},
     {"gateway_signals_received_total", M_COUNTER, "Signals (alerts, events) received, by source type and severity.", NULL, 0},
-    {"gateway_signals_total", M_COUNTER, "Signals by source and outcome (created, duplicate, aggregated, ignored, resolved, stale, failed).", NULL, 0},
+    {"gateway_signals_total", M_COUNTER, "Signals by source and outcome (created, duplicate, aggregated, ignored, resolved, stale, rejected, suppressed, failed).", NULL, 0},
     {"gateway_requests_rejected_total", M_COUNTER, "Requests rejected before processing, by reason.", NULL, 0},
     {"gateway_grafana_truncated_alerts_total", M_COUNTER, "Alerts Grafana left out of its webhooks (truncatedAlerts: the contact point's maxAlerts).", NULL, 0},
     {"gateway_signals_rejected_total", M_COUNTER, "kubernaut.ai: signals rejected, by reason (unmanaged_resource, target_not_found).", NULL, 0},
@@ -56,6 +56,7 @@ static const family families[] = {
     {"gateway_auth_total", M_COUNTER, "Authentication decisions, by result.", NULL, 0},
     {"gateway_auth_cache_hits_total", M_COUNTER, "Authentication decisions served from the cache.", NULL, 0},
     {"gateway_config_reloads_total", M_COUNTER, "Configuration reloads (SIGHUP), by result.", NULL, 0},
+    {"gateway_suppressed_signals_total", M_COUNTER, "Signals suppressed by a suppress: rule (maintenance window, silence), by rule.", NULL, 0},
     {"gateway_cloudevents_ignored_total", M_COUNTER, "CloudEvents answered without a signal, by reason (unknown_type, invalid_event).", NULL, 0},
 };
 #define NFAM NB(families)

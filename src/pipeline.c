@@ -17,6 +17,7 @@
 #include "policy.h"
 #include "sources.h"
 #include "storm_detect.h"
+#include "suppress.h"
 #include "util/fmt.h"
 #include "util/jsonw.h"
 #include "util/log.h"
@@ -40,6 +41,7 @@ typedef enum {
     RES_RESOLVED,        /* ignored: a resolution closed the dedup window */
     RES_STALE,           /* ignored: older than a recorded resolution */
     RES_REJECTED,        /* kubernaut.ai: out of scope, or its target does not exist */
+    RES_SUPPRESSED,      /* a suppress: rule matched it (suppress.h): never stored, no RR */
     RES_COUNT
 } result_status;
 
@@ -57,6 +59,7 @@ static const struct {
     [RES_RESOLVED] = {"ignored", RES_IGNORED, "resolved"},
     [RES_STALE] = {"ignored", RES_IGNORED, "stale"},
     [RES_REJECTED] = {"rejected", RES_IGNORED, "rejected"},
+    [RES_SUPPRESSED] = {"suppressed", RES_SUPPRESSED, "suppressed"},
 };
 
 /* decided: the store and sink are done with it (neither pending nor failed) */
@@ -69,6 +72,7 @@ typedef struct sig_result {
     bool          is_storm;
     const char   *storm_window;
     const char   *reason;
+    const char   *suppressed_by;   /* the suppress: rule's name (the request's config) */
 } sig_result;
 
 typedef struct preq {
@@ -239,6 +243,7 @@ static void reply_write(preq *p, int code, const tally *t, jsonw *w)
         jw_bool(w, r->is_storm);
         if (r->storm_window) jw_kstr(w, true, "stormWindow", r->storm_window);
         if (r->reason) jw_kstr(w, true, "reason", r->reason);
+        if (r->suppressed_by) jw_kstr(w, true, "suppressedBy", r->suppressed_by);
         jw_lit(w, "}");
     }
     jw_lit(w, "]");
@@ -256,7 +261,7 @@ static void log_finished(const preq *p, int code, const tally *t)
 {
     /* a request that only repeated known signals is routine: debug, as upstream did */
     bool routine = !t->counts[RES_CREATED] && !t->counts[RES_AGGREGATED] && !t->counts[RES_IGNORED] &&
-                   !t->counts[RES_RESOLVED];
+                   !t->counts[RES_RESOLVED] && !t->counts[RES_SUPPRESSED];
     int level = code >= 500 ? LOG_WARN : routine ? LOG_DEBUG : LOG_INFO;
     log_line l;
     if (log_begin(&l, level, code >= 500 ? "signals not fully processed" : "signals processed")) {
@@ -266,6 +271,8 @@ static void log_finished(const preq *p, int code, const tally *t)
         log_int(&l, "status", code);
         if (p->n == 1) log_str(&l, "fingerprint", p->sigs[0].fingerprint);
         if (p->n == 1 && p->res[0].ref) log_str(&l, "remediation_request", p->res[0].ref);
+        if (t->counts[RES_SUPPRESSED]) log_int(&l, "suppressed", t->counts[RES_SUPPRESSED]);
+        if (p->n == 1 && p->res[0].suppressed_by) log_str(&l, "suppressed_by", p->res[0].suppressed_by);
         if (p->fail_code) log_str(&l, "error", p->fail_code);
         log_dbl(&l, "duration_ms", (time_mono_s() - p->t0) * 1000);
         log_end(&l);
@@ -779,7 +786,6 @@ static void on_target(int status, const k8s_target *t, void *ctx)
 static void targets_start(preq *p)
 {
     gateway *g = p->w->gw;
-    p->res = arena_calloc(&p->req->arena, (p->n ? p->n : 1) * sizeof *p->res);
     p->targets = 1;   /* held until every resolution is started */
     for (size_t i = 0; i < p->n; i++) {
         sig_signal *s = &p->sigs[i];
@@ -868,6 +874,32 @@ static int parse_req(preq *p, const source_def *src, int64_t now, const adapter_
     return rc;
 }
 
+/* suppress: rules (suppress.h), before the store and the kubernaut.ai target lookup: a
+ * matching signal, firing or resolved, is answered "suppressed" and goes no further. The
+ * fields matched are the adapter's (the resource as sent, not its owner). Counted per rule,
+ * once per run of signals suppressed by the same rule. */
+static void suppress_signals(preq *p, int64_t now)
+{
+    const suppress_rule *run = NULL;
+    long long n = 0;
+    for (size_t i = 0; i <= p->n; i++) {
+        const suppress_rule *r = NULL;
+        if (i < p->n && !p->sigs[i].ignored && (r = suppress_match(p->cfg->suppress, &p->sigs[i], now))) {
+            p->sigs[i].ignored = true;
+            p->res[i].status = RES_SUPPRESSED;
+            p->res[i].suppressed_by = r->name;
+        }
+        if (run && (r != run || i == p->n)) {
+            char labels[96];   /* a rule name is 1..63 of [A-Za-z0-9._-]: nothing to escape */
+            fmt_cat(labels, sizeof labels, "rule=\"", run->name, "\"", (char *)NULL);
+            metrics_add("gateway_suppressed_signals_total", labels, (double)n);
+            run = NULL;
+            n = 0;
+        }
+        if (r) run = r, n++;
+    }
+}
+
 static void start(preq *p)
 {
     http_request *req = p->req;
@@ -939,6 +971,8 @@ static void start(preq *p)
         return;
     }
     count_received(p);
+    p->res = arena_calloc(&req->arena, (p->n ? p->n : 1) * sizeof *p->res);
+    if (c->suppress) suppress_signals(p, now);
     if (config_rr_contract(c) == RR_CONTRACT_KUBERNAUT_AI) targets_start(p);
     else items_start(p);
 }
@@ -950,14 +984,13 @@ static void items_start(preq *p)
     const config *c = p->cfg;
     arena *a = &req->arena;
     p->items = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->items);
-    if (!p->res) p->res = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->res);
     p->specs = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->specs);
     p->round_verdict = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->round_verdict);
     p->exists = arena_calloc(a, (p->n ? p->n : 1) * sizeof *p->exists);
     for (size_t i = 0; i < p->n; i++) {
         const sig_signal *s = &p->sigs[i];
         if (s->ignored) {
-            if (p->res[i].status == RES_REJECTED) continue;
+            if (p->res[i].status != RES_PENDING) continue;   /* rejected by its target, or suppressed */
             p->res[i].status = s->rejected ? RES_REJECTED : RES_IGNORED;
             p->res[i].reason = s->ignore_reason ? s->ignore_reason : "ignored";
             continue;

@@ -2,6 +2,7 @@
 #include "routes.h"
 #include "admin.h"
 #include "pipeline.h"
+#include "suppress_http.h"
 
 /* a source's routes carry its route_kind; the others, the worker */
 enum { DATA_WORKER = -1 };
@@ -24,6 +25,7 @@ static const struct {
     {"/healthz", "GET", 0, admin_healthz, DATA_WORKER, true},
     {"/readyz", "GET", 0, admin_readyz, DATA_WORKER, true},
     {"/metrics", "GET", 0, admin_metrics, DATA_WORKER, true},
+    {"/api/v1/suppressions", "GET", 0, suppress_http_list, DATA_WORKER, true},
 };
 
 #define N_ROUTES (sizeof route_table / sizeof route_table[0])

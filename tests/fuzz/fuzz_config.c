@@ -4,6 +4,7 @@
  * raw NUL, so the split loses nothing. The file is a memfd read through /proc/self/fd/N.
  * libFuzzer's leak check catches anything config_free misses. */
 #include "config.h"
+#include "suppress.h"
 #include "util/err.h"
 #include "fuzz_util.h"
 #include "fuzz_yaml.h"
@@ -36,6 +37,33 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!c || c->workers != 3) fuzz_fail("harness self-test: config_load did not read %s (%s)", path, c ? "" : err);
     config_free(c);
     return 0;
+}
+
+/* What a loaded suppress: list promises (suppress_rule_check), and its evaluation on a
+ * signal at a few times, which must not fault whatever the rules are. */
+static void check_suppress(const suppress_set *set)
+{
+    if (!set) return;
+    sig_kv kv[] = {{"alertname", "PostgresDown"}, {"severity", "warning"}, {"team", ""}};
+    sig_signal s = {.name = "PostgresDown", .namespace = "payments", .kind = "Deployment", .res_name = "db",
+                    .source = "prometheus", .labels = {kv, 3}};
+    static const int64_t times[] = {0, 1796594400000, 1796608799999, 4102444800000};
+    for (size_t i = 0; i < set->n; i++) {
+        const suppress_rule *r = &set->r[i];
+        if (!r->name || !*r->name || r->n_m == 0 || r->n_written == 0) fuzz_fail("suppress[%zu] lacks a name or matchers", i);
+        if (r->has_window == (r->n_iv > 0)) fuzz_fail("suppress[%zu] has both or neither window kind", i);
+        if (r->has_window && r->ends_ms <= r->starts_ms) fuzz_fail("suppress[%zu] window ends before it starts", i);
+        (void)suppress_rule_matches(r, &s);
+        if (r->n_iv <= 4) {   /* bounded: up to 400 days of candidate minutes per call */
+            int64_t next = suppress_rule_next_change(r, times[1]);
+            if (next && next <= times[1]) fuzz_fail("suppress[%zu] next change is not after now", i);
+        }
+    }
+    for (size_t k = 0; k < sizeof times / sizeof times[0]; k++) {
+        const suppress_rule *m = suppress_match(set, &s, times[k]);
+        if (m && (m < set->r || m >= set->r + set->n)) fuzz_fail("suppress_match returned a foreign rule");
+        if (m && !suppress_rule_active(m, times[k])) fuzz_fail("suppress_match returned an inactive rule");
+    }
 }
 
 static bool yaml_precheck(const char *s, size_t n)
@@ -92,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (!c->environments[i].key || !c->environments[i].value) fuzz_fail("environment %zu has a NULL", i);
             for (size_t i = 0; i < c->n_priority_rules; i++)
                 if (!c->priority_rules[i].priority) fuzz_fail("priority rule %zu lacks a priority", i);
+            check_suppress(c->suppress);
         }
         static char dump[65536];
         config_dump(c, dump, sizeof dump);
