@@ -139,7 +139,10 @@ static SSL_CTX *ctx_build(char *const path[F_N], int64_t *not_after, char *err, 
         snprintf(err, errlen, "%s %s: %s", file_key[F_CERT], path[F_CERT], ssl_reason(why, sizeof why));
         goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, path[F_KEY], SSL_FILETYPE_PEM) != 1) {
+    /* loading the key already compares it with the certificate (X509_R_KEY_VALUES_MISMATCH);
+     * SSL_CTX_check_private_key says so again for any path that would not */
+    if (SSL_CTX_use_PrivateKey_file(ctx, path[F_KEY], SSL_FILETYPE_PEM) != 1 &&
+        ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
         snprintf(err, errlen, "%s %s: %s", file_key[F_KEY], path[F_KEY], ssl_reason(why, sizeof why));
         goto fail;
     }
