@@ -9,13 +9,13 @@ import re
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import threading
 import unittest
 
-from harness import BINARY, Gateway, fixture, free_port, wait_until
-from tls_certs import CA, OPENSSL, SecretDir, temp_dir
+from harness import BINARY, fixture, free_port, wait_until
+from tls_certs import CA, OPENSSL, SecretDir, TLSGateway, temp_dir
+from tls_certs import client_context as tls_client_context
 
 PROM = "/api/v1/signals/prometheus"
 CURL = "/usr/bin/curl"
@@ -54,41 +54,7 @@ def tearDownModule():
 
 
 def client_context(cert=None):
-    ctx = ssl.create_default_context(cafile=CERTS.ca.cert)
-    if cert:
-        ctx.load_cert_chain(*cert)
-    return ctx
-
-
-class TLSGateway(Gateway):
-    """A gateway whose listener speaks TLS with the pair in secret (a SecretDir); the
-    harness's requests (readiness, /metrics, posts) go over HTTPS with client_cert."""
-
-    def __init__(self, secret, config="", args=(), client_cert=None, client_ca=False, **kw):
-        self.client_cert = client_cert
-        tls = ["--tls-cert", secret.cert, "--tls-key", secret.key]
-        if client_ca:
-            tls += ["--tls-client-ca", CERTS.ca.cert]
-        super().__init__(config, args=tls + list(args), **kw)
-
-    def conn(self, timeout=10, cert="default"):
-        ctx = client_context(self.client_cert if cert == "default" else cert)
-        return http.client.HTTPSConnection("localhost", self.port, timeout=timeout, context=ctx)
-
-    def serial(self, cert="default"):
-        """The serial of the certificate a new connection is served (hex, as getpeercert)."""
-        c = self.conn(cert=cert)
-        try:
-            c.connect()
-            return c.sock.getpeercert()["serialNumber"]
-        finally:
-            c.close()
-
-    def labelled(self, name, labels):
-        for line in self.get("/metrics").body.decode().splitlines():
-            if line.startswith("%s{%s} " % (name, labels)):
-                return float(line.split()[1])
-        return 0.0
+    return tls_client_context(CERTS.ca.cert, cert)
 
 
 def hexs(n):
@@ -127,7 +93,9 @@ class TLSTestCase(unittest.TestCase):
         return s
 
     def gw(self, secret, config="", **kw):
-        g = TLSGateway(secret, config, **kw)
+        if kw.get("client_ca") is True:
+            kw["client_ca"] = CERTS.ca.cert
+        g = TLSGateway(secret, CERTS.ca.cert, config, **kw)
         self.addCleanup(self.stopped_cleanly, g)
         return g
 

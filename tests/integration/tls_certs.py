@@ -2,10 +2,14 @@
 directory at test start (no key is ever committed): CAs, server and client certificates with
 known serials, and a directory laid out as Kubernetes mounts a Secret (the files are symlinks
 through `..data`, which a rotation swaps atomically, as cert-manager's does)."""
+import http.client
 import os
 import shutil
+import ssl
 import subprocess
 import tempfile
+
+from harness import Gateway
 
 OPENSSL = os.environ.get("SGW_OPENSSL", "/usr/bin/openssl")
 
@@ -77,3 +81,45 @@ class SecretDir:
 
 def temp_dir():
     return tempfile.mkdtemp(prefix="sgw-tls-")
+
+
+def client_context(ca_cert, cert=None):
+    """An SSL context that trusts ca_cert and, with cert (cert path, key path), presents it."""
+    ctx = ssl.create_default_context(cafile=ca_cert)
+    if cert:
+        ctx.load_cert_chain(*cert)
+    return ctx
+
+
+class TLSGateway(Gateway):
+    """A gateway whose signal listener speaks TLS with the pair at secret.cert, secret.key
+    (client certificates required when client_ca is a CA file); the harness's own requests
+    (readiness, /metrics, posts) go over HTTPS trusting ca_cert, presenting client_cert."""
+
+    def __init__(self, secret, ca_cert, config="", args=(), client_cert=None, client_ca=None, **kw):
+        self.ca_cert = ca_cert
+        self.client_cert = client_cert
+        tls = ["--tls-cert", secret.cert, "--tls-key", secret.key]
+        if client_ca:
+            tls += ["--tls-client-ca", client_ca]
+        super().__init__(config, args=tls + list(args), **kw)
+
+    def conn(self, timeout=10, cert="default"):
+        ctx = client_context(self.ca_cert, self.client_cert if cert == "default" else cert)
+        return http.client.HTTPSConnection("localhost", self.port, timeout=timeout, context=ctx)
+
+    def serial(self, cert="default"):
+        """The serial of the certificate a new connection is served (hex, as getpeercert)."""
+        c = self.conn(cert=cert)
+        try:
+            c.connect()
+            return c.sock.getpeercert()["serialNumber"]
+        finally:
+            c.close()
+
+    def labelled(self, name, labels):
+        """The value of name{labels} in /metrics now (0 if absent)."""
+        for line in self.get("/metrics").body.decode().splitlines():
+            if line.startswith("%s{%s} " % (name, labels)):
+                return float(line.split()[1])
+        return 0.0
