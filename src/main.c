@@ -338,6 +338,20 @@ static http_tls_files tls_files(const config *c)
     return (http_tls_files){c->tls_cert_file, c->tls_key_file, c->tls_client_ca_file};
 }
 
+/* The certificate new connections get: its file and notAfter (a warning when it has
+ * expired: clients will refuse it). */
+static void log_tls_certificate(const config *c, const char *msg)
+{
+    int64_t na = http_tls_not_after(G.tls);
+    bool expired = na <= time_now_ms() / 1000;
+    log_line l;
+    if (log_begin(&l, expired ? LOG_WARN : LOG_INFO, expired ? "TLS certificate has expired" : msg)) {
+        log_str(&l, "cert", c->tls_cert_file);
+        log_int(&l, "not_after", (long long)na);
+        log_end(&l);
+    }
+}
+
 /* Looks for new TLS files (force: load them even if they look unchanged) on the main
  * thread, off the workers' loops: new connections get a new pair that loads and matches;
  * one that does not is logged and counted, and the current one stays. */
@@ -353,12 +367,7 @@ static void tls_reload(const config *c, bool force)
         return;
     }
     metrics_add("gateway_tls_reloads_total", "result=\"ok\"", 1);
-    log_line l;
-    if (log_begin(&l, LOG_INFO, "TLS certificate reloaded")) {
-        log_str(&l, "cert", c->tls_cert_file);
-        log_int(&l, "not_after", (long long)http_tls_not_after(G.tls));
-        log_end(&l);
-    }
+    log_tls_certificate(c, "TLS certificate reloaded");
 }
 
 static void on_tls_timer(uv_timer_t *t)
@@ -729,7 +738,8 @@ int main(int argc, char **argv)
         return 1;
     }
     start_serving();
-    log_listening(c, port, mport);   /* after start_serving: a test may send SIGHUP on this line */
+    log_listening(c, port, mport);
+    if (G.tls) log_tls_certificate(c, "TLS certificate loaded");   /* after start_serving: a test may send SIGHUP on this line */
     serve_until_drained();
     shutdown_all();
     log_msg(LOG_INFO, "stopped", NULL, NULL);

@@ -129,7 +129,9 @@ static SSL_CTX *ctx_build(char *const path[F_N], int64_t *not_after, char *err, 
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
-    /* resumption with a verified client certificate needs the sessions tied to this server */
+    /* resumption by tickets only (stateless: no session cache shared, and locked, by every
+     * worker); with a verified client certificate a session must be tied to this server */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"signal-gateway", 14);
     if (SSL_CTX_set_cipher_list(ctx, CIPHERS_TLS12) != 1 || SSL_CTX_set_ciphersuites(ctx, SUITES_TLS13) != 1) {
         snprintf(err, errlen, "TLS cipher list: %s", ssl_reason(why, sizeof why));
