@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import unittest
@@ -168,6 +169,71 @@ class ProtocolTests(TLSTestCase):
         import time as _t
         when = calendar.timegm(_t.strptime(out.strip().split("=", 1)[1], "%Y-%m-%d %H:%M:%SZ"))
         self.assertEqual(self.g.metric("gateway_tls_certificate_expiry_timestamp_seconds"), when)
+
+
+class HttpOverTLSTests(TLSTestCase):
+    """The server's own paths through the TLS seam: an interim 100 Continue, pipelining,
+    an error answer then the lingering close, the header timeout, a request cut into
+    records of one byte."""
+
+    def setUp(self):
+        self.g = self.gw(self.secret(), env={"SGW_SERVER_HEADER_TIMEOUT": "500ms"})
+
+    def tls(self):
+        s = client_context().wrap_socket(socket.create_connection(("127.0.0.1", self.g.port), timeout=10),
+                                         server_hostname="localhost", suppress_ragged_eofs=False)
+        self.addCleanup(s.close)
+        return s
+
+    def read_until_closed(self, s):
+        out = b""
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    return out
+                out += d
+        except (ssl.SSLError, ConnectionResetError):   # a close without close_notify is a failure
+            raise AssertionError("not closed with close_notify after %r" % out[-200:])
+
+    def test_expect_100_continue_is_answered_before_the_body(self):
+        s = self.tls()
+        body = fixture("pod-crashloop-firing-2-alerts.json")
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                  b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (PROM.encode(), len(body)))
+        self.assertEqual(s.recv(4096), b"HTTP/1.1 100 Continue\r\n\r\n")
+        s.sendall(body)
+        out = self.read_until_closed(s)
+        self.assertTrue(out.startswith(b"HTTP/1.1 201 "), out[:200])
+
+    def test_pipelined_requests_in_one_record_are_answered_in_order(self):
+        s = self.tls()
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        out = self.read_until_closed(s)
+        self.assertEqual(re.findall(rb"HTTP/1.1 (\d+) ", out), [b"200", b"404", b"200"], out)
+
+    def test_a_request_in_one_byte_records_is_read_whole(self):
+        s = self.tls()
+        req = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        for i in range(len(req)):
+            s.sendall(req[i:i + 1])   # one TLS record each
+        out = self.read_until_closed(s)
+        self.assertTrue(out.startswith(b"HTTP/1.1 200 "), out[:200])
+
+    def test_a_413_is_read_then_the_connection_closes_cleanly(self):
+        s = self.tls()
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 5000000\r\n\r\n" % PROM.encode())
+        out = self.read_until_closed(s)
+        self.assertTrue(out.startswith(b"HTTP/1.1 413 "), out[:200])
+        self.assertIn(b"Connection: close", out)
+
+    def test_headers_not_finished_in_time_get_a_408(self):
+        s = self.tls()
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        out = self.read_until_closed(s)
+        self.assertTrue(out.startswith(b"HTTP/1.1 408 "), out[:200])
 
 
 class ClientCertificateTests(TLSTestCase):
