@@ -14,7 +14,7 @@
 
 CC      ?= cc
 FUZZ_CC ?= clang
-PKGS    := libuv libcjson libfyaml nettle hiredis libcurl
+PKGS    := libuv libcjson libfyaml nettle hiredis libcurl libssl libcrypto
 LIBS    := $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 INCLUDES := -iquote src -I/usr/share/include/llhttp $(shell pkg-config --cflags $(PKGS))
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wno-unused-parameter $(if $(filter 1,$(WERROR)),-Werror)

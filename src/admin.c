@@ -55,6 +55,16 @@ void admin_metrics(http_request *req, void *data)
     metrics_set("gateway_signals_in_flight", "", atomic_load(&w->gw->inflight_alerts));
     metrics_set("gateway_http_connections", "", http_total_connections());
     if (w->gw->rrx) metrics_set("gateway_rr_cache_objects", "", (double)rr_index_size(w->gw->rrx));
+    if (w->gw->tls) {
+        for (int i = 0; http_tls_error_reasons[i]; i++) {
+            uint64_t n = http_tls_handshake_errors(i);
+            char labels[64];
+            if (!n) continue;   /* a reason shows once it happened */
+            snprintf(labels, sizeof labels, "reason=\"%s\"", http_tls_error_reasons[i]);
+            metrics_set("gateway_tls_handshake_errors_total", labels, (double)n);
+        }
+        metrics_set("gateway_tls_certificate_expiry_timestamp_seconds", "", (double)http_tls_not_after(w->gw->tls));
+    }
     size_t len;
     char *text = metrics_render(&len);
     http_respond_typed(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);

@@ -31,6 +31,8 @@ struct auth {
     size_t        n;
     int           allow_ttl_ms, deny_ttl_ms, timeout_ms;
     char         *group, *resource, *verb;
+    char        **subjects;      /* auth.client_cert_subjects */
+    size_t        n_subjects;
 };
 
 /* ---- the review cache -------------------------------------------------------------------- */
@@ -144,6 +146,9 @@ auth *auth_new(const config *c, char *err, size_t errlen)
     a->group = xstrdup(c->auth_resource_group);
     a->resource = xstrdup(c->auth_resource);
     a->verb = xstrdup(c->auth_verb);
+    a->n_subjects = c->n_client_cert_subjects;
+    a->subjects = xcalloc(a->n_subjects ? a->n_subjects : 1, sizeof *a->subjects);
+    for (size_t i = 0; i < a->n_subjects; i++) a->subjects[i] = xstrdup(c->client_cert_subjects[i]);
     if (a->mode == AUTH_STATIC && load_tokens(a, c->auth_static_file, err, errlen) < 0) {
         auth_free(a);
         return NULL;
@@ -158,10 +163,23 @@ void auth_free(auth *a)
     free(a->group);
     free(a->resource);
     free(a->verb);
+    for (size_t i = 0; i < a->n_subjects; i++) free(a->subjects[i]);
+    free(a->subjects);
     free(a);
 }
 
 size_t auth_token_count(const auth *a) { return a->n; }
+
+/* A subject is an exact string: the client certificate was verified against
+ * server.tls_client_ca_file before it got here, so the subject is not a secret to compare
+ * in constant time. */
+int auth_try_client_subject(const auth *a, const char *subject)
+{
+    if (!subject || a->n_subjects == 0) return SGW_E_AGAIN;
+    for (size_t i = 0; i < a->n_subjects; i++)
+        if (strcmp(a->subjects[i], subject) == 0) return AUTH_ALLOW;
+    return AUTH_FORBIDDEN;
+}
 
 /* ---- Kubernetes reviews ---------------------------------------------------------------------- */
 

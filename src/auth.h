@@ -39,6 +39,12 @@ void auth_check(auth *a, k8s_client *kc, defer_queue *dq, const char *authorizat
  * still in the CPU's cache, instead of waiting for the loop's check phase. */
 int auth_try(auth *a, k8s_client *kc, const char *authorization);
 
+/* mTLS identities (auth.client_cert_subjects): for a request that carries no bearer token
+ * and came with a verified client certificate (subject: its RFC 2253 subject, borrowed).
+ * AUTH_ALLOW when the subject is listed, AUTH_FORBIDDEN when it is not; SGW_E_AGAIN when
+ * the subject decides nothing (no list configured, or no subject): go on with auth_try. */
+int auth_try_client_subject(const auth *a, const char *subject);
+
 /* Drops the process-wide review cache (tests, exit). */
 void auth_cache_clear(void);
 

@@ -35,6 +35,11 @@ typedef struct key_def {
 static const key_def keys[] = {
     {"server.listen", K_STR, F(listen), "address:port of the signal listener"},
     {"server.metrics_listen", K_STR, F(metrics_listen), "extra listener for /metrics, /healthz, /readyz"},
+    {"server.tls_cert_file", K_STR, F(tls_cert_file), "PEM certificate (and chain) of the signal listener; empty: plain HTTP"},
+    {"server.tls_key_file", K_STR, F(tls_key_file), "PEM private key of server.tls_cert_file"},
+    {"server.tls_client_ca_file", K_STR, F(tls_client_ca_file), "PEM CAs client certificates must chain to; set: client certificates required"},
+    {"server.tls_reload_interval", K_DUR, F(tls_reload_interval_ms), "how often the TLS files are checked for a new pair (0: on SIGHUP only)"},
+    {"server.metrics_tls", K_BOOL, F(metrics_tls), "serve server.metrics_listen over TLS with the same certificate"},
     {"server.workers", K_INT, F(workers), "event-loop threads (0 = CPUs)"},
     {"server.max_body_bytes", K_SIZE, F(max_body_bytes), "413 above this"},
     {"server.max_header_bytes", K_SIZE, F(max_header_bytes), "431 above this"},
@@ -124,6 +129,10 @@ config *config_defaults(void)
     c->source = xstrdup("");
     c->listen = xstrdup("127.0.0.1:8080");
     c->metrics_listen = xstrdup("");
+    c->tls_cert_file = xstrdup("");
+    c->tls_key_file = xstrdup("");
+    c->tls_client_ca_file = xstrdup("");
+    c->tls_reload_interval_ms = 5000;
     c->workers = 0;
     c->max_body_bytes = 1 << 20;
     c->max_header_bytes = 16 << 10;
@@ -237,6 +246,8 @@ void config_free(config *c)
     for (size_t i = 0; i < NKEYS; i++)
         if (keys[i].type == K_STR) free(*(char **)((char *)c + keys[i].off));
     free(c->source);
+    for (size_t i = 0; i < c->n_client_cert_subjects; i++) free(c->client_cert_subjects[i]);
+    free(c->client_cert_subjects);
     for (size_t i = 0; i < c->n_environments; i++) {
         free(c->environments[i].key);
         free(c->environments[i].value);
@@ -445,6 +456,34 @@ static int load_rules(config *c, struct fy_node *seq, const char *file, char *er
         }
         c->priority_rules = xrealloc(c->priority_rules, (c->n_priority_rules + 1) * sizeof r);
         c->priority_rules[c->n_priority_rules++] = r;
+    }
+    return 0;
+}
+
+/* auth.client_cert_subjects: a list of client certificate subjects, each exactly as
+ * RFC 2253 prints it ("CN=alertmanager,O=monitoring"). */
+static int load_subjects(config *c, struct fy_node *seq, const char *file, char *err, size_t errlen)
+{
+    char where[300];
+    node_where(seq, file, where, sizeof where);
+    if (fy_node_get_type(seq) != FYNT_SEQUENCE) {
+        snprintf(err, errlen, "%s: auth.client_cert_subjects must be a list of subjects", where);
+        return SGW_E_INVALID;
+    }
+    void *it = NULL;
+    struct fy_node *item;
+    for (size_t i = 0; (item = fy_node_sequence_iterate(seq, &it)); i++) {
+        node_where(item, file, where, sizeof where);
+        char *v = fy_node_get_type(item) == FYNT_SCALAR ? scalar_dup(item) : NULL;
+        if (!v || !*v || strlen(v) > 1024) {
+            snprintf(err, errlen, "%s: auth.client_cert_subjects[%zu] must be a subject of 1..1024 characters",
+                     where, i);
+            free(v);
+            return SGW_E_INVALID;
+        }
+        c->client_cert_subjects =
+            xrealloc(c->client_cert_subjects, (c->n_client_cert_subjects + 1) * sizeof *c->client_cert_subjects);
+        c->client_cert_subjects[c->n_client_cert_subjects++] = v;
     }
     return 0;
 }
@@ -985,6 +1024,8 @@ static int load_yaml(config *c, const char *path, char *err, size_t errlen)
             int r;
             if (!strcmp(name, "cloudevents.types") && kv) {
                 r = load_ce_types(c, kv, path, err, errlen);
+            } else if (!strcmp(name, "auth.client_cert_subjects") && kv) {
+                r = load_subjects(c, kv, path, err, errlen);
             } else if (!strcmp(name, "environment.namespaces") && kv) {
                 r = load_environments(c, kv, path, err, errlen);
             } else if (!strcmp(name, "priority.rules") && kv) {
@@ -1108,6 +1149,30 @@ static int pagerduty_validate(const cfg_pagerduty *p, char *err, size_t errlen)
     return 0;
 }
 
+static int tls_validate(const config *c, char *err, size_t errlen)
+{
+    bool cert = *c->tls_cert_file, key = *c->tls_key_file;
+    if (cert != key)
+        return snprintf(err, errlen, "%s is set without %s: both or neither",
+                        cert ? "server.tls_cert_file" : "server.tls_key_file",
+                        cert ? "server.tls_key_file" : "server.tls_cert_file"), SGW_E_INVALID;
+    if (*c->tls_client_ca_file && !cert)
+        return snprintf(err, errlen, "server.tls_client_ca_file needs server.tls_cert_file and "
+                                     "server.tls_key_file"), SGW_E_INVALID;
+    if (c->metrics_tls && (!cert || !*c->metrics_listen))
+        return snprintf(err, errlen, "server.metrics_tls needs server.tls_cert_file, server.tls_key_file and "
+                                     "server.metrics_listen"), SGW_E_INVALID;
+    if (c->tls_reload_interval_ms != 0 && c->tls_reload_interval_ms < 100)
+        return snprintf(err, errlen, "server.tls_reload_interval must be 0 (SIGHUP only) or >= 100ms"), SGW_E_INVALID;
+    if (c->n_client_cert_subjects && !*c->tls_client_ca_file)
+        return snprintf(err, errlen, "auth.client_cert_subjects needs server.tls_client_ca_file (no client "
+                                     "certificate is verified without it)"), SGW_E_INVALID;
+    if (c->n_client_cert_subjects && c->auth_mode == AUTH_OFF)
+        return snprintf(err, errlen, "auth.client_cert_subjects needs auth.mode static or kubernetes (with "
+                                     "auth.mode off every request is allowed)"), SGW_E_INVALID;
+    return 0;
+}
+
 int config_validate(const config *c, char *err, size_t errlen)
 {
     int rc;
@@ -1158,6 +1223,7 @@ int config_validate(const config *c, char *err, size_t errlen)
     if (*c->grafana_hmac_secret_file && !*c->grafana_hmac_header)
         return snprintf(err, errlen, "sources.grafana_hmac_secret_file needs sources.grafana_hmac_header"), SGW_E_INVALID;
     if ((rc = pagerduty_validate(&c->pagerduty, err, errlen))) return rc;
+    if ((rc = tls_validate(c, err, errlen))) return rc;
     if (c->auth_mode == AUTH_STATIC && !*c->auth_static_file)
         return snprintf(err, errlen, "auth.mode static needs auth.static_file"), SGW_E_INVALID;
     if (!config_valid_environment(c->default_environment))
@@ -1217,6 +1283,8 @@ void config_dump(const config *c, char *out, size_t cap)
         }
         }
     }
+    for (size_t i = 0; i < c->n_client_cert_subjects; i++)
+        OUT("auth.client_cert_subjects[%zu]: \"%s\"\n", i, c->client_cert_subjects[i]);
     for (size_t i = 0; i < c->n_environments; i++)
         OUT("environment.namespaces.%s: \"%s\"\n", c->environments[i].key, c->environments[i].value);
     for (size_t i = 0; i < c->n_priority_rules; i++) {

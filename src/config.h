@@ -72,6 +72,11 @@ typedef struct config {
     /* server */
     char  *listen;                     /* "127.0.0.1:8080" */
     char  *metrics_listen;             /* "" = /metrics on the main listener only */
+    char  *tls_cert_file;              /* "" = plain HTTP */
+    char  *tls_key_file;
+    char  *tls_client_ca_file;         /* "" = no client certificates asked for */
+    int    tls_reload_interval_ms;     /* files checked for a rotation; 0 = on SIGHUP only */
+    bool   metrics_tls;                /* the metrics listener over TLS too (no client certificate) */
     int    workers;                    /* event-loop threads; 0 = number of CPUs */
     size_t max_body_bytes;
     size_t max_header_bytes;
@@ -93,6 +98,8 @@ typedef struct config {
     char  *auth_resource_group;
     char  *auth_resource;
     char  *auth_verb;
+    char **client_cert_subjects;       /* auth.client_cert_subjects: RFC 2253 subjects allowed */
+    size_t n_client_cert_subjects;
     /* state */
     char  *state;                      /* "memory" | "kubernetes" | redis://… | redis-sentinel://… */
     char  *state_prefix;

@@ -38,6 +38,7 @@ typedef struct gateway {
     struct k8s_informer  *informer; /* feeds rrx: list+watch on worker 0's loop, or NULL */
     struct k8s_target_cache *targets;   /* kubernaut.ai with the API: owners and scope, or NULL */
     char                  rr_namespace[64];   /* kubernaut.ai: where every RR goes */
+    http_tls             *tls;      /* the listeners' TLS context (server.tls_cert_file), or NULL */
     struct worker        *workers;  /* all of them, for /readyz */
     int                   n_workers;
 } gateway;

@@ -55,6 +55,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: signal-gateway [--config FILE] [--listen ADDR:PORT] [--metrics-listen ADDR:PORT]\n"
+            "         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
             "         [--state memory | kubernetes | redis://HOST:PORT[/DB] | redis-sentinel://H1:P1,H2:P2/MASTER]\n"
             "         [--sink dir:PATH | kubernetes] [--kubeconfig FILE] [--auth off|kubernetes|static:FILE]\n"
             "         [--rr-api remediation.kubernaut.io/v1alpha1 | kubernaut.ai/v1alpha1]\n"
@@ -63,7 +64,10 @@ static void usage(FILE *f)
             "With no flags: listens on 127.0.0.1:8080, keeps state in memory and writes each\n"
             "RemediationRequest as a manifest under ./remediationrequests/<namespace>/<name>.json.\n"
             "Every configuration key can also be set in the environment as SGW_<SECTION>_<KEY>\n"
-            "(e.g. SGW_DEDUP_TTL=5m). Flags override the environment, which overrides the file.\n");
+            "(e.g. SGW_DEDUP_TTL=5m). Flags override the environment, which overrides the file.\n"
+            "--tls-cert/--tls-key serve the signal listener over TLS (server.tls_cert_file,\n"
+            "server.tls_key_file; a rotated pair is picked up without a restart); --tls-client-ca\n"
+            "requires client certificates that chain to it (server.tls_client_ca_file).\n");
 }
 
 static void add_override(const char *key, const char *value)
@@ -294,9 +298,12 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
     };
     w->srv = http_server_new(&w->loop, w->listen_fd, w->routes, w->nroutes, &lim, admin_observe, w, err, errlen);
     if (!w->srv) return SGW_E_IO;
+    if (G.tls) http_server_use_tls(w->srv, G.tls, true);
     if (w->metrics_fd >= 0) {
         w->msrv = http_server_new(&w->loop, w->metrics_fd, w->mroutes, w->nmroutes, &lim, admin_observe, w, err, errlen);
         if (!w->msrv) return SGW_E_IO;
+        /* a scraper is not asked for a client certificate */
+        if (G.tls && c->metrics_tls) http_server_use_tls(w->msrv, G.tls, false);
     }
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
@@ -324,6 +331,49 @@ static void on_drain_timeout(uv_timer_t *t)
 }
 
 static uv_signal_t sig_term, sig_int, sig_hup;
+static uv_timer_t  tls_timer;   /* server.tls_reload_interval: looks for a rotated pair */
+
+static http_tls_files tls_files(const config *c)
+{
+    return (http_tls_files){c->tls_cert_file, c->tls_key_file, c->tls_client_ca_file};
+}
+
+/* The certificate new connections get: its file and notAfter (a warning when it has
+ * expired: clients will refuse it). */
+static void log_tls_certificate(const config *c, const char *msg)
+{
+    int64_t na = http_tls_not_after(G.tls);
+    bool expired = na <= time_now_ms() / 1000;
+    log_line l;
+    if (log_begin(&l, expired ? LOG_WARN : LOG_INFO, expired ? "TLS certificate has expired" : msg)) {
+        log_str(&l, "cert", c->tls_cert_file);
+        log_int(&l, "not_after", (long long)na);
+        log_end(&l);
+    }
+}
+
+/* Looks for new TLS files (force: load them even if they look unchanged) on the main
+ * thread, off the workers' loops: new connections get a new pair that loads and matches;
+ * one that does not is logged and counted, and the current one stays. */
+static void tls_reload(const config *c, bool force)
+{
+    char err[512];
+    http_tls_files f = tls_files(c);
+    int rc = http_tls_reload(G.tls, &f, force, err, sizeof err);
+    if (rc == 0) return;
+    if (rc < 0) {
+        metrics_add("gateway_tls_reloads_total", "result=\"error\"", 1);
+        log_msg(LOG_ERROR, "TLS certificate reload failed; keeping the current one", "error", err);
+        return;
+    }
+    metrics_add("gateway_tls_reloads_total", "result=\"ok\"", 1);
+    log_tls_certificate(c, "TLS certificate reloaded");
+}
+
+static void on_tls_timer(uv_timer_t *t)
+{
+    tls_reload(gw_runtime_get(&G)->cfg, false);
+}
 
 static void on_term(uv_signal_t *h, int signum)
 {
@@ -346,6 +396,8 @@ static void on_term(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_hup, NULL);
+    uv_timer_stop(&tls_timer);
+    uv_close((uv_handle_t *)&tls_timer, NULL);
 }
 
 static void on_hup(uv_signal_t *h, int signum)
@@ -374,6 +426,18 @@ static void on_hup(uv_signal_t *h, int signum)
                 NULL, NULL);
     rt->retired = old;
     atomic_store(&G.rt, rt);
+    if (G.tls && *n->tls_cert_file) {
+        tls_reload(n, true);
+        if (n->tls_reload_interval_ms != o->tls_reload_interval_ms) {
+            uv_timer_stop(&tls_timer);
+            if (n->tls_reload_interval_ms > 0)
+                uv_timer_start(&tls_timer, on_tls_timer, (uint64_t)n->tls_reload_interval_ms,
+                               (uint64_t)n->tls_reload_interval_ms);
+        }
+    } else if (!G.tls != !*n->tls_cert_file || n->metrics_tls != o->metrics_tls) {
+        log_msg(LOG_WARN, "turning TLS on or off (server.tls_cert_file, server.metrics_tls) needs a restart; ignored "
+                          "until then", NULL, NULL);
+    }
     log_set_level(n->log_level);
     metrics_add("gateway_config_reloads_total", "result=\"ok\"", 1);
     log_msg(LOG_INFO, "configuration reloaded", "source", n->source);
@@ -392,6 +456,9 @@ static int parse_flags(int argc, char **argv, bool *check_only)
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},
         {"metrics-listen", required_argument, NULL, 'm'},
+        {"tls-cert", required_argument, NULL, 'T'},
+        {"tls-key", required_argument, NULL, 'Y'},
+        {"tls-client-ca", required_argument, NULL, 'A'},
         {"state", required_argument, NULL, 's'},
         {"sink", required_argument, NULL, 'k'},
         {"kubeconfig", required_argument, NULL, 'K'},
@@ -410,6 +477,9 @@ static int parse_flags(int argc, char **argv, bool *check_only)
         case 'c': config_path = optarg; break;
         case 'l': add_override("server.listen", optarg); break;
         case 'm': add_override("server.metrics_listen", optarg); break;
+        case 'T': add_override("server.tls_cert_file", optarg); break;
+        case 'Y': add_override("server.tls_key_file", optarg); break;
+        case 'A': add_override("server.tls_client_ca_file", optarg); break;
         case 's': add_override("state.url", optarg); break;
         case 'k': add_override("sink.target", optarg); break;
         case 'K': add_override("sink.kubeconfig", optarg); break;
@@ -534,6 +604,7 @@ static void log_listening(const config *c, int port, int mport)
         log_str(&l, "sink", c->sink);
         log_str(&l, "auth", c->auth_mode == AUTH_OFF ? "off" : c->auth_mode == AUTH_STATIC ? "static" : "kubernetes");
         if (*c->source) log_str(&l, "config", c->source);
+        log_str(&l, "tls", !G.tls ? "off" : *c->tls_client_ca_file ? "client certificates required" : "on");
         log_end(&l);
     }
 }
@@ -549,6 +620,11 @@ static void start_serving(void)
     uv_signal_start(&sig_term, on_term, SIGTERM);
     uv_signal_start(&sig_int, on_term, SIGINT);
     uv_signal_start(&sig_hup, on_hup, SIGHUP);
+    uv_timer_init(&main_loop, &tls_timer);
+    const config *c = gw_runtime_get(&G)->cfg;
+    if (G.tls && c->tls_reload_interval_ms > 0)
+        uv_timer_start(&tls_timer, on_tls_timer, (uint64_t)c->tls_reload_interval_ms,
+                       (uint64_t)c->tls_reload_interval_ms);
     for (int i = 0; i < n_workers; i++) pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
 }
 
@@ -602,6 +678,7 @@ static void shutdown_all(void)
     sink_kubernetes_cache_clear();
     storm_detect_clear();
     auth_cache_clear();
+    http_tls_free(G.tls);   /* after every connection on it is gone */
     free_runtimes(gw_runtime_get(&G));
     free_overrides();
     metrics_free();
@@ -619,7 +696,18 @@ int main(int argc, char **argv)
         free_overrides();
         return 2;
     }
+    if (*rt->cfg->tls_cert_file) {   /* the pair must load and match, also for --check-config */
+        http_tls_files f = tls_files(rt->cfg);
+        G.tls = http_tls_new(&f, err, sizeof err);
+        if (!G.tls) {
+            fprintf(stderr, "signal-gateway: configuration error: %s\n", err);
+            free_runtimes(rt);
+            free_overrides();
+            return 2;
+        }
+    }
     if (check_only) {
+        http_tls_free(G.tls);
         char dump[16384];
         config_dump(rt->cfg, dump, sizeof dump);
         printf("configuration OK%s%s\n%s", *rt->cfg->source ? ": " : "", rt->cfg->source, dump);
@@ -650,7 +738,8 @@ int main(int argc, char **argv)
         return 1;
     }
     start_serving();
-    log_listening(c, port, mport);   /* after start_serving: a test may send SIGHUP on this line */
+    log_listening(c, port, mport);
+    if (G.tls) log_tls_certificate(c, "TLS certificate loaded");   /* after start_serving: a test may send SIGHUP on this line */
     serve_until_drained();
     shutdown_all();
     log_msg(LOG_INFO, "stopped", NULL, NULL);

@@ -57,6 +57,9 @@ static const family families[] = {
     {"gateway_auth_cache_hits_total", M_COUNTER, "Authentication decisions served from the cache.", NULL, 0},
     {"gateway_config_reloads_total", M_COUNTER, "Configuration reloads (SIGHUP), by result.", NULL, 0},
     {"gateway_suppressed_signals_total", M_COUNTER, "Signals suppressed by a suppress: rule (maintenance window, silence), by rule.", NULL, 0},
+    {"gateway_tls_reloads_total", M_COUNTER, "TLS certificate and key reloads (a rotation of the files, or SIGHUP), by result (ok, error: the previous pair is kept).", NULL, 0},
+    {"gateway_tls_handshake_errors_total", M_COUNTER, "TLS handshakes refused or failed, by reason.", NULL, 0},
+    {"gateway_tls_certificate_expiry_timestamp_seconds", M_GAUGE, "notAfter of the certificate served to new TLS connections, in seconds since the epoch.", NULL, 0},
     {"gateway_cloudevents_ignored_total", M_COUNTER, "CloudEvents answered without a signal, by reason (unknown_type, invalid_event).", NULL, 0},
 };
 #define NFAM NB(families)

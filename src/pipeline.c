@@ -1080,7 +1080,9 @@ void pipeline_handle(http_request *req, void *data)
     const source_def *src = source_get(rc->kind);
     if (!authz && src->credential && c->auth_mode == AUTH_STATIC)
         authz = src->credential(req->body, req->body_len, c->max_json_depth, &req->arena);
-    int r = auth_try(rt->auth, w->kc, authz);
+    /* no bearer token: a verified client certificate's subject may be the identity */
+    int r = authz ? SGW_E_AGAIN : auth_try_client_subject(rt->auth, req->tls_subject);
+    if (r == SGW_E_AGAIN) r = auth_try(rt->auth, w->kc, authz);
     if (r == SGW_E_AGAIN) auth_check(rt->auth, w->kc, &w->defer, authz, on_auth, p);
     else on_auth(r, p);   /* known now: go on while the body is still in the cache */
 }

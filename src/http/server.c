@@ -10,6 +10,7 @@
  * bytes are already buffered, so pipelined requests are answered strictly in order and at
  * most one request per connection is in memory at a time. */
 #include "http/server.h"
+#include "http/tls.h"
 #include "util/err.h"
 #include "util/fmt.h"
 #include "util/jsonw.h"
@@ -84,6 +85,7 @@ struct http_conn {
     bool             prev_lf;          /* the previous execute's bytes ended with LF */
     size_t           hval_seen;        /* bytes of the current header value so far */
     size_t           ext_bytes;        /* chunk-extension bytes of this message */
+    tls_conn        *tls;              /* NULL: plain TCP */
 };
 
 struct http_server {
@@ -107,9 +109,18 @@ struct http_server {
     uint64_t           rid_prefix;
     uint64_t           rid_counter;
     int                port;
+    http_tls          *tls;              /* NULL: plain; else every connection is TLS */
+    bool               tls_client_certs;
+    char              *plainbuf;         /* TLS: the loop's decrypted bytes, READ_CHUNK */
 };
 
 static atomic_int total_conns;
+
+static void server_release(http_server *s)
+{
+    free(s->plainbuf);
+    free(s);
+}
 
 int http_total_connections(void) { return atomic_load(&total_conns); }
 
@@ -156,9 +167,10 @@ static void conn_handle_closed(uv_handle_t *h)
     free(c->in);
     free(c->hval);
     free(c->url);
+    tls_conn_free(c->tls);
     free(c);
     if (s->freeing) {
-        if (s->nconns == 0 && !s->listener_open) free(s);
+        if (s->nconns == 0 && !s->listener_open) server_release(s);
         return;
     }
     if (s->draining && s->nconns == 0 && s->drain_cb) {
@@ -176,6 +188,8 @@ static void request_free(http_request *r)
     free(r);
 }
 
+static void conn_tls_close_notify(http_conn *c);
+
 static void conn_close(http_conn *c)
 {
     if (c->state == ST_CLOSED) return;
@@ -186,6 +200,7 @@ static void conn_close(http_conn *c)
         else request_free(c->req);
         c->req = NULL;
     }
+    if (c->tls) conn_tls_close_notify(c);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
@@ -257,6 +272,7 @@ typedef struct write_req {
     uv_write_t  w;
     http_conn  *c;
     bool        close_after;
+    bool        tls_control;      /* TLS bytes outside a response (handshake, alerts) */
     size_t      len;
     char        data[];
 } write_req;
@@ -285,6 +301,7 @@ static void conn_linger(http_conn *c)
         conn_close(c);
         return;
     }
+    if (c->tls) conn_tls_close_notify(c);
     c->state = ST_LINGER;
     uv_shutdown_t *sr = xmalloc(sizeof *sr);
     if (uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
@@ -320,19 +337,18 @@ static void on_write(uv_write_t *w, int status)
 {
     write_req *wr = (write_req *)w;
     http_conn *c = wr->c;
-    bool close_after = wr->close_after;
+    bool close_after = wr->close_after, control = wr->tls_control;
     free(wr);
     if (status < 0) {
         conn_close(c);
         return;
     }
-    after_response(c, close_after);
+    if (!control) after_response(c, close_after);
 }
 
-/* Writes buf to the connection; takes the response as one contiguous block. */
 /* Writes a then b (b may be NULL): at once if the socket takes it all (the usual case), else
  * the rest is copied and queued; the callers' buffers are never referenced afterwards. */
-static void conn_write2(http_conn *c, const char *a, size_t alen, const char *b, size_t blen, bool close_after)
+static void conn_send2(http_conn *c, const char *a, size_t alen, const char *b, size_t blen, bool close_after)
 {
     c->state = ST_WRITE;
     uv_buf_t bufs[2] = {uv_buf_init((char *)a, (unsigned)alen), uv_buf_init((char *)b, (unsigned)blen)};
@@ -350,6 +366,7 @@ static void conn_write2(http_conn *c, const char *a, size_t alen, const char *b,
     write_req *wr = xmalloc(sizeof *wr + len - done);
     wr->c = c;
     wr->close_after = close_after;
+    wr->tls_control = false;
     wr->len = len - done;
     size_t from_a = done < alen ? alen - done : 0;
     if (from_a) memcpy(wr->data, a + done, from_a);
@@ -363,6 +380,92 @@ static void conn_write2(http_conn *c, const char *a, size_t alen, const char *b,
         return;
     }
     c->write_left = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+}
+
+/* ---- TLS: the seam between the socket and the record layer (http/tls.h) ----------------- */
+
+/* Sends the record layer's output that is no response (handshake flights, session tickets,
+ * alerts): at once if the socket takes it, else queued (after any response already queued:
+ * libuv keeps the order). */
+static void conn_tls_flush(http_conn *c)
+{
+    const char *p;
+    size_t n = tls_conn_out(c->tls, &p);
+    tls_conn_out_clear(c->tls);
+    if (n == 0 || c->state == ST_CLOSED) return;
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (w == UV_EAGAIN) w = 0;
+    if (w < 0) {
+        conn_close(c);
+        return;
+    }
+    if ((size_t)w == n) return;
+    write_req *wr = xmalloc(sizeof *wr + n - (size_t)w);
+    wr->c = c;
+    wr->close_after = false;
+    wr->tls_control = true;
+    wr->len = n - (size_t)w;
+    memcpy(wr->data, p + w, wr->len);
+    uv_buf_t rest = uv_buf_init(wr->data, (unsigned)wr->len);
+    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &rest, 1, on_write) < 0) {
+        free(wr);
+        conn_close(c);
+    }
+}
+
+/* close_notify, best effort, before the connection closes (once). */
+static void conn_tls_close_notify(http_conn *c)
+{
+    tls_conn_shutdown(c->tls);
+    const char *p;
+    size_t n = tls_conn_out(c->tls, &p);
+    tls_conn_out_clear(c->tls);
+    if (n == 0) return;
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+}
+
+/* A response over TLS: head and body encrypted in one SSL_write when they fit one record,
+ * then sent as one write. */
+static void conn_tls_write2(http_conn *c, const char *a, size_t alen, const char *b, size_t blen, bool close_after)
+{
+    char one[16384];   /* TLS's largest record */
+    int rc;
+    if (blen && alen + blen <= sizeof one) {
+        memcpy(one, a, alen);
+        memcpy(one + alen, b, blen);
+        rc = tls_conn_write(c->tls, one, alen + blen);
+    } else {
+        rc = tls_conn_write(c->tls, a, alen);
+        if (rc == 0) rc = tls_conn_write(c->tls, b, blen);
+    }
+    const char *p;
+    size_t n = tls_conn_out(c->tls, &p);
+    tls_conn_out_clear(c->tls);   /* first: sending may answer the next request into c->tls */
+    if (rc < 0) {
+        c->state = ST_WRITE;
+        conn_close(c);
+        return;
+    }
+    conn_send2(c, p, n, NULL, 0, close_after);
+}
+
+static void conn_write2(http_conn *c, const char *a, size_t alen, const char *b, size_t blen, bool close_after)
+{
+    if (c->tls) conn_tls_write2(c, a, alen, b, blen, close_after);
+    else conn_send2(c, a, alen, b, blen, close_after);
+}
+
+/* A small interim write outside a response (100 Continue). */
+static void conn_write_interim(http_conn *c, const char *data, size_t len)
+{
+    if (c->tls) {
+        if (tls_conn_write(c->tls, data, len) == 0) conn_tls_flush(c);
+        return;
+    }
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 }
 
 /* The head, without printf (it runs for every response). Returns its length, or cap if
@@ -471,6 +574,10 @@ static http_request *request_new(http_conn *c)
     r->query = "";
     r->start = time_mono_s();
     new_request_id(c->srv, r->request_id);
+    if (c->tls) {
+        const char *subject = tls_conn_subject(c->tls);
+        if (subject) r->tls_subject = arena_strdup(&r->arena, subject);   /* the request may outlive c */
+    }
     return r;
 }
 
@@ -740,8 +847,7 @@ static int on_headers_complete(llhttp_t *p)
     }
     if (c->expect_continue && !c->early_status) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
-        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        conn_write_interim(c, cont, sizeof cont - 1);
     }
     return 0;
 }
@@ -882,36 +988,72 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = READ_CHUNK;
 }
 
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+/* The peer closed its side (EOF, or TLS close_notify). */
+static void conn_peer_eof(http_conn *c)
 {
-    http_conn *c = st->data;
-    if (n == 0) return;
-    if (n < 0) {
-        if (c->state == ST_READ) conn_close(c);
-        else c->peer_eof = true;
-        return;
-    }
+    if (c->state == ST_READ) conn_close(c);
+    else c->peer_eof = true;
+}
+
+/* n > 0 bytes of HTTP from the peer, at data (the loop's buffer: kept only by copying). */
+static void conn_bytes(http_conn *c, const char *data, size_t n)
+{
     if (c->state == ST_READ && c->in_len == 0 && !c->in_process) {
-        conn_process_from(c, buf->base, (size_t)n);
+        conn_process_from(c, data, n);
         return;
     }
-    if (c->in_len + (size_t)n > c->in_cap) {
-        c->in_cap = c->in_len + (size_t)n;
+    if (c->in_len + n > c->in_cap) {
+        c->in_cap = c->in_len + n;
         c->in = xrealloc(c->in, c->in_cap);
     }
-    memcpy(c->in + c->in_len, buf->base, (size_t)n);
-    c->in_len += (size_t)n;
+    memcpy(c->in + c->in_len, data, n);
+    c->in_len += n;
     if (c->state != ST_READ) {
         /* pipelined bytes while busy: keep them. Reading goes on while a request is in
          * flight (stopping and restarting it cost an epoll_ctl per request); it stops only
          * once BUSY_BUFFER_MAX bytes wait, until the response is out. */
         if (c->in_len >= BUSY_BUFFER_MAX && c->reading) {
-            uv_read_stop(st);
+            uv_read_stop((uv_stream_t *)&c->tcp);
             c->reading = false;
         }
         return;
     }
     conn_process(c);
+}
+
+/* Ciphertext from the peer: every record it completes is decrypted and handed on as bytes
+ * (a busy connection keeps them, as it keeps plain pipelined bytes: at most one read's
+ * worth beyond BUSY_BUFFER_MAX); then what the record layer has to say goes out. A failed
+ * handshake was counted by the record layer; its alert is sent, then the connection closes. */
+static void conn_tls_read(http_conn *c, const char *data, size_t len)
+{
+    http_server *s = c->srv;
+    bool was_established = tls_conn_established(c->tls);
+    tls_conn_feed(c->tls, data, len);
+    int k;
+    while ((k = tls_conn_read(c->tls, s->plainbuf, READ_CHUNK)) > 0) {
+        conn_bytes(c, s->plainbuf, (size_t)k);
+        if (c->state == ST_CLOSED || c->state == ST_LINGER) break;
+    }
+    tls_conn_feed(c->tls, NULL, 0);   /* data is the loop's: never read after this call */
+    if (c->state == ST_CLOSED) return;
+    if (!was_established && tls_conn_established(c->tls) && c->state == ST_READ && !c->in_message)
+        timer_set(c, s->lim.idle_timeout_ms);
+    conn_tls_flush(c);
+    if (k == TLS_CLOSED) conn_peer_eof(c);
+    else if (k == TLS_FAILED) conn_close(c);
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    http_conn *c = st->data;
+    if (n == 0) return;
+    if (n < 0) {
+        conn_peer_eof(c);
+        return;
+    }
+    if (c->tls) conn_tls_read(c, buf->base, (size_t)n);
+    else conn_bytes(c, buf->base, (size_t)n);
 }
 
 static void conn_start_reading(http_conn *c)
@@ -938,14 +1080,19 @@ static int conn_begin(http_server *s, http_conn *c, int total)
             "Retry-After: 1\r\nConnection: close\r\nContent-Length: " STR(BUSY_BODY_LEN) "\r\n\r\n" BUSY_BODY;
         _Static_assert(sizeof BUSY_BODY - 1 == BUSY_BODY_LEN, "BUSY_BODY_LEN must be the body's length");
         uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
-        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (!s->tls) uv_try_write((uv_stream_t *)&c->tcp, &b, 1);   /* TLS: no handshake for a refusal */
+        conn_close(c);
+        return SGW_E_UNAVAILABLE;
+    }
+    if (s->tls && !(c->tls = tls_conn_new(s->tls, s->tls_client_certs))) {
         conn_close(c);
         return SGW_E_UNAVAILABLE;
     }
     llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
     c->parser.data = c;
     c->state = ST_READ;
-    timer_set(c, s->lim.idle_timeout_ms);
+    /* a handshake must be done within the header timeout, as a request's headers */
+    timer_set(c, s->tls ? s->lim.header_timeout_ms : s->lim.idle_timeout_ms);
     conn_start_reading(c);
     return 0;
 }
@@ -1092,7 +1239,7 @@ http_server *http_server_new(uv_loop_t *loop, int fd, const http_route *routes, 
         snprintf(err, errlen, "listen: %s", uv_strerror(rc));
         uv_close((uv_handle_t *)&s->listener, NULL);
         uv_run(loop, UV_RUN_NOWAIT);
-        free(s);
+        server_release(s);
         return NULL;
     }
     struct sockaddr_storage bound;
@@ -1105,6 +1252,13 @@ http_server *http_server_new(uv_loop_t *loop, int fd, const http_route *routes, 
     return s;
 }
 
+void http_server_use_tls(http_server *s, http_tls *t, bool client_certs)
+{
+    s->tls = t;
+    s->tls_client_certs = client_certs;
+    if (!s->plainbuf) s->plainbuf = xmalloc(READ_CHUNK);
+}
+
 int http_server_port(const http_server *s) { return s->port; }
 int http_server_connections(const http_server *s) { return s->nconns; }
 uv_loop_t *http_server_loop(const http_server *s) { return s->loop; }
@@ -1113,7 +1267,7 @@ static void listener_closed(uv_handle_t *h)
 {
     http_server *s = h->data;
     s->listener_open = false;
-    if (s->freeing && s->nconns == 0) free(s);
+    if (s->freeing && s->nconns == 0) server_release(s);
 }
 
 /* Whether bytes the client sent wait in the socket, not yet read. */
@@ -1157,7 +1311,7 @@ void http_server_free(http_server *s)
     }
     s->freeing = true;
     if (s->nconns == 0 && !s->listener_open) {
-        free(s);
+        server_release(s);
         return;
     }
     for (http_conn *c = s->conns; c; c = c->next) conn_close(c);

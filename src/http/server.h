@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "http/tls.h"
 #include "util/arena.h"
 
 typedef struct http_server http_server;
@@ -45,6 +46,7 @@ typedef struct http_request {
     void        *route_data;       /* the route's data pointer */
     http_ce_headers ce;            /* ce-* headers (CloudEvents binary mode) */
     const char  *path_rest;        /* an HTTP_ROUTE_PREFIX route: the path after the prefix; else "" */
+    const char  *tls_subject;      /* the verified client certificate's subject (RFC 2253), NULL if none */
 } http_request;
 
 typedef void (*http_handler)(http_request *req, void *data);
@@ -94,6 +96,11 @@ int http_listen_socket(const char *addr, int port_override, int *port_out, char 
 http_server *http_server_new(uv_loop_t *loop, int listen_fd, const http_route *routes,
                              size_t nroutes, const http_limits *lim, http_observer obs,
                              void *obs_data, char *err, size_t errlen);
+
+/* Serves every connection of s over TLS with t's current context (t borrowed: it must
+ * outlive s). client_certs false: no client certificate is asked for, whatever t's context
+ * says. Call before the loop runs. */
+void http_server_use_tls(http_server *s, http_tls *t, bool client_certs);
 
 /* Serves an already-connected stream socket (e.g. one end of a socketpair), as if it had
  * been accepted: for tests and fuzzing of the real request path. Takes ownership of fd.

@@ -177,6 +177,52 @@ static sig_signal sig_with(sig_severity sev, const char *team)
     return s;
 }
 
+/* The TLS keys and auth.client_cert_subjects: read from YAML, and each inconsistent set
+ * refused with the key it is about. */
+static void test_tls_keys_and_client_subjects(void **state)
+{
+    char err[512];
+    char *p = write_tmp("server:\n  tls_cert_file: /c.pem\n  tls_key_file: /k.pem\n"
+                        "  tls_client_ca_file: /ca.pem\n  tls_reload_interval: 2s\n"
+                        "auth:\n  mode: static\n  static_file: /t\n"
+                        "  client_cert_subjects:\n    - \"CN=alertmanager,O=monitoring\"\n    - CN=grafana\n");
+    config *c = config_load(p, (char *[]){NULL}, err, sizeof err);
+    assert_non_null(c);
+    assert_string_equal(c->tls_cert_file, "/c.pem");
+    assert_string_equal(c->tls_client_ca_file, "/ca.pem");
+    assert_int_equal(c->tls_reload_interval_ms, 2000);
+    assert_false(c->metrics_tls);
+    assert_int_equal(c->n_client_cert_subjects, 2);
+    assert_string_equal(c->client_cert_subjects[0], "CN=alertmanager,O=monitoring");
+    assert_string_equal(c->client_cert_subjects[1], "CN=grafana");
+    assert_int_equal(config_validate(c, err, sizeof err), 0);
+    static const struct {
+        const char *key, *value, *says;
+    } bad[] = {
+        {"server.tls_key_file", "", "server.tls_cert_file is set without server.tls_key_file"},
+        {"server.tls_reload_interval", "50ms", "server.tls_reload_interval"},
+        {"server.metrics_tls", "true", "server.metrics_tls needs"},
+        {"server.tls_client_ca_file", "", "auth.client_cert_subjects needs server.tls_client_ca_file"},
+        {"auth.mode", "off", "auth.client_cert_subjects needs auth.mode static or kubernetes"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        config *d = config_load(p, (char *[]){NULL}, err, sizeof err);
+        assert_non_null(d);
+        assert_int_equal(config_set(d, bad[i].key, bad[i].value, err, sizeof err), 0);
+        assert_int_equal(config_validate(d, err, sizeof err), SGW_E_INVALID);
+        if (!strstr(err, bad[i].says)) fail_msg("%s=%s: '%s' does not say '%s'", bad[i].key, bad[i].value, err, bad[i].says);
+        config_free(d);
+    }
+    config_free(c);
+    unlink(p);
+    free(p);
+    p = write_tmp("auth:\n  client_cert_subjects: CN=x\n");
+    assert_null(config_load(p, (char *[]){NULL}, err, sizeof err));
+    assert_non_null(strstr(err, "auth.client_cert_subjects must be a list"));
+    unlink(p);
+    free(p);
+}
+
 static void test_default_priority_rules_of_the_spec(void **state)
 {
     config *c = config_defaults();
@@ -213,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_bad_value_is_an_error),
         cmocka_unit_test(test_environment_overrides_the_file),
         cmocka_unit_test(test_validation_rejects_inconsistent_settings),
+        cmocka_unit_test(test_tls_keys_and_client_subjects),
         cmocka_unit_test(test_default_priority_rules_of_the_spec),
     };
     return cmocka_run_group_tests_name("config_policy", tests, NULL, NULL);
