@@ -57,6 +57,7 @@ static const family families[] = {
     {"gateway_auth_cache_hits_total", M_COUNTER, "Authentication decisions served from the cache.", NULL, 0},
     {"gateway_config_reloads_total", M_COUNTER, "Configuration reloads (SIGHUP), by result.", NULL, 0},
     {"gateway_cloudevents_ignored_total", M_COUNTER, "CloudEvents answered without a signal, by reason (unknown_type, invalid_event).", NULL, 0},
+    {"gateway_cloudevents_extensions_dropped_total", M_COUNTER, "CloudEvents extension attributes not kept as labels (over the count, name or size limit).", NULL, 0},
 };
 #define NFAM NB(families)
 

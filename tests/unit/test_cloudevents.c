@@ -251,8 +251,9 @@ static void test_config_types_replace_the_default(void **state)
     if (!c) fail_msg("%s", err);
     assert_int_equal(c->n_ce_types, 1);
     assert_string_equal(c->ce_types[0].type, "com.example.alert");
-    assert_string_equal(c->ce_types[0].resource, "target.name");
-    assert_null(c->ce_types[0].namespace);
+    assert_string_equal(c->ce_types[0].field[CFG_CE_RESOURCE], "target.name");
+    assert_int_equal(c->ce_types[0].from[CFG_CE_RESOURCE], CFG_CE_FROM_DATA);
+    assert_null(c->ce_types[0].field[CFG_CE_NAMESPACE]);
     config_free(c);
 }
 
