@@ -473,7 +473,7 @@ static bool ce_ext_name_valid(const char *s)
 
 /* Why a fixed value (`{value: x}`) of the field `field` is refused, or NULL: a required text
  * of 1..253 bytes without control bytes; a namespace is a DNS label, a severity one of
- * critical, warning, info (any case), a CloudEvents status firing or resolved. */
+ * critical, warning, info (a webhook's in any case), a CloudEvents status firing or resolved. */
 static const char *fixed_value_refusal(const char *field, const char *v, bool ce)
 {
     size_t n = strlen(v);
@@ -485,8 +485,9 @@ static const char *fixed_value_refusal(const char *field, const char *v, bool ce
         if (ok != n || n > 63 || v[0] == '-' || v[n - 1] == '-')
             return "a fixed namespace is a DNS label (a-z, 0-9, '-'; at most 63)";
     }
-    if (!strcmp(field, "severity") && strcasecmp(v, "critical") && strcasecmp(v, "warning") && strcasecmp(v, "info"))
-        return "a fixed severity is critical, warning or info";
+    int (*cmp)(const char *, const char *) = ce ? strcmp : strcasecmp;   /* as each adapter reads it */
+    if (!strcmp(field, "severity") && cmp(v, "critical") && cmp(v, "warning") && cmp(v, "info"))
+        return ce ? "a fixed severity is critical, warning or info" : "a fixed severity is critical, warning or info (any case)";
     if (ce && !strcmp(field, "status") && strcmp(v, "firing") && strcmp(v, "resolved"))
         return "a fixed status is firing or resolved";
     return NULL;

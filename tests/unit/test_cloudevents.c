@@ -391,6 +391,8 @@ static void test_config_errors_name_the_key(void **state)
          "cloudevents.types[0].resource must be a path, {value: <text>} or {extension: <name>}"},
         {"cloudevents:\n  types:\n    - {type: a, name: n, kind: k, resource: r, labels: {extension: x}}\n",
          "cloudevents.types[0].labels must be a path into data"},
+        {"cloudevents:\n  types:\n    - {type: a, name: n, kind: k, resource: r, severity: {value: Critical}}\n",
+         "cloudevents.types[0].severity a fixed severity is critical, warning or info"},
         {"cloudevents:\n  types:\n    - {type: a, name: n, kind: k, resource: r, status: {value: open}}\n",
          "cloudevents.types[0].status a fixed status is firing or resolved"},
     };
