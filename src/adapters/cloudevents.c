@@ -371,8 +371,9 @@ static int event_signal(const adapter_input *in, const ce_attrs *c, int64_t t_ms
 static int event_json(adapter_input *in, const cJSON *ev, const char *pre, int64_t now_ms,
                       const adapter_limits *lim, arena *a, sig_signal *s, adapter_error *err)
 {
-    if (!cJSON_IsObject(ev))
-        return ajson_fail(err, ADAPTER_E_TYPE, "%s: expected a JSON object (a CloudEvent)", *pre ? pre : "body");
+    if (!cJSON_IsObject(ev))   /* pre "[3]." names the event as "[3]" */
+        return ajson_fail(err, ADAPTER_E_TYPE, "%.*s: expected a JSON object (a CloudEvent)",
+                          *pre ? (int)strlen(pre) - 1 : 4, *pre ? pre : "body");
     ce_attrs c;
     const char *dct;
     const cJSON *data;

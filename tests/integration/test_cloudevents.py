@@ -206,6 +206,33 @@ class CloudEventsTests(unittest.TestCase):
         # flat memory: the eighth refusal costs no more than the third (each request's arena is freed)
         self.assertLess(rss[7] - rss[2], 4096, rss)
 
+    def test_every_other_4xx_has_its_body(self):
+        g = self.gw("server:\n  max_body_bytes: 64KiB\n")
+        batch = "application/cloudevents-batch+json"
+        h = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": TYPE}
+        cases = [
+            (b'{"specversion":"1.0",', "application/cloudevents+json", None, 400, "invalid_json", None),
+            (b"[]", batch, None, 400, "no_alerts", "no events"),
+            (json.dumps(event()).encode(), batch, None, 400, "invalid_field", "expected a JSON array of CloudEvents"),
+            (json.dumps([1, 2]).encode(), batch, None, 400, "invalid_field", "[0]: expected a JSON object"),
+            (json.dumps(dict(event(), data_base64="aGk=")).encode(), "application/cloudevents+json", None, 400,
+             "invalid_field", "data_base64: binary data cannot be mapped"),
+            (json.dumps(dict(event(), data="text")).encode(), "application/cloudevents+json", None, 400,
+             "invalid_field", "data: expected a JSON object"),
+            (json.dumps(dict(event(), id=7)).encode(), "application/cloudevents+json", None, 400, "invalid_field",
+             "id: expected a string"),
+            (json.dumps(data()).encode(), "application/json", dict(h, **{"ce-id": "%FF"}), 400, "invalid_utf8",
+             "ce-id: not valid UTF-8"),
+            (b"[" + b"[" * 100 + b"]" * 100 + b"]", batch, None, 400, "too_deep", None),
+            (b"x" * (65 * 1024), "application/cloudevents+json", None, 413, "payload_too_large", None),
+        ]
+        for body, ct, headers, status, code, msg in cases:
+            r = self.post(g, body, content_type=ct, headers=headers)
+            self.assertEqual((r.status, r.json["error"]["code"]), (status, code), (code, r))
+            if msg:
+                self.assertIn(msg, r.json["error"]["message"], r)
+        self.assertEqual(g.rr_files(), [])
+
     def test_large_invalid_batches_are_400_with_flat_memory(self):
         g = self.gw("server:\n  max_body_bytes: 8MiB\n", env={"ASAN_OPTIONS": "detect_leaks=1:quarantine_size_mb=1"})
         bad = []
