@@ -203,9 +203,10 @@ config *config_defaults(void)
     }
     c->n_ce_types = 1;
     c->ce_types = xcalloc(1, sizeof *c->ce_types);
-    c->ce_types[0] = (cfg_ce_type){xstrdup("io.kubernaut.signal"), xstrdup("name"), xstrdup("resource.kind"),
-                                   xstrdup("resource.name"), xstrdup("namespace"), xstrdup("severity"),
-                                   xstrdup("status"), xstrdup("labels")};
+    c->ce_types[0] = (cfg_ce_type){xstrdup("io.kubernaut.signal"),
+                                   {xstrdup("name"), xstrdup("resource.kind"), xstrdup("resource.name"),
+                                    xstrdup("namespace"), xstrdup("severity"), xstrdup("status"), xstrdup("labels")},
+                                   {0}};
     c->log_level = LOG_INFO;
     c->pagerduty = (cfg_pagerduty){xstrdup("namespace"), xstrdup("kind"), xstrdup("name"), true, true};
     return c;
@@ -228,8 +229,8 @@ static void free_rules(config *c)
 
 static void free_ce_type(cfg_ce_type *t)
 {
-    free(t->type), free(t->name), free(t->kind), free(t->resource);
-    free(t->namespace), free(t->severity), free(t->status), free(t->labels);
+    free(t->type);
+    for (int k = 0; k < CFG_CE_NFIELDS; k++) free(t->field[k]);
 }
 
 static void free_ce_types(config *c)
@@ -505,7 +506,97 @@ static bool ce_path_valid(const char *p)
     return seg > 0 && segs <= 8;
 }
 
-/* cloudevents.types: a list of mappings, each a type and the paths of its data's fields;
+/* A CloudEvents attribute name as the spec allows it (a-z, 0-9), at most 20 characters
+ * (the spec's recommendation; the adapter keeps no longer extension). */
+static bool ce_ext_name_valid(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789");
+    return n > 0 && n <= 20 && s[n] == '\0';
+}
+
+/* Why a fixed value (`{value: x}`) of the field `field` is refused, or NULL: a required text
+ * of 1..253 bytes without control bytes; a namespace is a DNS label, a severity one of
+ * critical, warning, info (a webhook's in any case), a CloudEvents status firing or resolved. */
+static const char *fixed_value_refusal(const char *field, const char *v, bool ce)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 253) return "a fixed value is 1..253 bytes";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) return "a fixed value has no control bytes";
+    if (!strcmp(field, "namespace")) {
+        size_t ok = strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        if (ok != n || n > 63 || v[0] == '-' || v[n - 1] == '-')
+            return "a fixed namespace is a DNS label (a-z, 0-9, '-'; at most 63)";
+    }
+    int (*cmp)(const char *, const char *) = ce ? strcmp : strcasecmp;   /* as each adapter reads it */
+    if (!strcmp(field, "severity") && cmp(v, "critical") && cmp(v, "warning") && cmp(v, "info"))
+        return ce ? "a fixed severity is critical, warning or info" : "a fixed severity is critical, warning or info (any case)";
+    if (ce && !strcmp(field, "status") && strcmp(v, "firing") && strcmp(v, "resolved"))
+        return "a fixed status is firing or resolved";
+    return NULL;
+}
+
+/* A field given as a mapping of one key instead of a path: {value: x} (*from
+ * CFG_CE_FROM_VALUE) or, with ext_ok, {extension: name} (CFG_CE_FROM_EXTENSION); *out the
+ * scalar (owned by the caller). NULL, or why the node is not one. */
+static const char *field_form(struct fy_node *v, bool ext_ok, int *from, char **out)
+{
+    *out = NULL;
+    if (fy_node_mapping_item_count(v) != 1)
+        return ext_ok ? "must be a path, {value: <text>} or {extension: <name>}" : "must be a path or {value: <text>}";
+    struct fy_node_pair *p = fy_node_mapping_get_by_index(v, 0);
+    char *k = scalar_dup(fy_node_pair_key(p));
+    struct fy_node *vn = fy_node_pair_value(p);
+    const char *why = NULL;
+    if (k && !strcmp(k, "value")) *from = CFG_CE_FROM_VALUE;
+    else if (k && ext_ok && !strcmp(k, "extension")) *from = CFG_CE_FROM_EXTENSION;
+    else why = ext_ok ? "must be a path, {value: <text>} or {extension: <name>}" : "must be a path or {value: <text>}";
+    free(k);
+    if (!why && !(vn && fy_node_get_type(vn) == FYNT_SCALAR && (*out = scalar_dup(vn))))
+        why = *from == CFG_CE_FROM_VALUE ? "{value: ...} must be a string" : "{extension: ...} must be a string";
+    return why;
+}
+
+const char *const config_ce_field_names[CFG_CE_NFIELDS] = {
+    "name", "kind", "resource", "namespace", "severity", "status", "labels",
+};
+
+/* One key of a cloudevents.types entry into t; NULL or why it is refused. */
+static const char *ce_type_key(cfg_ce_type *t, const char *k, struct fy_node *vn)
+{
+    if (!strcmp(k, "type")) {
+        char *v = vn && fy_node_get_type(vn) == FYNT_SCALAR ? scalar_dup(vn) : NULL;
+        if (!v || !*v) return free(v), "must be a non-empty string";
+        free(t->type);
+        t->type = v;
+        return NULL;
+    }
+    int f = 0;
+    while (f < CFG_CE_NFIELDS && strcmp(k, config_ce_field_names[f]) != 0) f++;
+    if (f == CFG_CE_NFIELDS)
+        return "unknown key (allowed: type, name, kind, resource, namespace, severity, status, labels)";
+    int from = CFG_CE_FROM_DATA;
+    char *v = NULL;
+    const char *why = NULL;
+    if (vn && fy_node_get_type(vn) == FYNT_MAPPING) {
+        why = field_form(vn, true, &from, &v);
+        if (!why && f == CFG_CE_LABELS) why = "must be a path into data (an object of strings)";
+        else if (!why && from == CFG_CE_FROM_EXTENSION && !ce_ext_name_valid(v))
+            why = "{extension: ...} must be an attribute name: a-z, 0-9, at most 20";
+        else if (!why && from == CFG_CE_FROM_VALUE) why = fixed_value_refusal(k, v, true);
+    } else {
+        v = vn && fy_node_get_type(vn) == FYNT_SCALAR ? scalar_dup(vn) : NULL;
+        if (!v || !*v) why = "must be a non-empty string";
+        else if (!ce_path_valid(v)) why = "must be a path into data: member names joined by '.', at most 8";
+    }
+    if (why) return free(v), why;
+    free(t->field[f]);
+    t->field[f] = v;
+    t->from[f] = (unsigned char)from;
+    return NULL;
+}
+
+/* cloudevents.types: a list of mappings, each a type and where its fields come from;
  * replaces the built-in mapping. Every error names the entry and its key. */
 static int load_ce_types(config *c, struct fy_node *seq, const char *file, char *err, size_t errlen)
 {
@@ -530,35 +621,21 @@ static int load_ce_types(config *c, struct fy_node *seq, const char *file, char 
         while ((p = fy_node_mapping_iterate(item, &it2))) {
             char *k = scalar_dup(fy_node_pair_key(p));
             struct fy_node *vn = fy_node_pair_value(p);
-            char *v = vn && fy_node_get_type(vn) == FYNT_SCALAR ? scalar_dup(vn) : NULL;
-            char **slot = NULL;
-            if (!k) slot = NULL;
-            else if (!strcmp(k, "type")) slot = &t.type;
-            else if (!strcmp(k, "name")) slot = &t.name;
-            else if (!strcmp(k, "kind")) slot = &t.kind;
-            else if (!strcmp(k, "resource")) slot = &t.resource;
-            else if (!strcmp(k, "namespace")) slot = &t.namespace;
-            else if (!strcmp(k, "severity")) slot = &t.severity;
-            else if (!strcmp(k, "status")) slot = &t.status;
-            else if (!strcmp(k, "labels")) slot = &t.labels;
-            const char *why = !slot ? "unknown key (allowed: type, name, kind, resource, namespace, severity, "
-                                      "status, labels)"
-                              : !v || !*v ? "must be a non-empty string"
-                              : slot != &t.type && !ce_path_valid(v)
-                                  ? "must be a path into data: member names joined by '.', at most 8"
-                                  : NULL;
-            if (vn) node_where(vn, file, where, sizeof where);
+            const char *why = k ? ce_type_key(&t, k, vn) : "unknown key";
             if (why) {
+                node_where(vn ? vn : fy_node_pair_key(p), file, where, sizeof where);
                 snprintf(err, errlen, "%s: cloudevents.types[%zu].%s %s", where, i, k ? k : "?", why);
-                free(k), free(v);
+                free(k);
                 free_ce_type(&t);
                 return SGW_E_INVALID;
             }
-            free(*slot);
-            *slot = v;
             free(k);
         }
-        const char *missing = !t.type ? "type" : !t.name ? "name" : !t.kind ? "kind" : !t.resource ? "resource" : NULL;
+        const char *missing = !t.type                       ? "type"
+                              : !t.field[CFG_CE_NAME]       ? "name"
+                              : !t.field[CFG_CE_KIND]       ? "kind"
+                              : !t.field[CFG_CE_RESOURCE]   ? "resource"
+                                                            : NULL;
         for (size_t j = 0; !missing && j < c->n_ce_types; j++)
             if (!strcmp(c->ce_types[j].type, t.type)) missing = "type";
         if (missing) {
@@ -588,7 +665,7 @@ static void free_webhook(cfg_webhook *w)
 {
     free(w->name);
     jpath_free(&w->alerts);
-    for (int k = 0; k < CFG_WH_NFIELDS; k++) jpath_free(&w->field[k]);
+    for (int k = 0; k < CFG_WH_NFIELDS; k++) jpath_free(&w->field[k]), free(w->value[k]);
     for (size_t i = 0; i < w->n_resolved; i++) free(w->resolved[i]);
     free(w->resolved);
 }
@@ -658,11 +735,26 @@ static int webhook_fields(cfg_webhook *w, struct fy_node *map, const char *file,
                    SGW_E_INVALID;
         }
         jpath_free(&w->field[f]);
-        if (webhook_path(fy_node_pair_value(p), file, key, &w->field[f], err, errlen)) return SGW_E_INVALID;
+        free(w->value[f]);
+        w->value[f] = NULL;
+        struct fy_node *v = fy_node_pair_value(p);
+        if (v && fy_node_get_type(v) == FYNT_MAPPING) {   /* {value: x}: the same for every alert */
+            int from;
+            const char *why = field_form(v, false, &from, &w->value[f]);
+            if (!why && (f == CFG_WH_STARTS_AT || f == CFG_WH_LABELS || f == CFG_WH_ANNOTATIONS))
+                why = "a fixed value is only for name, namespace, kind, resource, severity, status, dedup_key";
+            if (!why) why = fixed_value_refusal(config_webhook_field_names[f], w->value[f], false);
+            if (why) {
+                node_where(v, file, where, sizeof where);
+                return snprintf(err, errlen, "%s: %s: %s", where, key, why), SGW_E_INVALID;
+            }
+            continue;
+        }
+        if (webhook_path(v, file, key, &w->field[f], err, errlen)) return SGW_E_INVALID;
     }
     static const cfg_webhook_field required[] = {CFG_WH_NAME, CFG_WH_KIND, CFG_WH_RESOURCE};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-        if (!w->field[required[i]].text)
+        if (!w->field[required[i]].text && !w->value[required[i]])
             return snprintf(err, errlen, "%s: %s.fields.%s is required", where, at,
                             config_webhook_field_names[required[i]]), SGW_E_INVALID;
     return 0;
@@ -1297,6 +1389,7 @@ void config_dump(const config *c, char *out, size_t cap)
         OUT("webhooks[%zu]: name=%s alerts=%s", i, w->name, w->alerts.text ? w->alerts.text : "(the body)");
         for (int k = 0; k < CFG_WH_NFIELDS; k++)
             if (w->field[k].text) OUT(" %s=%s", config_webhook_field_names[k], w->field[k].text);
+            else if (w->value[k]) OUT(" %s={value: %s}", config_webhook_field_names[k], w->value[k]);
         OUT(" resolved_values=");
         for (size_t j = 0; j < w->n_resolved; j++) OUT("%s%s", j ? "," : "", w->resolved[j]);
         OUT("\n");

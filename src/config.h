@@ -32,7 +32,8 @@ typedef enum {
 typedef struct cfg_webhook {
     char   *name;                       /* the URL's <name>: [a-z0-9]([-a-z0-9_]*[a-z0-9])?, at most 63 */
     jpath   alerts;                     /* the list of alerts; unset: the body is one alert */
-    jpath   field[CFG_WH_NFIELDS];      /* unset: not mapped */
+    jpath   field[CFG_WH_NFIELDS];      /* unset: not mapped (or a fixed value) */
+    char   *value[CFG_WH_NFIELDS];      /* a fixed value ({value: x}) instead of a path; NULL: none */
     char  **resolved;                   /* status values that mean resolved (ASCII case-insensitive) */
     size_t  n_resolved;
 } cfg_webhook;
@@ -48,13 +49,25 @@ typedef struct cfg_priority_rule {
     char *priority;        /* P0..P3 */
 } cfg_priority_rule;
 
-/* cloudevents.types: a CloudEvents type that is a signal, and where its data holds each
- * field: dotted member paths into the event's data (NULL = not mapped). docs/sources.md. */
+/* cloudevents.types: a CloudEvents type that is a signal, and where each field of its
+ * signal comes from (docs/sources.md): a dotted member path into the event's data, an
+ * extension attribute ({extension: name}) or a fixed value ({value: x}). Required: name,
+ * kind, resource; labels only from data. */
+typedef enum {
+    CFG_CE_NAME, CFG_CE_KIND, CFG_CE_RESOURCE, CFG_CE_NAMESPACE, CFG_CE_SEVERITY, CFG_CE_STATUS, CFG_CE_LABELS,
+    CFG_CE_NFIELDS
+} cfg_ce_field;
+
+typedef enum { CFG_CE_FROM_DATA = 0, CFG_CE_FROM_EXTENSION, CFG_CE_FROM_VALUE } cfg_ce_from;
+
 typedef struct cfg_ce_type {
-    char *type;                                  /* required */
-    char *name, *kind, *resource;                /* required paths */
-    char *namespace, *severity, *status, *labels;   /* optional paths */
+    char         *type;                          /* required */
+    char         *field[CFG_CE_NFIELDS];         /* the path, extension name or value; NULL = not mapped */
+    unsigned char from[CFG_CE_NFIELDS];          /* cfg_ce_from */
 } cfg_ce_type;
+
+/* The YAML key of each field of a cloudevents.types entry (config_ce_field_names[k]). */
+extern const char *const config_ce_field_names[CFG_CE_NFIELDS];
 
 /* pagerduty: the custom_details keys of the target (namespace_key "" = none; kind_key and
  * name_key both "" = no kind/name pair), whether the pod/deployment/... keys are read, and

@@ -61,6 +61,7 @@ static const family families[] = {
     {"gateway_tls_handshake_errors_total", M_COUNTER, "TLS handshakes refused or failed, by reason.", NULL, 0},
     {"gateway_tls_certificate_expiry_timestamp_seconds", M_GAUGE, "notAfter of the certificate served to new TLS connections, in seconds since the epoch.", NULL, 0},
     {"gateway_cloudevents_ignored_total", M_COUNTER, "CloudEvents answered without a signal, by reason (unknown_type, invalid_event).", NULL, 0},
+    {"gateway_cloudevents_extensions_dropped_total", M_COUNTER, "CloudEvents extension attributes not kept as labels (over the count, name or size limit).", NULL, 0},
 };
 #define NFAM NB(families)
 

@@ -858,6 +858,8 @@ static void note_truncated(const preq *p, int64_t truncated)
 static int parse_req(preq *p, const source_def *src, int64_t now, const adapter_limits *lim, adapter_error *err)
 {
     const http_request *req = p->req;
+    sig_kv ext[HTTP_CE_MAX_EXT];
+    for (unsigned i = 0; i < req->ce.n_ext; i++) ext[i] = (sig_kv){req->ce.ext[i].name, req->ce.ext[i].value};
     adapter_input in = {.content_type = req->content_type,
                         .ce_specversion = req->ce.specversion, .ce_id = req->ce.id, .ce_source = req->ce.source,
                         .ce_type = req->ce.type, .ce_subject = req->ce.subject, .ce_time = req->ce.time,
@@ -865,12 +867,14 @@ static int parse_req(preq *p, const source_def *src, int64_t now, const adapter_
                         .ce_types = p->cfg->ce_types, .n_ce_types = p->cfg->n_ce_types,
                         .request_id = req->request_id,
                         .resolve_ignored = config_rr_contract(p->cfg) == RR_CONTRACT_KUBERNAUT_AI,
-                        .pd = &p->cfg->pagerduty};
+                        .pd = &p->cfg->pagerduty,
+                        .ce_ext = ext, .n_ce_ext = req->ce.n_ext, .ce_ext_over = req->ce.ext_over};
     int rc = src->parse_req(&in, req->body, req->body_len, now, lim, &p->req->arena, &p->sigs, &p->n, err);
     if (in.unknown_types)
         metrics_add("gateway_cloudevents_ignored_total", "reason=\"unknown_type\"", (double)in.unknown_types);
     if (in.invalid_events)
         metrics_add("gateway_cloudevents_ignored_total", "reason=\"invalid_event\"", (double)in.invalid_events);
+    if (in.ce_ext_dropped) metrics_add("gateway_cloudevents_extensions_dropped_total", "", (double)in.ce_ext_dropped);
     return rc;
 }
 

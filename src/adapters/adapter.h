@@ -81,6 +81,12 @@ typedef struct adapter_input {
     const char *request_id;       /* PagerDuty: seeds a generated dedup_key */
     bool        resolve_ignored;  /* PagerDuty: kubernaut.ai/v1alpha1 records no resolution */
     const struct cfg_pagerduty *pd;   /* PagerDuty: the target mapping (NULL: the defaults) */
+    /* CloudEvents binary mode's other ce-* headers (extension attributes: key the name after
+     * "ce-" in lowercase, value percent-encoded as sent), and how many more the HTTP layer
+     * did not keep. */
+    const sig_kv *ce_ext;
+    size_t      n_ce_ext, ce_ext_over;
+    size_t      ce_ext_dropped;   /* out: extension attributes of accepted events not kept */
 } adapter_input;
 
 /* CloudEvents 1.0 over HTTP: binary, structured or batch mode, by in->content_type. Every

@@ -9,6 +9,8 @@
 #include "util/utf8.h"
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -37,9 +39,46 @@ static bool media_json(const char *ct)
 
 /* ---- attributes ------------------------------------------------------------------------- */
 
+/* Extension attributes kept per event, as labels cloudevents.io/<name> and for a mapping's
+ * {extension: name}: at most CE_MAX_EXT, names of the spec's alphabet (a-z, 0-9) of at most
+ * CE_EXT_NAME_MAX characters (its recommendation), values of at most CE_EXT_VALUE_MAX bytes.
+ * Any other is not kept (counted in adapter_input.ce_ext_dropped): the event is valid. */
+#define CE_MAX_EXT       16
+#define CE_EXT_NAME_MAX  20
+#define CE_EXT_VALUE_MAX 256
+
 typedef struct ce_attrs {
     const char *specversion, *id, *source, *type, *subject, *time, *dataschema;
+    sig_kv      ext[CE_MAX_EXT];
+    size_t      n_ext, ext_dropped;
+    bool        binary;        /* from ce-* headers: messages name them so */
 } ce_attrs;
+
+static bool ext_name_valid(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789");
+    return n > 0 && n <= CE_EXT_NAME_MAX && s[n] == '\0';
+}
+
+/* Keeps the extension name = value (value NULL: not a kept type) if it fits; the first of a
+ * name wins, as for the other attributes. */
+static void ext_add(ce_attrs *c, const char *name, const char *value)
+{
+    for (size_t i = 0; i < c->n_ext; i++)
+        if (strcmp(c->ext[i].key, name) == 0) return;
+    if (!value || !ext_name_valid(name) || strlen(value) > CE_EXT_VALUE_MAX || c->n_ext == CE_MAX_EXT) {
+        c->ext_dropped++;
+        return;
+    }
+    c->ext[c->n_ext++] = (sig_kv){name, value};
+}
+
+static const char *ext_get(const ce_attrs *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_ext; i++)
+        if (strcmp(c->ext[i].key, name) == 0) return c->ext[i].value;
+    return NULL;
+}
 
 static int hexval(char c)
 {
@@ -101,15 +140,64 @@ static int attrs_check(const ce_attrs *c, const char *pre, int64_t *t_ms, adapte
     return ADAPTER_OK;
 }
 
-/* A structured-mode attribute: absent or null → NULL; anything but a string → an error
- * (every attribute this adapter reads is a String, URI or Timestamp: a JSON string). */
-static int json_attr(const cJSON *ev, const char *name, const char *pre, const char **out, adapter_error *err)
+/* A structured-mode extension's value as text (json-format.md: a Boolean is a JSON
+ * boolean, an Integer a number, every other type a string); NULL for any other JSON. */
+static const char *ext_text(const cJSON *v, arena *a)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(ev, name);
-    *out = NULL;
-    if (!v || cJSON_IsNull(v)) return ADAPTER_OK;
-    if (!cJSON_IsString(v)) return ajson_fail(err, ADAPTER_E_TYPE, "%s%s: expected a string", pre, name);
-    *out = v->valuestring;
+    if (cJSON_IsString(v)) return v->valuestring;
+    if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? "true" : "false";
+    if (cJSON_IsNumber(v) && v->valuedouble >= -2147483648.0 && v->valuedouble <= 2147483647.0 &&
+        (double)(long)v->valuedouble == v->valuedouble)
+        return arena_printf(a, "%ld", (long)v->valuedouble);
+    return NULL;
+}
+
+/* A structured-mode event's attributes, in one pass over its members: the context
+ * attributes (absent or null → NULL; anything but a string is an error: each is a String,
+ * URI or Timestamp), datacontenttype, data, and every other member an extension. */
+static int json_attrs(const cJSON *ev, const char *pre, arena *a, ce_attrs *c, const char **dct, const cJSON **data,
+                      bool *b64, adapter_error *err)
+{
+    static const struct {
+        const char *name;
+        size_t      off;
+    } names[] = {
+        {"specversion", offsetof(ce_attrs, specversion)}, {"id", offsetof(ce_attrs, id)},
+        {"source", offsetof(ce_attrs, source)},           {"type", offsetof(ce_attrs, type)},
+        {"subject", offsetof(ce_attrs, subject)},         {"time", offsetof(ce_attrs, time)},
+        {"dataschema", offsetof(ce_attrs, dataschema)},   {"datacontenttype", SIZE_MAX},
+    };
+    memset(c, 0, offsetof(ce_attrs, ext));
+    c->n_ext = c->ext_dropped = 0;
+    c->binary = false;
+    bool seen[sizeof names / sizeof names[0]] = {0}, seen_data = false;
+    *dct = NULL;
+    *data = NULL;
+    *b64 = false;
+    for (const cJSON *m = ev->child; m; m = m->next) {
+        const char *k = m->string;
+        if (strcmp(k, "data") == 0) {
+            if (!seen_data) *data = cJSON_IsNull(m) ? NULL : m;
+            seen_data = true;
+            continue;
+        }
+        if (strcmp(k, "data_base64") == 0) {
+            *b64 = true;
+            continue;
+        }
+        size_t i = 0;
+        while (i < sizeof names / sizeof names[0] && strcmp(k, names[i].name) != 0) i++;
+        if (i == sizeof names / sizeof names[0]) {
+            if (!cJSON_IsNull(m)) ext_add(c, k, ext_text(m, a));
+            continue;
+        }
+        if (seen[i]) continue;   /* the first of a name, as cJSON_GetObjectItem finds it */
+        seen[i] = true;
+        if (cJSON_IsNull(m)) continue;
+        if (!cJSON_IsString(m)) return ajson_fail(err, ADAPTER_E_TYPE, "%s%s: expected a string", pre, k);
+        const char **slot = names[i].off == SIZE_MAX ? dct : (const char **)((char *)c + names[i].off);
+        *slot = m->valuestring;
+    }
     return ADAPTER_OK;
 }
 
@@ -169,6 +257,25 @@ static int path_string(const cJSON *data, const char *path, const char *what, bo
     return ADAPTER_OK;
 }
 
+/* Field k of type t for the event c: from its data (a path), an extension attribute, or
+ * t's fixed value. required: absent or "" is an error naming where it was looked for. */
+static int field_string(const cfg_ce_type *t, int k, bool required, const ce_attrs *c, const cJSON *data,
+                        const char *pre, const char **out, adapter_error *err)
+{
+    const char *what = config_ce_field_names[k];
+    switch (t->from[k]) {
+    case CFG_CE_FROM_VALUE: *out = t->field[k]; return ADAPTER_OK;
+    case CFG_CE_FROM_EXTENSION:
+        *out = t->field[k] ? ext_get(c, t->field[k]) : NULL;
+        if (required && (!*out || !**out))
+            return ajson_fail(err, ADAPTER_E_MISSING, "%s%s is required (the %s of type %s: an extension attribute "
+                              "of at most %d bytes)", c->binary ? "ce-" : pre, t->field[k], what, c->type,
+                              CE_EXT_VALUE_MAX);
+        return ADAPTER_OK;
+    default: return path_string(data, t->field[k], what, required, pre, c->type, out, err);
+    }
+}
+
 /* A signal that stands for an event answered without one (an unknown type, an invalid
  * event of a batch): named in the reply by its type and id, within a signal's limits. */
 static void placeholder(sig_signal *s, const char *type, const char *id, size_t idx, int64_t now_ms, arena *a)
@@ -216,33 +323,34 @@ static int event_signal(const adapter_input *in, const ce_attrs *c, int64_t t_ms
         return ajson_fail(err, ADAPTER_E_TYPE, "%sdata: expected a JSON object (type %s is mapped by cloudevents.types)",
                           pre, c->type);
     int rc;
-    const char *name, *kind, *res, *ns, *sev, *status;
-    if ((rc = path_string(data, t->name, "name", true, pre, c->type, &name, err))) return rc;
-    if ((rc = path_string(data, t->kind, "kind", true, pre, c->type, &kind, err))) return rc;
-    if ((rc = path_string(data, t->resource, "resource", true, pre, c->type, &res, err))) return rc;
-    if ((rc = path_string(data, t->namespace, "namespace", false, pre, c->type, &ns, err))) return rc;
-    if ((rc = path_string(data, t->severity, "severity", false, pre, c->type, &sev, err))) return rc;
-    if ((rc = path_string(data, t->status, "status", false, pre, c->type, &status, err))) return rc;
+    const char *v[CFG_CE_NFIELDS] = {0};
+    for (int k = CFG_CE_NAME; k < CFG_CE_LABELS; k++)
+        if ((rc = field_string(t, k, k <= CFG_CE_RESOURCE, c, data, pre, &v[k], err))) return rc;
+    const char *status = v[CFG_CE_STATUS], *sev = v[CFG_CE_SEVERITY];
     if (status && strcmp(status, "resolved") == 0) s->status = SIG_RESOLVED;
     else if (status && strcmp(status, "firing") != 0)
-        return ajson_fail(err, ADAPTER_E_TYPE, "%sdata.%s: \"%.*s\" is not firing or resolved", pre, t->status,
-                          (int)utf8_truncate(status, strlen(status), 32), status);
+        return ajson_fail(err, ADAPTER_E_TYPE, "%s%s%s: \"%.*s\" is not firing or resolved", c->binary ? "ce-" : pre,
+                          t->from[CFG_CE_STATUS] == CFG_CE_FROM_EXTENSION ? "" : "data.", t->field[CFG_CE_STATUS], (int)utf8_truncate(status, strlen(status), 32), status);
     if (sev) s->severity = sig_severity_parse(sev);
     sig_map labels = {0};
-    if (t->labels) {
+    const char *lp = t->field[CFG_CE_LABELS];
+    if (lp) {
         const cJSON *lv;
-        if ((rc = path_get(data, t->labels, pre, &lv, err))) return rc;
+        if ((rc = path_get(data, lp, pre, &lv, err))) return rc;
         char path[300];
         snprintf(path, sizeof path, "%sdata", pre);
-        if ((rc = ajson_string_map(lv, path, t->labels, a, &labels, err))) return rc;
+        if ((rc = ajson_string_map(lv, path, lp, a, &labels, err))) return rc;
         if (labels.n > AJSON_MAX_LABELS)
-            return ajson_fail(err, ADAPTER_E_TYPE, "%sdata.%s: %zu labels, more than the limit of %d", pre, t->labels,
+            return ajson_fail(err, ADAPTER_E_TYPE, "%sdata.%s: %zu labels, more than the limit of %d", pre, lp,
                               labels.n, AJSON_MAX_LABELS);
     }
     if (lim->fresh && t_ms && (rc = adapter_check_freshness("time", c->time, t_ms, now_ms, lim, false, err)))
         return rc;
-    s->labels.items = arena_alloc(a, (labels.n + 2) * sizeof *s->labels.items);
+    /* ours last: they win over data's labels of the same name */
+    s->labels.items = arena_alloc(a, (labels.n + c->n_ext + 1) * sizeof *s->labels.items);
     for (size_t i = 0; i < labels.n; i++) add(&s->labels, labels.items[i].key, labels.items[i].value);
+    for (size_t i = 0; i < c->n_ext; i++)
+        add(&s->labels, arena_cat(a, "cloudevents.io/", c->ext[i].key, (char *)NULL), c->ext[i].value);
     add(&s->labels, "kubernaut.io/cloudevent-type", c->type);
     sig_map_sort_dedup(&s->labels);
     s->annotations.items = arena_alloc(a, 4 * sizeof *s->annotations.items);
@@ -251,38 +359,37 @@ static int event_signal(const adapter_input *in, const ce_attrs *c, int64_t t_ms
     add(&s->annotations, "cloudevents.io/subject", c->subject);
     add(&s->annotations, "cloudevents.io/dataschema", c->dataschema);
     sig_map_sort_dedup(&s->annotations);
-    s->name = name;
-    s->kind = kind;
-    s->res_name = res;
-    s->namespace = s->res_namespace = ns ? ns : "";
+    s->name = v[CFG_CE_NAME];
+    s->kind = v[CFG_CE_KIND];
+    s->res_name = v[CFG_CE_RESOURCE];
+    s->namespace = s->res_namespace = v[CFG_CE_NAMESPACE] ? v[CFG_CE_NAMESPACE] : "";
     sig_fingerprint(s);
     return sig_validate(s, err);
 }
 
 /* One structured-mode event (a JSON object; pre names it in messages). */
-static int event_json(const adapter_input *in, const cJSON *ev, const char *pre, int64_t now_ms,
+static int event_json(adapter_input *in, const cJSON *ev, const char *pre, int64_t now_ms,
                       const adapter_limits *lim, arena *a, sig_signal *s, adapter_error *err)
 {
-    if (!cJSON_IsObject(ev))
-        return ajson_fail(err, ADAPTER_E_TYPE, "%s: expected a JSON object (a CloudEvent)", *pre ? pre : "body");
+    if (!cJSON_IsObject(ev))   /* pre "[3]." names the event as "[3]" */
+        return ajson_fail(err, ADAPTER_E_TYPE, "%.*s: expected a JSON object (a CloudEvent)",
+                          *pre ? (int)strlen(pre) - 1 : 4, *pre ? pre : "body");
     ce_attrs c;
     const char *dct;
+    const cJSON *data;
+    bool b64;
     int rc;
-    if ((rc = json_attr(ev, "specversion", pre, &c.specversion, err)) || (rc = json_attr(ev, "id", pre, &c.id, err)) ||
-        (rc = json_attr(ev, "source", pre, &c.source, err)) || (rc = json_attr(ev, "type", pre, &c.type, err)) ||
-        (rc = json_attr(ev, "subject", pre, &c.subject, err)) || (rc = json_attr(ev, "time", pre, &c.time, err)) ||
-        (rc = json_attr(ev, "dataschema", pre, &c.dataschema, err)) ||
-        (rc = json_attr(ev, "datacontenttype", pre, &dct, err)))
-        return rc;
+    if ((rc = json_attrs(ev, pre, a, &c, &dct, &data, &b64, err))) return rc;
     int64_t t_ms;
     if ((rc = attrs_check(&c, pre, &t_ms, err))) return rc;
     const cfg_ce_type *t = type_find(in, c.type);
-    if (t && cJSON_GetObjectItemCaseSensitive(ev, "data_base64"))
+    if (t && b64)
         return ajson_fail(err, ADAPTER_E_TYPE, "%sdata_base64: binary data cannot be mapped; send data as JSON", pre);
     /* json-format.md 3.1: data is a JSON value when datacontenttype is JSON or absent */
     bool data_json = !dct || media_json(dct);
-    return event_signal(in, &c, t_ms, t, cJSON_GetObjectItemCaseSensitive(ev, "data"), data_json, pre, now_ms, lim, a,
-                        s, err);
+    rc = event_signal(in, &c, t_ms, t, data, data_json, pre, now_ms, lim, a, s, err);
+    if (rc == 0) in->ce_ext_dropped += c.ext_dropped;
+    return rc;
 }
 
 static int parse_binary(adapter_input *in, const char *body, size_t len, int64_t now_ms, const adapter_limits *lim,
@@ -298,6 +405,16 @@ static int parse_binary(adapter_input *in, const char *body, size_t len, int64_t
         (rc = header_decode(in->ce_time, "time", a, &c.time, err)) ||
         (rc = header_decode(in->ce_dataschema, "dataschema", a, &c.dataschema, err)))
         return rc;
+    c.n_ext = 0;
+    c.ext_dropped = in->ce_ext_over;
+    c.binary = true;
+    for (size_t i = 0; i < in->n_ce_ext; i++) {
+        const char *v;
+        adapter_error ignored;
+        /* a value that does not decode to UTF-8 is not kept, as one too long */
+        ext_add(&c, in->ce_ext[i].key,
+                header_decode(in->ce_ext[i].value, in->ce_ext[i].key, a, &v, &ignored) ? NULL : v);
+    }
     int64_t t_ms;
     if ((rc = attrs_check(&c, "ce-", &t_ms, err))) return rc;
     sig_signal *s = arena_calloc(a, sizeof *s);
@@ -312,6 +429,7 @@ static int parse_binary(adapter_input *in, const char *body, size_t len, int64_t
     rc = event_signal(in, &c, t_ms, t, data, true, "", now_ms, lim, a, s, err);
     if (rc) return rc;
     in->unknown_types += t == NULL;
+    in->ce_ext_dropped += c.ext_dropped;
     if (t && len <= lim->max_payload_bytes) {
         s->payload = arena_strndup(a, body, len);
         s->payload_len = len;

@@ -46,12 +46,12 @@ static const char *number_text(const cJSON *v, arena *a)
 }
 
 /* The string (or number, as text) field k of alert al: *out, or NULL when the field is not
- * mapped or (not required) absent. */
+ * mapped or (not required) absent. A fixed value (config-checked) is taken as it is. */
 static int text_field(const cfg_webhook *m, int k, bool required, const cJSON *al, const where *w, arena *a,
                       const char **out, adapter_error *err)
 {
     const jpath *p = &m->field[k];
-    *out = NULL;
+    *out = m->value[k];
     if (!p->text) return ADAPTER_OK;
     const cJSON *v = jpath_get(al, p);
     const char *field = config_webhook_field_names[k];

@@ -700,7 +700,7 @@ static bool is_header(const char *name, const char *want)
 }
 
 /* A ce-* header (name after "ce-"): the attributes binary mode needs, the first of each;
- * extension attributes are not kept. */
+ * any other is an extension attribute, kept while there is room (http_ce_headers). */
 static void ce_header(http_request *r, const char *name, const char *v, size_t vl)
 {
     static const struct {
@@ -718,6 +718,16 @@ static void ce_header(http_request *r, const char *name, const char *v, size_t v
         if (!*slot) *slot = arena_strndup(&r->arena, v, vl);
         return;
     }
+    if (strcasecmp(name, "datacontenttype") == 0) return;   /* binary mode's is Content-Type */
+    if (r->ce.n_ext == HTTP_CE_MAX_EXT) {
+        r->ce.ext_over++;
+        return;
+    }
+    if (!r->ce.ext) r->ce.ext = arena_alloc(&r->arena, HTTP_CE_MAX_EXT * sizeof *r->ce.ext);
+    char *n = arena_strdup(&r->arena, name);
+    for (char *q = n; *q; q++)
+        if (*q >= 'A' && *q <= 'Z') *q = (char)(*q - 'A' + 'a');
+    r->ce.ext[r->ce.n_ext++] = (http_ce_ext){n, arena_strndup(&r->arena, v, vl)};
 }
 
 static int on_header_value_complete(llhttp_t *p)

@@ -19,10 +19,22 @@
 typedef struct http_server http_server;
 typedef struct http_conn http_conn;
 
+/* At most this many other ce-* headers (extension attributes) are kept per request. */
+#define HTTP_CE_MAX_EXT 16
+
+/* An extension attribute's header: the name after "ce-" in lowercase, the value as sent. */
+typedef struct http_ce_ext {
+    const char *name, *value;
+} http_ce_ext;
+
 /* CloudEvents binary mode's attributes (the first ce-* header of each; NULL if absent), as
- * sent: still percent-encoded (the adapter decodes them, src/adapters/cloudevents.c). */
+ * sent: still percent-encoded (the adapter decodes them, src/adapters/cloudevents.c). Every
+ * other ce-* header whose name fits the header-name buffer is an extension: the first
+ * HTTP_CE_MAX_EXT in ext (arena, NULL until the first), the rest counted in ext_over. */
 typedef struct http_ce_headers {
-    const char *specversion, *id, *source, *type, *subject, *time, *dataschema;
+    const char  *specversion, *id, *source, *type, *subject, *time, *dataschema;
+    http_ce_ext *ext;
+    unsigned     n_ext, ext_over;
 } http_ce_headers;
 
 typedef struct http_request {

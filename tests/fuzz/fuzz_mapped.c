@@ -1,7 +1,8 @@
 /* fuzz_mapped.c: libFuzzer target for the mapped JSON webhook adapter
- * (adapter_mapped_parse) under two fixed mappings, chosen by the body's length: a list of
- * alerts with every field but the dedup key, and one alert per body with a dedup key. Checks
- * the contract of adapter.h on every result: see fuzz_util.h. */
+ * (adapter_mapped_parse) under three mappings, chosen by the body's length: a list of alerts
+ * with every field but the dedup key (length 0 mod 4), the same list with a fixed kind,
+ * namespace and severity ({value: ...}; 2 mod 4), and one alert per body with a dedup key
+ * (odd). Checks the contract of adapter.h on every result: see fuzz_util.h. */
 #include "adapters/adapter.h"
 #include "config.h"
 #include "fuzz_util.h"
@@ -11,7 +12,7 @@
 
 #define NOW 1795729900000LL   /* fixed "now", so a run is reproducible */
 
-static cfg_webhook maps[2];
+static cfg_webhook maps[3];
 static char *resolved[] = {"resolved", "ok"};
 
 static void set(cfg_webhook *m, int k, const char *path)
@@ -45,6 +46,18 @@ static void init(void)
     set(o, CFG_WH_LABELS, "tags");
     l->resolved = o->resolved = resolved;
     l->n_resolved = o->n_resolved = 2;
+    cfg_webhook *f = &maps[2];
+    f->name = "fixed";
+    set(f, -1, "data.alerts");
+    set(f, CFG_WH_NAME, "name");
+    set(f, CFG_WH_RESOURCE, "target.name");
+    set(f, CFG_WH_STATUS, "state");
+    set(f, CFG_WH_LABELS, "labels");
+    f->value[CFG_WH_KIND] = "Deployment";
+    f->value[CFG_WH_NAMESPACE] = "shop";
+    f->value[CFG_WH_SEVERITY] = "Critical";
+    f->resolved = resolved;
+    f->n_resolved = 2;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -55,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         init();
         ready = 1;
     }
-    const cfg_webhook *m = &maps[size & 1];
+    const cfg_webhook *m = size & 1 ? &maps[1] : size & 2 ? &maps[2] : &maps[0];
     arena a;
     arena_init(&a);
     sig_signal *out = NULL;
@@ -84,6 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             fuzz_check_signal(&c, i, false, &lim);
             if (c.ignored) fuzz_fail("signal %zu: an alert is marked ignored", i);
+            if (m == &maps[2] && (strcmp(c.kind, "Deployment") || strcmp(c.namespace, "shop") ||
+                                  c.severity != SEV_CRITICAL || strcmp(sig_map_get(&c.labels, "severity"), "Critical")))
+                fuzz_fail("signal %zu: a fixed value not taken (%s/%s)", i, c.namespace, c.kind);
             if (strcmp(c.signal_type, "webhook") != 0) fuzz_fail("signal %zu: type %s", i, c.signal_type);
             if (strncmp(c.source, "webhook/", 8) != 0 || strcmp(c.source + 8, m->name) != 0)
                 fuzz_fail("signal %zu: source %s", i, c.source);

@@ -86,6 +86,72 @@ class CloudEventsTests(unittest.TestCase):
         self.assertEqual(reply["status"], "mixed")
         self.assertEqual(len(g.rr_files()), 2)
 
+    def test_sdk_extensions_become_labels_in_binary_and_structured_mode(self):
+        g = self.gw()
+        tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        for mode, pod in (("binary", "ext-b"), ("structured", "ext-s")):
+            st, reply = self.sdk(g, mode, 201, [{"type": TYPE, "source": "/sdk", "data": data(pod=pod),
+                                                 "k8scluster": "east-1", "traceparent": tp, "priority": 3}])
+            self.assertEqual(reply["results"][0]["status"], "created", (mode, reply))
+        for rr in g.rrs():
+            labels = rr["spec"]["signalLabels"]
+            self.assertEqual(labels["cloudevents.io/k8scluster"], "east-1")
+            self.assertEqual(labels["cloudevents.io/traceparent"], tp)
+            self.assertEqual(labels["cloudevents.io/priority"], "3")   # an Integer, as text in both modes
+            self.assertNotIn("cloudevents.io/id", labels)
+        self.assertEqual(len(g.rr_files()), 2)
+
+    def test_sdk_binary_mapping_reads_an_extension_and_a_fixed_kind(self):
+        g = self.gw("cloudevents:\n  types:\n    - type: com.example.node\n      name: alert\n"
+                    "      kind: {value: Node}\n      resource: {extension: nodename}\n"
+                    "      severity: {extension: level}\n")
+        st, reply = self.sdk(g, "binary", 201, [{"type": "com.example.node", "source": "/sdk",
+                                                 "data": {"alert": "NodeNotReady"}, "nodename": "node-3",
+                                                 "level": "critical"}])
+        self.assertEqual(reply["results"][0]["fingerprint"], hashlib.sha256(b"NodeNotReady::Node:node-3").hexdigest())
+        rr = g.rrs()[0]
+        self.assertEqual(rr["spec"]["severity"], "critical")
+        # without the extension: a 400 that names it
+        r = self.post(g, {"alert": "NodeNotReady"}, content_type="application/json",
+                      headers={"ce-specversion": "1.0", "ce-id": "2", "ce-source": "/s", "ce-type": "com.example.node"})
+        self.assert_error(r, 400, "missing_field", "ce-nodename is required")
+
+    def test_extensions_beyond_the_limits_are_counted_not_kept(self):
+        g = self.gw()
+        h = {"ce-specversion": "1.0", "ce-id": "x-1", "ce-source": "/s", "ce-type": TYPE,
+             "ce-toolongextensionname123": "v"}                   # a name over 20 characters: not kept
+        h.update({"ce-x%d" % i: "v" for i in range(20)})          # the HTTP layer keeps 16 in all: x0..x14
+        r = self.post(g, data(pod="ext-many"), content_type="application/json", headers=h)
+        self.assertEqual(r.status, 201, r)
+        labels = g.rrs()[0]["spec"]["signalLabels"]
+        self.assertEqual(sorted(k for k in labels if k.startswith("cloudevents.io/")),
+                         sorted("cloudevents.io/x%d" % i for i in range(15)), labels)
+        self.assertEqual(g.metric("gateway_cloudevents_extensions_dropped_total"), 6)   # the long name, x15..x19
+
+    # ---- storms -------------------------------------------------------------------------------
+
+    def test_storm_of_events_becomes_one_aggregated_rr(self):
+        g = self.gw()
+        storm = [{"type": TYPE, "source": "/sdk", "data": data(name="OOMKilled", pod="worker-%d" % i)}
+                 for i in range(50)]
+        st, reply = self.sdk(g, "batch", 201, storm)
+        sts = [x["status"] for x in reply["results"]]
+        self.assertEqual((sts.count("created"), sts.count("aggregated")), (1, 49), sts)
+        rr_names = {x["remediationRequest"] for x in reply["results"]}
+        self.assertEqual(len(rr_names), 1)
+        # later events of the storm, one a request: 202 aggregated into the same RR
+        for i in range(50, 53):
+            st, reply = self.sdk(g, "structured", 202, [{"type": TYPE, "source": "/sdk",
+                                                         "data": data(name="OOMKilled", pod="worker-%d" % i)}])
+            res = reply["results"][0]
+            self.assertEqual((reply["status"], res["status"], res["isStorm"]), ("aggregated", "aggregated", True), reply)
+            self.assertEqual((res["remediationRequest"], res["count"]), (min(rr_names), i + 1), reply)
+        rrs = g.rrs()
+        self.assertEqual(len(rrs), 1, [x["metadata"]["name"] for x in rrs])
+        self.assertTrue(rrs[0]["spec"]["isStorm"])
+        self.assertEqual(rrs[0]["spec"]["signalType"], "cloudevent")
+        self.assertTrue(rrs[0]["metadata"]["name"].startswith("rr-storm-"))
+
     # ---- 4xx --------------------------------------------------------------------------------
 
     def test_missing_specversion_is_400_naming_it(self):
@@ -140,6 +206,60 @@ class CloudEventsTests(unittest.TestCase):
         self.assertEqual(g.rr_files(), [])
         # flat memory: the eighth refusal costs no more than the third (each request's arena is freed)
         self.assertLess(rss[7] - rss[2], 4096, rss)
+
+    def test_every_other_4xx_has_its_body(self):
+        g = self.gw("server:\n  max_body_bytes: 64KiB\n")
+        batch = "application/cloudevents-batch+json"
+        h = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": TYPE}
+        cases = [
+            (b'{"specversion":"1.0",', "application/cloudevents+json", None, 400, "invalid_json", None),
+            (b"[]", batch, None, 400, "no_alerts", "no events"),
+            (json.dumps(event()).encode(), batch, None, 400, "invalid_field", "expected a JSON array of CloudEvents"),
+            (json.dumps([1, 2]).encode(), batch, None, 400, "invalid_field", "[0]: expected a JSON object"),
+            (json.dumps(dict(event(), data_base64="aGk=")).encode(), "application/cloudevents+json", None, 400,
+             "invalid_field", "data_base64: binary data cannot be mapped"),
+            (json.dumps(dict(event(), data="text")).encode(), "application/cloudevents+json", None, 400,
+             "invalid_field", "data: expected a JSON object"),
+            (json.dumps(dict(event(), id=7)).encode(), "application/cloudevents+json", None, 400, "invalid_field",
+             "id: expected a string"),
+            (json.dumps(data()).encode(), "application/json", dict(h, **{"ce-id": "%FF"}), 400, "invalid_utf8",
+             "ce-id: not valid UTF-8"),
+            (b"[" + b"[" * 100 + b"]" * 100 + b"]", batch, None, 400, "too_deep", None),
+            (b"x" * (65 * 1024), "application/cloudevents+json", None, 413, "payload_too_large", None),
+        ]
+        for body, ct, headers, status, code, msg in cases:
+            r = self.post(g, body, content_type=ct, headers=headers)
+            self.assertEqual((r.status, r.json["error"]["code"]), (status, code), (code, r))
+            if msg:
+                self.assertIn(msg, r.json["error"]["message"], r)
+        self.assertEqual(g.rr_files(), [])
+
+    def test_large_invalid_batches_are_400_with_flat_memory(self):
+        g = self.gw("server:\n  max_body_bytes: 8MiB\n", env={"ASAN_OPTIONS": "detect_leaks=1:quarantine_size_mb=1"})
+        bad = []
+        for i in range(1000):   # adapters.max_alerts' default: parsed to the end, every one invalid
+            ev = event("e-%d" % i, pod="p-%d" % i, pad="x" * 200)
+            del ev["source"]
+            bad.append(ev)
+        body = json.dumps(bad).encode()
+        rss = []
+        for _ in range(8):
+            r = self.post(g, body, content_type="application/cloudevents-batch+json")
+            self.assert_error(r, 400, "missing_field", "[0].source is required")
+            rss.append(g.rss_kb())
+        self.assertEqual(g.rr_files(), [])
+        self.assertLess(rss[7] - rss[2], 4096, rss)
+
+    def test_mapping_path_that_meets_an_object_or_an_array_is_400(self):
+        g = self.gw()
+        for res, found in (({"kind": "Pod", "name": {"first": "api"}}, "an object"),
+                           ({"kind": ["Pod"], "name": "api"}, "an array")):
+            ev = dict(event(), data={"name": "X", "resource": res})
+            r = self.post(g, ev)
+            self.assert_error(r, 400, "invalid_field", "found %s" % found)
+        ev = dict(event(), data={"name": "X", "resource": [{"kind": "Pod", "name": "api"}]})
+        self.assert_error(self.post(g, ev), 400, "invalid_field", "data.resource: expected an object on the way, found an array")
+        self.assertEqual(g.rr_files(), [])
 
     # ---- types ------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 embedded default: created, duplicate, resolved, storm, every 4xx with its body, one alert per
 body and a list of alerts, concurrency, --check-config refusing bad mappings with the key
 named, and the kubernaut.ai/v1alpha1 contract in embedded mode."""
+import hashlib
 import json
 import os
 import subprocess
@@ -34,6 +35,13 @@ webhooks:
       kind: kind
       resource: items.0.name
       dedup_key: id
+  - name: deploy
+    fields:
+      name: alert
+      namespace: {value: shop}
+      kind: {value: Deployment}
+      resource: app
+      severity: {value: warning}
 """
 UPTIME = "/api/v1/signals/webhook/uptime"
 CI = "/api/v1/signals/webhook/ci"
@@ -155,6 +163,40 @@ class MappedWebhook(unittest.TestCase):
         self.assertIn('endpoint="/api/v1/signals/webhook/",method="POST",status="404"', m)
         self.assertNotIn("webhook/nope", m)
 
+    def test_fixed_values_complete_a_body_without_them(self):
+        g = self.gw()
+        r = g.post("/api/v1/signals/webhook/deploy", {"alert": "ReplicasMismatch", "app": "web", "kind": "Pod"})
+        self.assertEqual(r.status, 201, r)
+        fp = hashlib.sha256(b"ReplicasMismatch:shop:Deployment:web").hexdigest()
+        self.assertEqual(r.json["results"][0]["fingerprint"], fp)
+        sp = g.rrs()[0]["spec"]
+        self.assertEqual((sp["severity"], sp["signalLabels"]["severity"]), ("warning", "warning"))
+        r = g.post("/api/v1/signals/webhook/deploy", {"alert": "ReplicasMismatch", "app": "web"})
+        self.assertEqual((r.status, r.json["results"][0]["status"]), (202, "duplicate"), r)
+        r = g.post("/api/v1/signals/webhook/deploy", {"alert": "ReplicasMismatch"})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("app: missing (fields.resource)", r.json["error"]["message"])
+
+    def test_ten_thousand_alerts_and_large_bad_bodies_are_4xx_with_flat_memory(self):
+        # ASan's quarantine would hold every freed arena: kept small so RSS shows what is live
+        g = self.gw(CONFIG + "server:\n  max_body_bytes: 8MiB\n",
+                    env={"ASAN_OPTIONS": "detect_leaks=1:quarantine_size_mb=1"})
+        many = json.dumps(body([alert(res="w-%d" % i) for i in range(10000)])).encode()
+        last_bad = [alert(res="w-%d" % i) for i in range(1000)]
+        last_bad[-1]["target"]["name"] = {"nested": "object"}   # the last alert of the largest list allowed
+        bad = json.dumps(body(last_bad)).encode()
+        rss = []
+        for _ in range(8):
+            r = g.post(UPTIME, many)
+            self.assertEqual((r.status, r.json["error"]["code"]), (413, "too_many_alerts"), r)
+            self.assertIn("10000 alerts, more than adapters.max_alerts (1000)", r.json["error"]["message"])
+            r = g.post(UPTIME, bad)
+            self.assertEqual((r.status, r.json["error"]["code"]), (400, "invalid_field"), r)
+            self.assertIn("data.alerts.999.target.name: an object where a string is needed", r.json["error"]["message"])
+            rss.append(g.rss_kb())
+        self.assertEqual(g.rr_files(), [])
+        self.assertLess(rss[7] - rss[2], 4096, rss)
+
     def test_twenty_concurrent_identical_make_one_rr(self):
         g = self.gw()
         b = json.dumps(body([alert(name="Concurrent", res="api-7")])).encode()
@@ -184,6 +226,9 @@ class MappedWebhookCheckConfig(unittest.TestCase):
         ("  - name: a\n    fields: {name: n, kind: k}\n", "webhooks[0] (a).fields.resource is required"),
         (OK + OK, "webhooks[1] (a).name: a second webhook of this name"),
         ("  - name: 'a/b'\n    fields: {name: n, kind: k, resource: r}\n", "webhooks[0].name 'a/b' is not a URL-safe token"),
+        ("  - name: a\n    fields: {name: n, kind: {value: ''}, resource: r}\n", "webhooks[0] (a).fields.kind: a fixed value is 1..253 bytes"),
+        ("  - name: a\n    fields: {name: n, kind: {constant: Pod}, resource: r}\n", "webhooks[0] (a).fields.kind: must be a path or {value: <text>}"),
+        ("  - name: a\n    fields: {name: n, kind: k, resource: r, namespace: {value: 'Not A Label'}}\n", "fields.namespace: a fixed namespace is a DNS label"),
     ]
 
     def check(self, text):
@@ -197,6 +242,8 @@ class MappedWebhookCheckConfig(unittest.TestCase):
         p = self.check(CONFIG)
         self.assertEqual(p.returncode, 0, p)
         self.assertIn(b"webhooks[0]: name=uptime alerts=data.alerts", p.stdout)
+        self.assertIn(b"webhooks[2]: name=deploy alerts=(the body) name=alert namespace={value: shop} "
+                      b"kind={value: Deployment} resource=app severity={value: warning}", p.stdout)
 
     def test_each_bad_mapping_refused_with_its_key(self):
         for text, want in self.BAD:

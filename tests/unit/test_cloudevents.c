@@ -227,6 +227,118 @@ static void test_batch_beyond_max_alerts_is_413(void **state)
     assert_int_equal(pipeline_reject_status(ADAPTER_E_TOO_MANY), 413);
 }
 
+/* ---- extension attributes ------------------------------------------------------------------ */
+
+static void test_structured_extensions_become_labels(void **state)
+{
+    ctx *c = *state;
+    assert_int_equal(parse(c, STRUCT, "{'specversion':'1.0','id':'e-1','source':'/src','type':'io.kubernaut.signal',"
+                                      "'traceparent':'00-ab-cd-01','partitionkey':'p1','sampled':true,'rank':7,"
+                                      "'ratio':0.5,'obj':{'a':1},'Bad':'x','waytoolongextensionname':'x','gone':null,"
+                                      "'data':" DATA "}"), 0);
+    sig_signal *s = &c->s[0];
+    assert_string_equal(sig_map_get(&s->labels, "cloudevents.io/traceparent"), "00-ab-cd-01");
+    assert_string_equal(sig_map_get(&s->labels, "cloudevents.io/partitionkey"), "p1");
+    assert_string_equal(sig_map_get(&s->labels, "cloudevents.io/sampled"), "true");
+    assert_string_equal(sig_map_get(&s->labels, "cloudevents.io/rank"), "7");
+    /* not CloudEvents types (a fraction, an object), not attribute names, null: not kept */
+    assert_null(sig_map_get(&s->labels, "cloudevents.io/ratio"));
+    assert_null(sig_map_get(&s->labels, "cloudevents.io/obj"));
+    assert_null(sig_map_get(&s->labels, "cloudevents.io/Bad"));
+    assert_null(sig_map_get(&s->labels, "cloudevents.io/waytoolongextensionname"));
+    assert_null(sig_map_get(&s->labels, "cloudevents.io/gone"));
+    assert_null(sig_map_get(&s->labels, "cloudevents.io/data"));
+    assert_null(sig_map_get(&s->labels, "cloudevents.io/id"));
+    assert_int_equal(c->in.ce_ext_dropped, 4);
+    sig_signal same = *s;   /* extensions are not part of the fingerprint */
+    sig_fingerprint(&same);
+    assert_string_equal(same.fingerprint, s->fingerprint);
+}
+
+static void test_binary_extensions_are_decoded_and_bounded(void **state)
+{
+    ctx *c = *state;
+    char big[300];
+    memset(big, 'v', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    sig_kv ext[] = {{"traceparent", "00%2Dab"}, {"k8sns", "prod"}, {"k8sns", "second"}, {"long", big},
+                    {"bad-name", "x"}, {"nul", "a%00b"}};
+    c->in.ce_specversion = "1.0";
+    c->in.ce_id = "1";
+    c->in.ce_source = "/src";
+    c->in.ce_type = "io.kubernaut.signal";
+    c->in.ce_ext = ext;
+    c->in.n_ce_ext = sizeof ext / sizeof ext[0];
+    c->in.ce_ext_over = 2;   /* headers the HTTP layer did not keep */
+    assert_int_equal(parse(c, "application/json", DATA), 0);
+    sig_signal *s = &c->s[0];
+    assert_string_equal(sig_map_get(&s->labels, "cloudevents.io/traceparent"), "00-ab");
+    assert_string_equal(sig_map_get(&s->labels, "cloudevents.io/k8sns"), "prod");   /* the first wins */
+    assert_null(sig_map_get(&s->labels, "cloudevents.io/long"));
+    assert_null(sig_map_get(&s->labels, "cloudevents.io/bad-name"));
+    assert_null(sig_map_get(&s->labels, "cloudevents.io/nul"));
+    assert_int_equal(c->in.ce_ext_dropped, 5);   /* long, bad-name, nul and the 2 over */
+}
+
+static void test_at_most_16_extensions_per_event(void **state)
+{
+    ctx *c = *state;
+    char ev[2048];
+    size_t n = (size_t)snprintf(ev, sizeof ev, "{'specversion':'1.0','id':'e','source':'/s','type':'io.kubernaut.signal'");
+    for (int i = 0; i < 20; i++) n += (size_t)snprintf(ev + n, sizeof ev - n, ",'x%d':'v'", i);
+    snprintf(ev + n, sizeof ev - n, ",'data':%s}", DATA);
+    assert_int_equal(parse(c, STRUCT, ev), 0);
+    size_t kept = 0;
+    for (size_t i = 0; i < c->s[0].labels.n; i++) kept += strncmp(c->s[0].labels.items[i].key, "cloudevents.io/", 15) == 0;
+    assert_int_equal(kept, 16);
+    assert_int_equal(c->in.ce_ext_dropped, 4);
+    assert_non_null(sig_map_get(&c->s[0].labels, "cloudevents.io/x15"));
+    assert_null(sig_map_get(&c->s[0].labels, "cloudevents.io/x16"));
+}
+
+/* A configured type that reads extension attributes and has a fixed kind. */
+#define EXT_TYPES "cloudevents:\n  types:\n    - type: com.example.node\n      name: alert\n" \
+                  "      kind: {value: Node}\n      resource: {extension: nodename}\n" \
+                  "      severity: {extension: level}\n      status: {extension: state}\n"
+
+static config *load(const char *yaml, char *err, size_t errlen);
+
+static void test_mapping_reads_extensions_and_fixed_values(void **state)
+{
+    ctx *c = *state;
+    char err[512] = "";
+    config *cfg = load(EXT_TYPES, err, sizeof err);
+    if (!cfg) fail_msg("%s", err);
+    config_free(c->cfg);
+    c->cfg = cfg;
+    assert_int_equal(parse(c, STRUCT, "{'specversion':'1.0','id':'e','source':'/s','type':'com.example.node',"
+                                      "'nodename':'node-3','level':'critical','data':{'alert':'NodeNotReady'}}"), 0);
+    sig_signal *s = &c->s[0];
+    assert_string_equal(s->kind, "Node");
+    assert_string_equal(s->res_name, "node-3");
+    assert_string_equal(s->namespace, "");
+    assert_int_equal(s->severity, SEV_CRITICAL);
+    assert_int_equal(s->status, SIG_FIRING);
+    assert_string_equal(sig_map_get(&s->labels, "cloudevents.io/nodename"), "node-3");
+    c->s = NULL;
+    /* binary mode: the same from ce-* headers */
+    sig_kv ext[] = {{"nodename", "node%2D4"}, {"state", "resolved"}};
+    c->in = (adapter_input){.ce_specversion = "1.0", .ce_id = "1", .ce_source = "/s", .ce_type = "com.example.node",
+                            .ce_ext = ext, .n_ce_ext = 2};
+    assert_int_equal(parse(c, "application/json", "{'alert':'NodeNotReady'}"), 0);
+    assert_string_equal(c->s[0].res_name, "node-4");
+    assert_int_equal(c->s[0].status, SIG_RESOLVED);
+    c->s = NULL;
+    c->n = 0;
+    c->in = (adapter_input){.ce_specversion = "1.0", .ce_id = "1", .ce_source = "/s", .ce_type = "com.example.node"};
+    expect_error(c, parse(c, "application/json", "{'alert':'NodeNotReady'}"), ADAPTER_E_MISSING,
+                 "ce-nodename is required (the resource of type com.example.node: an extension attribute");
+    c->in = (adapter_input){0};
+    expect_error(c, parse(c, BATCH, "[{'specversion':'1.0','id':'e','source':'/s','type':'com.example.node',"
+                                    "'data':{'alert':'A'},'nodename':'n','state':'gone'}]"),
+                 ADAPTER_E_TYPE, "[0].state: \"gone\" is not firing or resolved");
+}
+
 /* ---- cloudevents.types --------------------------------------------------------------------- */
 
 static config *load(const char *yaml, char *err, size_t errlen)
@@ -251,8 +363,9 @@ static void test_config_types_replace_the_default(void **state)
     if (!c) fail_msg("%s", err);
     assert_int_equal(c->n_ce_types, 1);
     assert_string_equal(c->ce_types[0].type, "com.example.alert");
-    assert_string_equal(c->ce_types[0].resource, "target.name");
-    assert_null(c->ce_types[0].namespace);
+    assert_string_equal(c->ce_types[0].field[CFG_CE_RESOURCE], "target.name");
+    assert_int_equal(c->ce_types[0].from[CFG_CE_RESOURCE], CFG_CE_FROM_DATA);
+    assert_null(c->ce_types[0].field[CFG_CE_NAMESPACE]);
     config_free(c);
 }
 
@@ -270,6 +383,18 @@ static void test_config_errors_name_the_key(void **state)
         {"cloudevents:\n  types:\n    - {type: a, name: n, kind: k, resource: r}\n    - {type: a, name: n, kind: k, resource: r}\n",
          "cloudevents.types[1].type 'a' is listed twice"},
         {"cloudevents:\n  types: {}\n", "cloudevents.types must be a list"},
+        {"cloudevents:\n  types:\n    - {type: a, name: n, kind: {value: ''}, resource: r}\n",
+         "cloudevents.types[0].kind a fixed value is 1..253 bytes"},
+        {"cloudevents:\n  types:\n    - {type: a, name: n, kind: k, resource: {extension: Node-Name}}\n",
+         "cloudevents.types[0].resource {extension: ...} must be an attribute name"},
+        {"cloudevents:\n  types:\n    - {type: a, name: n, kind: k, resource: {ext: x}}\n",
+         "cloudevents.types[0].resource must be a path, {value: <text>} or {extension: <name>}"},
+        {"cloudevents:\n  types:\n    - {type: a, name: n, kind: k, resource: r, labels: {extension: x}}\n",
+         "cloudevents.types[0].labels must be a path into data"},
+        {"cloudevents:\n  types:\n    - {type: a, name: n, kind: k, resource: r, severity: {value: Critical}}\n",
+         "cloudevents.types[0].severity a fixed severity is critical, warning or info"},
+        {"cloudevents:\n  types:\n    - {type: a, name: n, kind: k, resource: r, status: {value: open}}\n",
+         "cloudevents.types[0].status a fixed status is firing or resolved"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[512] = "";
@@ -295,6 +420,10 @@ int main(void)
         T(test_batch_keeps_the_good_events_and_rejects_the_bad),
         T(test_batch_with_no_valid_event_is_the_first_error),
         T(test_batch_beyond_max_alerts_is_413),
+        T(test_structured_extensions_become_labels),
+        T(test_binary_extensions_are_decoded_and_bounded),
+        T(test_at_most_16_extensions_per_event),
+        T(test_mapping_reads_extensions_and_fixed_values),
         T(test_config_types_replace_the_default),
         T(test_config_errors_name_the_key),
     };

@@ -303,6 +303,58 @@ static void test_body_errors(void **state)
     expect_error(c, parse(c, "one", "{'alert':'a',"), ADAPTER_E_JSON, "");
 }
 
+/* ---- fixed values ({value: x}) --------------------------------------------------------- */
+
+static void test_fixed_values_are_taken_for_every_alert(void **state)
+{
+    ctx *c = *state;
+    char err[512];
+    config *fixed = load("webhooks:\n  - name: ci\n    alerts: jobs\n    fields:\n      name: job\n"
+                         "      kind: {value: Deployment}\n      namespace: {value: shop}\n      resource: app\n"
+                         "      severity: {value: Critical}\n      dedup_key: {value: ci-pipeline}\n", err, sizeof err);
+    if (!fixed) fail_msg("refused: %s", err);
+    const cfg_webhook *m = config_webhook_find(fixed, "ci");
+    char *b = dq(&c->a, "{'jobs':[{'job':'BuildFailed','app':'web'},{'job':'BuildFailed','app':'api','kind':'Pod'}]}");
+    int rc = adapter_mapped_parse(m, b, strlen(b), NOW, &LIM, &c->a, &c->s, &c->n, &c->err);
+    if (rc) fail_msg("rc %d: %s", rc, c->err.message);
+    assert_int_equal(c->n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        sig_signal *s = &c->s[i];
+        assert_string_equal(s->kind, "Deployment");           /* the body's own "kind" is not read */
+        assert_string_equal(s->namespace, "shop");
+        assert_int_equal(s->severity, SEV_CRITICAL);
+        assert_string_equal(sig_map_get(&s->labels, "severity"), "Critical");
+        assert_string_equal(sig_map_get(&s->labels, "dedup_key"), "ci-pipeline");
+    }
+    assert_string_equal(c->s[1].res_name, "api");
+    char fp[65];
+    const char *key = "BuildFailed:shop:Deployment:web:ci-pipeline";
+    hash_sha256_hex(key, strlen(key), fp);
+    assert_string_equal(c->s[0].fingerprint, fp);
+    config_free(fixed);
+}
+
+static void test_fixed_value_refusals_name_the_key(void **state)
+{
+    (void)state;
+    refused("webhooks:\n  - name: a\n    fields: {name: n, kind: {value: ''}, resource: r}\n",
+            "webhooks[0] (a).fields.kind: a fixed value is 1..253 bytes");
+    refused("webhooks:\n  - name: a\n    fields: {name: n, kind: {valu: Pod}, resource: r}\n",
+            "fields.kind: must be a path or {value: <text>}");
+    refused("webhooks:\n  - name: a\n    fields: {name: n, kind: {value: Pod, extra: 1}, resource: r}\n",
+            "fields.kind: must be a path or {value: <text>}");
+    refused("webhooks:\n  - name: a\n    fields: {name: n, kind: {extension: k}, resource: r}\n",
+            "fields.kind: must be a path or {value: <text>}");
+    refused("webhooks:\n  - name: a\n    fields: {name: n, kind: {value: [Pod]}, resource: r}\n",
+            "fields.kind: {value: ...} must be a string");
+    refused("webhooks:\n  - name: a\n    fields: {name: n, kind: k, resource: r, labels: {value: x}}\n",
+            "fields.labels: a fixed value is only for name, namespace, kind, resource, severity, status, dedup_key");
+    refused("webhooks:\n  - name: a\n    fields: {name: n, kind: k, resource: r, namespace: {value: Shop}}\n",
+            "fields.namespace: a fixed namespace is a DNS label");
+    refused("webhooks:\n  - name: a\n    fields: {name: n, kind: k, resource: r, severity: {value: high}}\n",
+            "fields.severity: a fixed severity is critical, warning or info");
+}
+
 static void test_too_many_alerts(void **state)
 {
     ctx *c = *state;
@@ -338,6 +390,8 @@ int main(void)
         T(test_list_of_alerts),
         T(test_one_alert_per_body_with_dedup_key),
         T(test_body_errors),
+        T(test_fixed_values_are_taken_for_every_alert),
+        T(test_fixed_value_refusals_name_the_key),
         T(test_too_many_alerts),
         T(test_future_start_refused_when_fresh),
     };
