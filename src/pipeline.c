@@ -266,6 +266,10 @@ static void log_finished(const preq *p, int code, const tally *t)
         log_int(&l, "status", code);
         if (p->n == 1) log_str(&l, "fingerprint", p->sigs[0].fingerprint);
         if (p->n == 1 && p->res[0].ref) log_str(&l, "remediation_request", p->res[0].ref);
+        if (p->n == 1 && p->sigs[0].ignored && p->res[0].reason) {   /* what was not recorded, and why */
+            log_str(&l, "alertname", p->sigs[0].name);
+            log_str(&l, "reason", p->res[0].reason);
+        }
         if (p->fail_code) log_str(&l, "error", p->fail_code);
         log_dbl(&l, "duration_ms", (time_mono_s() - p->t0) * 1000);
         log_end(&l);
