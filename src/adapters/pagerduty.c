@@ -343,6 +343,9 @@ static int change_read(const adapter_input *in, const cJSON *root, const char *b
         return e.status;
     }
     routing_key_read(root, &e);
+    /* an alert event sent here by mistake would otherwise be answered 202 and lost */
+    if (cJSON_GetObjectItemCaseSensitive(root, "event_action"))
+        pd_err(&e, ADAPTER_E_TYPE, "'event_action' is not a field of a change event (alert events go to /v2/enqueue)");
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(root, "payload");
     const char *summary = NULL, *source = NULL, *ts = NULL;
     if (!pl || cJSON_IsNull(pl)) {

@@ -479,6 +479,8 @@ static void test_change_event_rejections(void **state)
         {"{'payload':{'summary':'x'}}", ADAPTER_E_MISSING, "'routing_key' is missing or blank"},
         {"{'routing_key':'short','payload':{'summary':'x'}}", ADAPTER_E_TYPE,
          "Length of 'routing_key' is incorrect (should be 32 characters)"},
+        {"{'routing_key':'" RK "','event_action':'trigger','payload':{'summary':'x'}}", ADAPTER_E_TYPE,
+         "'event_action' is not a field of a change event (alert events go to /v2/enqueue)"},
         {"{'routing_key':'" RK "'}", ADAPTER_E_MISSING, "'payload' is missing or blank"},
         {"{'routing_key':'" RK "','payload':[1]}", ADAPTER_E_TYPE, "'payload' must be an object"},
         {"{'routing_key':'" RK "','payload':{}}", ADAPTER_E_MISSING, "'payload.summary' is missing or blank"},
