@@ -213,6 +213,36 @@ class PagerDutyTests(unittest.TestCase):
         self.assertEqual(len(r.json["errors"]), 1)
         self.assertEqual(g.rr_files(), [])
 
+    def test_refusals_before_the_adapter_and_flat_memory(self):
+        # ASan's quarantine would hold every freed arena: kept small so RSS shows what is live
+        g = self.gw("server:\n  max_body_bytes: 64KiB\n", env={"ASAN_OPTIONS": "detect_leaks=1:quarantine_size_mb=1"})
+        # the HTTP layer's refusals keep the project's shape (docs/sources.md, Answers)
+        r = g.post("/v2/enqueue", trigger("ct-1"), content_type="text/plain")
+        self.assertEqual((r.status, r.json["error"]["code"]), (415, "unsupported_media_type"), r)
+        r = g.post("/v2/change/enqueue", CHANGE, content_type="application/x-www-form-urlencoded")
+        self.assertEqual((r.status, r.json["error"]["code"]), (415, "unsupported_media_type"), r)
+        big = trigger("big-1", custom_details={"blob": "x" * 70000})
+        r = g.post(PATH, big)
+        self.assertEqual((r.status, r.json["error"]["code"]), (413, "payload_too_large"), r)
+        # bad input of every kind, again and again: each answered, memory flat
+        # (the last one cut short: malformed JSON deep in a large body)
+        bad = [b'{"routing_key":', b"[" * 5000, b"\xff\xfe{}", json.dumps(trigger("m", summary="s" * 1025)).encode(),
+               json.dumps({"routing_key": 1, "event_action": [], "dedup_key": {}, "payload": "x"}).encode(),
+               json.dumps(trigger("m", custom_details={"d": [[[[{"k": "v" * 2000}]]]] * 20})).encode()[:30000]]
+        rss = []
+        for _ in range(8):
+            for b in bad:
+                r = g.post(PATH, b)
+                self.assertEqual(r.status, 400, (r, b[:40]))
+                self.assertEqual(r.json["status"], "invalid event")
+                r = g.post("/v2/change/enqueue", b)
+                self.assertEqual(r.status, 400, (r, b[:40]))
+            rss.append(g.rss_kb())
+        self.assertEqual(g.rr_files(), [])
+        # the eighth round costs no more than the third (each request's arena is freed)
+        self.assertLess(rss[7] - rss[2], 4096, rss)
+        self.assertEqual(g.get("/healthz").status, 200)
+
     # ---- the target mapping ----------------------------------------------------------------------
 
     def test_configured_target_mapping(self):
