@@ -50,6 +50,7 @@ typedef enum {
     ROUTE_CLOUDEVENTS,
     ROUTE_WEBHOOK,        /* mapped JSON webhooks: /api/v1/signals/webhook/<name> */
     ROUTE_PAGERDUTY,
+    ROUTE_PAGERDUTY_CHANGE,   /* PagerDuty change events: /v2/change/enqueue */
     ROUTE_KIND_COUNT
 } route_kind;   /* sources.c: a row each */
 

@@ -31,14 +31,15 @@ static void errors_write(jsonw *w, const char *msg)
     jw_lit(w, "]");
 }
 
-int pagerduty_reply(int code, const sig_signal *sigs, size_t n, const char *err_code, const char *err_message,
-                    jsonw *w)
+/* change: a change event's success, which has no dedup_key */
+static int reply(bool change, int code, const sig_signal *sigs, size_t n, const char *err_code,
+                 const char *err_message, jsonw *w)
 {
     jw_lit(w, "{");
     if (code == 201 || code == 202) {
         jw_kstr(w, false, "status", "success");
-        jw_kstr(w, true, "message", "Event processed");
-        const char *dk = n ? sig_map_get(&sigs[0].annotations, "pagerduty.com/dedup-key") : NULL;
+        jw_kstr(w, true, "message", change ? "Change event processed" : "Event processed");
+        const char *dk = n && !change ? sig_map_get(&sigs[0].annotations, "pagerduty.com/dedup-key") : NULL;
         if (dk) jw_kstr(w, true, "dedup_key", dk);
         jw_lit(w, "}");
         return 202;
@@ -56,6 +57,18 @@ int pagerduty_reply(int code, const sig_signal *sigs, size_t n, const char *err_
     errors_write(w, err_message);
     jw_lit(w, "}");
     return code;
+}
+
+int pagerduty_reply(int code, const sig_signal *sigs, size_t n, const char *err_code, const char *err_message,
+                    jsonw *w)
+{
+    return reply(false, code, sigs, n, err_code, err_message, w);
+}
+
+int pagerduty_change_reply(int code, const sig_signal *sigs, size_t n, const char *err_code,
+                           const char *err_message, jsonw *w)
+{
+    return reply(true, code, sigs, n, err_code, err_message, w);
 }
 
 const char *pagerduty_credential(const char *body, size_t len, int max_depth, arena *a)

@@ -273,6 +273,10 @@ static void log_finished(const preq *p, int code, const tally *t)
         if (p->n == 1 && p->res[0].ref) log_str(&l, "remediation_request", p->res[0].ref);
         if (t->counts[RES_SUPPRESSED]) log_int(&l, "suppressed", t->counts[RES_SUPPRESSED]);
         if (p->n == 1 && p->res[0].suppressed_by) log_str(&l, "suppressed_by", p->res[0].suppressed_by);
+        if (p->n == 1 && p->sigs[0].ignored && p->res[0].reason) {   /* what was not recorded, and why */
+            log_str(&l, "alertname", p->sigs[0].name);
+            log_str(&l, "reason", p->res[0].reason);
+        }
         if (p->fail_code) log_str(&l, "error", p->fail_code);
         log_dbl(&l, "duration_ms", (time_mono_s() - p->t0) * 1000);
         log_end(&l);

@@ -22,6 +22,8 @@ static const struct {
     {"/api/v1/signals/webhook/", "POST", HTTP_ROUTE_JSON_BODY | HTTP_ROUTE_PREFIX, pipeline_handle, ROUTE_WEBHOOK, false},
     {"/api/v1/signals/pagerduty", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, ROUTE_PAGERDUTY, false},
     {"/v2/enqueue", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, ROUTE_PAGERDUTY, false},
+    {"/api/v1/signals/pagerduty/change", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, ROUTE_PAGERDUTY_CHANGE, false},
+    {"/v2/change/enqueue", "POST", HTTP_ROUTE_JSON_BODY, pipeline_handle, ROUTE_PAGERDUTY_CHANGE, false},
     {"/healthz", "GET", 0, admin_healthz, DATA_WORKER, true},
     {"/readyz", "GET", 0, admin_readyz, DATA_WORKER, true},
     {"/metrics", "GET", 0, admin_metrics, DATA_WORKER, true},

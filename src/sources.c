@@ -17,6 +17,10 @@ static const source_def table[ROUTE_KIND_COUNT] = {
     [ROUTE_PAGERDUTY] = {.kind = ROUTE_PAGERDUTY, .name = "pagerduty", .source_type = "pagerduty",
                          .parse_req = adapter_pagerduty_parse, .reply = pagerduty_reply,
                          .credential = pagerduty_credential},
+    /* change events: answered as PagerDuty does, never a signal (docs/sources.md) */
+    [ROUTE_PAGERDUTY_CHANGE] = {.kind = ROUTE_PAGERDUTY_CHANGE, .name = "pagerduty-change",
+                                .source_type = "pagerduty-change", .parse_req = adapter_pagerduty_change_parse,
+                                .reply = pagerduty_change_reply, .credential = pagerduty_credential},
 };
 
 const source_def *source_get(route_kind kind) { return &table[kind]; }

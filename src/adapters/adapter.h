@@ -113,6 +113,14 @@ int adapter_pagerduty_parse(adapter_input *in, const char *body, size_t len, int
                             const adapter_limits *lim, arena *a, sig_signal **out, size_t *n,
                             adapter_error *err);
 
+/* PagerDuty Change Events (/v2/change/enqueue): routing_key, payload.summary (required),
+ * payload.source, payload.timestamp checked as adapter_pagerduty_parse checks them; on
+ * success one signal, ignored (a change is not an alert; docs/sources.md), named by the
+ * summary, that the pipeline counts and logs and records nowhere. */
+int adapter_pagerduty_change_parse(adapter_input *in, const char *body, size_t len, int64_t now_ms,
+                                   const adapter_limits *lim, arena *a, sig_signal **out, size_t *n,
+                                   adapter_error *err);
+
 /* The freshness window of lim for the time t_ms (ms since the epoch) of `field`: 0 if t_ms
  * is at most now_ms + lim->max_skew_ms and, with check_age, at least now_ms - lim->max_age_ms
  * (both edges accepted); else ADAPTER_E_FUTURE or ADAPTER_E_STALE with a message naming

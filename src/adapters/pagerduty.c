@@ -1,4 +1,5 @@
-/* pagerduty.c: PagerDuty Events API v2 (an event to /v2/enqueue) → one normalised signal.
+/* pagerduty.c: PagerDuty Events API v2 (an event to /v2/enqueue, a change event to
+ * /v2/change/enqueue) → one normalised signal.
  * Every field is checked as PagerDuty documents it, and every fault of an event is reported
  * (PagerDuty answers a list of errors); the Kubernetes target comes from the default mapping
  * below (docs/sources.md, "PagerDuty Events v2"). */
@@ -150,6 +151,21 @@ static sig_severity severity_of(const char *v)
     return !strcmp(v, "critical") || !strcmp(v, "error") ? SEV_CRITICAL : !strcmp(v, "info") ? SEV_INFO : SEV_WARNING;
 }
 
+/* PagerDuty's timestamps are ISO 8601: RFC 3339, and also its own examples' offset without a
+ * colon ("2015-07-17T08:42:58.315+0000"), rewritten here to "+00:00" for the RFC 3339 parser. */
+static int pd_time_parse(const char *ts, int64_t *ms)
+{
+    size_t n = strlen(ts);
+    if (time_parse_rfc3339(ts, n, ms) == 0) return 0;
+    char buf[64];
+    const char *o = n >= 5 ? ts + n - 5 : ts;
+    if (n < 5 || n >= sizeof buf - 1 || (o[0] != '+' && o[0] != '-') || strspn(o + 1, "0123456789") != 4) return -1;
+    memcpy(buf, ts, n - 2);
+    buf[n - 2] = ':';
+    memcpy(buf + n - 1, ts + n - 2, 2);
+    return time_parse_rfc3339(buf, n + 1, ms) == 0 ? 0 : -1;
+}
+
 /* The payload of a trigger: every field checked, then the signal's name, target, severity,
  * labels and annotations. ferr: scratch for the freshness check's message. */
 static void payload_read(const adapter_input *in, const cJSON *pl, int64_t now_ms, const adapter_limits *lim,
@@ -176,7 +192,7 @@ static void payload_read(const adapter_input *in, const cJSON *pl, int64_t now_m
     else if (sev && strcmp(sev, "critical") && strcmp(sev, "error") && strcmp(sev, "warning") && strcmp(sev, "info"))
         pd_err(e, ADAPTER_E_TYPE, "'payload.severity' is invalid (expected critical, error, warning or info)");
     int64_t t_ms = 0;
-    if (ts && time_parse_rfc3339(ts, strlen(ts), &t_ms) != 0)
+    if (ts && pd_time_parse(ts, &t_ms) != 0)
         pd_err(e, ADAPTER_E_TYPE, "'payload.timestamp' is not a valid ISO 8601 timestamp");
     else if (ts && lim->fresh && adapter_check_freshness("payload.timestamp", ts, t_ms, now_ms, lim, false, ferr))
         pd_err(e, ferr->status, "%s", ferr->message);
@@ -218,6 +234,18 @@ static const char *dedup_generate(const adapter_input *in, const char *body, siz
     return arena_strndup(a, hex, 32);
 }
 
+/* routing_key: a string of exactly 32 characters (alert and change events alike) */
+static const char *routing_key_read(const cJSON *root, pd_errors *e)
+{
+    const char *rk = str_member(root, "routing_key", "routing_key", e);
+    if (blank(root, "routing_key", rk))
+        pd_err(e, ADAPTER_E_MISSING, "'routing_key' is missing or blank");
+    else if (rk && strlen(rk) != PD_ROUTING_KEY_LEN)
+        pd_err(e, ADAPTER_E_TYPE, "Length of 'routing_key' is incorrect (should be %d characters)",
+               PD_ROUTING_KEY_LEN);
+    return rk;
+}
+
 static int event_read(adapter_input *in, const cJSON *root, const char *body, size_t len, int64_t now_ms,
                       const adapter_limits *lim, arena *a, sig_signal *s, adapter_error *err)
 {
@@ -227,15 +255,10 @@ static int event_read(adapter_input *in, const cJSON *root, const char *body, si
         pd_err(&e, ADAPTER_E_TYPE, "Event object must be a JSON object");
         return e.status;
     }
-    const char *rk = str_member(root, "routing_key", "routing_key", &e);
+    const char *rk = routing_key_read(root, &e);
     const char *action = str_member(root, "event_action", "event_action", &e);
     const char *dedup = str_member(root, "dedup_key", "dedup_key", &e);
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(root, "payload");
-    if (blank(root, "routing_key", rk))
-        pd_err(&e, ADAPTER_E_MISSING, "'routing_key' is missing or blank");
-    else if (rk && strlen(rk) != PD_ROUTING_KEY_LEN)
-        pd_err(&e, ADAPTER_E_TYPE, "Length of 'routing_key' is incorrect (should be %d characters)",
-               PD_ROUTING_KEY_LEN);
     int act = -1;   /* 0 trigger, 1 acknowledge, 2 resolve */
     if (blank(root, "event_action", action))
         pd_err(&e, ADAPTER_E_MISSING, "'event_action' is missing or blank");
@@ -297,6 +320,92 @@ int adapter_pagerduty_parse(adapter_input *in, const char *body, size_t len, int
     if (rc == 0) {
         sig_signal *s = arena_calloc(a, sizeof *s);
         rc = event_read(in, root, body, len, now_ms, lim, a, s, err);
+        if (rc == 0) {
+            *out = s;
+            *n = 1;
+        }
+    }
+    ajson_end(root);
+    return rc;
+}
+
+/* ---- change events (/v2/change/enqueue) ----------------------------------------------------- */
+
+/* A change event (a deploy, a config change): checked as PagerDuty documents it, then one
+ * ignored signal that names it (docs/sources.md: a change is context, not a problem). Its
+ * fingerprint, sha256("pagerduty-change:" request id ":" body), only identifies it in the log. */
+static int change_read(const adapter_input *in, const cJSON *root, const char *body, size_t len, int64_t now_ms,
+                       const adapter_limits *lim, arena *a, sig_signal *s, adapter_error *err)
+{
+    pd_errors e = {err, 0, 0};
+    if (!cJSON_IsObject(root)) {
+        pd_err(&e, ADAPTER_E_TYPE, "Event object must be a JSON object");
+        return e.status;
+    }
+    routing_key_read(root, &e);
+    /* an alert event sent here by mistake would otherwise be answered 202 and lost */
+    if (cJSON_GetObjectItemCaseSensitive(root, "event_action"))
+        pd_err(&e, ADAPTER_E_TYPE, "'event_action' is not a field of a change event (alert events go to /v2/enqueue)");
+    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(root, "payload");
+    const char *summary = NULL, *source = NULL, *ts = NULL;
+    if (!pl || cJSON_IsNull(pl)) {
+        pd_err(&e, ADAPTER_E_MISSING, "'payload' is missing or blank");
+    } else if (!cJSON_IsObject(pl)) {
+        pd_err(&e, ADAPTER_E_TYPE, "'payload' must be an object");
+    } else {
+        summary = str_member(pl, "summary", "payload.summary", &e);
+        source = str_member(pl, "source", "payload.source", &e);
+        ts = str_member(pl, "timestamp", "payload.timestamp", &e);
+        if (blank(pl, "summary", summary))
+            pd_err(&e, ADAPTER_E_MISSING, "'payload.summary' is missing or blank");
+        else if (summary && utf8_chars(summary) > PD_SUMMARY_MAX)
+            pd_err(&e, ADAPTER_E_TYPE, "Length of 'payload.summary' is too long (should be at most %d characters)",
+                   PD_SUMMARY_MAX);
+        int64_t t_ms;
+        if (ts && pd_time_parse(ts, &t_ms) != 0)
+            pd_err(&e, ADAPTER_E_TYPE, "'payload.timestamp' is not a valid ISO 8601 timestamp");
+    }
+    if (e.status) return e.status;
+    const char *rid = in && in->request_id ? in->request_id : "";
+    const char *pre = arena_cat(a, "pagerduty-change:", rid, ":", (char *)NULL);
+    size_t k = strlen(pre);
+    char *id = arena_alloc(a, k + len);
+    memcpy(id, pre, k);
+    memcpy(id + k, body, len);
+    hash_sha256_hex(id, k + len, s->fingerprint);
+    s->signal_type = "pagerduty-change";
+    s->source = "pagerduty";
+    s->received_ms = now_ms;
+    s->firing_ms = now_ms;
+    s->status = SIG_FIRING;
+    s->severity = SEV_INFO;
+    s->name = arena_strndup(a, summary, utf8_truncate(summary, strlen(summary), PD_NAME_MAX));
+    s->kind = "PagerDutyChange";
+    s->res_name = arena_strndup(a, s->fingerprint, 32);
+    s->namespace = s->res_namespace = "";
+    s->annotations.items = arena_alloc(a, 3 * sizeof *s->annotations.items);
+    add(&s->annotations, "summary", summary);
+    add(&s->annotations, "pagerduty.com/source", source);
+    add(&s->annotations, "pagerduty.com/timestamp", ts);
+    sig_map_sort_dedup(&s->annotations);
+    s->ignored = true;
+    s->ignore_reason = "change_event: a change is not an alert; logged and counted, nothing recorded";
+    if (len <= lim->max_payload_bytes) {
+        s->payload = arena_strndup(a, body, len);
+        s->payload_len = len;
+    }
+    return sig_validate(s, err);
+}
+
+int adapter_pagerduty_change_parse(adapter_input *in, const char *body, size_t len, int64_t now_ms,
+                                   const adapter_limits *lim, arena *a, sig_signal **out, size_t *n,
+                                   adapter_error *err)
+{
+    cJSON *root = NULL;
+    int rc = ajson_begin(body, len, &lim, a, out, n, err, &root);
+    if (rc == 0) {
+        sig_signal *s = arena_calloc(a, sizeof *s);
+        rc = change_read(in, root, body, len, now_ms, lim, a, s, err);
         if (rc == 0) {
             *out = s;
             *n = 1;

@@ -1,8 +1,9 @@
-/* fuzz_pagerduty.c: libFuzzer target for the PagerDuty Events API v2 adapter
- * (adapter_pagerduty_parse) with the configuration's default limits, and the source's reply
- * and credential hooks on what it returns. Byte 0: bit 0 sets resolve_ignored (kubernaut.ai),
- * the high bit turns the freshness check on; the rest is the body. Checks the contract of
- * adapter.h on every result (fuzz_util.h), and that every reply is valid JSON. */
+/* fuzz_pagerduty.c: libFuzzer target for the PagerDuty Events API v2 adapter: every input
+ * goes to both of its parsers (adapter_pagerduty_parse, adapter_pagerduty_change_parse) with
+ * the configuration's default limits, and through the source's reply and credential hooks.
+ * Byte 0: bit 0 sets resolve_ignored (kubernaut.ai), the high bit turns the freshness check
+ * on; the rest is the body. Checks the contract of adapter.h on every result (fuzz_util.h),
+ * that a change event is always an ignored signal, and that every reply is valid JSON. */
 #include "adapters/adapter.h"
 #include "fuzz_util.h"
 #include "pagerduty_reply.h"
@@ -13,11 +14,12 @@
 
 #define NOW 1795729900000LL   /* fixed "now", so a run is reproducible */
 
-static void check_reply(arena *a, int code, const sig_signal *s, size_t n, const char *msg, int want)
+static void check_reply(arena *a, source_reply_fn reply, int code, const sig_signal *s, size_t n, const char *msg,
+                        int want)
 {
     jsonw w;
     jw_init(&w, a, 64);
-    int st = pagerduty_reply(code, s, n, "x", msg, &w);
+    int st = reply(code, s, n, "x", msg, &w);
     if (st != want) fuzz_fail("reply to %d: status %d, expected %d", code, st, want);
     cJSON *j = cJSON_ParseWithLength(w.buf, w.len);
     if (!j) fuzz_fail("reply to %d is not JSON: %s", code, w.buf);
@@ -49,11 +51,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_signal(&t, 0, false, &lim);
         const char *dk = sig_map_get(&out[0].annotations, "pagerduty.com/dedup-key");
         if (!dk || !*dk) fuzz_fail("success without a dedup key");
-        check_reply(&a, 201, out, 1, NULL, 202);
-        check_reply(&a, 503, out, 1, "retry", 503);
+        check_reply(&a, pagerduty_reply, 201, out, 1, NULL, 202);
+        check_reply(&a, pagerduty_reply, 503, out, 1, "retry", 503);
     } else {
         fuzz_check_error(rc, &err, out, n);
-        check_reply(&a, 400, NULL, 0, err.message, 400);
+        check_reply(&a, pagerduty_reply, 400, NULL, 0, err.message, 400);
+    }
+    /* the same bytes as a change event (/v2/change/enqueue) */
+    out = NULL;
+    n = 0;
+    memset(&err, 0x5a, sizeof err);
+    rc = adapter_pagerduty_change_parse(&in, body, size - 1, NOW, &lim, &a, &out, &n, &err);
+    if (rc == 0) {
+        if (!out || n != 1) fuzz_fail("change: success with %zu signals (out=%p)", n, (void *)out);
+        if (!out[0].ignored) fuzz_fail("change: a change event became a signal");
+        if (!fuzz_is_lower_hex(out[0].fingerprint, 64)) fuzz_fail("change: fingerprint is not 64 lowercase hex");
+        sig_signal t = out[0];
+        sig_fingerprint(&t);
+        fuzz_check_signal(&t, 0, false, &lim);
+        if (sig_map_get(&out[0].annotations, "pagerduty.com/dedup-key")) fuzz_fail("change: a dedup key");
+        check_reply(&a, pagerduty_change_reply, 202, out, 1, NULL, 202);
+    } else {
+        fuzz_check_error(rc, &err, out, n);
+        check_reply(&a, pagerduty_change_reply, 400, NULL, 0, err.message, 400);
     }
     const char *cred = pagerduty_credential(body, size - 1, lim.max_depth, &a);
     if (cred && strncmp(cred, "Bearer ", 7) != 0) fuzz_fail("credential without Bearer");

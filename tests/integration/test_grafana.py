@@ -127,6 +127,31 @@ class GrafanaSignals(unittest.TestCase):
         self.assertEqual(r.status // 100, 4, r)
         self.assertEqual(g.rr_files(), [])
 
+    def test_413s_and_bad_input_keep_memory_flat(self):
+        # ASan's quarantine would hold every freed arena: kept small so RSS shows what is live
+        g = self.gw("adapters:\n  max_alerts: 100\nserver:\n  max_body_bytes: 4MiB\n",
+                    env={"ASAN_OPTIONS": "detect_leaks=1:quarantine_size_mb=1"})
+        many = gbody([galert("Many", "p-%d" % i) for i in range(1000)])
+        r = g.post(PATH, many)
+        self.assertEqual((r.status, r.json["error"]["code"]), (413, "too_many_alerts"), r)
+        self.assertIn("100", r.json["error"]["message"])
+        r = g.post(PATH, b'{"version":"1","alerts":[' + b'{},' * 2000000 + b'{}]}')
+        self.assertEqual((r.status, r.json["error"]["code"]), (413, "payload_too_large"), r)
+        ok = json.loads(fixture("grafana-firing.json"))
+        bad = [many, gbody(ok["alerts"], version="4"), gbody([dict(ok["alerts"][0], values=[1])]),
+               b'{"version":"1","alerts":[', b"[" * 5000, gbody([dict(ok["alerts"][0], labels={"pod": "p"})],
+                                                                commonLabels={})]
+        rss = []
+        for _ in range(8):
+            for b in bad:
+                r = g.post(PATH, b)
+                self.assertIn(r.status, (400, 413), (r, b[:40]))
+                self.assertIn("error", r.json)
+            rss.append(g.rss_kb())
+        self.assertEqual(g.rr_files(), [])
+        # the eighth round costs no more than the third (each request's arena is freed)
+        self.assertLess(rss[7] - rss[2], 4096, rss)
+
     def test_twenty_concurrent_identical_make_one_rr(self):
         g = self.gw()
         body = gbody([galert("Concurrent", "api-7")])
@@ -173,6 +198,17 @@ class GrafanaSignature(unittest.TestCase):
             self.assertIn(why, r.json["error"]["message"])
         changed = body.replace(b"PodCrashLooping", b"PodCrashLoopinG")
         r = g.post(PATH, changed, headers={"X-Grafana-Alerting-Signature": sig})
+        self.assertEqual(r.status, 401, r)
+        self.assertEqual(g.rr_files(), [])
+        # a signed body changed in any other way: reordered, whitespace, an alert dropped
+        doc = json.loads(body)
+        several = json.loads(fixture("grafana-several-alerts.json"))
+        for other in (json.dumps(doc, sort_keys=True).encode(), body + b"\n", json.dumps(doc, indent=1).encode(),
+                      gbody(several["alerts"][:-1])):
+            r = g.post(PATH, other, headers={"X-Grafana-Alerting-Signature": sign(self.SECRET, body)})
+            self.assertEqual((r.status, r.json["error"]["code"]), (401, "invalid_signature"), r)
+        sig3 = sign(self.SECRET, fixture("grafana-several-alerts.json"))
+        r = g.post(PATH, gbody(several["alerts"][:-1]), headers={"X-Grafana-Alerting-Signature": sig3})
         self.assertEqual(r.status, 401, r)
         self.assertEqual(g.rr_files(), [])
         r = g.post(PATH, body, headers={"X-Grafana-Alerting-Signature": sig})

@@ -10,7 +10,7 @@ import subprocess
 import threading
 import unittest
 
-from harness import ROOT, Gateway
+from harness import ROOT, Gateway, wait_until
 
 PATH = "/api/v1/signals/pagerduty"
 CLIENTS = os.path.join(ROOT, "tests", "clients")
@@ -18,6 +18,13 @@ SENDER = os.path.join(CLIENTS, "send-pagerduty.mjs")
 HAVE_PDJS = shutil.which("node") and os.path.isdir(os.path.join(CLIENTS, "node_modules", "@pagerduty", "pdjs"))
 RK = "0123456789abcdef0123456789abcdef"
 SUCCESS = {"status": "success", "message": "Event processed"}
+CHANGE_OK = {"status": "success", "message": "Change event processed"}
+# PagerDuty's documented change event (developer docs, "Send a Change Event")
+CHANGE = {"routing_key": RK,
+          "payload": {"summary": "Build Success: Increase snapshot create timeout to 30 seconds",
+                      "timestamp": "2020-07-17T08:42:58.315+0000", "source": "acme-build-pipeline-tool-default-i-9999",
+                      "custom_details": {"build_state": "passed", "build_number": "2", "run_time": "1236s"}},
+          "links": [{"href": "https://acme.pagerduty.dev/build/2", "text": "View more details in Acme!"}]}
 
 
 def trigger(dedup_key=None, source="prod/Pod/api-1", rk=RK, **payload):
@@ -33,9 +40,9 @@ def fp(dedup_key, rk=RK):
     return hashlib.sha256(("pagerduty:%s:%s" % (rk, dedup_key)).encode()).hexdigest()
 
 
-def outcome(g, name):
-    """gateway_signals_total{source="pagerduty",outcome=name} now (0 if absent)."""
-    key = 'gateway_signals_total{source="pagerduty",outcome="%s"}' % name
+def outcome(g, name, source="pagerduty"):
+    """gateway_signals_total{source=source,outcome=name} now (0 if absent)."""
+    key = 'gateway_signals_total{source="%s",outcome="%s"}' % (source, name)
     for line in g.get("/metrics").body.decode().splitlines():
         if line.startswith(key + " "):
             return float(line.split()[1])
@@ -114,6 +121,52 @@ class PagerDutyTests(unittest.TestCase):
             "Length of 'routing_key' is incorrect (should be 32 characters)", "'payload.summary' is missing or blank",
             "'payload.source' is missing or blank", "'payload.severity' is missing or blank"]})
 
+    def test_pdjs_change_event_is_answered_and_not_a_signal(self):
+        g = self.gw()
+        st, body = self.pdjs(g, "change", CHANGE)
+        self.assertEqual((st, body), (202, CHANGE_OK))
+        self.assertEqual(g.rr_files(), [])
+        self.assertEqual(outcome(g, "ignored", "pagerduty-change"), 1)
+        self.assertEqual(outcome(g, "ignored") + outcome(g, "created"), 0)   # not an alert event's count
+        self.assertEqual(g.metric('gateway_http_requests_total{endpoint="/v2/change/enqueue",method="POST",status="202"}'), 1)
+        # logged: what it was and why nothing was recorded
+        wait_until(lambda: "Build Success: Increase snapshot create timeout" in g.logs(), what="the change's log line",
+                   show=g.logs)
+        line = [l for l in g.logs().splitlines() if "Build Success" in l][0]
+        rec = json.loads(line)
+        self.assertEqual((rec["source"], rec["status"]), ("pagerduty-change", 202))
+        self.assertIn("change_event", rec["reason"])
+        # the gateway's own path is the same handler
+        r = g.post("/api/v1/signals/pagerduty/change", CHANGE)
+        self.assertEqual((r.status, r.json), (202, CHANGE_OK))
+        self.assertEqual(outcome(g, "ignored", "pagerduty-change"), 2)
+        # an alert event sent to the change endpoint is refused, not answered 202 and lost
+        self.assert_invalid(g.post("/v2/change/enqueue", trigger("not-here")),
+                            ["'event_action' is not a field of a change event (alert events go to /v2/enqueue)"])
+        self.assertEqual(g.rr_files(), [])
+
+    def test_change_event_every_400_with_its_body(self):
+        g = self.gw()
+        cases = [
+            ({"payload": CHANGE["payload"]}, ["'routing_key' is missing or blank"]),
+            (dict(CHANGE, routing_key="k" * 33), ["Length of 'routing_key' is incorrect (should be 32 characters)"]),
+            ({"routing_key": RK}, ["'payload' is missing or blank"]),
+            ({"routing_key": RK, "payload": "deployed"}, ["'payload' must be an object"]),
+            ({"routing_key": RK, "payload": {"source": "ci"}}, ["'payload.summary' is missing or blank"]),
+            ({"routing_key": RK, "payload": {"summary": "s" * 1025}},
+             ["Length of 'payload.summary' is too long (should be at most 1024 characters)"]),
+            ({"routing_key": RK, "payload": {"summary": "x", "source": 1, "timestamp": "Tuesday"}},
+             ["'payload.source' must be a string", "'payload.timestamp' is not a valid ISO 8601 timestamp"]),
+            ([CHANGE], ["Event object must be a JSON object"]),
+        ]
+        for body, errors in cases:
+            with self.subTest(body=json.dumps(body)[:80]):
+                self.assert_invalid(g.post("/v2/change/enqueue", body), errors)
+        st, body = self.pdjs(g, "change", {"routing_key": RK, "payload": {}})
+        self.assertEqual((st, body), (400, {"status": "invalid event", "message": "Event object is invalid",
+                                            "errors": ["'payload.summary' is missing or blank"]}))
+        self.assertEqual(outcome(g, "ignored", "pagerduty-change"), 0)
+
     # ---- every 400 -----------------------------------------------------------------------------
 
     def test_every_400_with_its_body(self):
@@ -159,6 +212,36 @@ class PagerDutyTests(unittest.TestCase):
         self.assertEqual(r.json["status"], "invalid event")
         self.assertEqual(len(r.json["errors"]), 1)
         self.assertEqual(g.rr_files(), [])
+
+    def test_refusals_before_the_adapter_and_flat_memory(self):
+        # ASan's quarantine would hold every freed arena: kept small so RSS shows what is live
+        g = self.gw("server:\n  max_body_bytes: 64KiB\n", env={"ASAN_OPTIONS": "detect_leaks=1:quarantine_size_mb=1"})
+        # the HTTP layer's refusals keep the project's shape (docs/sources.md, Answers)
+        r = g.post("/v2/enqueue", trigger("ct-1"), content_type="text/plain")
+        self.assertEqual((r.status, r.json["error"]["code"]), (415, "unsupported_media_type"), r)
+        r = g.post("/v2/change/enqueue", CHANGE, content_type="application/x-www-form-urlencoded")
+        self.assertEqual((r.status, r.json["error"]["code"]), (415, "unsupported_media_type"), r)
+        big = trigger("big-1", custom_details={"blob": "x" * 70000})
+        r = g.post(PATH, big)
+        self.assertEqual((r.status, r.json["error"]["code"]), (413, "payload_too_large"), r)
+        # bad input of every kind, again and again: each answered, memory flat
+        # (the last one cut short: malformed JSON deep in a large body)
+        bad = [b'{"routing_key":', b"[" * 5000, b"\xff\xfe{}", json.dumps(trigger("m", summary="s" * 1025)).encode(),
+               json.dumps({"routing_key": 1, "event_action": [], "dedup_key": {}, "payload": "x"}).encode(),
+               json.dumps(trigger("m", custom_details={"d": [[[[{"k": "v" * 2000}]]]] * 20})).encode()[:30000]]
+        rss = []
+        for _ in range(8):
+            for b in bad:
+                r = g.post(PATH, b)
+                self.assertEqual(r.status, 400, (r, b[:40]))
+                self.assertEqual(r.json["status"], "invalid event")
+                r = g.post("/v2/change/enqueue", b)
+                self.assertEqual(r.status, 400, (r, b[:40]))
+            rss.append(g.rss_kb())
+        self.assertEqual(g.rr_files(), [])
+        # the eighth round costs no more than the third (each request's arena is freed)
+        self.assertLess(rss[7] - rss[2], 4096, rss)
+        self.assertEqual(g.get("/healthz").status, 200)
 
     # ---- the target mapping ----------------------------------------------------------------------
 
@@ -256,6 +339,9 @@ class PagerDutyTests(unittest.TestCase):
         self.assertEqual(st, 202)
         st, body = self.pdjs(g, "trigger", trigger("auth-4"), {"Authorization": "Bearer wrong"})
         self.assertEqual(st, 401)
+        # change events too
+        self.assertEqual(self.pdjs(g, "change", CHANGE), (202, CHANGE_OK))
+        self.assertEqual(self.pdjs(g, "change", dict(CHANGE, routing_key=other))[0], 401)
         # other sources do not read a routing_key
         r = g.post("/api/v1/signals/prometheus", {"routing_key": RK, "alerts": []})
         self.assertEqual(r.status, 401)
@@ -294,6 +380,9 @@ class PagerDutyTests(unittest.TestCase):
         st, body = self.pdjs(g, "resolve", {"routing_key": RK, "dedup_key": "kai-1"})
         self.assertEqual((st, body), (202, dict(SUCCESS, dedup_key="kai-1")))
         self.assertEqual(outcome(g, "ignored"), 1)
+        self.assertEqual(len(g.rr_files()), 1)
+        # a change event names no resource: answered, nothing recorded, no target looked up
+        self.assertEqual(self.pdjs(g, "change", CHANGE), (202, CHANGE_OK))
         self.assertEqual(len(g.rr_files()), 1)
 
 

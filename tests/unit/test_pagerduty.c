@@ -402,6 +402,112 @@ static void test_malformed_json(void **state)
     assert_int_equal(parse(c, ""), ADAPTER_E_JSON);
 }
 
+/* PagerDuty's own examples write the offset without a colon (ISO 8601's basic form) */
+static void test_timestamp_offset_without_colon(void **state)
+{
+    ctx *c = *state;
+    assert_int_equal(parse(c, TRIGGER("", "{'summary':'x','source':'ns/Pod/p','severity':'info',"
+                                          "'timestamp':'2015-07-17T08:42:58.315+0000'}")), 0);
+    assert_string_equal(sig_map_get(&c->s[0].annotations, "pagerduty.com/timestamp"), "2015-07-17T08:42:58.315+0000");
+    assert_int_equal(parse(c, TRIGGER("", "{'summary':'x','source':'ns/Pod/p','severity':'info',"
+                                          "'timestamp':'2015-07-17T08:42:58-0130'}")), 0);
+    static const char *const bad[] = {"2015-07-17T08:42:58+000", "2015-07-17T08:42:58+00000", "2015-07-17T08:42:58+2400",
+                                      "2015-07-17T08:42:58+0a00", "+0000", "2015-07-17T08:42:58"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[300];
+        snprintf(body, sizeof body, TRIGGER("", "{'summary':'x','source':'ns/Pod/p','severity':'info','timestamp':'%s'}"),
+                 bad[i]);
+        if (parse(c, body) != ADAPTER_E_TYPE) fail_msg("%s was accepted", bad[i]);
+        assert_string_equal(c->err.message, "'payload.timestamp' is not a valid ISO 8601 timestamp");
+    }
+}
+
+/* ---- change events ------------------------------------------------------------------------- */
+
+static int parse_change(ctx *c, const char *single_quoted)
+{
+    const char *body = J(c, single_quoted);
+    c->s = NULL;
+    c->n = 0;
+    memset(&c->err, 0, sizeof c->err);
+    return adapter_pagerduty_change_parse(&c->in, body, strlen(body), NOW, &LIM, &c->a, &c->s, &c->n, &c->err);
+}
+
+/* PagerDuty's documented example */
+#define CHANGE "{'routing_key':'" RK "','payload':{'summary':'Build Success: Increase snapshot create timeout',"   \
+               "'timestamp':'2020-07-17T08:42:58.315+0000','source':'acme-build-pipeline',"                          \
+               "'custom_details':{'build_state':'passed','build_number':'2'}},"                                      \
+               "'links':[{'href':'https://acme.pagerduty.dev/build/2','text':'View'}]}"
+
+static void test_change_event_is_read_and_ignored(void **state)
+{
+    ctx *c = *state;
+    assert_int_equal(parse_change(c, CHANGE), 0);
+    assert_int_equal(c->n, 1);
+    sig_signal *s = &c->s[0];
+    assert_true(s->ignored);
+    assert_non_null(strstr(s->ignore_reason, "change_event"));
+    assert_string_equal(s->name, "Build Success: Increase snapshot create timeout");
+    assert_string_equal(s->signal_type, "pagerduty-change");
+    assert_string_equal(s->source, "pagerduty");
+    assert_int_equal(s->severity, SEV_INFO);
+    assert_string_equal(sig_map_get(&s->annotations, "summary"), "Build Success: Increase snapshot create timeout");
+    assert_string_equal(sig_map_get(&s->annotations, "pagerduty.com/source"), "acme-build-pipeline");
+    assert_string_equal(sig_map_get(&s->annotations, "pagerduty.com/timestamp"), "2020-07-17T08:42:58.315+0000");
+    assert_null(sig_map_get(&s->annotations, "pagerduty.com/dedup-key"));
+    assert_non_null(s->payload);
+    /* the same body in another request is another change: the request id is in the fingerprint */
+    char fp[65];
+    memcpy(fp, s->fingerprint, sizeof fp);
+    c->in.request_id = "req-2";
+    assert_int_equal(parse_change(c, CHANGE), 0);
+    assert_string_not_equal(c->s[0].fingerprint, fp);
+    /* only the summary is required; a long one is cut to a signal name's limit */
+    char summary[1025] = {0}, body[1400];
+    memset(summary, 'a', 1024);
+    snprintf(body, sizeof body, "{'routing_key':'" RK "','payload':{'summary':'%s'}}", summary);
+    assert_int_equal(parse_change(c, body), 0);
+    assert_int_equal(strlen(c->s[0].name), 253);
+    assert_null(sig_map_get(&c->s[0].annotations, "pagerduty.com/source"));
+}
+
+static void test_change_event_rejections(void **state)
+{
+    ctx *c = *state;
+    static const struct { const char *body; adapter_status st; const char *errors; } t[] = {
+        {"[]", ADAPTER_E_TYPE, "Event object must be a JSON object"},
+        {"{'payload':{'summary':'x'}}", ADAPTER_E_MISSING, "'routing_key' is missing or blank"},
+        {"{'routing_key':'short','payload':{'summary':'x'}}", ADAPTER_E_TYPE,
+         "Length of 'routing_key' is incorrect (should be 32 characters)"},
+        {"{'routing_key':'" RK "','event_action':'trigger','payload':{'summary':'x'}}", ADAPTER_E_TYPE,
+         "'event_action' is not a field of a change event (alert events go to /v2/enqueue)"},
+        {"{'routing_key':'" RK "'}", ADAPTER_E_MISSING, "'payload' is missing or blank"},
+        {"{'routing_key':'" RK "','payload':[1]}", ADAPTER_E_TYPE, "'payload' must be an object"},
+        {"{'routing_key':'" RK "','payload':{}}", ADAPTER_E_MISSING, "'payload.summary' is missing or blank"},
+        {"{'routing_key':'" RK "','payload':{'summary':''}}", ADAPTER_E_MISSING, "'payload.summary' is missing or blank"},
+        {"{'routing_key':'" RK "','payload':{'summary':3}}", ADAPTER_E_TYPE, "'payload.summary' must be a string"},
+        {"{'routing_key':'" RK "','payload':{'summary':'x','source':{}}}", ADAPTER_E_TYPE,
+         "'payload.source' must be a string"},
+        {"{'routing_key':'" RK "','payload':{'summary':'x','timestamp':'now'}}", ADAPTER_E_TYPE,
+         "'payload.timestamp' is not a valid ISO 8601 timestamp"},
+        {"{'routing_key':7,'payload':{'timestamp':1}}", ADAPTER_E_TYPE,
+         "'routing_key' must be a string\n'payload.timestamp' must be a string\n"
+         "'payload.summary' is missing or blank"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        int rc = parse_change(c, t[i].body);
+        if (rc != (int)t[i].st || strcmp(c->err.message, t[i].errors) != 0)
+            fail_msg("[%zu] %s: expected %d\n%s\ngot %d\n%s", i, t[i].body, (int)t[i].st, t[i].errors, rc, c->err.message);
+        assert_null(c->s);
+    }
+    char summary[1026] = {0}, body[1400];
+    memset(summary, 'a', 1025);
+    snprintf(body, sizeof body, "{'routing_key':'" RK "','payload':{'summary':'%s'}}", summary);
+    expect_errors(c, parse_change(c, body), ADAPTER_E_TYPE,
+                  "Length of 'payload.summary' is too long (should be at most 1024 characters)");
+    assert_int_equal(parse_change(c, "{'routing_key':"), ADAPTER_E_JSON);
+}
+
 /* ---- the reply and credential hooks -------------------------------------------------------- */
 
 static const char *reply(ctx *c, int code, const sig_signal *s, size_t n, const char *ecode, const char *emsg, int *st)
@@ -433,6 +539,25 @@ static void test_reply_shapes(void **state)
     assert_string_equal(reply(c, 503, c->s, 1, "store_unavailable", "retry later", &st),
                         "{\"status\":\"retry\",\"message\":\"retry later\",\"errors\":[\"store_unavailable\"]}");
     assert_int_equal(st, 503);
+}
+
+static void test_change_reply_shapes(void **state)
+{
+    ctx *c = *state;
+    int st;
+    jsonw w;
+    assert_int_equal(parse_change(c, CHANGE), 0);
+    jw_init(&w, &c->a, 64);
+    assert_int_equal(pagerduty_change_reply(202, c->s, 1, NULL, NULL, &w), 202);
+    assert_string_equal(w.buf, "{\"status\":\"success\",\"message\":\"Change event processed\"}");
+    jw_init(&w, &c->a, 64);
+    st = pagerduty_change_reply(400, NULL, 0, "missing_field", "'payload' is missing or blank", &w);
+    assert_int_equal(st, 400);
+    assert_string_equal(w.buf, "{\"status\":\"invalid event\",\"message\":\"Event object is invalid\","
+                               "\"errors\":[\"'payload' is missing or blank\"]}");
+    jw_init(&w, &c->a, 64);
+    assert_int_equal(pagerduty_change_reply(503, NULL, 0, "draining", "later", &w), 503);
+    assert_string_equal(w.buf, "{\"status\":\"retry\",\"message\":\"later\",\"errors\":[\"draining\"]}");
 }
 
 static void test_credential_is_the_routing_key(void **state)
@@ -467,7 +592,11 @@ int main(void)
         T(test_each_rejection_and_its_errors),
         T(test_summary_of_1024_characters),
         T(test_malformed_json),
+        T(test_timestamp_offset_without_colon),
+        T(test_change_event_is_read_and_ignored),
+        T(test_change_event_rejections),
         T(test_reply_shapes),
+        T(test_change_reply_shapes),
         T(test_credential_is_the_routing_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
