@@ -93,6 +93,9 @@ typedef struct config {
     char  *auth_resource_group;
     char  *auth_resource;
     char  *auth_verb;
+    /* audit trail (src/audit.h) */
+    char  *audit_file;                 /* "" = none, "-" = standard output */
+    bool   audit_required;             /* a line not written turns the answer into a 503 */
     /* state */
     char  *state;                      /* "memory" | "kubernetes" | redis://… | redis-sentinel://… */
     char  *state_prefix;

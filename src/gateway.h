@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "config.h"
 #include "http/server.h"
@@ -38,6 +39,7 @@ typedef struct gateway {
     struct k8s_informer  *informer; /* feeds rrx: list+watch on worker 0's loop, or NULL */
     struct k8s_target_cache *targets;   /* kubernaut.ai with the API: owners and scope, or NULL */
     char                  rr_namespace[64];   /* kubernaut.ai: where every RR goes */
+    struct audit         *audit;    /* the audit trail's writer (audit.file), or NULL */
     struct worker        *workers;  /* all of them, for /readyz */
     int                   n_workers;
 } gateway;
@@ -74,6 +76,7 @@ struct worker {
     uv_async_t   wake;              /* drain / stop requests from the main thread */
     uv_timer_t   flush_timer;       /* storm RR updates (worker 0; storm_flush.h) */
     uv_prepare_t log_prep;          /* writes the iteration's log lines before the loop blocks */
+    audit_port   audit_port;        /* the audit writer's confirmations (audit.required) */
     bool         flushing;          /* a storm flush is running */
     route_ctx    rc[ROUTE_KIND_COUNT];   /* each source's routes' data */
     http_route   routes[16];        /* what the listener serves (routes.h) */

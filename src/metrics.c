@@ -56,6 +56,8 @@ static const family families[] = {
     {"gateway_auth_total", M_COUNTER, "Authentication decisions, by result.", NULL, 0},
     {"gateway_auth_cache_hits_total", M_COUNTER, "Authentication decisions served from the cache.", NULL, 0},
     {"gateway_config_reloads_total", M_COUNTER, "Configuration reloads (SIGHUP), by result.", NULL, 0},
+    {"gateway_audit_lines_total", M_COUNTER, "Audit lines written (audit.file).", NULL, 0},
+    {"gateway_audit_write_failures_total", M_COUNTER, "Audit lines lost, by reason (write: the write failed; queue_full: the writer fell behind).", NULL, 0},
     {"gateway_cloudevents_ignored_total", M_COUNTER, "CloudEvents answered without a signal, by reason (unknown_type, invalid_event).", NULL, 0},
 };
 #define NFAM NB(families)
