@@ -1141,14 +1141,15 @@ void pipeline_handle(http_request *req, void *data)
     }
 }
 
-void pipeline_audit_unhandled(const http_request *req, int status)
+void pipeline_audit_unhandled(const http_request *req, int status, char trace_id[33])
 {
     const route_ctx *rc = req->route_data;
     worker *w = rc->w;
-    audit *au = w->gw->audit;
-    if (!au || req->audited) return;
     trace_ctx t;
     trace_begin(req->traceparent, &t);
+    memcpy(trace_id, t.trace_id, 33);
+    audit *au = w->gw->audit;
+    if (!au || req->audited) return;
     auth_identity none = {AUTH_ID_NONE, ""};
     audit_record r = {.time_ms = time_now_ms(), .request_id = req->request_id, .trace_id = t.trace_id,
                       .caller = &none, .peer = req->peer, .source = source_get(rc->kind)->name, .route = req->route,
