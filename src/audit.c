@@ -35,6 +35,15 @@ const char *audit_format(const audit_record *r, arena *a, size_t *len)
     jw_init(&w, a, 320 + r->n * 150);
     char ts[32];
     time_format_rfc3339(r->time_ms, ts);
+    if (r->time_ms >= 0 && ts[19] == 'Z') {   /* milliseconds, as the log's "ts" */
+        ts[19] = '.';
+        int ms = (int)(r->time_ms % 1000);
+        ts[20] = (char)('0' + ms / 100);
+        ts[21] = (char)('0' + ms / 10 % 10);
+        ts[22] = (char)('0' + ms % 10);
+        ts[23] = 'Z';
+        ts[24] = '\0';
+    }
     jw_lit(&w, "{");
     jw_kstr(&w, false, "time", ts);
     jw_kstr(&w, true, "request_id", r->request_id);
