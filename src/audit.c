@@ -1,11 +1,14 @@
 /* audit.c: see audit.h.
- * Hand-over: a bounded ring of lines behind one mutex and a condition variable, not a pipe.
- * A pipe would cost a write(2) per line on the loop and cap a line at PIPE_BUF to stay
- * atomic; the ring costs a lock and a memcpy, the writer takes every queued line at once and
- * writes them with one writev(2), and "the queue is full" is a count, checked without a
- * system call. The condition variable is signalled only when the writer sleeps, so a busy
- * writer costs the loops no futex call. Confirmations go back through a per-worker uv_async
- * (audit_port): libuv's one thread-safe way into a loop. */
+ * Hand-over: each worker gathers an iteration's lines in its port's buffer (a memcpy per
+ * line, no lock) and hands the buffer over as one batch before its loop blocks, into a
+ * bounded ring behind one mutex and a condition variable — not a pipe, which would cost a
+ * write(2) per line on the loop and cap a line at PIPE_BUF to stay atomic. The writer takes
+ * every queued batch at once and writes them with one writev(2). After a write it lingers
+ * up to AUDIT_LINGER_MS for more before writing again, and a batch that arrives meanwhile
+ * does not wake it: under load the trail costs a few writes a second, not one per request.
+ * A line someone waits for (audit.required) always wakes it. "The queue is full" is a count
+ * of lines, checked without a system call. Confirmations go back through the port's
+ * uv_async: libuv's one thread-safe way into a loop. */
 #include "audit.h"
 #include "metrics.h"
 #include "util/err.h"
@@ -76,19 +79,24 @@ const char *audit_format(const audit_record *r, arena *a, size_t *len)
 
 /* ---- the writer ----------------------------------------------------------------------- */
 
-typedef struct entry {
-    char       *line;
-    size_t      len;
-    audit_port *port;
-    audit_cb    cb;
-    void       *ctx;
-} entry;
+#define AUDIT_LINGER_MS 2
 
-typedef struct audit_done {
+typedef struct audit_waiter {
     audit_cb cb;
     void    *ctx;
     int      status;
-} audit_done;
+} audit_waiter;
+
+/* One batch: whole lines, and those of them someone waits for. */
+typedef struct entry {
+    char         *buf;
+    size_t        len, nlines;
+    audit_port   *port;
+    audit_waiter *waiters;
+    size_t        nwait;
+} entry;
+
+enum { W_BUSY, W_LINGER, W_IDLE };
 
 struct audit {
     char           *path;         /* NULL: standard output */
@@ -96,10 +104,12 @@ struct audit {
     pthread_t       thread;
     pthread_mutex_t mu;
     pthread_cond_t  cv;
-    entry          *ring;         /* cap entries; n queued from head */
+    entry          *ring;         /* cap batches; n queued from head */
     size_t          cap, head, n;
+    size_t          max_lines;
+    atomic_size_t   lines;        /* lines queued in the ring (read without mu by submit) */
     bool            stop;
-    bool            sleeping;     /* the writer waits on cv */
+    int             state;        /* W_*: what a hand-over must do to have its batch written */
     atomic_bool     reopen;
     atomic_llong    dropped;      /* lines refused with the queue full, not yet logged */
     int64_t         last_log_ms;  /* the writer's: when it last logged a failure */
@@ -145,88 +155,111 @@ static void reopen_now(audit *a)
     log_msg(LOG_INFO, "audit log reopened", "file", a->path);
 }
 
-static void port_push(audit_port *p, audit_cb cb, void *ctx, int status)
+/* The batch's confirmations to its port's loop, with status. */
+static void confirm(entry *e, int status)
 {
+    if (!e->nwait) return;
+    audit_port *p = e->port;
     pthread_mutex_lock(&p->mu);
     if (!p->closed) {
-        if (p->n == p->cap) {
-            p->cap = p->cap ? p->cap * 2 : 64;
-            p->done = xrealloc(p->done, p->cap * sizeof *p->done);
+        if (p->n + e->nwait > p->cap_done) {
+            while (p->n + e->nwait > p->cap_done) p->cap_done = p->cap_done ? p->cap_done * 2 : 64;
+            p->done = xrealloc(p->done, p->cap_done * sizeof *p->done);
         }
-        p->done[p->n++] = (audit_done){cb, ctx, status};
+        for (size_t i = 0; i < e->nwait; i++) {
+            e->waiters[i].status = status;
+            p->done[p->n++] = e->waiters[i];
+        }
         uv_async_send(&p->async);
     }
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Writes k lines with as few writev(2) as they take; each line's confirmation says whether
- * all of its bytes were written. */
-static void write_batch(audit *a, entry *e, size_t k)
+/* Writes k batches with as few writev(2) as they take; a batch is confirmed written once all
+ * of its bytes are (its lines were handed over together, so they succeed or fail together). */
+static void write_batches(audit *a, entry *e, size_t k)
 {
     struct iovec iov[AUDIT_BATCH];
-    size_t done = 0;              /* lines fully written */
+    size_t done = 0;              /* batches fully written */
     size_t off = 0;               /* bytes of e[done] already written */
     int err = 0;
     while (done < k && !err) {
         size_t ni = 0;
         for (size_t i = done; i < k && ni < AUDIT_BATCH; i++, ni++) {
             size_t skip = i == done ? off : 0;
-            iov[ni] = (struct iovec){e[i].line + skip, e[i].len - skip};
+            iov[ni] = (struct iovec){e[i].buf + skip, e[i].len - skip};
         }
         ssize_t w = writev(a->fd, iov, (int)ni);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            err = errno;
-            break;
-        }
-        if (w == 0) {
-            err = EIO;
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            err = w < 0 ? errno : EIO;
             break;
         }
         size_t left = (size_t)w;
         while (left && done < k) {
             size_t rest = e[done].len - off;
-            if (left >= rest) {
-                left -= rest;
-                off = 0;
-                done++;
-            } else {
+            if (left < rest) {
                 off += left;
-                left = 0;
+                break;
             }
+            left -= rest;
+            off = 0;
+            done++;
         }
     }
-    if (done) metrics_add("gateway_audit_lines_total", "", (double)done);
-    if (done < k) metrics_add("gateway_audit_write_failures_total", "reason=\"write\"", (double)(k - done));
+    size_t ok_lines = 0, lost = 0;
     for (size_t i = 0; i < k; i++) {
-        if (e[i].cb) port_push(e[i].port, e[i].cb, e[i].ctx, i < done ? 0 : SGW_E_IO);
-        free(e[i].line);
+        if (i < done) ok_lines += e[i].nlines;
+        else lost += e[i].nlines;
+        confirm(&e[i], i < done ? 0 : SGW_E_IO);
+        free(e[i].buf);
+        free(e[i].waiters);
     }
-    note_failures(a, (long long)(k - done), err ? strerror(err) : NULL);
+    if (ok_lines) metrics_add("gateway_audit_lines_total", "", (double)ok_lines);
+    if (lost) metrics_add("gateway_audit_write_failures_total", "reason=\"write\"", (double)lost);
+    note_failures(a, (long long)lost, err ? strerror(err) : NULL);
 }
 
 static void *writer_main(void *arg)
 {
     audit *a = arg;
     entry *batch = xmalloc(AUDIT_BATCH * sizeof *batch);
+    bool wrote = false;
     pthread_mutex_lock(&a->mu);
     for (;;) {
-        while (a->n == 0 && !a->stop && !atomic_load(&a->reopen)) {
-            a->sleeping = true;
-            pthread_cond_wait(&a->cv, &a->mu);
-            a->sleeping = false;
+        if (a->n == 0 && !a->stop && !atomic_load(&a->reopen)) {
+            if (wrote) {   /* linger: let the next batches gather */
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += AUDIT_LINGER_MS * 1000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                    until.tv_sec++;
+                    until.tv_nsec -= 1000000000L;
+                }
+                a->state = W_LINGER;
+                pthread_cond_timedwait(&a->cv, &a->mu, &until);
+                wrote = false;
+            } else {
+                a->state = W_IDLE;
+                pthread_cond_wait(&a->cv, &a->mu);
+            }
+            a->state = W_BUSY;
+            continue;
         }
         if (a->n == 0 && a->stop) break;
-        size_t k = 0;
+        size_t k = 0, lines = 0;
         while (a->n && k < AUDIT_BATCH) {
-            batch[k++] = a->ring[a->head];
+            batch[k] = a->ring[a->head];
+            lines += batch[k++].nlines;
             a->head = (a->head + 1) % a->cap;
             a->n--;
         }
+        atomic_fetch_sub(&a->lines, lines);
         pthread_mutex_unlock(&a->mu);
         if (atomic_exchange(&a->reopen, false)) reopen_now(a);
-        if (k) write_batch(a, batch, k);
+        if (k) write_batches(a, batch, k);
         else note_failures(a, 0, NULL);
+        wrote = k > 0;
         pthread_mutex_lock(&a->mu);
     }
     pthread_mutex_unlock(&a->mu);
@@ -243,14 +276,18 @@ audit *audit_open(const char *path, size_t queue_max, char *err, size_t errlen)
     audit *a = xcalloc(1, sizeof *a);
     a->path = out ? NULL : xstrdup(path);
     a->fd = fd;
-    a->cap = queue_max ? queue_max : 1;
+    a->max_lines = queue_max ? queue_max : 1;
+    a->cap = a->max_lines;   /* a batch holds at least one line */
     a->ring = xcalloc(a->cap, sizeof *a->ring);
+    a->state = W_BUSY;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
     int rc = pthread_create(&a->thread, NULL, writer_main, a);
     if (rc != 0) {
         snprintf(err, errlen, "audit writer thread: %s", strerror(rc));
         if (a->path) close(fd);
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->cv);
         free(a->ring);
         free(a->path);
         free(a);
@@ -283,54 +320,95 @@ void audit_reopen(audit *a)
     pthread_mutex_unlock(&a->mu);
 }
 
-int audit_submit(audit *a, audit_port *port, const char *line, size_t len, audit_cb cb, void *ctx)
+/* ---- ports ---------------------------------------------------------------------------- */
+
+void audit_port_flush(audit_port *p)
 {
-    char *copy = xmalloc(len);
-    memcpy(copy, line, len);
+    if (!p->len) return;
+    audit *a = p->a;
+    entry e = {p->buf, p->len, p->nlines, p, p->waiters, p->nwait};
+    p->buf = NULL;
+    p->len = p->cap = p->nlines = 0;
+    p->waiters = NULL;
+    p->nwait = p->capwait = 0;
     pthread_mutex_lock(&a->mu);
-    if (a->n == a->cap) {
+    if (a->n == a->cap) {   /* only when workers raced past max_lines together: refused as full */
         pthread_mutex_unlock(&a->mu);
-        free(copy);
+        atomic_fetch_add(&a->dropped, (long long)e.nlines);
+        metrics_add("gateway_audit_write_failures_total", "reason=\"queue_full\"", (double)e.nlines);
+        confirm(&e, SGW_E_UNAVAILABLE);
+        free(e.buf);
+        free(e.waiters);
+        return;
+    }
+    a->ring[(a->head + a->n) % a->cap] = e;
+    a->n++;
+    atomic_fetch_add(&a->lines, e.nlines);
+    /* an idle writer must wake; a lingering one comes back by itself, unless someone waits */
+    if (a->state == W_IDLE || (a->state == W_LINGER && e.nwait)) pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void on_port_prepare(uv_prepare_t *h) { audit_port_flush(h->data); }
+
+int audit_submit(audit_port *p, const char *line, size_t len, audit_cb cb, void *ctx)
+{
+    audit *a = p->a;
+    if (atomic_load(&a->lines) + p->nlines >= a->max_lines) {
         atomic_fetch_add(&a->dropped, 1);
         metrics_add("gateway_audit_write_failures_total", "reason=\"queue_full\"", 1);
         return SGW_E_UNAVAILABLE;
     }
-    a->ring[(a->head + a->n) % a->cap] = (entry){copy, len, port, cb, ctx};
-    a->n++;
-    if (a->sleeping) pthread_cond_signal(&a->cv);
-    pthread_mutex_unlock(&a->mu);
+    if (p->len + len > p->cap) {
+        p->cap = p->cap ? p->cap : 4096;
+        while (p->len + len > p->cap) p->cap *= 2;
+        p->buf = xrealloc(p->buf, p->cap);
+    }
+    memcpy(p->buf + p->len, line, len);
+    p->len += len;
+    p->nlines++;
+    if (cb) {
+        if (p->nwait == p->capwait) {
+            p->capwait = p->capwait ? p->capwait * 2 : 16;
+            p->waiters = xrealloc(p->waiters, p->capwait * sizeof *p->waiters);
+        }
+        p->waiters[p->nwait++] = (audit_waiter){cb, ctx, 0};
+    }
     return 0;
 }
-
-/* ---- ports ---------------------------------------------------------------------------- */
 
 /* Runs the confirmations that arrived, outside the port's lock (a callback may submit). */
 static void on_port_async(uv_async_t *h)
 {
     audit_port *p = h->data;
     pthread_mutex_lock(&p->mu);
-    audit_done *d = p->done;
+    audit_waiter *d = p->done;
     size_t n = p->n;
     p->done = NULL;
-    p->n = p->cap = 0;
+    p->n = p->cap_done = 0;
     pthread_mutex_unlock(&p->mu);
     for (size_t i = 0; i < n; i++) d[i].cb(d[i].status, d[i].ctx);
     free(d);
 }
 
-void audit_port_init(audit_port *p, uv_loop_t *loop)
+void audit_port_init(audit_port *p, uv_loop_t *loop, audit *a)
 {
     memset(p, 0, sizeof *p);
+    p->a = a;
     pthread_mutex_init(&p->mu, NULL);
     uv_async_init(loop, &p->async, on_port_async);
     p->async.data = p;
     uv_unref((uv_handle_t *)&p->async);
+    uv_prepare_init(loop, &p->prep);
+    p->prep.data = p;
+    if (a) uv_prepare_start(&p->prep, on_port_prepare);
+    uv_unref((uv_handle_t *)&p->prep);
 }
 
 static void on_port_closed(uv_handle_t *h)
 {
     audit_port *p = h->data;
-    pthread_mutex_destroy(&p->mu);
+    if (h == (uv_handle_t *)&p->async) pthread_mutex_destroy(&p->mu);
 }
 
 void audit_port_close(audit_port *p)
@@ -339,7 +417,13 @@ void audit_port_close(audit_port *p)
     p->closed = true;
     free(p->done);
     p->done = NULL;
-    p->n = p->cap = 0;
+    p->n = p->cap_done = 0;
     pthread_mutex_unlock(&p->mu);
+    free(p->buf);
+    free(p->waiters);
+    p->buf = NULL;
+    p->waiters = NULL;
+    p->len = p->nlines = p->nwait = 0;
+    uv_close((uv_handle_t *)&p->prep, NULL);
     uv_close((uv_handle_t *)&p->async, on_port_closed);
 }

@@ -305,7 +305,7 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
     }
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
-    audit_port_init(&w->audit_port, &w->loop);
+    audit_port_init(&w->audit_port, &w->loop, G.audit);
     uv_prepare_init(&w->loop, &w->log_prep);
     uv_prepare_start(&w->log_prep, on_log_prepare);
     uv_unref((uv_handle_t *)&w->log_prep);   /* never what keeps the loop running */
@@ -584,7 +584,11 @@ static void serve_until_drained(void)
 /* Every worker's handles closed and their loops run empty, then what the process shares. */
 static void shutdown_all(void)
 {
-    audit_free(G.audit);   /* the lines still queued are written; the ports are still open */
+    /* the workers' last batches, then every line queued is written; the ports stay open
+     * until the writer has stopped */
+    for (int i = 0; i < n_workers; i++)
+        if (G.audit) audit_port_flush(&workers[i].audit_port);
+    audit_free(G.audit);
     G.audit = NULL;
     for (int i = 0; i < n_workers; i++) {
         worker *w = &workers[i];

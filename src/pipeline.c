@@ -186,7 +186,7 @@ static void reply(preq *p, int status, const http_headers *h, const char *error,
     const char *line = audit_format(&r, &req->arena, &ll);
     req->audited = true;
     bool wait = p->cfg->audit_required && status < 500;
-    int rc = audit_submit(au, &p->w->audit_port, line, ll, wait ? on_audited : NULL, p);
+    int rc = audit_submit(&p->w->audit_port, line, ll, wait ? on_audited : NULL, p);
     if (!wait) send_reply(p);
     else if (rc < 0) on_audited(rc, p);   /* the queue is full: no callback will come */
 }
@@ -1158,6 +1158,6 @@ void pipeline_audit_unhandled(const http_request *req, int status, char trace_id
     arena_init(&a);
     size_t len;
     const char *line = audit_format(&r, &a, &len);
-    (void)audit_submit(au, &w->audit_port, line, len, NULL, NULL);   /* a full queue is counted there */
+    (void)audit_submit(&w->audit_port, line, len, NULL, NULL);   /* a full queue is counted there */
     arena_free(&a);
 }
