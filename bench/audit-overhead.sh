@@ -45,8 +45,7 @@ done
 measure() { # measure ROUND TARGET
     local r=$1 t=$2 out=$RAW/wrk-r$1-$2.txt st0 st1
     GW_PORT=${PORT[$t]} gateway_idle
-    : >"$WORK/audit-on.log"
-    : >"$WORK/audit-req.log"
+    [ "$t" = off ] || : >"$WORK/audit-$t.log"
     st0=$(cpu_ticks "${PID[$t]}")
     run_wrk "$out" "$CONNS" "http://127.0.0.1:${PORT[$t]}$GW_PATH" "$B/dup-1.json"
     st1=$(cpu_ticks "${PID[$t]}")
@@ -60,10 +59,11 @@ for r in $(seq 1 "$ROUNDS"); do
     rot=$(((r - 1) % 3))
     for t in "${targets[@]:$rot}" "${targets[@]:0:$rot}"; do measure "$r" "$t"; done
 done
-# every request of the last measurement of "on" left its line (wrk's count includes requests still
-# unanswered at its end, so the file may hold a few more than the 2xx counted: at least, not fewer)
+# the last measurement of "on": its lines against wrk's count of answers (a request still unanswered
+# when wrk stopped may have its line too)
 lines=$(wc -l <"$WORK/audit-on.log")
-echo "audit-on.log after its last run: $lines lines" | tee -a "$RAW/checks.txt"
+echo "audit-on.log after its last run: $lines lines; wrk counted $(awk -v r="$ROUNDS" '$1 == r && $2 == "on" {print $6}' "$TSV") requests" |
+    tee -a "$RAW/checks.txt"
 for t in on req; do
     echo "$t: $(curl -s "http://127.0.0.1:${PORT[$t]}/metrics" | grep '^gateway_audit' | tr '\n' ' ')" | tee -a "$RAW/checks.txt"
 done
