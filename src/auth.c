@@ -108,7 +108,7 @@ void auth_cache_clear(void)
 /* ---- construction -------------------------------------------------------------------------- */
 
 /* The length of line's "name:" prefix (without the colon), or 0 when it has none: a name is
- * 1 to 63 of [A-Za-z0-9._-] followed by ':' and at least one more character. A bearer token
+ * 1 to 63 of [A-Za-z0-9._-] followed by ':' and a token (spaces after the ':' are skipped). A bearer token
  * is token68 (RFC 6750), which has no ':', so a file of bare tokens reads as before. */
 static size_t token_name_len(const char *line)
 {
@@ -116,7 +116,10 @@ static size_t token_name_len(const char *line)
     while (n < 64 && ((line[n] >= 'a' && line[n] <= 'z') || (line[n] >= 'A' && line[n] <= 'Z') ||
                       (line[n] >= '0' && line[n] <= '9') || line[n] == '.' || line[n] == '_' || line[n] == '-'))
         n++;
-    return n >= 1 && n <= 63 && line[n] == ':' && line[n + 1] ? n : 0;
+    if (n < 1 || n > 63 || line[n] != ':') return 0;
+    const char *t = line + n + 1;
+    while (*t == ' ' || *t == '\t') t++;
+    return *t ? n : 0;   /* "name:" alone is a token, not a name without one */
 }
 
 /* 0, or a negative code (util/err.h) with the reason in err. */
@@ -151,6 +154,7 @@ static int load_tokens(auth *a, const char *path, char *err, size_t errlen)
             memcpy(a->names[a->n], t, nl);
             a->names[a->n][nl] = '\0';
             t += nl + 1;
+            while (*t == ' ' || *t == '\t') t++;   /* "name: token" reads as "name:token" */
         } else {
             snprintf(a->names[a->n], sizeof a->names[a->n], "line-%d", lineno);
         }

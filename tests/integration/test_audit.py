@@ -45,7 +45,7 @@ class AuditTrailTests(unittest.TestCase):
         d = tempfile.mkdtemp(prefix="sgw-audit-")
         tokens = os.path.join(d, "tokens")
         with open(tokens, "w") as f:
-            f.write("# senders\nci-bot:tok-named-1234567890\nbare-token-0987654321\n")
+            f.write("# senders\nci-bot: tok-named-1234567890\nbare-token-0987654321\n")   # "name: token"
         os.chmod(tokens, 0o600)
         g, path = self.start(args=["--auth", "static:" + tokens])
         body = webhook([pod_alert("AuditA", "p1")])
