@@ -130,7 +130,8 @@ const char *audit_format(const audit_record *r, arena *a, size_t *len)
     PUTLIT(&b, ",\"signals\":[");
     for (size_t i = 0; i < r->n; i++) {
         const audit_signal *s = &r->signals[i];
-        put(&b, ",{\"fingerprint\":" + !i, sizeof ",{\"fingerprint\":" - 1 - !i);   /* a comma from the second on */
+        if (i) *b.p++ = ',';
+        PUTLIT(&b, "{\"fingerprint\":");
         put_plain(&b, s->fingerprint, strlen(s->fingerprint));
         PUTLIT(&b, ",\"outcome\":");
         put_plain(&b, s->outcome, strlen(s->outcome));
