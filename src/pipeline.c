@@ -10,8 +10,8 @@
  * closed asynchronously after the response was sent. */
 #include "pipeline.h"
 #include "adapters/adapter.h"
-#include "audit.h"
 #include "adapters/upstream_target.h"
+#include "audit.h"
 #include "k8s/target.h"
 #include "freshness.h"
 #include "metrics.h"
