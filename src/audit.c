@@ -26,9 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
-#define AUDIT_BATCH 1024              /* lines per writev(2); IOV_MAX is 1024 on Linux */
+#define AUDIT_BATCH 1024              /* batches per writev(2): IOV_MAX is 1024 on Linux */
 #define AUDIT_LOG_EVERY_MS 10000      /* at most one failure log line per interval */
 
 /* ---- the line ------------------------------------------------------------------------- */
