@@ -208,11 +208,18 @@ class TraceToTheApiTests(unittest.TestCase):
             self.assertEqual(m.group(1), TRACE, k)
             self.assertNotEqual(m.group(2), PARENT, k)   # our span is the parent of the API call
         self.assertEqual(len(set(want.values())), 1, want)   # one span for the request
+        denied = g.alert(webhook([pod_alert("AuditApi", "p2")]), headers={"Authorization": "Bearer viewer-token"})
+        self.assertEqual(denied.status, 403, denied)
+        unknown = g.alert(webhook([pod_alert("AuditApi", "p3")]), headers={"Authorization": "Bearer nobody-knows-me"})
+        self.assertEqual(unknown.status, 401, unknown)
         self.assertEqual(g.stop(), 0, g.logs())
-        (rec,) = [x for x in (json.loads(line) for line in g.audit_lines())
-                  if x["request_id"] == r.headers["x-request-id"]]
+        recs = {x["request_id"]: x for x in (json.loads(line) for line in g.audit_lines())}
+        rec = recs[r.headers["x-request-id"]]
         self.assertEqual(rec["caller"], {"kind": "kubernetes_user", "name": "system:serviceaccount:monitoring:alertmanager"})
         self.assertEqual(rec["trace_id"], TRACE)
+        # a 403 still names who was refused; a token the API does not know names no one
+        self.assertEqual(recs[denied.headers["x-request-id"]]["caller"], {"kind": "kubernetes_user", "name": "viewer"})
+        self.assertEqual(recs[unknown.headers["x-request-id"]]["caller"], {"kind": "none"})
 
 
 if __name__ == "__main__":
