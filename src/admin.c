@@ -4,6 +4,7 @@
  * atomics). */
 #include "admin.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "state/rr_index.h"
 #include "util/fmt.h"
 #include "util/log.h"
@@ -82,12 +83,20 @@ void admin_observe(const http_request *req, int status, double seconds, void *da
     fmt_i64(num, status);
     fmt_cat(labels, sizeof labels, "endpoint=\"", route, "\",method=\"", method, "\",status=\"", num, "\"",
             (char *)NULL);
+    /* a request to a signal route the server answered itself still leaves its audit line */
+    worker *w = data;
+    const route_ctx *rc = req->route_data;
+    char trace_id[33];
+    snprintf(trace_id, sizeof trace_id, "%s", req->trace_id);
+    if (rc && rc >= &w->rc[0] && rc < &w->rc[ROUTE_KIND_COUNT] && !req->audited)
+        pipeline_audit_unhandled(req, status, trace_id);
     metrics_add("gateway_http_requests_total", labels, 1);
     metrics_observe("gateway_http_request_duration_seconds", labels, seconds);
     if (status >= 400) {
         log_line l;
         if (log_begin(&l, status >= 500 ? LOG_WARN : LOG_INFO, "request answered with an error")) {
             log_str(&l, "request_id", req->request_id);
+            if (trace_id[0]) log_str(&l, "trace_id", trace_id);
             log_str(&l, "method", req->method ? req->method : "");
             log_str(&l, "path", req->path ? req->path : "");
             log_int(&l, "status", status);

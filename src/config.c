@@ -60,6 +60,8 @@ static const key_def keys[] = {
     {"auth.resource_group", K_STR, F(auth_resource_group), "SubjectAccessReview group"},
     {"auth.resource", K_STR, F(auth_resource), "SubjectAccessReview resource"},
     {"auth.verb", K_STR, F(auth_verb), "SubjectAccessReview verb"},
+    {"audit.file", K_STR, F(audit_file), "audit trail: one JSON line per signal request (\"-\" = stdout; empty: none; read at start)"},
+    {"audit.required", K_BOOL, F(audit_required), "answer 503 when a request's audit line could not be written"},
     {"state.url", K_STR, F(state), "memory | kubernetes | redis://HOST:PORT[/DB] | redis-sentinel://H:P,H:P/MASTER"},
     {"state.prefix", K_STR, F(state_prefix), "Redis key prefix"},
     {"state.timeout", K_DUR, F(state_timeout_ms), "Redis command timeout (then 503)"},
@@ -148,6 +150,7 @@ config *config_defaults(void)
     c->retry_after_s = 5;
     c->auth_mode = AUTH_OFF;
     c->auth_static_file = xstrdup("");
+    c->audit_file = xstrdup("");
     c->auth_allow_ttl_ms = 30000;
     c->auth_deny_ttl_ms = 5000;
     c->auth_resource_group = xstrdup("remediation.kubernaut.io");
@@ -1316,6 +1319,8 @@ int config_validate(const config *c, char *err, size_t errlen)
         return snprintf(err, errlen, "sources.grafana_hmac_secret_file needs sources.grafana_hmac_header"), SGW_E_INVALID;
     if ((rc = pagerduty_validate(&c->pagerduty, err, errlen))) return rc;
     if ((rc = tls_validate(c, err, errlen))) return rc;
+    if (c->audit_required && !*c->audit_file)
+        return snprintf(err, errlen, "audit.required needs audit.file (or --audit-log)"), SGW_E_INVALID;
     if (c->auth_mode == AUTH_STATIC && !*c->auth_static_file)
         return snprintf(err, errlen, "auth.mode static needs auth.static_file"), SGW_E_INVALID;
     if (!config_valid_environment(c->default_environment))

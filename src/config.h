@@ -113,6 +113,9 @@ typedef struct config {
     char  *auth_verb;
     char **client_cert_subjects;       /* auth.client_cert_subjects: RFC 2253 subjects allowed */
     size_t n_client_cert_subjects;
+    /* audit trail (src/audit.h) */
+    char  *audit_file;                 /* "" = none, "-" = standard output */
+    bool   audit_required;             /* a line not written turns the answer into a 503 */
     /* state */
     char  *state;                      /* "memory" | "kubernetes" | redis://… | redis-sentinel://… */
     char  *state_prefix;

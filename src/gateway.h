@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "config.h"
 #include "http/server.h"
@@ -39,6 +40,7 @@ typedef struct gateway {
     struct k8s_target_cache *targets;   /* kubernaut.ai with the API: owners and scope, or NULL */
     char                  rr_namespace[64];   /* kubernaut.ai: where every RR goes */
     http_tls             *tls;      /* the listeners' TLS context (server.tls_cert_file), or NULL */
+    struct audit         *audit;    /* the audit trail's writer (audit.file), or NULL */
     struct worker        *workers;  /* all of them, for /readyz */
     int                   n_workers;
 } gateway;
@@ -76,6 +78,7 @@ struct worker {
     uv_async_t   wake;              /* drain / stop requests from the main thread */
     uv_timer_t   flush_timer;       /* storm RR updates (worker 0; storm_flush.h) */
     uv_prepare_t log_prep;          /* writes the iteration's log lines before the loop blocks */
+    audit_port   audit_port;        /* the audit writer's confirmations (audit.required) */
     bool         flushing;          /* a storm flush is running */
     route_ctx    rc[ROUTE_KIND_COUNT];   /* each source's routes' data */
     http_route   routes[16];        /* what the listener serves (routes.h) */

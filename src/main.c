@@ -46,6 +46,10 @@ static size_t   n_overrides;
 static const char *config_path;
 
 static gateway  G;
+
+/* Audit lines that may wait for the writer: ~10 s of a worker's peak rate; beyond, a line is
+ * a counted failure (and with audit.required a 503), never unbounded memory. */
+#define AUDIT_QUEUE_LINES 65536
 static worker  *workers;
 static int      n_workers;
 static uv_loop_t main_loop;
@@ -59,7 +63,8 @@ static void usage(FILE *f)
             "         [--state memory | kubernetes | redis://HOST:PORT[/DB] | redis-sentinel://H1:P1,H2:P2/MASTER]\n"
             "         [--sink dir:PATH | kubernetes] [--kubeconfig FILE] [--auth off|kubernetes|static:FILE]\n"
             "         [--rr-api remediation.kubernaut.io/v1alpha1 | kubernaut.ai/v1alpha1]\n"
-            "         [--log-level debug|info|warn|error] [--workers N] [--check-config] [--version] [--help]\n"
+            "         [--log-level debug|info|warn|error] [--audit-log FILE|-] [--workers N]\n"
+            "         [--check-config] [--version] [--help]\n"
             "\n"
             "With no flags: listens on 127.0.0.1:8080, keeps state in memory and writes each\n"
             "RemediationRequest as a manifest under ./remediationrequests/<namespace>/<name>.json.\n"
@@ -307,6 +312,7 @@ static int worker_setup(worker *w, const config *c, char *err, size_t errlen)
     }
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
+    audit_port_init(&w->audit_port, &w->loop, G.audit);
     uv_prepare_init(&w->loop, &w->log_prep);
     uv_prepare_start(&w->log_prep, on_log_prepare);
     uv_unref((uv_handle_t *)&w->log_prep);   /* never what keeps the loop running */
@@ -424,6 +430,9 @@ static void on_hup(uv_signal_t *h, int signum)
         strcmp(o->metrics_listen, n->metrics_listen) || strcmp(o->rr_namespace, n->rr_namespace))
         log_msg(LOG_WARN, "listen, metrics_listen, state, sink and sink.rr_namespace changes need a restart; ignored until then",
                 NULL, NULL);
+    if (strcmp(o->audit_file, n->audit_file) != 0)
+        log_msg(LOG_WARN, "audit.file changes need a restart; the current file is reopened", "audit_file", o->audit_file);
+    if (G.audit) audit_reopen(G.audit);   /* logrotate renamed it: the writer opens the path again */
     rt->retired = old;
     atomic_store(&G.rt, rt);
     if (G.tls && *n->tls_cert_file) {
@@ -465,6 +474,7 @@ static int parse_flags(int argc, char **argv, bool *check_only)
         {"rr-api", required_argument, NULL, 'R'},
         {"auth", required_argument, NULL, 'a'},
         {"log-level", required_argument, NULL, 'L'},
+        {"audit-log", required_argument, NULL, 'A'},
         {"workers", required_argument, NULL, 'w'},
         {"check-config", no_argument, NULL, 'C'},
         {"version", no_argument, NULL, 'V'},
@@ -486,6 +496,7 @@ static int parse_flags(int argc, char **argv, bool *check_only)
         case 'R': add_override("sink.rr_api", optarg); break;
         case 'a': add_override("auth", optarg); break;
         case 'L': add_override("logging.level", optarg); break;
+        case 'A': add_override("audit.file", optarg); break;
         case 'w': add_override("server.workers", optarg); break;
         case 'C': *check_only = true; break;
         case 'V': printf("signal-gateway %s (%s)\n", SGW_VERSION, SGW_GIT_REV); return 0;
@@ -649,8 +660,15 @@ static void serve_until_drained(void)
 /* Every worker's handles closed and their loops run empty, then what the process shares. */
 static void shutdown_all(void)
 {
+    /* the workers' last batches, then every line queued is written; the ports stay open
+     * until the writer has stopped */
+    for (int i = 0; i < n_workers; i++)
+        if (G.audit) audit_port_flush(&workers[i].audit_port);
+    audit_free(G.audit);
+    G.audit = NULL;
     for (int i = 0; i < n_workers; i++) {
         worker *w = &workers[i];
+        audit_port_close(&w->audit_port);
         /* the informer before its client; the client first of the rest: failing its
          * pending calls may still touch the sink and store */
         if (i == 0) {
@@ -731,6 +749,10 @@ int main(int argc, char **argv)
         return 2;
     }
     rr_namespace_setup(c);
+    if (*c->audit_file && !(G.audit = audit_open(c->audit_file, AUDIT_QUEUE_LINES, err, sizeof err))) {
+        fprintf(stderr, "signal-gateway: %s\n", err);
+        return 1;
+    }
     if (config_rr_contract(c) == RR_CONTRACT_KUBERNAUT_AI && G.kcfg) G.targets = k8s_target_cache_new(NULL);
     int port, mport;
     if (workers_setup(c, &port, &mport, err, sizeof err) < 0) {

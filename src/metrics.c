@@ -60,6 +60,8 @@ static const family families[] = {
     {"gateway_tls_reloads_total", M_COUNTER, "TLS certificate and key reloads (a rotation of the files, or SIGHUP), by result (ok, error: the previous pair is kept).", NULL, 0},
     {"gateway_tls_handshake_errors_total", M_COUNTER, "TLS handshakes refused or failed, by reason.", NULL, 0},
     {"gateway_tls_certificate_expiry_timestamp_seconds", M_GAUGE, "notAfter of the certificate served to new TLS connections, in seconds since the epoch.", NULL, 0},
+    {"gateway_audit_lines_total", M_COUNTER, "Audit lines written (audit.file).", NULL, 0},
+    {"gateway_audit_write_failures_total", M_COUNTER, "Audit lines lost, by reason (write: the write failed; queue_full: the writer fell behind).", NULL, 0},
     {"gateway_cloudevents_ignored_total", M_COUNTER, "CloudEvents answered without a signal, by reason (unknown_type, invalid_event).", NULL, 0},
     {"gateway_cloudevents_extensions_dropped_total", M_COUNTER, "CloudEvents extension attributes not kept as labels (over the count, name or size limit).", NULL, 0},
 };

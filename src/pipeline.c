@@ -11,6 +11,7 @@
 #include "pipeline.h"
 #include "adapters/adapter.h"
 #include "adapters/upstream_target.h"
+#include "audit.h"
 #include "k8s/target.h"
 #include "freshness.h"
 #include "metrics.h"
@@ -22,6 +23,7 @@
 #include "util/jsonw.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/trace.h"
 #include "util/utf8.h"
 #include "util/xalloc.h"
 
@@ -65,6 +67,9 @@ static const struct {
 /* decided: the store and sink are done with it (neither pending nor failed) */
 static inline bool result_decided(result_status st) { return st != RES_PENDING && st != RES_FAILED; }
 
+/* A signal's outcome in the audit trail: the metric's word, and "pending" for an undecided one */
+static const char *audit_outcome(result_status st) { return st == RES_PENDING ? "pending" : result_table[st].outcome; }
+
 typedef struct sig_result {
     result_status status;
     const char   *ref;
@@ -104,6 +109,13 @@ typedef struct preq {
     bool          timer_init;
     double        t0;
     double        t_commit;
+    trace_ctx     trace;       /* the request's W3C trace (util/trace.h) */
+    auth_identity caller;      /* who auth said it is (audit trail) */
+    /* the answer, kept while audit.required waits for the audit line */
+    int           reply_status;
+    http_headers  reply_h;
+    const char   *reply_body;
+    size_t        reply_len;
 } preq;
 
 static void round_start(preq *p);
@@ -125,10 +137,75 @@ static void preq_done(preq *p)
     }
 }
 
-/* every 503 carries Retry-After (server.retry_after) */
-static void respond_503(http_request *req, const config *cfg, const char *code, const char *msg)
+/* ---- the answer and its audit line ---------------------------------------------------- */
+
+static void send_reply(preq *p)
 {
-    http_respond_error(req, 503, code, msg, &(http_headers){.retry_after = true, .retry_after_s = cfg->retry_after_s});
+    http_respond(p->req, p->reply_status, &p->reply_h, p->reply_body, p->reply_len);
+    preq_done(p);
+}
+
+/* audit.required: the line is written (status 0) or could not be (< 0). An answer that
+ * would have gone unaudited becomes a 503: the decision itself is already durable, so the
+ * sender's retry is answered as a duplicate. */
+static void on_audited(int status, void *ctx)
+{
+    preq *p = ctx;
+    if (status < 0) {
+        metrics_add("gateway_requests_rejected_total", "reason=\"audit_unavailable\"", 1);
+        p->reply_status = 503;
+        p->reply_h = (http_headers){.retry_after = true, .retry_after_s = p->cfg->retry_after_s};
+        p->reply_body = http_error_body(p->req, "audit_unavailable",
+                                        "the request's audit line could not be written; retry", &p->reply_len);
+    }
+    send_reply(p);
+}
+
+/* The request's one answer (body: in the request's arena, or static): its audit line, then
+ * the response, then the request's end. With audit.required a 2xx or 4xx waits until the
+ * line is written; a 503 never waits (the sender retries it anyway). */
+static void reply(preq *p, int status, const http_headers *h, const char *error, const char *body, size_t len)
+{
+    p->reply_status = status;
+    p->reply_h = h ? *h : (http_headers){0};
+    p->reply_body = body;
+    p->reply_len = len;
+    audit *au = p->w->gw->audit;
+    if (!au) {
+        send_reply(p);
+        return;
+    }
+    http_request *req = p->req;
+    audit_signal *sigs = NULL;
+    size_t n = p->res ? p->n : 0;   /* signals are listed once the pipeline gave each a result */
+    if (n) {
+        sigs = arena_alloc(&req->arena, n * sizeof *sigs);
+        for (size_t i = 0; i < n; i++)
+            sigs[i] = (audit_signal){p->sigs[i].fingerprint, audit_outcome(p->res[i].status), p->res[i].ref};
+    }
+    audit_record r = {.time_ms = time_now_ms(), .request_id = req->request_id, .trace_id = p->trace.trace_id,
+                      .caller = &p->caller, .peer = req->peer, .source = p->source, .route = req->route,
+                      .status = status, .error = error, .signals = sigs, .n = n};
+    size_t ll;
+    const char *line = audit_format(&r, &req->arena, &ll);
+    req->audited = true;
+    bool wait = p->cfg->audit_required && status < 500;
+    int rc = audit_submit(&p->w->audit_port, line, ll, wait ? on_audited : NULL, p);
+    if (!wait) send_reply(p);
+    else if (rc < 0) on_audited(rc, p);   /* the queue is full: no callback will come */
+}
+
+static void reply_error(preq *p, int status, const char *code, const char *msg, const http_headers *h)
+{
+    size_t len;
+    const char *body = http_error_body(p->req, code, msg, &len);
+    reply(p, status, h, code, body, len);
+}
+
+/* every 503 carries Retry-After (server.retry_after) */
+static void respond_503(preq *p, const char *code, const char *msg)
+{
+    reply_error(p, 503, code, msg, &(http_headers){.retry_after = true, .retry_after_s = p->cfg->retry_after_s});
 }
 
 static void fail(preq *p, const char *code, const char *msg)
@@ -266,6 +343,7 @@ static void log_finished(const preq *p, int code, const tally *t)
     log_line l;
     if (log_begin(&l, level, code >= 500 ? "signals not fully processed" : "signals processed")) {
         log_str(&l, "request_id", p->req->request_id);
+        log_str(&l, "trace_id", p->trace.trace_id);
         log_str(&l, "source", p->source);
         log_int(&l, "alerts", (long long)p->n);
         log_int(&l, "status", code);
@@ -302,8 +380,8 @@ static void finish(preq *p)
     }
     log_finished(p, code, &t);
     http_headers retry = {.retry_after = true, .retry_after_s = p->cfg->retry_after_s};
-    http_respond(p->req, code, code == 503 ? &retry : NULL, w.buf, w.len);
-    preq_done(p);
+    reply(p, code, code == 503 ? &retry : NULL, code == 503 ? (p->fail_code ? p->fail_code : "in_progress") : NULL,
+          w.buf, w.len);
 }
 
 /* ---- sink --------------------------------------------------------------------------- */
@@ -375,6 +453,7 @@ static void note_storm(preq *p, size_t i)
     log_line l;
     if (log_begin(&l, LOG_WARN, "alert storm detected (kubernaut.ai: each signal keeps its own RR)")) {
         log_str(&l, "request_id", p->req->request_id);
+        log_str(&l, "trace_id", p->trace.trace_id);
         log_str(&l, "alertname", s->name);
         log_str(&l, "namespace", ns);
         log_int(&l, "threshold", p->cfg->storm_rate_threshold);
@@ -417,6 +496,7 @@ static void on_sink(int status, const char *ref, void *ctx)
         log_line l;
         if (log_begin(&l, LOG_INFO, status == SINK_CREATED ? "RemediationRequest created" : "RemediationRequest already exists")) {
             log_str(&l, "request_id", p->req->request_id);
+            log_str(&l, "trace_id", p->trace.trace_id);
             log_str(&l, "fingerprint", p->sigs[i].fingerprint);
             log_str(&l, "remediation_request", ref);
             log_str(&l, "environment", spec->environment);
@@ -478,8 +558,11 @@ static void start_create(preq *p, size_t i, bool storm)
     op->p = p;
     op->idx = i;
     op->t0 = time_mono_s();
+    spec->trace_id = p->trace.trace_id;
     p->pending++;
+    trace_set_current(&p->trace);
     p->w->sk->ops->create(p->w->sk, spec, on_sink, op);
+    trace_set_current(NULL);
 }
 
 /* kubernaut.ai, embedded: the duplicate's count goes into the RR's status before the 202 */
@@ -505,7 +588,9 @@ static void start_dedup_write(preq *p, size_t i)
     op->idx = i;
     op->t0 = time_mono_s();
     p->pending++;
+    trace_set_current(&p->trace);
     p->w->sk->ops->update_dedup(p->w->sk, &u, on_dedup_written, op);
+    trace_set_current(NULL);
 }
 
 /* ---- store rounds --------------------------------------------------------------------- */
@@ -689,21 +774,20 @@ static void respond_reject(preq *p, int status, const char *code, const char *ms
 {
     const source_def *src = source_get(p->kind);
     if (!src->reply) {
-        http_respond_error(p->req, status, code, msg, NULL);
+        reply_error(p, status, code, msg, NULL);
         return;
     }
     jsonw w;
     jw_init(&w, &p->req->arena, 256);
     int st = src->reply(status, NULL, 0, code, msg, &w);
-    http_respond(p->req, st, NULL, w.buf, w.len);
+    reply(p, st, NULL, code, w.buf, w.len);
 }
 
 /* 503 + Retry-After: the signal limit (server.max_inflight_alerts) is reached. */
 static void refuse_signals_overload(preq *p)
 {
     metrics_add("gateway_requests_rejected_total", "reason=\"overload\"", 1);
-    respond_503(p->req, p->cfg, "overloaded", "too many signals in flight; retry");
-    preq_done(p);
+    respond_503(p, "overloaded", "too many signals in flight; retry");
 }
 
 static void items_start(preq *p);
@@ -764,7 +848,6 @@ static void targets_done(preq *p)
     if (live == 0 && p->not_found > 0 && (size_t)p->not_found == p->n) {
         /* every signal names a resource the cluster does not have: retrying cannot help */
         respond_reject(p, 400, "target_not_found", p->res[0].reason);
-        preq_done(p);
         return;
     }
     items_start(p);
@@ -811,7 +894,9 @@ static void targets_start(preq *p)
         op->p = p;
         op->idx = i;
         p->targets++;
+        trace_set_current(&p->trace);
         k8s_target_resolve(g->targets, p->w->kc, &p->w->defer, ns, s->kind, s->res_name, on_target, op);
+        trace_set_current(NULL);
     }
     if (--p->targets == 0) targets_done(p);   /* all answered from the cache */
 }
@@ -851,6 +936,7 @@ static void note_truncated(const preq *p, int64_t truncated)
     log_line l;
     if (log_begin(&l, LOG_WARN, "webhook truncated by the sender")) {
         log_str(&l, "request_id", p->req->request_id);
+        log_str(&l, "trace_id", p->trace.trace_id);
         log_str(&l, "source", p->source);
         log_int(&l, "truncated_alerts", truncated);
         log_int(&l, "alerts", (int64_t)p->n);
@@ -916,8 +1002,7 @@ static void start(preq *p)
         const char *why = signature_refusal(p, time_now_ms());
         if (why) {
             metrics_add("gateway_requests_rejected_total", "reason=\"invalid_signature\"", 1);
-            http_respond_error(req, 401, "invalid_signature", why, NULL);
-            preq_done(p);
+            reply_error(p, 401, "invalid_signature", why, NULL);
             return;
         }
     }
@@ -934,8 +1019,7 @@ static void start(preq *p)
         char msg[160];
         snprintf(msg, sizeof msg, "no webhook named '%.*s' in the configuration (webhooks:)",
                  (int)utf8_truncate(req->path_rest, strlen(req->path_rest), 63), req->path_rest);
-        http_respond_error(req, 404, "unknown_webhook", msg, NULL);
-        preq_done(p);
+        reply_error(p, 404, "unknown_webhook", msg, NULL);
         return;
     }
     adapter_limits lim = {.max_alerts = c->max_alerts, .max_payload_bytes = c->max_payload_bytes,
@@ -958,13 +1042,13 @@ static void start(preq *p)
         log_line l;
         if (log_begin(&l, LOG_INFO, "signal rejected")) {
             log_str(&l, "request_id", req->request_id);
+            log_str(&l, "trace_id", p->trace.trace_id);
             log_str(&l, "source", p->source);
             log_str(&l, "code", code);
             log_str(&l, "error", err.message);
             log_end(&l);
         }
         respond_reject(p, pipeline_reject_status(err.status), code, err.message);
-        preq_done(p);
         return;
     }
     if (err.truncated > 0) note_truncated(p, err.truncated);
@@ -1029,7 +1113,6 @@ static void items_start(preq *p)
 static void on_auth(int status, void *ctx)
 {
     preq *p = ctx;
-    http_request *req = p->req;
     char labels[48];
     const char *result = status == AUTH_ALLOW             ? "allowed"
                          : status == AUTH_UNAUTHENTICATED ? "unauthenticated"
@@ -1042,17 +1125,16 @@ static void on_auth(int status, void *ctx)
         start(p);
         return;
     case AUTH_UNAUTHENTICATED:
-        http_respond_error(req, 401, "unauthorized", "a valid bearer token is required",
-                           &(http_headers){.www_authenticate = "Bearer realm=\"signal-gateway\""});
+        reply_error(p, 401, "unauthorized", "a valid bearer token is required",
+                    &(http_headers){.www_authenticate = "Bearer realm=\"signal-gateway\""});
         break;
     case AUTH_FORBIDDEN:
-        http_respond_error(req, 403, "forbidden", "this identity may not create RemediationRequests", NULL);
+        reply_error(p, 403, "forbidden", "this identity may not create RemediationRequests", NULL);
         break;
     default:   /* SGW_E_UNAVAILABLE: fail closed */
-        respond_503(req, p->cfg, "auth_unavailable", "cannot verify the token now; retry");
+        respond_503(p, "auth_unavailable", "cannot verify the token now; retry");
         break;
     }
-    preq_done(p);
 }
 
 void pipeline_handle(http_request *req, void *data)
@@ -1061,18 +1143,8 @@ void pipeline_handle(http_request *req, void *data)
     worker *w = rc->w;
     gw_runtime *rt = gw_runtime_get(w->gw);
     const config *c = rt->cfg;
-    if (atomic_load(&w->gw->draining)) {
-        metrics_add("gateway_requests_rejected_total", "reason=\"shutting_down\"", 1);
-        respond_503(req, c, "shutting_down", "the gateway is shutting down; retry");
-        return;
-    }
+    /* counted at once, so that every answer, refusals included, ends in preq_done */
     int inflight = atomic_fetch_add(&w->gw->inflight, 1) + 1;
-    if (inflight > c->max_inflight) {
-        atomic_fetch_sub(&w->gw->inflight, 1);
-        metrics_add("gateway_requests_rejected_total", "reason=\"overload\"", 1);
-        respond_503(req, c, "overloaded", "too many requests in flight; retry");
-        return;
-    }
     preq *p = xcalloc(1, sizeof *p);
     p->req = req;
     p->w = w;
@@ -1081,6 +1153,18 @@ void pipeline_handle(http_request *req, void *data)
     p->kind = rc->kind;
     p->source = source_get(rc->kind)->name;
     p->t0 = time_mono_s();
+    trace_begin(req->traceparent, &p->trace);
+    memcpy(req->trace_id, p->trace.trace_id, sizeof req->trace_id);
+    if (atomic_load(&w->gw->draining)) {
+        metrics_add("gateway_requests_rejected_total", "reason=\"shutting_down\"", 1);
+        respond_503(p, "shutting_down", "the gateway is shutting down; retry");
+        return;
+    }
+    if (inflight > c->max_inflight) {
+        metrics_add("gateway_requests_rejected_total", "reason=\"overload\"", 1);
+        respond_503(p, "overloaded", "too many requests in flight; retry");
+        return;
+    }
     p->deadline = time_mono_ms() + c->processing_timeout_ms;
     gw_store_params(c, &p->sp);
     /* a source whose body carries the sender's token (PagerDuty's routing_key) */
@@ -1089,8 +1173,34 @@ void pipeline_handle(http_request *req, void *data)
     if (!authz && src->credential && c->auth_mode == AUTH_STATIC)
         authz = src->credential(req->body, req->body_len, c->max_json_depth, &req->arena);
     /* no bearer token: a verified client certificate's subject may be the identity */
-    int r = authz ? SGW_E_AGAIN : auth_try_client_subject(rt->auth, req->tls_subject);
-    if (r == SGW_E_AGAIN) r = auth_try(rt->auth, w->kc, authz);
-    if (r == SGW_E_AGAIN) auth_check(rt->auth, w->kc, &w->defer, authz, on_auth, p);
-    else on_auth(r, p);   /* known now: go on while the body is still in the cache */
+    int r = authz ? SGW_E_AGAIN : auth_try_client_subject(rt->auth, req->tls_subject, &p->caller);
+    if (r == SGW_E_AGAIN) r = auth_try(rt->auth, w->kc, authz, &p->caller);
+    if (r == SGW_E_AGAIN) {
+        trace_set_current(&p->trace);
+        auth_check(rt->auth, w->kc, &w->defer, authz, &p->caller, on_auth, p);
+        trace_set_current(NULL);
+    } else {
+        on_auth(r, p);   /* known now: go on while the body is still in the cache */
+    }
+}
+
+void pipeline_audit_unhandled(const http_request *req, int status, char trace_id[33])
+{
+    const route_ctx *rc = req->route_data;
+    worker *w = rc->w;
+    trace_ctx t;
+    trace_begin(req->traceparent, &t);
+    memcpy(trace_id, t.trace_id, 33);
+    audit *au = w->gw->audit;
+    if (!au || req->audited) return;
+    auth_identity none = {AUTH_ID_NONE, ""};
+    audit_record r = {.time_ms = time_now_ms(), .request_id = req->request_id, .trace_id = t.trace_id,
+                      .caller = &none, .peer = req->peer, .source = source_get(rc->kind)->name, .route = req->route,
+                      .status = status};
+    arena a;
+    arena_init(&a);
+    size_t len;
+    const char *line = audit_format(&r, &a, &len);
+    (void)audit_submit(&w->audit_port, line, len, NULL, NULL);   /* a full queue is counted there */
+    arena_free(&a);
 }

@@ -86,6 +86,7 @@ struct http_conn {
     size_t           hval_seen;        /* bytes of the current header value so far */
     size_t           ext_bytes;        /* chunk-extension bytes of this message */
     tls_conn        *tls;              /* NULL: plain TCP */
+    char             peer[64];         /* the client's address (http_request.peer) */
 };
 
 struct http_server {
@@ -544,8 +545,7 @@ void http_respond_typed(http_request *req, int status, const char *ctype, const 
     request_free(req);
 }
 
-void http_respond_error(http_request *req, int status, const char *code, const char *message,
-                        const http_headers *h)
+const char *http_error_body(http_request *req, const char *code, const char *message, size_t *len)
 {
     jsonw w;
     jw_init(&w, &req->arena, 160 + (message ? strlen(message) : 0));
@@ -554,7 +554,16 @@ void http_respond_error(http_request *req, int status, const char *code, const c
     jw_kstr(&w, true, "message", message ? message : "");
     jw_kstr(&w, true, "requestId", req->request_id);
     jw_lit(&w, "}}");
-    http_respond(req, status, h, w.buf, w.len);   /* the body goes with the arena */
+    *len = w.len;
+    return w.buf;
+}
+
+void http_respond_error(http_request *req, int status, const char *code, const char *message,
+                        const http_headers *h)
+{
+    size_t len;
+    const char *body = http_error_body(req, code, message, &len);
+    http_respond(req, status, h, body, len);   /* the body goes with the arena */
 }
 
 /* ---- requests ----------------------------------------------------------------------- */
@@ -573,6 +582,7 @@ static http_request *request_new(http_conn *c)
     r->conn = c;
     r->query = "";
     r->start = time_mono_s();
+    memcpy(r->peer, c->peer, sizeof r->peer);
     new_request_id(c->srv, r->request_id);
     if (c->tls) {
         const char *subject = tls_conn_subject(c->tls);
@@ -751,6 +761,8 @@ static int on_header_value_complete(llhttp_t *p)
             r->user_agent = arena_strndup(&r->arena, v, vl);
         else if (strcasecmp(c->hname, "x-timestamp") == 0 && !r->x_timestamp)   /* the first, as Go's Header.Get */
             r->x_timestamp = arena_strndup(&r->arena, v, vl);
+        else if (strcasecmp(c->hname, "traceparent") == 0 && !r->traceparent && vl <= 512)
+            r->traceparent = arena_strndup(&r->arena, v, vl);
         else if (is_header(c->hname, c->srv->lim.signature_header) && !r->signature)
             r->signature = arena_strndup(&r->arena, v, vl);
         else if (is_header(c->hname, c->srv->lim.signature_ts_header) && !r->signature_ts)
@@ -1078,9 +1090,29 @@ static void conn_start_reading(http_conn *c)
 
 /* Sets up a connection around an initialised c->tcp: 0, or SGW_E_UNAVAILABLE when the
  * connection limit refused it (it has been answered 503 and closed). */
+/* c->peer: the client's address, once per connection (every request copies it). */
+static void conn_peer(http_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "";
+    c->peer[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        uv_ip4_name(a, ip, sizeof ip);
+        snprintf(c->peer, sizeof c->peer, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        uv_ip6_name(a, ip, sizeof ip);
+        snprintf(c->peer, sizeof c->peer, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+    }
+}
+
 static int conn_begin(http_server *s, http_conn *c, int total)
 {
     uv_tcp_nodelay(&c->tcp, 1);
+    conn_peer(c);
     if (s->lim.max_connections > 0 && total > s->lim.max_connections) {
 #define BUSY_BODY "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"connection limit reached\"}}"
 #define STR_(x) #x

@@ -59,6 +59,11 @@ typedef struct http_request {
     http_ce_headers ce;            /* ce-* headers (CloudEvents binary mode) */
     const char  *path_rest;        /* an HTTP_ROUTE_PREFIX route: the path after the prefix; else "" */
     const char  *tls_subject;      /* the verified client certificate's subject (RFC 2253), NULL if none */
+    const char  *traceparent;      /* the first traceparent header (W3C Trace Context), NULL if none */
+    char         peer[64];         /* the client's address, "1.2.3.4:5678" or "[::1]:5678"; "" if unknown
+                                    * (formatted once per connection) */
+    bool         audited;          /* the handler wrote the request's audit line (src/audit.h) */
+    char         trace_id[33];     /* the request's trace id once the handler knows it, else "" */
 } http_request;
 
 typedef void (*http_handler)(http_request *req, void *data);
@@ -148,6 +153,10 @@ void http_respond_typed(http_request *req, int status, const char *content_type,
 /* Responds {"error":{"code":code,"message":message,"requestId":…}} with the given status. */
 void http_respond_error(http_request *req, int status, const char *code, const char *message,
                         const http_headers *h);
+
+/* The body http_respond_error sends, written into req's arena (it goes with req): for a
+ * handler that answers later. *len gets its length. */
+const char *http_error_body(http_request *req, const char *code, const char *message, size_t *len);
 
 const char *http_status_text(int status);
 

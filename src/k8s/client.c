@@ -16,6 +16,7 @@
 #include "util/health.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/trace.h"
 #include "util/xalloc.h"
 
 #include <curl/curl.h>
@@ -70,6 +71,7 @@ struct kreq {
     double             t0;                 /* time_mono_s() at k8s_request */
     kreq              *rprev, *rnext;      /* running list */
     k8s_watch         *w;                  /* this request is that watch's, or NULL */
+    char               traceparent[TRACE_HEADER_LEN + 1];   /* "" = none (util/trace.h) */
 };
 
 /* A body cut into lines: complete lines inside a chunk are handed over in place, without a
@@ -629,6 +631,11 @@ static void attempt(kreq *r)
         r->hdrs = curl_slist_append(r->hdrs, h);
     }
     r->hdrs = curl_slist_append(r->hdrs, "Expect:");
+    if (r->traceparent[0]) {
+        char h[16 + TRACE_HEADER_LEN];
+        snprintf(h, sizeof h, "traceparent: %s", r->traceparent);
+        r->hdrs = curl_slist_append(r->hdrs, h);
+    }
     const char *tok = current_token(c);
     if (tok) {
         size_t tl = strlen(tok) + 32;
@@ -736,6 +743,8 @@ void k8s_request(k8s_client *c, const char *method, const char *path, const char
     }
     r->deadline = deadline;
     r->t0 = time_mono_s();
+    const trace_ctx *tc = trace_current();   /* the request this call is made for */
+    if (tc) trace_format(tc, r->traceparent);
     r->cb = cb;
     r->ctx = ctx;
     running_add(r);

@@ -45,6 +45,8 @@ k8s_client *k8s_client_new(uv_loop_t *loop, const k8s_config *cfg, const k8s_cli
 void k8s_client_free(k8s_client *c);
 
 /* Starts a request; path begins with "/" (e.g. "/api/v1/namespaces/x"). body may be NULL.
+ * When the calling thread has a current trace (util/trace.h trace_current), the request
+ * carries it as a W3C traceparent header, with the trace's span id as parent.
  * deadline_ms (time_mono_ms) bounds waiting for the rate limiter and retries; 0 = none.
  * cb runs exactly once, on the loop, never before this returns. */
 void k8s_request(k8s_client *c, const char *method, const char *path, const char *content_type,

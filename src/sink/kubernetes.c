@@ -19,6 +19,7 @@
 #include "util/log.h"
 #include "util/strmap.h"
 #include "util/timeutil.h"
+#include "util/trace.h"
 #include "util/xalloc.h"
 
 #include <cJSON.h>
@@ -167,7 +168,20 @@ typedef struct create_op {
     char        ns[254], name[64];
     int64_t     deadline;
     double      t0;
+    trace_ctx   trace;      /* the creating request's (util/trace.h), for every call of the op */
+    bool        traced;
 } create_op;
+
+/* k8s_request for op: the request's traceparent on each of its API calls, those made from
+ * a callback included. */
+static void op_request(create_op *op, const char *method, const char *path, const char *ctype, const char *body,
+                       k8s_cb cb)
+{
+    const trace_ctx *outer = trace_current();
+    trace_set_current(op->traced ? &op->trace : NULL);
+    k8s_request(op->s->kc, method, path, ctype, body, body ? strlen(body) : 0, op->deadline, cb, op);
+    trace_set_current(outer);
+}
 
 static void create_post(create_op *op);
 static void fetch_cm(create_op *op);
@@ -251,7 +265,7 @@ static void on_post(const k8s_response *r, void *ctx)
     }
     if (r->status == 409 && strcmp(status_reason(r, reason, sizeof reason), "AlreadyExists") == 0) {
         char *path = rr_path(s, op->ns, op->name);
-        k8s_request(s->kc, "GET", path, NULL, NULL, 0, op->deadline, on_get_existing, op);
+        op_request(op, "GET", path, NULL, NULL, on_get_existing);
         free(path);
         return;
     }
@@ -284,7 +298,7 @@ static void create_post(create_op *op)
     op->fallback = fallback;
     char *json = rr_build_json(&op->spec, fallback, false, op->ns, op->name);
     char *path = rr_path(s, op->ns, NULL);
-    k8s_request(s->kc, "POST", path, "application/json", json, strlen(json), op->deadline, on_post, op);
+    op_request(op, "POST", path, "application/json", json, on_post);
     free(path);
     free(json);
 }
@@ -321,7 +335,7 @@ static void fetch_cm(create_op *op)
     k8s_sink *s = op->s;
     char path[512];
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/configmaps/%s", s->cm_namespace, CM_NAME);
-    k8s_request(s->kc, "GET", path, NULL, NULL, 0, op->deadline, on_cm, op);
+    op_request(op, "GET", path, NULL, NULL, on_cm);
 }
 
 static void on_ns(const k8s_response *r, void *ctx)
@@ -374,7 +388,7 @@ static void kai_create(create_op *op)
     char *json = rr_kai_build_json(&op->spec, false, op->ns, op->name);
     char path[512];
     snprintf(path, sizeof path, "/apis/kubernaut.ai/v1alpha1/namespaces/%s/remediationrequests", op->ns);
-    k8s_request(op->s->kc, "POST", path, "application/json", json, strlen(json), op->deadline, on_kai_post, op);
+    op_request(op, "POST", path, "application/json", json, on_kai_post);
     free(json);
 }
 
@@ -390,6 +404,11 @@ static void k_create(sink *sk, rr_spec *spec, sink_cb cb, void *ctx)
     op->ctx = ctx;
     op->t0 = time_mono_s();
     op->deadline = time_mono_ms() + s->op_timeout_ms;
+    const trace_ctx *tc = trace_current();
+    if (tc) {
+        op->trace = *tc;
+        op->traced = true;
+    }
     if (spec->contract == RR_CONTRACT_KUBERNAUT_AI) {
         kai_create(op);
         return;
@@ -408,7 +427,7 @@ static void k_create(sink *sk, rr_spec *spec, sink_cb cb, void *ctx)
     }
     char path[512];
     snprintf(path, sizeof path, "/api/v1/namespaces/%s", ns);
-    k8s_request(s->kc, "GET", path, NULL, NULL, 0, op->deadline, on_ns, op);
+    op_request(op, "GET", path, NULL, NULL, on_ns);
 }
 
 /* ---- storm updates ----------------------------------------------------------------------- */

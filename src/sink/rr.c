@@ -137,6 +137,7 @@ char *rr_build_json(const rr_spec *s, bool force_fallback, bool pretty, char ns_
     }
     cJSON *ann = cJSON_AddObjectToObject(meta, "annotations");
     rr_add_time(ann, "kubernaut.io/created-at", s->now_ms);
+    if (s->trace_id && *s->trace_id) cJSON_AddStringToObject(ann, RR_TRACE_ANNOTATION, s->trace_id);
     if (g->am_fingerprint[0] && !s->is_storm)
         cJSON_AddStringToObject(ann, "kubernaut.io/alertmanager-fingerprint", g->am_fingerprint);
     if (fallback && g->namespace && *g->namespace)

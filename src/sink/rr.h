@@ -8,6 +8,10 @@
 
 #include "sig.h"
 
+/* The annotation that names the trace of the request that created the RR (W3C trace id,
+ * 32 hex digits): both contracts. */
+#define RR_TRACE_ANNOTATION "signal-gateway.io/trace-id"
+
 typedef struct rr_spec {
     const sig_signal *sig;        /* the signal (for a storm RR: the one that opened it) */
     int          contract;        /* cfg_rr_contract: which object to build */
@@ -23,6 +27,7 @@ typedef struct rr_spec {
                                    * sink re-classifies environment and priority with it */
     int64_t      now_ms;
     size_t       max_payload_bytes;
+    const char  *trace_id;        /* the creating request's W3C trace id (annotation), or NULL */
     /* storm RR */
     bool         is_storm;
     const char  *storm_type;

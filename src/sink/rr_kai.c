@@ -66,6 +66,7 @@ char *rr_kai_build_json(const rr_spec *s, bool pretty, char ns_out[254], char na
     char seq[24];
     snprintf(seq, sizeof seq, "%" PRId64, s->sequence);
     cJSON_AddStringToObject(ann, "signal-gateway.io/sequence", seq);
+    if (s->trace_id && *s->trace_id) cJSON_AddStringToObject(ann, RR_TRACE_ANNOTATION, s->trace_id);
 
     cJSON *spec = cJSON_AddObjectToObject(root, "spec");
     cJSON_AddStringToObject(spec, "signalFingerprint", g->fingerprint);

@@ -1,9 +1,15 @@
 """Integration-test harness: starts the real signal-gateway binary on a loopback port and
 talks HTTP/1.1 to it. Every process started here is stopped by PID (SIGTERM, then SIGKILL)
-in stop(), which the tests call from tearDown/addCleanup, so nothing outlives a test."""
+in stop(), which the tests call from tearDown/addCleanup, so nothing outlives a test.
+
+Every gateway writes an audit trail (--audit-log, unless the test sets its own), and stop()
+checks it (AuditCheck): every line parses with every field, holds none of the test's tokens
+and secrets, and there is one line per request to a signal route — the gateway's own
+gateway_http_requests_total for those routes, read just before the SIGTERM."""
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +19,63 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 BINARY = os.environ.get("SGW_BINARY", os.path.join(ROOT, "build", "signal-gateway-san"))
+
+# The signal routes (src/routes.c): a POST to one of these is a signal request, audited once.
+SIGNAL_ROUTES = ("/api/v1/signals/prometheus", "/webhook/prometheus", "/api/v1/signals/kubernetes-event",
+                 "/api/v1/signals/grafana", "/api/v1/signals/cloudevents", "/api/v1/signals/webhook/",
+                 "/api/v1/signals/pagerduty", "/v2/enqueue")
+AUDIT_FIELDS = ("time", "request_id", "trace_id", "caller", "peer", "source", "route", "status", "signals")
+OUTCOMES = {"created", "duplicate", "aggregated", "ignored", "resolved", "stale", "rejected", "failed", "pending",
+            "suppressed"}
+# credentials every test may use, whatever file they came from (k8s_harness's token table)
+KNOWN_SECRETS = ("gateway-sa-token", "gateway-sa-token-rotated", "am-token", "viewer-token")
+
+
+def check_audit_line(line):
+    """Parses one audit line and checks its shape (AssertionError if wrong); returns the
+    parsed record."""
+    def fail(msg):
+        raise AssertionError("audit line %s: %r" % (msg, line[:300]))
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        fail("is not JSON")
+    for k in AUDIT_FIELDS:
+        if k not in rec:
+            fail("has no %r" % k)
+    if not re.fullmatch(r"[0-9a-f]{32}", rec["trace_id"]) or set(rec["trace_id"]) == {"0"}:
+        fail("has a bad trace_id")
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", rec["time"]):
+        fail("has a bad time")
+    if rec["caller"].get("kind") not in ("none", "anonymous", "static_token", "kubernetes_user", "certificate"):
+        fail("has a bad caller kind")
+    if not isinstance(rec["status"], int) or not 100 <= rec["status"] <= 599:
+        fail("has a bad status")
+    if rec["route"] not in SIGNAL_ROUTES:
+        fail("names no signal route")
+    for sig in rec["signals"]:
+        if not re.fullmatch(r"[0-9a-f]{16,64}", sig.get("fingerprint", "")) or sig.get("outcome") not in OUTCOMES:
+            fail("has a bad signal %r" % sig)
+    return rec
+
+
+def signal_requests(metrics_text):
+    """Requests to signal routes answered so far, from gateway_http_requests_total."""
+    n = 0
+    for line in metrics_text.splitlines():
+        if not line.startswith("gateway_http_requests_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', line.split("}")[0]))
+        if labels.get("method") == "POST" and labels.get("endpoint") in SIGNAL_ROUTES:
+            n += int(float(line.rsplit(" ", 1)[1]))
+    return n
+
+
+def gauge(metrics_text, name):
+    for line in metrics_text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    return 0
 
 
 def fixture(name):
@@ -58,10 +121,18 @@ class Gateway:
         self.env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         self.env["SGW_SERVER_WORKERS"] = str(workers)
         self.env.update(env or {})
+        # the harness's audit trail, unless the test configures one itself
+        self.audit_path = None
+        if "--audit-log" not in self.args and "audit:" not in config and "SGW_AUDIT_FILE" not in self.env:
+            self.audit_path = os.path.join(self.dir, "audit.log")
+            self.args += ["--audit-log", self.audit_path]
+        self.audit_offset = 0
         self.proc = None
         self.start()
 
     def start(self):
+        if self.audit_path and os.path.exists(self.audit_path):
+            self.audit_offset = os.path.getsize(self.audit_path)   # a restart: check only the new lines
         self.log = open(self.log_path, "ab")
         cmd = [BINARY, "--config", self.config_path, "--listen", "127.0.0.1:%d" % self.port,
                "--sink", "dir:" + self.rr_dir] + self.args
@@ -139,9 +210,63 @@ class Gateway:
                     return int(line.split()[1])
         return 0
 
+    def secrets(self):
+        """The tokens and secrets this gateway was given (files named in its config, flags
+        and environment), and the harness's own: none may appear in an audit line."""
+        with open(self.config_path) as f:
+            paths = re.findall(r"(?:static_file|hmac_secret_file):\s*(\S+)", f.read())
+        paths += [a[7:] for a in self.args if a.startswith("static:")]
+        paths += [v for k, v in self.env.items() if k in ("SGW_AUTH_STATIC_FILE", "SGW_SOURCES_GRAFANA_HMAC_SECRET_FILE")]
+        out = set(KNOWN_SECRETS)
+        for p in paths:
+            try:
+                with open(p, errors="replace") as f:
+                    for line in f:
+                        line = line.strip()
+                        if line and not line.startswith("#"):
+                            out.add(line)
+                            out.add(line.split(":", 1)[-1])   # a named token's token
+            except OSError:
+                pass
+        return {s for s in out if len(s) >= 6}
+
+    def audit_lines(self):
+        with open(self.audit_path, "rb") as f:
+            f.seek(self.audit_offset)
+            return f.read().decode("utf-8", "replace").splitlines()
+
+    def check_audit(self, expected, slack):
+        """Every new line well formed and free of secrets; between expected and
+        expected + slack of them (slack: requests in flight when the count was read)."""
+        lines = self.audit_lines()
+        secrets = self.secrets()
+        for line in lines:
+            check_audit_line(line)
+            for sec in secrets:
+                if sec in line:
+                    raise AssertionError("audit line holds a secret (%s...): %r" % (sec[:3], line[:300]))
+        if expected is not None and not expected <= len(lines) <= expected + slack:
+            raise AssertionError("audit trail: %d lines for %d signal requests (+%d in flight)\n%s"
+                                 % (len(lines), expected, slack, "\n".join(lines[-5:])))
+        return lines
+
     def stop(self, sig=signal.SIGTERM, timeout=20):
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
+        expected = slack = None
+        if self.audit_path and sig == signal.SIGTERM:
+            try:
+                c = self.conn(timeout=5)
+                try:
+                    text = self.request("GET", "/metrics", conn=c).body.decode()
+                finally:
+                    c.close()
+                expected = signal_requests(text)
+                # requests being processed or read when the count was taken (the scrape's own
+                # connection is one of the open ones)
+                slack = gauge(text, "gateway_http_requests_in_flight") + max(0, gauge(text, "gateway_http_connections") - 1)
+            except (OSError, http.client.HTTPException):
+                pass
         self.proc.send_signal(sig)
         try:
             self.proc.wait(timeout)
@@ -149,6 +274,8 @@ class Gateway:
             self.proc.kill()
             self.proc.wait(5)
         self.log.close()
+        if self.audit_path and self.proc.returncode == 0 and os.path.exists(self.audit_path):
+            self.check_audit(expected, slack)
         return self.proc.returncode
 
 

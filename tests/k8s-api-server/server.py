@@ -185,7 +185,8 @@ class Handler(BaseHTTPRequestHandler):
 
         entry = {"ts": round(t0, 6), "method": self.command, "path": path, "query": raw_query,
                  "status": None, "user": None, "userAgent": self.headers.get("User-Agent"),
-                 "contentType": self.headers.get("Content-Type"), "fault": None}
+                 "contentType": self.headers.get("Content-Type"), "traceparent": self.headers.get("traceparent"),
+                 "fault": None}
         entry.update(apimod.request_log_fields(self.command, path, raw_query))
         fault = self.app.faults.take(self.command, path, conflict=False)
         code = 0
