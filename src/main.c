@@ -474,7 +474,7 @@ static int parse_flags(int argc, char **argv, bool *check_only)
         {"rr-api", required_argument, NULL, 'R'},
         {"auth", required_argument, NULL, 'a'},
         {"log-level", required_argument, NULL, 'L'},
-        {"audit-log", required_argument, NULL, 'A'},
+        {"audit-log", required_argument, NULL, 'U'},
         {"workers", required_argument, NULL, 'w'},
         {"check-config", no_argument, NULL, 'C'},
         {"version", no_argument, NULL, 'V'},
@@ -496,7 +496,7 @@ static int parse_flags(int argc, char **argv, bool *check_only)
         case 'R': add_override("sink.rr_api", optarg); break;
         case 'a': add_override("auth", optarg); break;
         case 'L': add_override("logging.level", optarg); break;
-        case 'A': add_override("audit.file", optarg); break;
+        case 'U': add_override("audit.file", optarg); break;
         case 'w': add_override("server.workers", optarg); break;
         case 'C': *check_only = true; break;
         case 'V': printf("signal-gateway %s (%s)\n", SGW_VERSION, SGW_GIT_REV); return 0;
