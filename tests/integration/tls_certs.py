@@ -25,19 +25,20 @@ def _key(path):
 
 
 class CA:
-    """A self-signed CA in dir: .cert (PEM) and .key."""
+    """A self-signed CA in dir: .cert (PEM) and .key, valid for days."""
 
-    def __init__(self, dir, name):
+    def __init__(self, dir, name, days=2):
         self.dir = dir
         self.key = os.path.join(dir, name + ".key")
         self.cert = os.path.join(dir, name + ".pem")
         _key(self.key)
-        _run("req", "-x509", "-new", "-key", self.key, "-out", self.cert, "-days", "2", "-subj", "/CN=" + name,
+        _run("req", "-x509", "-new", "-key", self.key, "-out", self.cert, "-days", str(days), "-subj", "/CN=" + name,
              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
 
-    def issue(self, name, subject, serial, server=True):
-        """A certificate signed by this CA: (cert path, key path). serial: an int (the
-        certificate's serialNumber, hex in Python's getpeercert())."""
+    def issue(self, name, subject, serial, server=True, days=2, extra=""):
+        """A certificate signed by this CA, valid for days: (cert path, key path). serial: an
+        int (the certificate's serialNumber, hex in Python's getpeercert()); extra: more
+        x509v3 extension lines (openssl's -extfile syntax)."""
         key = os.path.join(self.dir, name + ".key")
         csr = os.path.join(self.dir, name + ".csr")
         cert = os.path.join(self.dir, name + ".pem")
@@ -47,10 +48,11 @@ class CA:
                 f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
             else:
                 f.write("extendedKeyUsage=clientAuth\n")
+            f.write(extra)
         _key(key)
         _run("req", "-new", "-key", key, "-out", csr, "-subj", subject)
         _run("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key, "-set_serial", str(serial),
-             "-days", "2", "-out", cert, "-extfile", ext)
+             "-days", str(days), "-out", cert, "-extfile", ext)
         return cert, key
 
 
