@@ -455,12 +455,15 @@ class GatewayInImageTests(unittest.TestCase):
             again = self.gw.alert(body)
             self.assertEqual(again.status, 202, again)
 
-    def test_gateway_process_is_uid_65532_without_capabilities(self):
+    def test_gateway_process_is_uid_65532_without_capabilities_under_seccomp(self):
         st = proc_status(self.gw.pid)
         self.assertEqual(st["Uid"].split(), [str(UID)] * 4)
         self.assertEqual(st["Gid"].split(), [str(UID)] * 4)
         self.assertEqual(st["CapEff"], "0000000000000000")
         self.assertEqual(st["CapPrm"], "0000000000000000")
+        # under a seccomp filter: buildah applies containers-common's default profile
+        # (/usr/share/containers/seccomp.json), the one podman applies by default
+        self.assertEqual(st["Seccomp"], "2")
 
     def test_gateway_sees_a_read_only_root_and_its_own_volume(self):
         root = root_mount(self.gw.pid)
