@@ -116,9 +116,9 @@ class Container:
         buildah("from", "--pull=never", "--name", self.name, IMAGE["name"])
         self.root = buildah("mount", self.name).stdout.strip()
 
-    def run(self, argv, volumes=(), env=None, read_only=False, user=None, timeout=60, **popen):
-        """`buildah run --isolation chroot` of argv (no shell: the image's own binary),
-        with the image's user and working directory unless user is given; read_only: the
+    def run(self, argv, volumes=(), env=None, read_only=False, timeout=60, **popen):
+        """`buildah run --isolation chroot` of argv with the image's user and working
+        directory; volumes are (host path, container path, "ro" or "rw"); read_only: the
         container's root is read-only (module docstring). Returns the Popen when popen
         has start=True, else the CompletedProcess."""
         cmd = ["buildah", "run", "--isolation", "chroot"]
@@ -126,12 +126,10 @@ class Container:
             cmd += ["-v", "%s:%s:%s" % (src, dst, mode)]
         for k, v in sorted((env or {}).items()):
             cmd += ["-e", "%s=%s" % (k, v)]
-        if user:
-            cmd += ["--user", user]
         cmd += [self.name, "--"] + list(argv)
         if read_only:
             for _src, dst, _mode in volumes:   # mount points, made while the root is writable
-                os.makedirs(os.path.join(self.root, dst.lstrip("/")), exist_ok=True)
+                self.mkdir(dst)
             cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
                    'set -e; mount --bind "$1" "$1"; mount -o remount,bind,ro "$1"; '
                    'mount -t tmpfs -o mode=0755,nosuid,nodev,noexec,size=1m tmpfs "$1/run"; shift; exec "$@"',
@@ -139,6 +137,16 @@ class Container:
         if popen.pop("start", False):
             return subprocess.Popen(cmd, **popen)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+    def mkdir(self, path):
+        """Makes the container's directory path (absolute inside it) from the host, refusing
+        a symbolic link on the way (/var/run -> /run would lead out of the container)."""
+        at = self.root
+        for part in path.strip("/").split("/"):
+            at = os.path.join(at, part)
+            assert not os.path.islink(at), at
+            if not os.path.isdir(at):
+                os.mkdir(at, 0o755)
 
     def close(self):
         buildah("umount", self.name, check=False)
