@@ -773,10 +773,14 @@ class DeployFilesTests(unittest.TestCase):
         with open(os.path.join(DEPLOY, "Containerfile")) as f:
             text = f.read()
         logical = re.sub(r"\\\n", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
-        stages = re.split(r"^FROM\s+", logical, flags=re.M)[1:]
+        preamble, *stages = re.split(r"^FROM\s+", logical, flags=re.M)
         self.assertEqual(len(stages), 2)
-        self.assertTrue(stages[0].startswith("debian:12 AS build"), stages[0][:40])
-        self.assertTrue(stages[1].startswith("debian:12-slim"), stages[1][:40])
+        # the bases are build arguments (scripts/image passes a local bookworm base when no
+        # registry answers) whose defaults are Debian 12's images
+        self.assertEqual(dict(re.findall(r"(?m)^ARG (\w+)=(\S+)\s*$", preamble)),
+                         {"BUILD_IMAGE": "debian:12", "RUNTIME_IMAGE": "debian:12-slim"})
+        self.assertTrue(stages[0].startswith("${BUILD_IMAGE} AS build"), stages[0][:40])
+        self.assertTrue(stages[1].startswith("${RUNTIME_IMAGE}\n"), stages[1][:40])
 
         def apt_packages(stage):
             out = set()
@@ -790,6 +794,8 @@ class DeployFilesTests(unittest.TestCase):
         self.assertEqual(runtime, {"libuv1", "libcjson1", "libfyaml0", "libssl3", "libnettle8", "libhiredis0.14",
                                    "libcurl4", "ca-certificates"})
         self.assertRegex(stages[1], r"(?m)^USER 65532(:65532)?\s*$")
+        self.assertRegex(stages[1], r"(?m)^WORKDIR /var/lib/signal-gateway\s*$")
+        self.assertIn("install -d -o 65532 -g 65532 -m 0750 /var/lib/signal-gateway", stages[1])
         self.assertRegex(stages[1], r'(?m)^ENTRYPOINT \["/usr/local/bin/signal-gateway"\]\s*$')
         self.assertIn("COPY --from=build /src/build/signal-gateway /usr/local/bin/signal-gateway", stages[1])
         # the runtime packages provide every shared library the binary needs (Debian 12 here too)
