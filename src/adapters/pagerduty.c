@@ -312,14 +312,18 @@ static int event_read(adapter_input *in, const cJSON *root, const char *body, si
     return sig_validate(s, err);
 }
 
-int adapter_pagerduty_parse(adapter_input *in, const char *body, size_t len, int64_t now_ms,
-                            const adapter_limits *lim, arena *a, sig_signal **out, size_t *n, adapter_error *err)
+typedef int (*read_one_fn)(adapter_input *in, const cJSON *root, const char *body, size_t len, int64_t now_ms,
+                           const adapter_limits *lim, arena *a, sig_signal *s, adapter_error *err);
+
+/* A body of one event (both of PagerDuty's APIs): its JSON tree, then read_one into one signal. */
+static int parse_one(read_one_fn read_one, adapter_input *in, const char *body, size_t len, int64_t now_ms,
+                     const adapter_limits *lim, arena *a, sig_signal **out, size_t *n, adapter_error *err)
 {
     cJSON *root = NULL;
     int rc = ajson_begin(body, len, &lim, a, out, n, err, &root);
     if (rc == 0) {
         sig_signal *s = arena_calloc(a, sizeof *s);
-        rc = event_read(in, root, body, len, now_ms, lim, a, s, err);
+        rc = read_one(in, root, body, len, now_ms, lim, a, s, err);
         if (rc == 0) {
             *out = s;
             *n = 1;
@@ -329,12 +333,18 @@ int adapter_pagerduty_parse(adapter_input *in, const char *body, size_t len, int
     return rc;
 }
 
+int adapter_pagerduty_parse(adapter_input *in, const char *body, size_t len, int64_t now_ms,
+                            const adapter_limits *lim, arena *a, sig_signal **out, size_t *n, adapter_error *err)
+{
+    return parse_one(event_read, in, body, len, now_ms, lim, a, out, n, err);
+}
+
 /* ---- change events (/v2/change/enqueue) ----------------------------------------------------- */
 
 /* A change event (a deploy, a config change): checked as PagerDuty documents it, then one
  * ignored signal that names it (docs/sources.md: a change is context, not a problem). Its
  * fingerprint, sha256("pagerduty-change:" request id ":" body), only identifies it in the log. */
-static int change_read(const adapter_input *in, const cJSON *root, const char *body, size_t len, int64_t now_ms,
+static int change_read(adapter_input *in, const cJSON *root, const char *body, size_t len, int64_t now_ms,
                        const adapter_limits *lim, arena *a, sig_signal *s, adapter_error *err)
 {
     pd_errors e = {err, 0, 0};
@@ -401,16 +411,5 @@ int adapter_pagerduty_change_parse(adapter_input *in, const char *body, size_t l
                                    const adapter_limits *lim, arena *a, sig_signal **out, size_t *n,
                                    adapter_error *err)
 {
-    cJSON *root = NULL;
-    int rc = ajson_begin(body, len, &lim, a, out, n, err, &root);
-    if (rc == 0) {
-        sig_signal *s = arena_calloc(a, sizeof *s);
-        rc = change_read(in, root, body, len, now_ms, lim, a, s, err);
-        if (rc == 0) {
-            *out = s;
-            *n = 1;
-        }
-    }
-    ajson_end(root);
-    return rc;
+    return parse_one(change_read, in, body, len, now_ms, lim, a, out, n, err);
 }
