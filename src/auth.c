@@ -263,9 +263,8 @@ static void api_unavailable(review *rv, const char *what, const k8s_response *r)
     review_end(rv, SGW_E_UNAVAILABLE, false);
 }
 
-static void on_sar(const k8s_response *r, void *ctx)
+static void sar_answered(const k8s_response *r, review *rv)
 {
-    review *rv = ctx;
     if (r->status != 201 && r->status != 200) {
         api_unavailable(rv, "SubjectAccessReview failed: failing closed", r);
         return;
@@ -278,9 +277,19 @@ static void on_sar(const k8s_response *r, void *ctx)
     review_end(rv, ok ? AUTH_ALLOW : AUTH_FORBIDDEN, true);
 }
 
-static void on_token_review(const k8s_response *r, void *ctx)
+/* Each answer is handled with the request's trace current (util/trace.h): what it logs, the
+ * SubjectAccessReview it makes and the caller's callback carry it. review_end frees rv;
+ * nothing logs between that and putting the outer trace back. */
+static void on_sar(const k8s_response *r, void *ctx)
 {
     review *rv = ctx;
+    const trace_ctx *outer = trace_swap(rv->traced ? &rv->trace : NULL);
+    sar_answered(r, rv);
+    trace_set_current(outer);
+}
+
+static void token_review_answered(const k8s_response *r, review *rv)
+{
     if (r->status != 201 && r->status != 200) {
         api_unavailable(rv, "TokenReview failed: failing closed", r);
         return;
@@ -312,12 +321,17 @@ static void on_token_review(const k8s_response *r, void *ctx)
     char *body = cJSON_PrintUnformatted(sar);
     cJSON_Delete(sar);
     cJSON_Delete(j);
-    const trace_ctx *outer = trace_current();
-    trace_set_current(rv->traced ? &rv->trace : NULL);
     k8s_request(rv->kc, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", "application/json", body,
                 strlen(body), rv->deadline, on_sar, rv);
-    trace_set_current(outer);
     cJSON_free(body);
+}
+
+static void on_token_review(const k8s_response *r, void *ctx)
+{
+    review *rv = ctx;
+    const trace_ctx *outer = trace_swap(rv->traced ? &rv->trace : NULL);
+    token_review_answered(r, rv);
+    trace_set_current(outer);
 }
 
 /* ---- check ------------------------------------------------------------------------------------- */

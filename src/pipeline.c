@@ -141,6 +141,9 @@ static void preq_done(preq *p)
 
 static void send_reply(preq *p)
 {
+    /* the server may go on to a pipelined request inside http_respond: no trace is current
+     * for what it logs (util/trace.h), whichever callback of this request got here */
+    trace_set_current(NULL);
     http_respond(p->req, p->reply_status, &p->reply_h, p->reply_body, p->reply_len);
     preq_done(p);
 }

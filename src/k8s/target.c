@@ -10,6 +10,7 @@
 #include "util/log.h"
 #include "util/strmap.h"
 #include "util/timeutil.h"
+#include "util/trace.h"
 #include "util/xalloc.h"
 
 #include <cJSON.h>
@@ -370,6 +371,9 @@ struct op {
     int               owner_label;                         /* t's managed label, as managed_label() */
     owner_state       owner_state;
     bool              starting;                            /* inside k8s_target_resolve */
+    bool              traced;
+    trace_ctx         trace;                               /* the first asker's (util/trace.h) */
+    k8s_cb            step;                                /* the read in flight's handler */
     char              path[2048];                          /* of the object looked at, or the
                                                             * request in flight */
 };
@@ -433,12 +437,24 @@ static void op_unavailable(op *o, const char *what, const k8s_response *r)
     op_finish(o, SGW_E_UNAVAILABLE);
 }
 
+/* Every read's answer: its handler runs with the trace of the request that asked first
+ * current, so that what it logs and the reads it makes carry it. The handler may free o
+ * (op_deliver); nothing logs between that and putting the outer trace back. */
+static void on_answer(const k8s_response *r, void *ctx)
+{
+    op *o = ctx;
+    const trace_ctx *outer = trace_swap(o->traced ? &o->trace : NULL);
+    o->step(r, o);
+    trace_set_current(outer);
+}
+
 /* GETs o->path; answer_now's walk stops here instead, its result SGW_E_AGAIN. */
 static void get(op *o, k8s_cb cb)
 {
     if (!o->kc) return;
     o->asked = time_mono_ms();
-    k8s_request(o->kc, "GET", o->path, NULL, NULL, 0, o->deadline, cb, o);
+    o->step = cb;
+    k8s_request(o->kc, "GET", o->path, NULL, NULL, 0, o->deadline, on_answer, o);
 }
 
 /* The object's path; false when the object cannot exist (a namespaced kind without a valid
@@ -883,6 +899,11 @@ void k8s_target_resolve(k8s_target_cache *tc, k8s_client *kc, defer_queue *dq, c
     o->dq = dq;
     o->cb = cb;
     o->ctx = ctx;
+    const trace_ctx *cur = trace_current();
+    if (cur) {
+        o->trace = *cur;
+        o->traced = true;
+    }
     op_start(o, ns, kind, name);
     o->starting = false;                     /* (an answer found at once waits in dq meanwhile) */
 }

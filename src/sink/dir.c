@@ -12,6 +12,7 @@
 #include "util/log.h"
 #include "util/strmap.h"
 #include "util/timeutil.h"
+#include "util/trace.h"
 #include "util/xalloc.h"
 
 #include <cJSON.h>
@@ -49,6 +50,8 @@ typedef struct dir_job {
     sink_dedup_update  ddv;   /* its values, taken when the job starts */
     int        status;
     char       err[200];
+    trace_ctx  trace;         /* create: the request's (util/trace.h), for its line and callback */
+    bool       traced;
 } dir_job;
 
 /* 0 once path exists (made now or before); SGW_E_IO with errno otherwise */
@@ -385,6 +388,7 @@ static void work_cb(uv_work_t *w)
 static void after_cb(uv_work_t *w, int status)
 {
     dir_job *j = w->data;
+    const trace_ctx *outer = trace_swap(j->traced ? &j->trace : NULL);
     if (status == UV_ECANCELED) j->status = SINK_E_UNAVAILABLE;
     if (j->status < 0) {
         log_line l;
@@ -397,6 +401,7 @@ static void after_cb(uv_work_t *w, int status)
     snprintf(ref, sizeof ref, "%s/%s", j->ns, j->name);
     if (j->dd) dd_done(j->dd, j->status, ref);
     else j->cb(j->status, ref, j->ctx);
+    trace_set_current(outer);
     free(j->text);
     for (size_t i = 0; i < j->upd.n_resources; i++) free((char *)j->upd.resources[i]);
     free((void *)j->upd.resources);
@@ -410,6 +415,11 @@ static void dir_create(sink *sk, rr_spec *spec, sink_cb cb, void *ctx)
     j->s = s;
     j->cb = cb;
     j->ctx = ctx;
+    const trace_ctx *tc = trace_current();
+    if (tc) {
+        j->trace = *tc;
+        j->traced = true;
+    }
     char *json = spec->contract == RR_CONTRACT_KUBERNAUT_AI ? rr_kai_build_json(spec, true, j->ns, j->name)
                                                              : rr_build_json(spec, false, true, j->ns, j->name);
     size_t jl = strlen(json);

@@ -170,16 +170,28 @@ typedef struct create_op {
     double      t0;
     trace_ctx   trace;      /* the creating request's (util/trace.h), for every call of the op */
     bool        traced;
+    k8s_cb      step;       /* the answer's handler, run by on_answer */
 } create_op;
+
+/* Every answer of op's calls: its handler runs with the request's trace current, so that
+ * what it logs, the calls it makes and the caller's callback all carry it. The handler may
+ * free op (create_done); nothing logs between that and putting the outer trace back. */
+static void on_answer(const k8s_response *r, void *ctx)
+{
+    create_op *op = ctx;
+    const trace_ctx *outer = trace_swap(op->traced ? &op->trace : NULL);
+    op->step(r, op);
+    trace_set_current(outer);
+}
 
 /* k8s_request for op: the request's traceparent on each of its API calls, those made from
  * a callback included. */
 static void op_request(create_op *op, const char *method, const char *path, const char *ctype, const char *body,
                        k8s_cb cb)
 {
-    const trace_ctx *outer = trace_current();
-    trace_set_current(op->traced ? &op->trace : NULL);
-    k8s_request(op->s->kc, method, path, ctype, body, body ? strlen(body) : 0, op->deadline, cb, op);
+    const trace_ctx *outer = trace_swap(op->traced ? &op->trace : NULL);
+    op->step = cb;
+    k8s_request(op->s->kc, method, path, ctype, body, body ? strlen(body) : 0, op->deadline, on_answer, op);
     trace_set_current(outer);
 }
 

@@ -3,6 +3,7 @@
 #include "util/err.h"
 #include "util/jsonw.h"
 #include "util/timeutil.h"
+#include "util/trace.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,9 +52,12 @@ int log_level_parse(const char *s)
     return SGW_E_INVALID;
 }
 
+/* room kept at the end of a line for log_end: the current trace's id, "truncated", "}\n" */
+#define LOG_TAIL 128
+
 static void put(log_line *l, const char *s, size_t n)
 {
-    size_t room = sizeof l->buf - 64 - l->n;   /* keep room for the closing part */
+    size_t room = sizeof l->buf - LOG_TAIL - l->n;   /* keep room for the closing part */
     if (n > room) {
         n = room;
         l->truncated = true;
@@ -79,6 +83,7 @@ bool log_begin(log_line *l, int level, const char *msg)
     l->level = level;
     l->n = 0;
     l->truncated = false;
+    l->has_trace = false;
     int64_t ms = time_now_ms();
     char ts[32];
     time_format_rfc3339(ms, ts);
@@ -92,6 +97,7 @@ bool log_begin(log_line *l, int level, const char *msg)
 
 void log_strn(log_line *l, const char *key, const char *value, size_t len)
 {
+    if (key[0] == 't' && strcmp(key, "trace_id") == 0) l->has_trace = true;
     put(l, ",\"", 2);
     put(l, key, strlen(key));
     put(l, "\":\"", 3);
@@ -126,6 +132,13 @@ void log_dbl(log_line *l, const char *key, double value)
 
 void log_end(log_line *l)
 {
+    const trace_ctx *tc = trace_current();
+    if (tc && !l->has_trace) {   /* within LOG_TAIL: 13 + 32 + 1 bytes */
+        memcpy(l->buf + l->n, ",\"trace_id\":\"", 13);
+        memcpy(l->buf + l->n + 13, tc->trace_id, 32);
+        l->buf[l->n + 45] = '"';
+        l->n += 46;
+    }
     if (l->truncated) {
         memcpy(l->buf + l->n, ",\"truncated\":true", 17);
         l->n += 17;

@@ -3,6 +3,9 @@
  * log_flush() once per event-loop iteration.
  *   log_line l;
  *   if (log_begin(&l, LOG_INFO, "signal created")) { log_str(&l, "fingerprint", fp); log_end(&l); }
+ * A line written while the thread has a current trace (util/trace.h trace_current: set by
+ * the code that works for one request) carries its "trace_id", unless the line names one
+ * itself (log_str(&l, "trace_id", …)), which wins.
  * Secrets are never passed here: the Authorization header is not a field anywhere. */
 #ifndef SGW_LOG_H
 #define SGW_LOG_H
@@ -15,6 +18,7 @@ typedef struct log_line {
     char   buf[4096];
     size_t n;
     bool   truncated;
+    bool   has_trace;     /* a "trace_id" field was written */
     int    level;
 } log_line;
 

@@ -16,6 +16,13 @@ void trace_set_current(const trace_ctx *t) { current = t; }
 
 const trace_ctx *trace_current(void) { return current; }
 
+const trace_ctx *trace_swap(const trace_ctx *t)
+{
+    const trace_ctx *outer = current;
+    current = t;
+    return outer;
+}
+
 /* ---- ids ------------------------------------------------------------------------------ */
 
 static _Thread_local uint64_t rng[4];

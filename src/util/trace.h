@@ -33,8 +33,13 @@ void trace_format(const trace_ctx *t, char out[TRACE_HEADER_LEN + 1]);
 
 /* The trace the calling thread is doing work for (a worker loop runs one callback at a
  * time), or NULL: set around a call that may reach the Kubernetes API, which copies it into
- * the request it starts (k8s/client.c). t is borrowed until trace_set_current(NULL). */
+ * the request it starts (k8s/client.c), and around code that logs for one request: every
+ * log line written meanwhile carries its trace_id (util/log.h). t is borrowed until it is
+ * replaced: whoever frees t must have put the previous one back (or NULL) first, or at
+ * least before anything logs again. trace_swap sets t and returns the one it replaces, for
+ * putting it back. */
 void             trace_set_current(const trace_ctx *t);
 const trace_ctx *trace_current(void);
+const trace_ctx *trace_swap(const trace_ctx *t);
 
 #endif

@@ -17,6 +17,8 @@ from k8s_harness import ApiServer
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 TRACEPARENT = "00-%s-%s-01" % (TRACE, PARENT)
+TRACE2 = "0af7651916cd43dd8448eb211c80319c"
+TRACEPARENT2 = "00-%s-b7ad6b7169203331-01" % TRACE2
 
 
 def audit_records(path):
@@ -220,6 +222,58 @@ class TraceToTheApiTests(unittest.TestCase):
         # a 403 still names who was refused; a token the API does not know names no one
         self.assertEqual(recs[denied.headers["x-request-id"]]["caller"], {"kind": "kubernetes_user", "name": "viewer"})
         self.assertEqual(recs[unknown.headers["x-request-id"]]["caller"], {"kind": "none"})
+
+    @staticmethod
+    def log_lines(g, msg_prefix):
+        """The gateway's log lines whose message starts with msg_prefix: (raw, parsed)."""
+        return [(line, json.loads(line)) for line in g.logs().splitlines()
+                if line.startswith("{") and json.loads(line)["msg"].startswith(msg_prefix)]
+
+    def assert_traced(self, lines, trace):
+        self.assertTrue(lines)
+        for raw, x in lines:
+            self.assertEqual(x.get("trace_id"), trace, raw)
+            self.assertEqual(raw.count('"trace_id"'), 1, raw)
+
+    def test_the_sinks_and_the_reviews_failures_are_logged_with_the_requests_trace(self):
+        self.api.reset()
+        self.api.namespace("production", {"environment": "production"})
+        g = Gateway("sink:\n  max_retries: 1\n",
+                    args=["--sink", "kubernetes", "--kubeconfig", self.api.kubeconfig, "--auth", "kubernetes"])
+        self.addCleanup(g.stop)
+        self.api.fault(method="POST", path_regex="remediationrequests$", count=1000, action="status", status=503)
+        r = g.alert(webhook([pod_alert("TraceSink", "p1")]),
+                    headers={"Authorization": "Bearer am-token", "traceparent": TRACEPARENT})
+        self.assertEqual(r.status, 503, r)
+        self.api.clear_faults()
+        self.api.fault(method="POST", path_regex="tokenreviews", count=50, action="status", status=500)
+        r2 = g.alert(webhook([pod_alert("TraceAuth", "p1")]),
+                     headers={"Authorization": "Bearer fresh-token", "traceparent": TRACEPARENT2})
+        self.assertEqual(r2.status, 503, r2)
+        self.api.clear_faults()
+        self.assertEqual(g.stop(), 0, g.logs())
+        self.assert_traced(self.log_lines(g, "RemediationRequest create failed"), TRACE)
+        self.assert_traced(self.log_lines(g, "TokenReview failed"), TRACE2)
+        for req, trace in ((r, TRACE), (r2, TRACE2)):   # the pipeline's own lines: still one trace_id
+            mine = [(line, json.loads(line)) for line in g.logs().splitlines()
+                    if line.startswith("{") and json.loads(line).get("request_id") == req.headers["x-request-id"]]
+            self.assert_traced(mine, trace)
+
+    def test_owner_resolution_failure_is_logged_with_the_requests_trace(self):
+        self.api.reset()
+        self.api.namespace("kubernaut-system")
+        self.api.namespace("production", {"kubernaut.ai/managed": "true"})
+        g = Gateway("sink:\n  rr_namespace: kubernaut-system\n",
+                    args=["--sink", "kubernetes", "--kubeconfig", self.api.kubeconfig,
+                          "--state", "kubernetes", "--rr-api", "kubernaut.ai/v1alpha1"])
+        self.addCleanup(g.stop)
+        self.api.fault(method="GET", path_regex="/pods/trace-pod$", count=50, action="status", status=500)
+        r = g.alert(webhook([pod_alert("TraceOwner", "trace-pod")]), headers={"traceparent": TRACEPARENT})
+        self.assertEqual(r.status, 503, r)
+        self.api.clear_faults()
+        self.assertEqual(g.stop(), 0, g.logs())
+        lines = [(raw, x) for raw, x in self.log_lines(g, "owner resolution") if "/pods/trace-pod" in x.get("path", "")]
+        self.assert_traced(lines, TRACE)
 
 
 if __name__ == "__main__":

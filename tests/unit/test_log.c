@@ -1,9 +1,11 @@
-/* test_log.c: util/log.c's per-thread buffering (log_buffering / log_flush). The log fd is
+/* test_log.c: util/log.c's per-thread buffering (log_buffering / log_flush), and the
+ * current trace's id on the lines of the thread that set it. The log fd is
  * one end of a SOCK_SEQPACKET pair, which keeps the boundaries of every write(2): each
  * message received is one write, so the tests see how lines were grouped. */
 #include "testutil.h"
 
 #include "util/log.h"
+#include "util/trace.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -181,6 +183,116 @@ static void test_buffering_is_per_thread(void **state)
     assert_int_equal(check_lines(buf, &next), 1);
 }
 
+/* ---- the current trace's id -------------------------------------------------------------- */
+
+#define TP_ID "4bf92f3577b34da6a3ce929d0e0e4736"
+#define TP    "00-" TP_ID "-00f067aa0ba902b7-01"
+
+static int occurrences(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+/* the next line written, parsed; the raw text in buf */
+static cJSON *next_line(char *buf, size_t cap)
+{
+    assert_true(next_write(buf, cap) > 0);
+    cJSON *o = cJSON_Parse(buf);
+    assert_non_null(o);
+    return o;
+}
+
+static void test_a_line_carries_the_current_trace_once(void **state)
+{
+    (void)state;
+    char buf[8192];
+    trace_ctx t;
+    trace_begin(TP, &t);
+    trace_set_current(&t);
+    log_msg(LOG_INFO, "for the request", "k", "v");
+    trace_set_current(NULL);
+    cJSON *o = next_line(buf, sizeof buf);
+    assert_int_equal(occurrences(buf, "\"trace_id\""), 1);
+    assert_string_equal(cJSON_GetObjectItem(o, "trace_id")->valuestring, TP_ID);
+    assert_string_equal(cJSON_GetObjectItem(o, "k")->valuestring, "v");
+    cJSON_Delete(o);
+}
+
+static void test_a_line_without_a_current_trace_has_none(void **state)
+{
+    (void)state;
+    char buf[8192];
+    trace_ctx t;
+    trace_begin(TP, &t);
+    trace_set_current(&t);
+    trace_set_current(NULL);
+    log_msg(LOG_INFO, "not for a request", "k", "v");
+    assert_true(next_write(buf, sizeof buf) > 0);
+    assert_null(strstr(buf, "trace_id"));
+}
+
+static void test_a_line_that_names_its_trace_keeps_it_and_only_it(void **state)
+{
+    (void)state;
+    char buf[8192];
+    trace_ctx t;
+    trace_begin(TP, &t);
+    const trace_ctx *outer = trace_swap(&t);
+    assert_null(outer);
+    log_line l;
+    assert_true(log_begin(&l, LOG_INFO, "the pipeline's own"));
+    log_str(&l, "trace_id", "0123456789abcdef0123456789abcdef");
+    log_end(&l);
+    assert_ptr_equal(trace_swap(outer), &t);
+    cJSON *o = next_line(buf, sizeof buf);
+    assert_int_equal(occurrences(buf, "\"trace_id\""), 1);
+    assert_string_equal(cJSON_GetObjectItem(o, "trace_id")->valuestring, "0123456789abcdef0123456789abcdef");
+    cJSON_Delete(o);
+}
+
+static void test_a_truncated_line_still_carries_the_trace(void **state)
+{
+    (void)state;
+    char buf[8192], big[6000];
+    memset(big, 'y', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    trace_ctx t;
+    trace_begin(TP, &t);
+    trace_set_current(&t);
+    log_msg(LOG_INFO, "long", "pad", big);
+    trace_set_current(NULL);
+    /* the raw text: a value cut short is left unterminated, so the line is not JSON */
+    assert_true(next_write(buf, sizeof buf) > 0);
+    assert_true(strlen(buf) <= sizeof ((log_line *)0)->buf);
+    assert_int_equal(occurrences(buf, ",\"trace_id\":\"" TP_ID "\""), 1);
+    assert_non_null(strstr(buf, ",\"truncated\":true}\n"));
+}
+
+static void *log_plain(void *arg)
+{
+    (void)arg;
+    log_msg(LOG_INFO, "another thread", NULL, NULL);
+    return NULL;
+}
+
+static void test_the_current_trace_is_the_threads_own(void **state)
+{
+    (void)state;
+    char buf[8192];
+    trace_ctx t;
+    trace_begin(TP, &t);
+    trace_set_current(&t);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, log_plain, NULL), 0);
+    pthread_join(th, NULL);
+    trace_set_current(NULL);
+    assert_true(next_write(buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "another thread"));
+    assert_null(strstr(buf, "trace_id"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +301,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_buffered_writes_are_whole_lines_of_at_most_pipe_buf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_error_line_goes_out_at_once_with_what_came_before, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffering_is_per_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_line_carries_the_current_trace_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_line_without_a_current_trace_has_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_line_that_names_its_trace_keeps_it_and_only_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_truncated_line_still_carries_the_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_current_trace_is_the_threads_own, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
