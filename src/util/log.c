@@ -55,25 +55,58 @@ int log_level_parse(const char *s)
 /* room kept at the end of a line for log_end: the current trace's id, "truncated", "}\n" */
 #define LOG_TAIL 128
 
+/* A line stays JSON when it is cut: a field that does not fit is left out whole, except a
+ * string value, which is cut between whole characters (never inside an escape or a UTF-8
+ * sequence) and closed; after the first cut no more fields are added. */
+static size_t room_of(const log_line *l) { return sizeof l->buf - LOG_TAIL - l->n; }
+
 static void put(log_line *l, const char *s, size_t n)
 {
-    size_t room = sizeof l->buf - LOG_TAIL - l->n;   /* keep room for the closing part */
-    if (n > room) {
-        n = room;
+    if (n > room_of(l)) {
+        n = room_of(l);
         l->truncated = true;
     }
     memcpy(l->buf + l->n, s, n);
     l->n += n;
 }
 
-/* JSON-escaped (util/jsonw's escaping), a piece at a time through put's bound */
+/* JSON-escaped (util/jsonw's escaping), a piece at a time, leaving one byte for the closing
+ * quote; the piece that does not fit is shortened to what does */
 static void put_escaped(log_line *l, const char *s, size_t n)
 {
     char esc[6 * 64 + 1];
-    for (size_t i = 0; i < n && !l->truncated; i += 64) {
-        size_t k = n - i < 64 ? n - i : 64;
-        put(l, esc, json_escape_into(esc, s + i, k));
+    for (size_t i = 0; i < n;) {
+        size_t want = n - i < 64 ? n - i : 64, k = want;
+        size_t room = room_of(l) > 1 ? room_of(l) - 1 : 0;
+        size_t e = json_escape_into(esc, s + i, k);
+        while (e > room && k > 0) {
+            k--;
+            while (k > 0 && ((unsigned char)s[i + k] & 0xC0) == 0x80) k--;   /* not inside a character */
+            e = json_escape_into(esc, s + i, k);
+        }
+        memcpy(l->buf + l->n, esc, e);
+        l->n += e;
+        if (k < want) {
+            l->truncated = true;
+            return;
+        }
+        i += k;
     }
+}
+
+/* a field's opening, `,"key` plus open, when it and `then` more bytes fit; else nothing, and
+ * the line is cut */
+static bool put_key(log_line *l, const char *key, const char *open, size_t open_len, size_t then)
+{
+    size_t kl = strlen(key);
+    if (l->truncated || 2 + kl + open_len + then > room_of(l)) {
+        l->truncated = true;
+        return false;
+    }
+    put(l, ",\"", 2);
+    put(l, key, kl);
+    put(l, open, open_len);
+    return true;
 }
 
 bool log_begin(log_line *l, int level, const char *msg)
@@ -91,18 +124,16 @@ bool log_begin(log_line *l, int level, const char *msg)
     l->n = (size_t)snprintf(l->buf, sizeof l->buf, "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\",\"msg\":\"", ts,
                             (int)(ms % 1000), names[level < 0 ? 0 : level > 3 ? 3 : level]);
     put_escaped(l, msg, strlen(msg));
-    put(l, "\"", 1);
+    l->buf[l->n++] = '"';   /* put_escaped left room for it */
     return true;
 }
 
 void log_strn(log_line *l, const char *key, const char *value, size_t len)
 {
+    if (!put_key(l, key, "\":\"", 3, 1)) return;
     if (key[0] == 't' && strcmp(key, "trace_id") == 0) l->has_trace = true;
-    put(l, ",\"", 2);
-    put(l, key, strlen(key));
-    put(l, "\":\"", 3);
     if (value) put_escaped(l, value, len);
-    put(l, "\"", 1);
+    l->buf[l->n++] = '"';   /* put_escaped, or put_key, left room for it */
 }
 
 void log_str(log_line *l, const char *key, const char *value)
@@ -114,9 +145,7 @@ void log_int(log_line *l, const char *key, long long value)
 {
     char num[32];
     int n = snprintf(num, sizeof num, "%lld", value);
-    put(l, ",\"", 2);
-    put(l, key, strlen(key));
-    put(l, "\":", 2);
+    if (!put_key(l, key, "\":", 2, (size_t)n)) return;   /* the number too: whole or not at all */
     put(l, num, (size_t)n);
 }
 
@@ -124,9 +153,7 @@ void log_dbl(log_line *l, const char *key, double value)
 {
     char num[48];
     int n = snprintf(num, sizeof num, "%.3f", value);
-    put(l, ",\"", 2);
-    put(l, key, strlen(key));
-    put(l, "\":", 2);
+    if (!put_key(l, key, "\":", 2, (size_t)n)) return;   /* the number too: whole or not at all */
     put(l, num, (size_t)n);
 }
 

@@ -263,11 +263,45 @@ static void test_a_truncated_line_still_carries_the_trace(void **state)
     trace_set_current(&t);
     log_msg(LOG_INFO, "long", "pad", big);
     trace_set_current(NULL);
-    /* the raw text: a value cut short is left unterminated, so the line is not JSON */
     assert_true(next_write(buf, sizeof buf) > 0);
     assert_true(strlen(buf) <= sizeof ((log_line *)0)->buf);
     assert_int_equal(occurrences(buf, ",\"trace_id\":\"" TP_ID "\""), 1);
     assert_non_null(strstr(buf, ",\"truncated\":true}\n"));
+    cJSON *j = cJSON_Parse(buf);   /* still one JSON object: the value cut and closed */
+    assert_non_null(j);
+    const char *pad = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "pad"));
+    assert_non_null(pad);
+    assert_true(strlen(pad) > 3000 && strncmp(pad, big, strlen(pad)) == 0);
+    cJSON_Delete(j);
+}
+
+/* Cut anywhere, a line is JSON: values of escapes and multi-byte characters cut at every
+ * length around the limit, then fields after the cut left out whole. */
+static void test_a_cut_line_is_always_json(void **state)
+{
+    (void)state;
+    char buf[8192], val[5000];
+    static const char unit[] = "\xc3\xa9\"\\\n\x01\xe2\x82\xac";   /* é " \ newline ^A € */
+    for (size_t len = 3900; len < 4100; len++) {
+        size_t n = 0;
+        while (n + sizeof unit - 1 < len) memcpy(val + n, unit, sizeof unit - 1), n += sizeof unit - 1;
+        val[n] = '\0';
+        log_line l;
+        assert_true(log_begin(&l, LOG_INFO, "cut"));
+        log_str(&l, "v", val);
+        log_int(&l, "after", 42);
+        log_str(&l, "trace_id", "0123");
+        log_end(&l);
+        assert_true(next_write(buf, sizeof buf) > 0);
+        cJSON *j = cJSON_Parse(buf);
+        assert_non_null(j);
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "v"));
+        assert_non_null(v);
+        assert_int_equal(strncmp(v, val, strlen(v)), 0);   /* a prefix, whole characters */
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "truncated")));
+        assert_null(cJSON_GetObjectItemCaseSensitive(j, "after"));
+        cJSON_Delete(j);
+    }
 }
 
 static void *log_plain(void *arg)
@@ -305,6 +339,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_line_without_a_current_trace_has_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_line_that_names_its_trace_keeps_it_and_only_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_truncated_line_still_carries_the_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_cut_line_is_always_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_the_current_trace_is_the_threads_own, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
