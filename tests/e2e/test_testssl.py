@@ -37,16 +37,15 @@ class TestsslTests(E2ETestCase):
         g = TLSGateway(secret, ca.cert)
         self.addCleanup(lambda: self.assertEqual(g.stop(), 0, g.logs()[-4000:]))
         self.watch("gateway", g.log_path)
-        out = os.path.join(d, "testssl.json")
-        r = subprocess.run([TESTSSL, "--quiet", "--color", "0", "--warnings", "off", "--nodns", "none",
-                            "--ip", "127.0.0.1", "--add-ca", ca.cert, "--jsonfile", out] + CHECKS +
-                           ["https://localhost:%d/" % g.port],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1200)
-        self.assertTrue(os.path.exists(out), r.stdout.decode("utf-8", "replace")[-3000:])
-        with open(out) as f:
-            findings = json.load(f)
-        for x in findings:
-            print("testssl %-8s %-32s %s" % (x["severity"], x["id"], x["finding"][:120]))
+        findings = self.scan(d, ca.cert, g.port, CHECKS, "testssl.json")
+        warned = sorted({x["id"] for x in findings if x["severity"] == "WARN"})
+        if warned:
+            # a check testssl could not run (seen once: "sessionresumption_ticket: check failed
+            # because of connect problem", its s_client run failing on a loaded machine) gets
+            # one more scan; what it reports replaces the first scan's WARN
+            print("testssl: again for %s" % " ".join(warned))
+            again = self.scan(d, ca.cert, g.port, CHECKS, "testssl-again.json")
+            findings = [x for x in findings if x["id"] not in warned] + [x for x in again if x["id"] in warned]
         ids = {x["id"] for x in findings}
         # the scan reached the listener and ran what was asked (not an empty report)
         for must in ("TLS1_2", "TLS1_3", "SSLv3", "TLS1_1", "cipher_order", "PFS", "cert_chain_of_trust",
@@ -60,3 +59,16 @@ class TestsslTests(E2ETestCase):
         sev = {x["id"]: x["severity"] for x in findings}
         self.assertEqual(sev["cert_chain_of_trust"], "OK")
         self.assertIn(sev["TLS1_3"], ("OK", "INFO"))
+
+    def scan(self, d, ca_cert, port, checks, name):
+        out = os.path.join(d, name)
+        r = subprocess.run([TESTSSL, "--quiet", "--color", "0", "--warnings", "off", "--nodns", "none",
+                            "--ip", "127.0.0.1", "--add-ca", ca_cert, "--jsonfile", out] + checks +
+                           ["https://localhost:%d/" % port],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1200)
+        self.assertTrue(os.path.exists(out), r.stdout.decode("utf-8", "replace")[-3000:])
+        with open(out) as f:
+            findings = json.load(f)
+        for x in findings:
+            print("testssl %-8s %-32s %s" % (x["severity"], x["id"], x["finding"][:120]))
+        return findings
