@@ -390,8 +390,5 @@ int64_t tz_next_change(const tz_zone *z, int64_t t)
 {
     ptrdiff_t i = z->n ? last_at(z, t) : -1;
     if (z->n && (size_t)(i + 1) < z->n) return z->at[i + 1];
-    if (!z->rule.present) return INT64_MAX;
-    if (z->n == 0) return rule_next(&z->rule, t);
-    int64_t r = rule_next(&z->rule, t);
-    return r;
+    return z->rule.present ? rule_next(&z->rule, t) : INT64_MAX;
 }

@@ -24,10 +24,12 @@ void tz_free(tz_zone *z);   /* NULL is fine */
 
 const char *tz_name(const tz_zone *z);   /* as given to tz_load; borrowed from z */
 
-/* The offset from UTC, in seconds east, in z at t (seconds since the epoch, UTC). */
+/* The offset from UTC, in seconds east, in z at t (seconds since the epoch, UTC; |t| below
+ * 2^61, far beyond any year a time_interval can name). */
 int32_t tz_offset(const tz_zone *z, int64_t t);
 
-/* The first time after t (strictly) at which z's offset may change; INT64_MAX if never. */
+/* The first time after t (strictly) at which z's offset may change (a transition of the file
+ * may keep the offset); INT64_MAX if never. */
 int64_t tz_next_change(const tz_zone *z, int64_t t);
 
 #endif
