@@ -145,7 +145,7 @@ clean:
 # ---- fuzzing (tests/fuzz, docs/fuzzing.md) -------------------------------------------------
 # `make fuzz` → build/fuzz/fuzz_<target>; scripts/fuzz runs them. A harness links only the
 # archive members it calls, so no target pulls in the Redis store.
-FUZZ_TARGETS := prometheus grafana k8s_event config http kubeconfig decide_reply cloudevents mapped pagerduty traceparent
+FUZZ_TARGETS := prometheus grafana k8s_event config http kubeconfig decide_reply cloudevents mapped pagerduty traceparent tzif
 FUZZ_BIN     := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
 fuzz: $(FUZZ_BIN)
 

@@ -917,8 +917,8 @@ static char *map_scalar(struct fy_node *map, const char *k)
     return v && fy_node_get_type(v) == FYNT_SCALAR ? scalar_dup(v) : NULL;
 }
 
-/* One entry of time_intervals: Alertmanager's time_interval, in UTC only. */
-static int suppress_interval(suppress_rule *r, struct fy_node *item, const char *file, const char *at, char *err,
+/* One entry of time_intervals: Alertmanager's time_interval, its location a zone of set. */
+static int suppress_interval(suppress_set *set, suppress_rule *r, struct fy_node *item, const char *file, const char *at, char *err,
                              size_t errlen)
 {
     char where[300], key[400], msg[300];
@@ -937,9 +937,10 @@ static int suppress_interval(suppress_rule *r, struct fy_node *item, const char 
         while (f < TI_NFIELDS && !(k && !strcmp(k, time_interval_field_names[f]))) f++;
         if (k && !strcmp(k, "location")) {
             char *loc = v && fy_node_get_type(v) == FYNT_SCALAR ? scalar_dup(v) : NULL;
-            if (!loc || strcmp(loc, "UTC") != 0)
-                rc = bad(err, errlen, "%s: %s '%s': only UTC is supported (write the times in UTC; "
-                         "docs/decisions/019-suppression-rules.md)", where, key, loc ? loc : "?");
+            if (!loc)
+                rc = bad(err, errlen, "%s: %s must be a time zone name (such as Europe/Berlin, or UTC)", where, key);
+            else if (suppress_set_zone(set, loc, &ti->zone, msg, sizeof msg))
+                rc = bad(err, errlen, "%s: %s: %s", where, key, msg);
             free(loc);
         } else if (f == TI_TIMES) {
             if (!v || fy_node_get_type(v) != FYNT_SEQUENCE) {
@@ -1013,7 +1014,7 @@ static int suppress_entry(suppress_set *set, struct fy_node *item, size_t idx, c
             for (size_t i = 0; !rc && (tn = fy_node_sequence_iterate(v, &it2)); i++) {
                 char ti_at[340];
                 snprintf(ti_at, sizeof ti_at, "%s[%zu]", key, i);
-                rc = suppress_interval(r, tn, file, ti_at, err, errlen);
+                rc = suppress_interval(set, r, tn, file, ti_at, err, errlen);
             }
         } else {
             node_where(kn, file, where, sizeof where);
@@ -1409,7 +1410,9 @@ void config_dump(const config *c, char *out, size_t cap)
             time_format_rfc3339(r->ends_ms, b);
             OUT(" window=%s..%s\n", a, b);
         } else {
-            OUT(" time_intervals=%zu (UTC)\n", r->n_iv);
+            OUT(" time_intervals=%zu (", r->n_iv);
+            for (size_t k = 0; k < r->n_iv; k++) OUT("%s%s", k ? " " : "", r->iv[k].zone ? tz_name(r->iv[k].zone) : "UTC");
+            OUT(")\n");
         }
     }
 #undef OUT

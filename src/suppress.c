@@ -182,6 +182,8 @@ void suppress_set_free(suppress_set *set)
         free(r->m);
         free(r->iv);
     }
+    for (size_t i = 0; i < set->n_zones; i++) tz_free(set->zones[i]);
+    free(set->zones);
     free(set->r);
     free(set);
 }
@@ -232,6 +234,23 @@ int suppress_rule_window(suppress_rule *r, const char *starts_at, const char *en
     return 0;
 }
 
+int suppress_set_zone(suppress_set *set, const char *name, const tz_zone **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!strcmp(name, "UTC")) return 0;
+    if (!strcmp(name, "Local"))
+        return snprintf(err, errlen, "'Local' is not supported: name the zone (such as Europe/Berlin)"),
+               SGW_E_INVALID;
+    for (size_t i = 0; i < set->n_zones; i++)
+        if (!strcmp(tz_name(set->zones[i]), name)) return *out = set->zones[i], 0;
+    tz_zone *z = tz_load(name, err, errlen);
+    if (!z) return SGW_E_INVALID;
+    set->zones = xrealloc(set->zones, (set->n_zones + 1) * sizeof *set->zones);
+    set->zones[set->n_zones++] = z;
+    *out = z;
+    return 0;
+}
+
 time_interval *suppress_rule_interval(suppress_rule *r)
 {
     r->iv = xrealloc(r->iv, (r->n_iv + 1) * sizeof *r->iv);
@@ -257,10 +276,16 @@ int suppress_rule_check(const suppress_rule *r, char *err, size_t errlen)
 
 /* ---- asking -------------------------------------------------------------------------------- */
 
-static bool intervals_contain(const suppress_rule *r, const ti_when *w)
+/* utc: now_ms's UTC fields, computed once by the caller; an interval with a location gets
+ * its own zone's. */
+static bool intervals_contain(const suppress_rule *r, int64_t now_ms, const ti_when *utc)
 {
-    for (size_t i = 0; i < r->n_iv; i++)
-        if (time_interval_contains(&r->iv[i], w)) return true;
+    for (size_t i = 0; i < r->n_iv; i++) {
+        const time_interval *ti = &r->iv[i];
+        ti_when local;
+        if (ti->zone) time_interval_when_in(ti->zone, now_ms, &local);
+        if (time_interval_contains(ti, ti->zone ? &local : utc)) return true;
+    }
     return false;
 }
 
@@ -269,7 +294,7 @@ bool suppress_rule_active(const suppress_rule *r, int64_t now_ms)
     if (r->has_window) return now_ms >= r->starts_ms && now_ms < r->ends_ms;
     ti_when w;
     time_interval_when(now_ms, &w);
-    return intervals_contain(r, &w);
+    return intervals_contain(r, now_ms, &w);
 }
 
 bool suppress_rule_matches(const suppress_rule *r, const sig_signal *s)
@@ -293,18 +318,42 @@ const suppress_rule *suppress_match(const suppress_set *set, const sig_signal *s
             active = now_ms >= r->starts_ms && now_ms < r->ends_ms;
         } else {
             if (!have_when) time_interval_when(now_ms, &w), have_when = true;
-            active = intervals_contain(r, &w);
+            active = intervals_contain(r, now_ms, &w);
         }
         if (active && suppress_rule_matches(r, s)) return r;
     }
     return NULL;
 }
 
+/* The first time after t at which interval ti's state may change: the next of the candidate
+ * minutes of the day (cand[0..nc), ascending, cand[0] == 0) in its zone's local time, or the
+ * zone's next offset change, whichever comes first. */
+static int64_t next_candidate(const time_interval *ti, const short *cand, int nc, int64_t t)
+{
+    int64_t s = t >= 0 ? t / 1000 : (t - 999) / 1000;
+    int64_t off = ti->zone ? tz_offset(ti->zone, s) * 1000LL : 0;
+    int64_t local = t + off;
+    int64_t day = (local >= 0 ? local / DAY_MS : (local - DAY_MS + 1) / DAY_MS) * DAY_MS;
+    int lo = 0, hi = nc;   /* the first candidate after local, by bisection */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (day + cand[mid] * 60000LL > local) hi = mid;
+        else lo = mid + 1;
+    }
+    int64_t next = (lo < nc ? day + cand[lo] * 60000LL : day + DAY_MS) - off;   /* or the next local midnight */
+    if (ti->zone) {
+        int64_t z = tz_next_change(ti->zone, s);
+        if (z != INT64_MAX && z * 1000 < next) next = z * 1000;
+    }
+    return next;
+}
+
 int64_t suppress_rule_next_change(const suppress_rule *r, int64_t now_ms)
 {
     if (r->has_window) return now_ms < r->starts_ms ? r->starts_ms : now_ms < r->ends_ms ? r->ends_ms : 0;
-    /* The state changes only at a day's start or at a times range's ends: the same minutes
-     * of every day. Each day is decomposed once and tested at those minutes in order. */
+    /* The state changes only at a local day's start, at a times range's ends (the same local
+     * minutes of every day), or where a zone's offset changes. From now on, the earliest such
+     * time of any interval is tested, until one differs from now. */
     unsigned char is_cand[1440] = {0};
     is_cand[0] = 1;
     for (size_t i = 0; i < r->n_iv; i++)
@@ -318,17 +367,16 @@ int64_t suppress_rule_next_change(const suppress_rule *r, int64_t now_ms)
     for (int m = 0; m < 1440; m++)
         if (is_cand[m]) cand[nc++] = (short)m;
     bool now_active = suppress_rule_active(r, now_ms);
-    int64_t day0 = (now_ms >= 0 ? now_ms / DAY_MS : (now_ms - DAY_MS + 1) / DAY_MS) * DAY_MS;
-    for (int d = 0; d < 400; d++) {
-        int64_t day = day0 + d * DAY_MS;
-        ti_when w;
-        time_interval_when(day, &w);
-        for (int k = 0; k < nc; k++) {
-            int64_t t = day + cand[k] * 60000LL;
-            if (t <= now_ms) continue;
-            w.minute = cand[k];
-            if (intervals_contain(r, &w) != now_active) return t;
+    int64_t t = now_ms, limit = now_ms + 400 * DAY_MS;
+    while (t <= limit) {
+        int64_t next = INT64_MAX;
+        for (size_t i = 0; i < r->n_iv; i++) {
+            int64_t c = next_candidate(&r->iv[i], cand, nc, t);
+            if (c < next) next = c;
         }
+        if (next > limit) break;
+        if (suppress_rule_active(r, next) != now_active) return next;
+        t = next;
     }
     return 0;
 }

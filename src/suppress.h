@@ -39,6 +39,8 @@ typedef struct suppress_rule {
 typedef struct suppress_set {
     suppress_rule *r;
     size_t         n;
+    tz_zone      **zones;   /* the `location`s the rules name, each loaded once; owned */
+    size_t         n_zones;
 } suppress_set;
 
 /* The matcher names that read the signal's own fields, not its labels: a label of the same
@@ -66,6 +68,12 @@ int suppress_rule_window(suppress_rule *r, const char *starts_at, const char *en
 /* A new, empty weekly interval of r, to fill with time_interval_add*: borrowed from r, valid
  * until the next one is added. An empty interval holds every time (Alertmanager's). */
 time_interval *suppress_rule_interval(suppress_rule *r);
+
+/* The zone for an interval's `location`: NULL (and 0) for "UTC"; otherwise the zone named,
+ * loaded from the system's zone files the first time set is asked for it and shared by every
+ * rule of set after that (borrowed from set). "Local" is refused: the process's zone in a
+ * container is rarely the one meant. SGW_E_INVALID with err if the name is not a zone. */
+int suppress_set_zone(suppress_set *set, const char *name, const tz_zone **out, char *err, size_t errlen);
 
 /* What a rule needs once all its keys are read: a matcher that does not match the empty
  * string (Alertmanager's rule for silences: never "everything"), and exactly one of a window

@@ -39,7 +39,7 @@ static void interval_write(jsonw *w, const time_interval *ti)
         }
         jw_lit(w, "],");
     }
-    jw_kstr(w, false, "location", "UTC");
+    jw_kstr(w, false, "location", ti->zone ? tz_name(ti->zone) : "UTC");
     jw_lit(w, "}");
 }
 

@@ -118,12 +118,15 @@ int time_interval_add_times(time_interval *ti, const char *start, const char *en
     return 0;
 }
 
-void time_interval_when(int64_t ms, ti_when *w)
+void time_interval_when(int64_t ms, ti_when *w) { time_interval_when_in(NULL, ms, w); }
+
+void time_interval_when_in(const tz_zone *zone, int64_t ms, ti_when *w)
 {
     int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    if (zone) s += tz_offset(zone, s);   /* local time, then read as if it were UTC */
     time_t t = (time_t)s;
     struct tm tm;
-    gmtime_r(&t, &tm);   /* UTC: no time zone, no shared state */
+    gmtime_r(&t, &tm);   /* no process time zone, no shared state */
     w->year = tm.tm_year + 1900;
     w->month = tm.tm_mon + 1;
     w->mday = tm.tm_mday;

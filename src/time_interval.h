@@ -1,12 +1,15 @@
 /* time_interval.h: Alertmanager's time_interval (its configuration's `time_intervals:`
  * entries): times of day, weekdays, days of the month, months and years, each a list of
- * ranges; an empty list puts no condition. Evaluated at a time the caller gives (UTC: the
- * one location accepted, see docs/decisions/019-suppression-rules.md); no clock read here. */
+ * ranges; an empty list puts no condition. Evaluated at a time the caller gives, in UTC or in
+ * the interval's `location` (a tz_zone, docs/decisions/019-suppression-rules.md); no clock
+ * read here. */
 #ifndef SGW_TIME_INTERVAL_H
 #define SGW_TIME_INTERVAL_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "tz.h"
 
 #define TI_MAX_RANGES 16   /* per field of one interval */
 
@@ -19,6 +22,7 @@ typedef enum { TI_TIMES, TI_WEEKDAYS, TI_DAYS_OF_MONTH, TI_MONTHS, TI_YEARS, TI_
 typedef struct time_interval {
     ti_range r[TI_NFIELDS][TI_MAX_RANGES];   /* weekdays 0 = sunday; days -31..31 (no 0); months 1..12 */
     size_t   n[TI_NFIELDS];
+    const tz_zone *zone;   /* `location`; NULL is UTC. Borrowed (the suppress_set owns zones) */
 } time_interval;
 
 /* The YAML key of each field ("times", "weekdays", "days_of_month", "months", "years"). */
@@ -33,12 +37,13 @@ int time_interval_add(time_interval *ti, ti_field f, const char *text, char *err
  * midnight: Alertmanager's rule; write two ranges). 0, or SGW_E_INVALID with err. */
 int time_interval_add_times(time_interval *ti, const char *start, const char *end, char *err, size_t errlen);
 
-/* A time's UTC calendar fields, computed once and tested against many intervals. */
+/* A time's calendar fields in one zone, computed once and tested against many intervals. */
 typedef struct ti_when {
     int year, month, mday, wday, days_in_month, minute;   /* month 1..12, wday 0 = sunday */
 } ti_when;
 
-void time_interval_when(int64_t ms, ti_when *w);
+void time_interval_when(int64_t ms, ti_when *w);                            /* UTC */
+void time_interval_when_in(const tz_zone *zone, int64_t ms, ti_when *w);  /* zone's local time; NULL: UTC */
 
 /* true if w lies in ti (every non-empty field has a range holding it). */
 bool time_interval_contains(const time_interval *ti, const ti_when *w);

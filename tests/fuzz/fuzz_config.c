@@ -57,6 +57,13 @@ static void check_suppress(const suppress_set *set)
         if (r->n_iv <= 4) {   /* bounded: up to 400 days of candidate minutes per call */
             int64_t next = suppress_rule_next_change(r, times[1]);
             if (next && next <= times[1]) fuzz_fail("suppress[%zu] next change is not after now", i);
+            if (next && suppress_rule_active(r, next) == suppress_rule_active(r, times[1]))
+                fuzz_fail("suppress[%zu] next change changes nothing", i);
+        }
+        for (size_t k = 0; k < r->n_iv; k++) {   /* a location is UTC (NULL) or a zone the set owns */
+            size_t z = 0;
+            while (r->iv[k].zone && z < set->n_zones && set->zones[z] != r->iv[k].zone) z++;
+            if (r->iv[k].zone && z == set->n_zones) fuzz_fail("suppress[%zu] interval %zu: a zone the set does not own", i, k);
         }
     }
     for (size_t k = 0; k < sizeof times / sizeof times[0]; k++) {

@@ -792,7 +792,7 @@ class DeployFilesTests(unittest.TestCase):
         self.assertEqual(apt_packages(stages[0]), build)
         runtime = apt_packages(stages[1])
         self.assertEqual(runtime, {"libuv1", "libcjson1", "libfyaml0", "libssl3", "libnettle8", "libhiredis0.14",
-                                   "libcurl4", "ca-certificates"})
+                                   "libcurl4", "ca-certificates", "tzdata"})
         self.assertRegex(stages[1], r"(?m)^USER 65532(:65532)?\s*$")
         self.assertRegex(stages[1], r"(?m)^WORKDIR /var/lib/signal-gateway\s*$")
         self.assertIn("install -d -o 65532 -g 65532 -m 0750 /var/lib/signal-gateway", stages[1])

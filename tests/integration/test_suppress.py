@@ -1,15 +1,20 @@
 """Maintenance windows and silences (suppress:): an active window answers 202 "suppressed"
 with the rule's name, makes no RR and counts per rule; an expired window and an excluding
 weekly interval let the signal through; a weekly interval around the current minute (computed
-from the test's own clock reading) suppresses; a negative matcher; resolved signals; PagerDuty's
+from the test's own clock reading, in UTC and in Europe/Berlin's local time via zoneinfo)
+suppresses; --check-config refuses an unknown zone; a negative matcher; resolved signals; PagerDuty's
 reply; kubernaut.ai; GET /api/v1/suppressions; SIGHUP that adds and removes rules, and a bad
 reload that keeps them."""
 import datetime
 import json
+import os
 import signal
+import subprocess
+import tempfile
 import unittest
+import zoneinfo
 
-from harness import Gateway, pod_alert, wait_until, webhook
+from harness import BINARY, Gateway, pod_alert, wait_until, webhook
 
 PROM = "/api/v1/signals/prometheus"
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]   # Python's order
@@ -23,19 +28,21 @@ def hhmm(minutes):
     return "%02d:%02d" % (minutes // 60, minutes % 60)
 
 
-def intervals_around(now, before=2, after=3):
-    """Alertmanager time_intervals holding [now - before, now + after) minutes, in UTC, split at
-    midnight (a times range never wraps it)."""
+def intervals_around(now, before=2, after=3, location="UTC"):
+    """Alertmanager time_intervals holding [now - before, now + after) minutes, in location's local
+    time (Python's zoneinfo), split at midnight (a times range never wraps it)."""
     out = []
-    start, end = now - datetime.timedelta(minutes=before), now + datetime.timedelta(minutes=after)
+    zone = zoneinfo.ZoneInfo(location)
+    start = (now - datetime.timedelta(minutes=before)).astimezone(zone)
+    end = (now + datetime.timedelta(minutes=after)).astimezone(zone)
     day = start.date()
     while day <= end.date():
-        lo = start if start.date() == day else datetime.datetime.combine(day, datetime.time(), now.tzinfo)
+        lo = start if start.date() == day else datetime.datetime.combine(day, datetime.time(), zone)
         m_lo = lo.hour * 60 + lo.minute
         m_hi = end.hour * 60 + end.minute if end.date() == day else 1440
         if m_hi > m_lo:
             out.append({"weekdays": [WEEKDAYS[day.weekday()]],
-                        "times": [{"start_time": hhmm(m_lo), "end_time": hhmm(m_hi)}], "location": "UTC"})
+                        "times": [{"start_time": hhmm(m_lo), "end_time": hhmm(m_hi)}], "location": location})
         day += datetime.timedelta(days=1)
     return out
 
@@ -126,6 +133,34 @@ class SuppressTests(unittest.TestCase):
         self.assertFalse(listed["other-day"]["active"])
         self.assertEqual(listed["now"]["timeIntervals"][0]["location"], "UTC")
         self.assertIn("nextChange", listed["now"])   # its end, minutes away
+
+    def test_weekly_interval_in_a_location(self):
+        """Berlin's wall clock around now suppresses; the same wall-clock times in New York (six
+        hours behind, or five for a few weeks of the year) do not."""
+        now = datetime.datetime.now(datetime.timezone.utc)
+        berlin = intervals_around(now, location="Europe/Berlin")
+        elsewhere = [dict(iv, location="America/New_York") for iv in berlin]
+        g = self.gw([{"name": "berlin", "matchers": ['namespace="payments"'], "time_intervals": berlin},
+                     {"name": "new-york", "matchers": ['namespace="billing"'], "time_intervals": elsewhere}])
+        self.assert_suppressed(g.alert(webhook([pod_alert("A", "p", ns="payments")])), "berlin")
+        r = g.alert(webhook([pod_alert("A", "p", ns="billing")]))
+        self.assertEqual(r.status, 201, r.body)
+        listed = {x["name"]: x for x in g.get("/api/v1/suppressions").json["suppressions"]}
+        self.assertTrue(listed["berlin"]["active"])
+        self.assertFalse(listed["new-york"]["active"])
+        self.assertEqual(listed["berlin"]["timeIntervals"][0]["location"], "Europe/Berlin")
+        self.assertEqual(listed["new-york"]["timeIntervals"][0]["location"], "America/New_York")
+        self.assertIn("nextChange", listed["berlin"])   # its end, minutes away
+
+    def test_check_config_refuses_an_unknown_zone_naming_the_key(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write(rule_yaml([{"name": "tz", "matchers": ['namespace="payments"'],
+                                "time_intervals": [{"weekdays": ["monday"], "location": "Europe/Atlantis"}]}]))
+        self.addCleanup(os.unlink, f.name)
+        p = subprocess.run([BINARY, "--check-config", "--config", f.name], capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 2, p)
+        self.assertIn("suppress[0] (tz).time_intervals[0].location", p.stderr)
+        self.assertIn("unknown time zone 'Europe/Atlantis'", p.stderr)
 
     def test_negative_matcher(self):
         g = self.gw([self.window("quiet-but-critical", ['namespace="payments"', 'severity!="critical"'], -1, 1)])

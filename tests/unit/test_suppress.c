@@ -425,6 +425,68 @@ static void test_weekly_rule_first_match_and_next_change(void **state)
     suppress_set_free(set);
 }
 
+/* Europe/Berlin: CET (+1) to CEST (+2) at 2026-03-29T01:00Z, back at 2026-10-25T01:00Z; both Sundays */
+static void test_interval_in_a_location_across_dst_changes(void **state)
+{
+    char err[256] = "";
+    suppress_set *set = suppress_set_new();
+    suppress_rule *r = suppress_rule_add(set, "sunday-night", err, sizeof err);
+    assert_int_equal(suppress_rule_matchers(r, "namespace=payments", err, sizeof err), 0);
+    time_interval *ti = suppress_rule_interval(r);
+    assert_int_equal(time_interval_add_times(ti, "01:00", "03:30", err, sizeof err), 0);
+    add(ti, TI_WEEKDAYS, "sunday");
+    if (suppress_set_zone(set, "Europe/Berlin", &ti->zone, err, sizeof err)) fail_msg("%s", err);
+    const tz_zone *berlin = ti->zone;
+    suppress_rule *d = suppress_rule_add(set, "sunday", err, sizeof err);
+    assert_int_equal(suppress_rule_matchers(d, "namespace=payments", err, sizeof err), 0);
+    ti = suppress_rule_interval(d);
+    add(ti, TI_WEEKDAYS, "sunday");
+    assert_int_equal(suppress_set_zone(set, "Europe/Berlin", &ti->zone, err, sizeof err), 0);
+    assert_ptr_equal(ti->zone, berlin);   /* one zone table per set, shared */
+    assert_int_equal(set->n_zones, 1);
+    r = &set->r[0];
+    /* a week before the change: 01:00..03:30 CET is 00:00..02:30Z */
+    assert_false(suppress_rule_active(r, at("2026-03-21T23:59:59Z")));
+    assert_true(suppress_rule_active(r, at("2026-03-22T00:00:00Z")));
+    assert_true(suppress_rule_active(r, at("2026-03-22T02:29:59Z")));
+    assert_false(suppress_rule_active(r, at("2026-03-22T02:30:00Z")));
+    expect_time(suppress_rule_next_change(r, at("2026-03-22T01:00:00Z")), "2026-03-22T02:30:00Z");
+    /* spring forward: 01:00 CET is 00:00Z, 03:30 CEST is 01:30Z (02:00..03:00 never happens) */
+    expect_time(suppress_rule_next_change(r, at("2026-03-22T02:30:00Z")), "2026-03-29T00:00:00Z");
+    assert_true(suppress_rule_active(r, at("2026-03-29T01:00:00Z")));
+    assert_true(suppress_rule_active(r, at("2026-03-29T01:29:59Z")));
+    assert_false(suppress_rule_active(r, at("2026-03-29T01:30:00Z")));
+    assert_false(suppress_rule_active(r, at("2026-03-29T02:00:00Z")));   /* in UTC it would be active */
+    expect_time(suppress_rule_next_change(r, at("2026-03-29T00:30:00Z")), "2026-03-29T01:30:00Z");
+    expect_time(suppress_rule_next_change(r, at("2026-03-29T01:30:00Z")), "2026-04-04T23:00:00Z");
+    /* fall back: 01:00 CEST is 23:00Z the day before, 03:30 CET is 02:30Z; the offset change
+     * at 01:00Z inside the window changes nothing */
+    assert_true(suppress_rule_active(r, at("2026-10-24T23:00:00Z")));
+    assert_true(suppress_rule_active(r, at("2026-10-25T01:00:00Z")));
+    expect_time(suppress_rule_next_change(r, at("2026-10-24T23:30:00Z")), "2026-10-25T02:30:00Z");
+    /* the weekday is Berlin's: Saturday 23:30Z is Sunday 00:30 CET */
+    test_sig t;
+    make_sig(&t, NULL);
+    assert_ptr_equal(suppress_match(set, &t.s, at("2026-03-21T23:30:00Z")), &set->r[1]);
+    assert_null(suppress_match(set, &t.s, at("2026-03-21T22:59:59Z")));
+    expect_time(suppress_rule_next_change(&set->r[1], at("2026-03-21T12:00:00Z")), "2026-03-21T23:00:00Z");
+    expect_time(suppress_rule_next_change(&set->r[1], at("2026-03-21T23:00:00Z")), "2026-03-22T23:00:00Z");
+    expect_time(suppress_rule_next_change(&set->r[1], at("2026-03-22T23:00:00Z")), "2026-03-28T23:00:00Z");
+    /* that Sunday is 23 hours long: it ends at Monday 00:00 CEST */
+    expect_time(suppress_rule_next_change(&set->r[1], at("2026-03-28T23:00:00Z")), "2026-03-29T22:00:00Z");
+    free_sig(&t);
+    /* UTC is no zone; Local and unknown names are refused */
+    const tz_zone *z = berlin;
+    assert_int_equal(suppress_set_zone(set, "UTC", &z, err, sizeof err), 0);
+    assert_null(z);
+    assert_int_equal(suppress_set_zone(set, "Local", &z, err, sizeof err), SGW_E_INVALID);
+    assert_non_null(strstr(err, "'Local' is not supported"));
+    assert_int_equal(suppress_set_zone(set, "Mars/Olympus_Mons", &z, err, sizeof err), SGW_E_INVALID);
+    assert_non_null(strstr(err, "unknown time zone 'Mars/Olympus_Mons'"));
+    assert_int_equal(set->n_zones, 1);
+    suppress_set_free(set);
+}
+
 /* ---- the config's suppress: list -------------------------------------------------------------- */
 
 static char *write_tmp(const char *text)
@@ -463,7 +525,10 @@ static void test_config_loads_windows_and_intervals(void **state)
                      "      - times: [{start_time: '00:00', end_time: '06:00'}]\n"
                      "        weekdays: [monday:friday]\n"
                      "        location: UTC\n"
-                     "      - days_of_month: ['-1']\n",
+                     "      - days_of_month: ['-1']\n"
+                     "        location: America/New_York\n"
+                     "      - weekdays: [saturday]\n"
+                     "        location: America/New_York\n",
                      err, sizeof err);
     if (!c) fail_msg("refused: %s", err);
     assert_non_null(c->suppress);
@@ -473,7 +538,11 @@ static void test_config_loads_windows_and_intervals(void **state)
     assert_int_equal(a->n_m, 3);
     assert_true(a->has_window);
     assert_int_equal(a->starts_ms, at("2026-12-06T22:00:00Z"));
-    assert_int_equal(b->n_iv, 2);
+    assert_int_equal(b->n_iv, 3);
+    assert_null(b->iv[0].zone);
+    assert_non_null(b->iv[1].zone);
+    assert_ptr_equal(b->iv[1].zone, b->iv[2].zone);
+    assert_string_equal(tz_name(b->iv[1].zone), "America/New_York");
     assert_int_equal(b->iv[0].n[TI_TIMES], 1);
     assert_int_equal(b->iv[0].n[TI_WEEKDAYS], 1);
     assert_int_equal(b->iv[1].n[TI_DAYS_OF_MONTH], 1);
@@ -482,6 +551,7 @@ static void test_config_loads_windows_and_intervals(void **state)
     config_dump(c, dump, sizeof dump);
     assert_non_null(strstr(dump, "suppress[0]: name=db-maintenance"));
     assert_non_null(strstr(dump, "suppress[1]: name=nightly"));
+    assert_non_null(strstr(dump, "time_intervals=3 (UTC America/New_York America/New_York)"));
     config_free(c);
     /* no suppress: section, no rules */
     c = load("dedup:\n  ttl: 2m\n", err, sizeof err);
@@ -511,10 +581,16 @@ static void test_config_refuses_a_bad_rule_naming_entry_and_key(void **state)
                    "suppress[0] (both).time_intervals", "not both");
     expect_refused("suppress:\n  - name: a\n    matchers: [x=y]\n" WINDOW "  - name: a\n    matchers: [x=z]\n" WINDOW,
                    "suppress[1].name", "a second rule of this name");
-    expect_refused("suppress:\n  - name: tz\n    matchers: [x=y]\n    time_intervals: [{location: Europe/Berlin}]\n",
-                   "suppress[0] (tz).time_intervals[0].location 'Europe/Berlin'", "only UTC");
+    expect_refused("suppress:\n  - name: tz\n    matchers: [x=y]\n    time_intervals: [{location: Europe/Atlantis}]\n",
+                   "suppress[0] (tz).time_intervals[0].location", "unknown time zone 'Europe/Atlantis'");
+    expect_refused("suppress:\n  - name: tz\n    matchers: [x=y]\n    time_intervals: [{location: ../../etc/passwd}]\n",
+                   "suppress[0] (tz).time_intervals[0].location", "not an IANA time zone name");
+    expect_refused("suppress:\n  - name: tz\n    matchers: [x=y]\n    time_intervals: [{location: /etc/localtime}]\n",
+                   "suppress[0] (tz).time_intervals[0].location", "not an IANA time zone name");
     expect_refused("suppress:\n  - name: tz\n    matchers: [x=y]\n    time_intervals: [{location: Local}]\n",
-                   "location 'Local'", "only UTC");
+                   "suppress[0] (tz).time_intervals[0].location", "'Local' is not supported");
+    expect_refused("suppress:\n  - name: tz\n    matchers: [x=y]\n    time_intervals: [{location: [Europe/Berlin]}]\n",
+                   "suppress[0] (tz).time_intervals[0].location", "must be a time zone name");
     expect_refused("suppress:\n  - name: wd\n    matchers: [x=y]\n    time_intervals: [{weekdays: [someday]}]\n",
                    "suppress[0] (wd).time_intervals[0].weekdays[0]", "is not a weekday name");
     expect_refused("suppress:\n  - name: w\n    matchers: [x=y]\n    starts_at: soon\n    ends_at: 2026-12-07T02:00:00Z\n",
@@ -551,6 +627,7 @@ int main(void)
         T(test_months_and_years),
         T(test_ranges_per_field_are_bounded),
         T(test_weekly_rule_first_match_and_next_change),
+        T(test_interval_in_a_location_across_dst_changes),
         T(test_config_loads_windows_and_intervals),
         T(test_config_refuses_a_bad_rule_naming_entry_and_key),
     };
