@@ -9,22 +9,10 @@
 #include "util/arena.h"
 #include "util/jpath.h"
 
+#include "../parse_cost.h"
+
 #include <stdio.h>
 #include <stdlib.h>
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    rewind(f);
-    char *b = malloc(*len + 1);
-    if (fread(b, 1, *len, f) != *len) *len = 0;
-    b[*len] = '\0';
-    fclose(f);
-    return b;
-}
 
 static void set(jpath *p, const char *s)
 {

@@ -8,24 +8,12 @@
 #include "adapters/adapter.h"
 #include "util/arena.h"
 
+#include "../parse_cost.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
 enum { ROUNDS = 1000 };
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    rewind(f);
-    char *b = malloc(*len + 1);
-    if (fread(b, 1, *len, f) != *len) *len = 0;
-    b[*len] = '\0';
-    fclose(f);
-    return b;
-}
 
 static const adapter_limits lim = {.max_alerts = 1000, .max_payload_bytes = 64 << 10, .max_depth = 64};
 
